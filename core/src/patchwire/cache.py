@@ -1,0 +1,195 @@
+"""The response cache: a TTL store behind an async backend, with single-flight calls.
+
+Identical concurrent requests share one upstream call. That call runs in its own task,
+so no single caller owns it: a caller that is cancelled (its deadline fired, its client
+went away) stops waiting without disturbing the others, and the call is cancelled only
+when nobody waits for it any more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar, cast
+
+import attrs
+import cachetools
+
+from patchwire.clock import Clock
+
+__all__ = ["CacheBackend", "MemoryCacheBackend", "ResponseCache"]
+
+T = TypeVar("T")
+
+
+class CacheBackend(Protocol):
+    """Where cached responses live. Async so that a shared store (Redis) fits the same slot.
+
+    ``get`` returns None for a missing or expired key, so None itself is never stored.
+    An entry must never be served more than ``ttl`` seconds after ``set``.
+    """
+
+    async def get(self, key: str) -> object | None: ...
+
+    async def set(self, key: str, value: object, ttl: float) -> None: ...
+
+    async def delete(self, key: str) -> None: ...
+
+
+@attrs.frozen(slots=True)
+class _Entry:
+    value: object
+    ttl: float
+
+
+class MemoryCacheBackend:
+    """An in-process store: at most ``max_entries`` entries, each living its own ttl.
+
+    Built on cachetools' ``TLRUCache`` (the per-entry-ttl sibling of ``TTLCache``) so that
+    entries set with different ttls each expire on time; when full, the least recently
+    used entry goes. Time is read from ``clock``, so tests expire entries by advancing a
+    virtual clock. ``default_ttl`` applies to ``set`` calls that give no ttl.
+    """
+
+    def __init__(
+        self, clock: Clock, max_entries: int = 10_000, default_ttl: float = 3600.0
+    ) -> None:
+        if max_entries < 1:
+            raise ValueError(f"max_entries must be at least 1, got {max_entries}")
+        if default_ttl <= 0:
+            raise ValueError(f"default_ttl must be positive, got {default_ttl}")
+        self._default_ttl = default_ttl
+        self._entries: cachetools.TLRUCache[str, _Entry] = cachetools.TLRUCache(
+            maxsize=max_entries, ttu=_expires_at, timer=clock.now
+        )
+
+    async def get(self, key: str) -> object | None:
+        entry = self._entries.get(key)
+        return None if entry is None else entry.value
+
+    async def set(self, key: str, value: object, ttl: float | None = None) -> None:
+        ttl = self._default_ttl if ttl is None else ttl
+        if ttl <= 0 or value is None:
+            self._entries.pop(key, None)
+            return
+        self._entries[key] = _Entry(value, ttl)
+
+    async def delete(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+    def __len__(self) -> int:
+        """Entries held, expired ones included until the next write sweeps them out."""
+        return len(self._entries)
+
+
+def _expires_at(_key: str, entry: _Entry, now: float) -> float:
+    return now + entry.ttl
+
+
+def _always(_value: object) -> bool:
+    return True
+
+
+@attrs.define(slots=True, eq=False)
+class _Flight:
+    task: asyncio.Task[Any]
+    waiters: int = 0
+
+
+class ResponseCache:
+    """Answers repeated requests from ``backend`` and coalesces concurrent ones.
+
+    ``ttl`` is how long a stored response is served; 0 turns caching (and coalescing)
+    off, so every ``get_or_call`` just calls.
+    """
+
+    def __init__(self, backend: CacheBackend, *, ttl: float) -> None:
+        if ttl < 0:
+            raise ValueError(f"ttl must be >= 0, got {ttl}")
+        self._backend = backend
+        self._ttl = ttl
+        self._flights: dict[str, _Flight] = {}
+
+    async def get_or_call(
+        self,
+        key: str,
+        call: Callable[[], Awaitable[T]],
+        *,
+        store: Callable[[T], bool] = _always,
+    ) -> tuple[T, bool]:
+        """Return ``(value, hit)`` for ``key``, calling ``call`` only when needed.
+
+        ``hit`` is False only for the caller whose request started an upstream call; a
+        value served from the backend, or shared from another caller's in-flight call,
+        is a hit, because this caller caused no upstream call (which is what hit and
+        miss counts are read for: cost and provider load).
+
+        Exceptions are never stored: they reach every caller waiting on that flight, and
+        the next request calls again. ``store(value)`` returning False keeps one
+        particular value out of the cache (it is still shared with current waiters).
+        """
+        if self._ttl == 0:
+            return await call(), False
+        flight = self._live_flight(key)
+        if flight is None:
+            cached = await self._backend.get(key)
+            if cached is not None:
+                return cast(T, cached), True
+            # Another caller may have started the call while the backend answered.
+            flight = self._live_flight(key)
+            if flight is None:
+                flight = self._start(key, call, store)
+                return cast(T, await self._wait(key, flight)), False
+        return cast(T, await self._wait(key, flight)), True
+
+    def in_flight(self) -> int:
+        """Upstream calls currently running on behalf of waiting callers."""
+        return len(self._flights)
+
+    def _live_flight(self, key: str) -> _Flight | None:
+        flight = self._flights.get(key)
+        # A finished flight whose cleanup has not run yet must not hand out its outcome:
+        # a stale error would look cached, and a value is in the backend by now anyway.
+        if flight is None or flight.task.done():
+            return None
+        return flight
+
+    def _start(
+        self, key: str, call: Callable[[], Awaitable[T]], store: Callable[[T], bool]
+    ) -> _Flight:
+        async def run() -> T:
+            value = await call()
+            if value is not None and store(value):
+                await self._backend.set(key, value, self._ttl)
+            return value
+
+        task = asyncio.get_running_loop().create_task(
+            run(), name=f"patchwire-cache-flight-{key[:12]}"
+        )
+        flight = _Flight(task)
+        self._flights[key] = flight
+        # Registered before any waiter awaits the task, so the entry is gone by the time
+        # a waiter resumes: no in-flight entry outlives its call.
+        task.add_done_callback(lambda _: self._finish(key, flight))
+        return flight
+
+    def _finish(self, key: str, flight: _Flight) -> None:
+        if self._flights.get(key) is flight:
+            del self._flights[key]
+        if not flight.task.cancelled():
+            # Every waiter normally reads the outcome; when all were cancelled first,
+            # nobody will, and asyncio would log the error as never retrieved.
+            flight.task.exception()
+
+    async def _wait(self, key: str, flight: _Flight) -> object:
+        flight.waiters += 1
+        try:
+            return await asyncio.shield(flight.task)
+        finally:
+            flight.waiters -= 1
+            if flight.waiters == 0 and not flight.task.done():
+                # The last waiter left: nobody wants the answer. Drop the entry now so a
+                # newcomer starts afresh instead of joining a call that is being cancelled.
+                if self._flights.get(key) is flight:
+                    del self._flights[key]
+                flight.task.cancel()
