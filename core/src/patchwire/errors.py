@@ -48,6 +48,8 @@ class PatchwireError(Exception):
     """
 
     category: ClassVar[Category] = Category.TRANSIENT
+    #: set by the pipeline when a route may move on to its next target after this failure
+    fallback: bool = False
 
     def __init__(
         self,

@@ -1,0 +1,127 @@
+"""Static credentials: an API key in a header or query parameter, or a bearer token.
+
+The value is resolved through the hub's secret resolver on every apply, which is a dict
+lookup until the source's TTL expires; then the rotated value is read. ``refresh``
+re-reads the reference and reports whether it changed, so a 401 after a rotation is
+retried once with the new key and a plain wrong key fails fast.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+from typing import Any
+
+from patchwire.auth.base import AuthContext, AuthScheme
+from patchwire.errors import ConfigError
+
+__all__ = ["ApiKeyAuth", "BearerAuth", "api_key_auth", "bearer_auth"]
+
+
+def _reference(ctx: AuthContext, settings: Mapping[str, Any], key: str) -> str:
+    value = settings.get(key)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(
+            f"the auth scheme needs '{key}', a credential reference such as 'env:MY_KEY'",
+            source=ctx.source,
+            table=ctx.table,
+            key=key,
+        )
+    return value
+
+
+class _StaticKey:
+    name = "static"
+
+    def __init__(self, ctx: AuthContext, reference: str) -> None:
+        self._ctx = ctx
+        self.reference = reference
+
+    def _value(self) -> str:
+        return self._ctx.secrets.resolve(
+            self.reference, where=f"connector '{self._ctx.connector}'"
+        ).reveal()
+
+    async def refresh(self) -> bool:
+        if not self._ctx.secrets.can_refresh(self.reference):
+            return False
+        before = self._value()
+        self._ctx.secrets.invalidate(self.reference)
+        return self._value() != before
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+class BearerAuth(_StaticKey):
+    name = "bearer"
+
+    async def apply(self, headers: dict[str, str], params: dict[str, str]) -> None:
+        headers["Authorization"] = f"Bearer {self._value()}"
+
+    def describe(self) -> Mapping[str, str]:
+        return {"scheme": self.name, "token": self.reference}
+
+
+class ApiKeyAuth(_StaticKey):
+    name = "api_key"
+
+    def __init__(
+        self, ctx: AuthContext, reference: str, *, header: str | None, query: str | None
+    ) -> None:
+        super().__init__(ctx, reference)
+        self.header = header
+        self.query = query
+
+    async def apply(self, headers: dict[str, str], params: dict[str, str]) -> None:
+        value = self._value()
+        if self.header:
+            headers[self.header] = value
+        if self.query:
+            params[self.query] = value
+
+    def describe(self) -> Mapping[str, str]:
+        where = f"header {self.header}" if self.header else f"query parameter {self.query}"
+        return {"scheme": self.name, "key": self.reference, "sent_in": where}
+
+
+def bearer_auth(ctx: AuthContext, settings: Mapping[str, Any]) -> AuthScheme:
+    _only(ctx, settings, {"scheme", "token"})
+    return BearerAuth(ctx, _reference(ctx, settings, "token"))
+
+
+def api_key_auth(ctx: AuthContext, settings: Mapping[str, Any]) -> AuthScheme:
+    _only(ctx, settings, {"scheme", "key", "header", "query"})
+    header = settings.get("header")
+    query = settings.get("query")
+    if header is None and query is None:
+        header = "x-api-key"
+    if header is not None and not isinstance(header, str):
+        raise ConfigError(
+            "'header' must be a header name (string)",
+            source=ctx.source,
+            table=ctx.table,
+            key="header",
+        )
+    if query is not None and not isinstance(query, str):
+        raise ConfigError(
+            "'query' must be a query parameter name (string)",
+            source=ctx.source,
+            table=ctx.table,
+            key="query",
+        )
+    return ApiKeyAuth(ctx, _reference(ctx, settings, "key"), header=header, query=query)
+
+
+def _only(ctx: AuthContext, settings: Mapping[str, Any], allowed: set[str]) -> None:
+    for key in settings:
+        if key not in allowed:
+            raise ConfigError(
+                f"unknown key for auth scheme '{settings.get('scheme')}'; allowed: {', '.join(sorted(allowed))}",
+                source=ctx.source,
+                table=ctx.table,
+                key=key,
+            )

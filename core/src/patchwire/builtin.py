@@ -1,0 +1,78 @@
+"""Core's own plugins, registered through the same hooks as any third-party plugin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from patchwire.auth.base import no_auth
+from patchwire.auth.keys import api_key_auth, bearer_auth
+from patchwire.classification import Classification
+from patchwire.escalation import LoggingEscalation
+from patchwire.hookspecs import hookimpl
+from patchwire.registry import AuthRegistrar, BackendRegistrar, CommandRegistrar
+from patchwire.secrets import EnvSource, FileSource
+
+__all__ = ["BUILTIN_PLUGINS"]
+
+
+class CoreAuth:
+    """Secret sources ``env:`` and ``file:`` and the static-credential schemes."""
+
+    @hookimpl
+    def patchwire_register_auth(self, register: AuthRegistrar) -> None:
+        register.source(EnvSource())
+        register.source(FileSource())
+        register.scheme("none", no_auth)
+        register.scheme("bearer", bearer_auth)
+        register.scheme("api_key", api_key_auth)
+
+
+class CoreClassifier:
+    """Answers last: status codes and exception types, when no plugin knows the provider."""
+
+    @hookimpl(trylast=True)
+    def patchwire_classify_error(
+        self, connector: Any, error: BaseException, response: Any
+    ) -> Classification | None:
+        from patchwire.classify import classify_exception
+
+        return classify_exception(error)
+
+
+class CoreBackends:
+    @hookimpl
+    def patchwire_register_backends(self, register: BackendRegistrar) -> None:
+        from patchwire.cache import MemoryCacheBackend
+        from patchwire.limiter import MemoryBackend
+
+        def memory_limiter(**kwargs: Any) -> MemoryBackend:
+            return MemoryBackend()
+
+        def memory_cache(**kwargs: Any) -> MemoryCacheBackend:
+            return MemoryCacheBackend(
+                kwargs["clock"],
+                kwargs.get("max_entries", 10_000),
+                kwargs.get("default_ttl", 3600.0),
+            )
+
+        register.limiter("memory", memory_limiter)
+        register.cache("memory", memory_cache)
+
+
+class CoreCommands:
+    @hookimpl
+    def patchwire_register_commands(self, cli: CommandRegistrar) -> None:
+        from patchwire.cli import commands
+
+        commands.register_core(cli)
+
+
+def BUILTIN_PLUGINS() -> list[tuple[str, Any]]:
+    """Fresh instances each time, so every plugin host registers its own."""
+    return [
+        ("patchwire.auth", CoreAuth()),
+        ("patchwire.classify", CoreClassifier()),
+        ("patchwire.backends", CoreBackends()),
+        ("patchwire.escalation", LoggingEscalation()),
+        ("patchwire.commands", CoreCommands()),
+    ]

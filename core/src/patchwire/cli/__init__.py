@@ -1,0 +1,1 @@
+"""The ``patchwire`` command line."""

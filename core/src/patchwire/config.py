@@ -1,0 +1,508 @@
+"""Configuration: TOML (or the same structure as a dict) into validated, frozen settings.
+
+Every problem is a :class:`ConfigError` that names the file, the table and the key and
+says what was expected; an unknown key suggests the closest known one. Credentials are
+references (``env:NAME``, ``file:/path``...), and a literal value where a reference
+belongs is refused with a message saying how to reference it instead.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from patchwire.errors import Category, ConfigError
+from patchwire.limiter import LimitsConfig
+from patchwire.prices import Price
+from patchwire.secrets import split_reference
+
+__all__ = [
+    "BatchConfig",
+    "BreakerConfig",
+    "CacheConfig",
+    "ConnectorConfig",
+    "HubConfig",
+    "RetryConfig",
+    "RouteConfig",
+    "Where",
+    "load_config",
+    "parse_config",
+]
+
+_NUMBER = (int, float)
+
+
+@attrs.frozen
+class Where:
+    """Where a value came from, for error messages."""
+
+    source: str
+    table: str
+
+    def error(self, key: str | None, message: str) -> ConfigError:
+        return ConfigError(message, source=self.source, table=self.table, key=key)
+
+    def child(self, name: str) -> Where:
+        return Where(self.source, f"{self.table}.{name}" if self.table else name)
+
+
+@attrs.frozen
+class RetryConfig:
+    max_attempts: int = 4
+    initial: float = 1.0
+    cap: float = 30.0
+    deadline: float | None = 120.0
+    jitter: str = "full"
+    max_hint: float | None = None
+    budget_ratio: float = 0.5
+
+
+@attrs.frozen
+class CacheConfig:
+    ttl: float = 3600.0
+    max_entries: int = 10_000
+    backend: str = "memory"
+
+
+@attrs.frozen
+class BreakerConfig:
+    enabled: bool = True
+    failure_ratio: float = 0.5
+    min_calls: int = 20
+    window: float = 30.0
+    open_for: float = 15.0
+    half_open_probes: int = 1
+
+
+@attrs.frozen
+class BatchConfig:
+    linger: float = 0.002
+    max_size: int | None = None  # None: the connector's own maximum
+
+
+@attrs.frozen
+class ConnectorConfig:
+    name: str
+    type: str
+    base_url: str | None = None
+    api_key: str | None = None  # a reference
+    api_version: str | None = None
+    timeout: float = 30.0
+    embed_timeout: float = 120.0
+    retry: RetryConfig = RetryConfig()
+    limits: LimitsConfig = LimitsConfig()
+    limiter_backend: str = "memory"
+    cache: CacheConfig = CacheConfig()
+    breaker: BreakerConfig = BreakerConfig()
+    batch: BatchConfig = BatchConfig()
+    auth: Mapping[str, Any] | None = None
+    tls: Mapping[str, Any] | None = None
+    escalate: frozenset[Category] = frozenset()
+    settings: Mapping[str, Any] = attrs.field(factory=dict)
+    where: Where = Where("<defaults>", "")
+
+
+@attrs.frozen
+class RouteConfig:
+    name: str
+    targets: tuple[str, ...]
+    priority_targets: tuple[str, ...] = ()
+    priority_threshold: int = 1
+
+
+@attrs.frozen
+class HubConfig:
+    connectors: Mapping[str, ConnectorConfig] = attrs.field(factory=dict)
+    routes: Mapping[str, RouteConfig] = attrs.field(factory=dict)
+    prices: Mapping[tuple[str, str], Price] = attrs.field(factory=dict)
+    escalate: frozenset[Category] = frozenset(
+        {Category.AUTH, Category.INVALID_REQUEST, Category.INTEGRATION}
+    )
+    dead_letter: str | None = None
+    source: str = "<defaults>"
+
+
+# --- validation helpers ------------------------------------------------------------------
+
+
+def _type_name(types: tuple[type, ...]) -> str:
+    names = {
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        bool: "true or false",
+        list: "a list",
+        dict: "a table",
+    }
+    return " or ".join(names.get(t, t.__name__) for t in types)
+
+
+def _check_keys(table: Mapping[str, Any], allowed: Sequence[str], where: Where) -> None:
+    for key in table:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise where.error(key, f"unknown key{hint} Allowed here: {', '.join(sorted(allowed))}")
+
+
+def _get(
+    table: Mapping[str, Any],
+    key: str,
+    types: tuple[type, ...],
+    default: Any,
+    where: Where,
+    *,
+    minimum: float | None = None,
+    above: float | None = None,
+    maximum: float | None = None,
+) -> Any:
+    if key not in table:
+        return default
+    value = table[key]
+    # bool is an int in Python; a number setting must not accept true/false.
+    if isinstance(value, bool) and bool not in types:
+        raise where.error(key, f"expected {_type_name(types)}, got {value!r}")
+    if not isinstance(value, types):
+        raise where.error(
+            key, f"expected {_type_name(types)}, got {type(value).__name__} {value!r}"
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise where.error(key, f"expected a finite number, got {value!r}")
+    if isinstance(value, _NUMBER) and not isinstance(value, bool):
+        if minimum is not None and value < minimum:
+            raise where.error(key, f"must be >= {minimum:g}, got {value!r}")
+        if above is not None and value <= above:
+            raise where.error(key, f"must be > {above:g}, got {value!r}")
+        if maximum is not None and value > maximum:
+            raise where.error(key, f"must be <= {maximum:g}, got {value!r}")
+    if float in types and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _table(parent: Mapping[str, Any], key: str, where: Where) -> Mapping[str, Any]:
+    value = parent.get(key, {})
+    if not isinstance(value, Mapping):
+        raise where.error(
+            key, f"expected a table ([{where.child(key).table}]), got {type(value).__name__}"
+        )
+    return value
+
+
+_ENV_NAME = re.compile(r"[^A-Z0-9]+")
+
+
+def check_reference(
+    value: Any, key: str, where: Where, schemes: Mapping[str, object], *, suggest: str = ""
+) -> str:
+    """A credential setting must be a reference to a known secret source, never a literal."""
+    if not isinstance(value, str) or not value:
+        raise where.error(key, "expected a credential reference such as 'env:NAME' or 'file:/path'")
+    parts = split_reference(value)
+    known = ", ".join(f"'{s}:'" for s in sorted(schemes))
+    env = suggest or _ENV_NAME.sub("_", f"{where.table.split('.')[-1]}_{key}".upper()).strip("_")
+    if parts is None or parts[0] not in schemes:
+        # Never echo any part of the value: it may be the credential itself.
+        raise where.error(
+            key,
+            f"is not a reference to a known secret source (known sources: {known})."
+            " If it is a literal credential: credentials never go in configuration. Put the"
+            f' value in a secret store and reference it, e.g. "env:{env}" or'
+            f' "file:/run/secrets/{env.lower()}"',
+        )
+    return value
+
+
+# --- tables --------------------------------------------------------------------------------
+
+
+def _retry(raw: Mapping[str, Any], where: Where) -> RetryConfig:
+    _check_keys(raw, [f.name for f in attrs.fields(RetryConfig)], where)
+    d = RetryConfig()
+    jitter = _get(raw, "jitter", (str,), d.jitter, where)
+    if jitter not in ("full", "decorrelated"):
+        raise where.error("jitter", f"expected 'full' or 'decorrelated', got {jitter!r}")
+    cfg = RetryConfig(
+        max_attempts=_get(raw, "max_attempts", (int,), d.max_attempts, where, minimum=1),
+        initial=_get(raw, "initial", (int, float), d.initial, where, minimum=0),
+        cap=_get(raw, "cap", (int, float), d.cap, where, minimum=0),
+        deadline=_get(raw, "deadline", (int, float), d.deadline, where, above=0),
+        jitter=jitter,
+        max_hint=_get(raw, "max_hint", (int, float), d.max_hint, where, above=0),
+        budget_ratio=_get(raw, "budget_ratio", (int, float), d.budget_ratio, where, minimum=0),
+    )
+    if cfg.cap < cfg.initial:
+        raise where.error("cap", f"must be >= initial ({cfg.initial:g}), got {cfg.cap:g}")
+    return cfg
+
+
+def _limits(raw: Mapping[str, Any], where: Where) -> LimitsConfig:
+    names = [f.name for f in attrs.fields(LimitsConfig)]
+    _check_keys(raw, names, where)
+    values: dict[str, Any] = {}
+    for name in names:
+        types: tuple[type, ...] = (int,) if name == "max_concurrency" else (int, float)
+        value = _get(raw, name, types, None, where, above=0)
+        if value is not None:
+            values[name] = value
+    return LimitsConfig(**values)
+
+
+def _cache(raw: Mapping[str, Any], where: Where) -> CacheConfig:
+    _check_keys(raw, [f.name for f in attrs.fields(CacheConfig)], where)
+    d = CacheConfig()
+    return CacheConfig(
+        ttl=_get(raw, "ttl", (int, float), d.ttl, where, minimum=0),
+        max_entries=_get(raw, "max_entries", (int,), d.max_entries, where, minimum=1),
+        backend=_get(raw, "backend", (str,), d.backend, where),
+    )
+
+
+def _breaker(raw: Mapping[str, Any], where: Where) -> BreakerConfig:
+    _check_keys(raw, [f.name for f in attrs.fields(BreakerConfig)], where)
+    d = BreakerConfig()
+    return BreakerConfig(
+        enabled=_get(raw, "enabled", (bool,), d.enabled, where),
+        failure_ratio=_get(
+            raw, "failure_ratio", (int, float), d.failure_ratio, where, above=0, maximum=1
+        ),
+        min_calls=_get(raw, "min_calls", (int,), d.min_calls, where, minimum=1),
+        window=_get(raw, "window", (int, float), d.window, where, above=0),
+        open_for=_get(raw, "open_for", (int, float), d.open_for, where, above=0),
+        half_open_probes=_get(
+            raw, "half_open_probes", (int,), d.half_open_probes, where, minimum=1
+        ),
+    )
+
+
+def _batch(raw: Mapping[str, Any], where: Where) -> BatchConfig:
+    _check_keys(raw, [f.name for f in attrs.fields(BatchConfig)], where)
+    d = BatchConfig()
+    return BatchConfig(
+        linger=_get(raw, "linger", (int, float), d.linger, where, minimum=0, maximum=10),
+        max_size=_get(raw, "max_size", (int,), d.max_size, where, minimum=1),
+    )
+
+
+def _categories(value: Any, key: str, where: Where) -> frozenset[Category]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise where.error(key, "expected a list of category names")
+    valid = [c.value for c in Category if c is not Category.CONFIG]
+    out = set()
+    for item in value:
+        if item not in valid:
+            raise where.error(key, f"unknown category {item!r}; categories: {', '.join(valid)}")
+        out.add(Category(item))
+    return frozenset(out)
+
+
+_COMMON_KEYS = (
+    "type",
+    "base_url",
+    "api_key",
+    "api_version",
+    "timeout",
+    "embed_timeout",
+    "retry",
+    "limits",
+    "limiter_backend",
+    "cache",
+    "breaker",
+    "batch",
+    "auth",
+    "tls",
+    "escalate",
+    "prices",
+)
+
+
+def _connector(
+    name: str,
+    raw: Any,
+    where: Where,
+    connector_types: Mapping[str, Any],
+    schemes: Mapping[str, object],
+    prices: dict[tuple[str, str], Price],
+) -> ConnectorConfig:
+    if not isinstance(raw, Mapping):
+        raise where.error(None, f"expected a table, got {type(raw).__name__}")
+    ctype = _get(raw, "type", (str,), name, where)
+    cls = connector_types.get(ctype)
+    if cls is None:
+        installed = ", ".join(sorted(connector_types)) or "none"
+        hint = difflib.get_close_matches(ctype, list(connector_types), n=1)
+        did = f" Did you mean '{hint[0]}'?" if hint else ""
+        raise where.error(
+            "type",
+            f"unknown connector type '{ctype}'.{did} Installed connector types: {installed}."
+            f" Install the plugin that provides it (e.g. pip install patchwire-{ctype}),"
+            " or set 'type' to one of the installed types",
+        )
+    specific: Mapping[str, Any] = getattr(cls, "settings", {})
+    _check_keys(raw, list(_COMMON_KEYS) + list(specific), where)
+    settings: dict[str, Any] = {}
+    for key, spec in specific.items():
+        if key not in raw:
+            continue
+        if spec.secret:
+            settings[key] = check_reference(raw[key], key, where, schemes)
+        else:
+            settings[key] = _get(raw, key, tuple(spec.types), spec.default, where)
+    api_key = raw.get("api_key")
+    if api_key is not None:
+        api_key = check_reference(api_key, "api_key", where, schemes)
+    auth = raw.get("auth")
+    if auth is not None and not isinstance(auth, Mapping):
+        raise where.error("auth", "expected a table ([connectors.NAME.auth]) with a 'scheme' key")
+    if auth is not None and not isinstance(auth.get("scheme"), str):
+        raise where.child("auth").error(
+            "scheme", "expected the auth scheme's name (e.g. 'bearer', 'oauth2_client_credentials')"
+        )
+    tls = raw.get("tls")
+    if tls is not None and not isinstance(tls, Mapping):
+        raise where.error("tls", "expected a table ([connectors.NAME.tls])")
+    for model, entry in _table(raw, "prices", where).items():
+        prices[(ctype, model)] = _price(entry, where.child("prices"), model)
+    return ConnectorConfig(
+        name=name,
+        type=ctype,
+        base_url=_get(raw, "base_url", (str,), None, where),
+        api_key=api_key,
+        api_version=_get(raw, "api_version", (str,), None, where),
+        timeout=_get(raw, "timeout", (int, float), 30.0, where, above=0),
+        embed_timeout=_get(raw, "embed_timeout", (int, float), 120.0, where, above=0),
+        retry=_retry(_table(raw, "retry", where), where.child("retry")),
+        limits=_limits(_table(raw, "limits", where), where.child("limits")),
+        limiter_backend=_get(raw, "limiter_backend", (str,), "memory", where),
+        cache=_cache(_table(raw, "cache", where), where.child("cache")),
+        breaker=_breaker(_table(raw, "breaker", where), where.child("breaker")),
+        batch=_batch(_table(raw, "batch", where), where.child("batch")),
+        auth=dict(auth) if auth is not None else None,
+        tls=dict(tls) if tls is not None else None,
+        escalate=_categories(raw["escalate"], "escalate", where)
+        if "escalate" in raw
+        else frozenset(),
+        settings=settings,
+        where=where,
+    )
+
+
+def _price(entry: Any, where: Where, model: str) -> Price:
+    w = where.child(model)
+    if not isinstance(entry, Mapping):
+        raise w.error(None, "expected a table with 'input' and 'output' (price per million tokens)")
+    _check_keys(entry, ["input", "output", "cached_input"], w)
+    for key in ("input", "output"):
+        if key not in entry:
+            raise w.error(key, "missing; give the price per million tokens")
+    return Price(
+        input_per_million=_get(entry, "input", (int, float), 0.0, w, minimum=0),
+        output_per_million=_get(entry, "output", (int, float), 0.0, w, minimum=0),
+        cached_input_per_million=_get(entry, "cached_input", (int, float), None, w, minimum=0),
+    )
+
+
+def _route(name: str, raw: Any, where: Where) -> RouteConfig:
+    if not isinstance(raw, Mapping):
+        raise where.error(None, "expected a table with 'targets'")
+    _check_keys(raw, ["targets", "priority_targets", "priority_threshold"], where)
+    targets = raw.get("targets")
+    if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+        raise where.error("targets", 'expected a list of "connector:model" strings')
+    if not targets:
+        raise where.error("targets", "a route needs at least one target")
+    priority = raw.get("priority_targets", [])
+    if not isinstance(priority, list) or not all(isinstance(t, str) for t in priority):
+        raise where.error("priority_targets", 'expected a list of "connector:model" strings')
+    for key, items in (("targets", targets), ("priority_targets", priority)):
+        for t in items:
+            if ":" not in t:
+                raise where.error(key, f'target {t!r} must be written "connector:model"')
+    return RouteConfig(
+        name=name,
+        targets=tuple(targets),
+        priority_targets=tuple(priority),
+        priority_threshold=_get(raw, "priority_threshold", (int,), 1, where),
+    )
+
+
+def parse_config(
+    data: Mapping[str, Any],
+    *,
+    source: str = "<dict>",
+    connector_types: Mapping[str, Any],
+    secret_schemes: Mapping[str, object],
+) -> HubConfig:
+    """Validate a configuration mapping (a parsed TOML file or ``Hub.from_dict`` input)."""
+    root = Where(source, "")
+    if not isinstance(data, Mapping):
+        raise root.error(None, "the configuration must be a table")
+    _check_keys(data, ["connectors", "routes", "hub", "prices"], root)
+    prices: dict[tuple[str, str], Price] = {}
+    connectors: dict[str, ConnectorConfig] = {}
+    for name, raw in _table(data, "connectors", root).items():
+        connectors[name] = _connector(
+            name, raw, root.child("connectors").child(name), connector_types, secret_schemes, prices
+        )
+    for key, entry in _table(data, "prices", root).items():
+        if ":" not in key:
+            raise root.child("prices").error(key, 'price keys are written "connector_type:model"')
+        ctype, model = key.split(":", 1)
+        prices[(ctype, model)] = _price(entry, root.child("prices"), key)
+    routes: dict[str, RouteConfig] = {}
+    for name, raw in _table(data, "routes", root).items():
+        w = root.child("routes").child(name)
+        route = _route(name, raw, w)
+        for t in route.targets + route.priority_targets:
+            conn = t.split(":", 1)[0]
+            if conn not in connectors and conn not in connector_types:
+                raise w.error(
+                    "targets",
+                    f"target {t!r} names connector '{conn}', which is neither configured"
+                    f" ({', '.join(sorted(connectors)) or 'none configured'}) nor an installed type",
+                )
+        if name in connectors:
+            raise w.error(None, f"route name '{name}' is also a connector name; rename one")
+        routes[name] = route
+    hub = _table(data, "hub", root)
+    hw = root.child("hub")
+    _check_keys(hub, ["escalate", "dead_letter"], hw)
+    escalate = HubConfig().escalate
+    if "escalate" in hub:
+        escalate = _categories(hub["escalate"], "escalate", hw)
+    return HubConfig(
+        connectors=connectors,
+        routes=routes,
+        prices=prices,
+        escalate=escalate,
+        dead_letter=_get(hub, "dead_letter", (str,), None, hw),
+        source=source,
+    )
+
+
+def load_config(
+    path: str | Path, *, connector_types: Mapping[str, Any], secret_schemes: Mapping[str, object]
+) -> HubConfig:
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {p} does not exist", source=str(p)) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"configuration file {p} could not be read: {exc.strerror}", source=str(p)
+        ) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"not valid TOML: {exc}", source=str(p)) from None
+    return parse_config(
+        data, source=str(p), connector_types=connector_types, secret_schemes=secret_schemes
+    )

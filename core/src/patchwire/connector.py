@@ -1,0 +1,205 @@
+"""The small protocol every connector implements.
+
+A connector speaks one wire format or drives one kind of tool, once per attempt. It never
+retries, waits, limits or caches: the pipeline wraps it and does all of that the same way
+for every connector. A connector raises whatever its transport raises (or a
+``PatchwireError`` when it already knows the category); classification hooks turn the
+rest into categories.
+"""
+
+from __future__ import annotations
+
+import enum
+import ssl
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import aiohttp
+import attrs
+
+from patchwire.clock import Clock
+from patchwire.errors import InvalidRequestError
+from patchwire.types import (
+    Completion,
+    CompletionRequest,
+    EmbeddingBatch,
+    EmbeddingRequest,
+    StreamChunk,
+    ToolRequest,
+    ToolResult,
+)
+
+if TYPE_CHECKING:
+    from patchwire.config import ConnectorConfig
+    from patchwire.limiter import RateLimitInfo
+    from patchwire.prices import Price
+    from patchwire.secrets import SecretResolver
+
+__all__ = [
+    "Attempt",
+    "Capability",
+    "Connector",
+    "ConnectorContext",
+    "Setting",
+    "ToolInfo",
+]
+
+
+class Capability(enum.StrEnum):
+    COMPLETE = "complete"
+    STREAM = "stream"
+    EMBED = "embed"
+    TOOL = "tool"
+
+
+@attrs.frozen
+class Setting:
+    """A connector-specific configuration key: its type(s), default and meaning."""
+
+    types: tuple[type, ...]
+    default: Any = None
+    help: str = ""
+    secret: bool = False  # a credential reference, never a literal value
+
+
+@attrs.frozen
+class ToolInfo:
+    """One operation a tool connector offers (an MCP tool, a declared web operation)."""
+
+    name: str
+    description: str = ""
+    input_schema: Mapping[str, Any] | None = None
+
+
+@attrs.frozen
+class ConnectorContext:
+    """What the hub hands a connector when it creates it."""
+
+    name: str
+    config: ConnectorConfig
+    clock: Clock
+    session: Callable[[], aiohttp.ClientSession]
+    secrets: SecretResolver
+
+
+@attrs.define(slots=True)
+class Attempt:
+    """One try of one call, as the connector sees it.
+
+    ``headers``/``params`` already carry the credentials the auth layer attached; ``ssl``
+    is the TLS context (client certificate, CA bundle) or None for the default.
+    ``deadline`` is the instant this attempt must finish by; the pipeline enforces it,
+    and a connector that starts a subprocess or a server passes it on.
+    """
+
+    number: int
+    clock: Clock
+    session: aiohttp.ClientSession
+    deadline: float | None = None
+    headers: dict[str, str] = attrs.field(factory=dict)
+    params: dict[str, str] = attrs.field(factory=dict)
+    ssl: ssl.SSLContext | None = None
+    priority: int = 0
+    report_limits: Callable[[RateLimitInfo], None] | None = None
+
+    def time_left(self) -> float | None:
+        if self.deadline is None:
+            return None
+        return self.deadline - self.clock.now()
+
+
+class Connector:
+    """Base class for connectors. Subclasses set the class attributes and override what they support.
+
+    ``settings`` declares the connector-specific keys its ``[connectors.NAME]`` table may
+    hold; the configuration loader validates them and rejects any other key.
+    """
+
+    type_name: ClassVar[str] = ""
+    version: ClassVar[str] = "0"
+    api_versions: ClassVar[tuple[str, ...]] = ()
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    settings: ClassVar[Mapping[str, Setting]] = {}
+    #: most inputs one embedding request may carry (the batcher's limit)
+    max_batch_size: ClassVar[int] = 1
+    #: the credential reference used when the configuration gives none (e.g. "env:OPENAI_API_KEY")
+    default_api_key: ClassVar[str | None] = None
+    #: the auth scheme used when the configuration names none but gives ``api_key``
+    default_auth_scheme: ClassVar[str] = "bearer"
+    default_auth_settings: ClassVar[Mapping[str, Any]] = {}
+
+    def __init__(self, ctx: ConnectorContext) -> None:
+        self.ctx = ctx
+        self.name = ctx.name
+
+    def setting(self, key: str) -> Any:
+        value = self.ctx.config.settings.get(key)
+        if value is None and key in self.settings:
+            return self.settings[key].default
+        return value
+
+    @classmethod
+    def prices(cls) -> Mapping[str, Price]:
+        """Prices per model, contributed to the hub's price table."""
+        return {}
+
+    async def open(self) -> None:
+        """Called once before the first call (start a server process, load a schema...)."""
+
+    async def aclose(self) -> None:
+        """Release what ``open`` acquired; called when the hub closes."""
+
+    def _unsupported(self, what: Capability) -> InvalidRequestError:
+        have = ", ".join(sorted(c.value for c in self.capabilities)) or "nothing"
+        return InvalidRequestError(
+            f"connector type '{self.type_name}' does not support {what.value}; it supports: {have}",
+            connector=self.name,
+        )
+
+    async def complete(self, request: CompletionRequest, attempt: Attempt) -> Completion:
+        raise self._unsupported(Capability.COMPLETE)
+
+    def stream(self, request: CompletionRequest, attempt: Attempt) -> AsyncIterator[StreamChunk]:
+        raise self._unsupported(Capability.STREAM)
+
+    async def embed(self, request: EmbeddingRequest, attempt: Attempt) -> EmbeddingBatch:
+        raise self._unsupported(Capability.EMBED)
+
+    async def call_tool(self, request: ToolRequest, attempt: Attempt) -> ToolResult:
+        raise self._unsupported(Capability.TOOL)
+
+    async def list_tools(self, attempt: Attempt) -> Sequence[ToolInfo]:
+        raise self._unsupported(Capability.TOOL)
+
+    def validate(self, request: CompletionRequest | EmbeddingRequest | ToolRequest) -> None:
+        """Refuse, before anything is sent, a request this connector's API would reject.
+
+        Raise ``InvalidRequestError`` saying why; the call then fails without an attempt.
+        """
+
+    def estimate_tokens(self, request: CompletionRequest | EmbeddingRequest | ToolRequest) -> int:
+        """Tokens this request will cost, before it is sent (reconciled with usage after).
+
+        The default is about four characters a token plus the requested output budget;
+        model connectors refine it (tiktoken when installed).
+        """
+        if isinstance(request, CompletionRequest):
+            chars = sum(len(m.content) + 4 for m in request.messages)
+            out = request.params.get("max_tokens") or 0
+            return chars // 4 + 1 + int(out)
+        if isinstance(request, EmbeddingRequest):
+            return sum(len(t) // 4 + 1 for t in request.inputs)
+        return 0
+
+    def limit_key(self, request: CompletionRequest | EmbeddingRequest | ToolRequest) -> str | None:
+        """An extra partition for rate limits (the web connector limits per host)."""
+        return None
+
+    def is_deterministic(self, request: CompletionRequest | EmbeddingRequest | ToolRequest) -> bool:
+        """Whether an identical request gives an identical answer, so it may be cached."""
+        if isinstance(request, CompletionRequest):
+            return request.params.get("temperature") == 0
+        return isinstance(request, EmbeddingRequest)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} type={self.type_name!r}>"

@@ -1,0 +1,97 @@
+"""The plugin contract: every hook a patchwire plugin may implement.
+
+Hooks are synchronous and cheap. Setup hooks run once when the plugin manager builds its
+registries; ``patchwire_classify_error`` and ``patchwire_record`` run per failure and per
+event and must not block; ``patchwire_escalate`` runs once per final failure that needs a
+person or a dead-letter store. Async work lives in the objects the setup hooks register.
+
+Signatures only ever gain arguments (pluggy lets an implementation take a subset), and an
+implementation must not give its arguments default values (pluggy never passes them).
+A plugin states the contract major version it was built for as a module attribute
+``PATCHWIRE_CONTRACT = "1"`` (or ``"1.x"``); another major version is refused at load.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from patchwire.classification import Classification
+    from patchwire.connector import Connector
+    from patchwire.escalation import Failure
+    from patchwire.events import Event
+    from patchwire.registry import (
+        AuthRegistrar,
+        BackendRegistrar,
+        CommandRegistrar,
+        ConnectorRegistrar,
+        SimulatorRegistrar,
+    )
+
+PROJECT = "patchwire"
+CONTRACT_VERSION = "1.0"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def patchwire_register_connectors(register: ConnectorRegistrar) -> None:
+    """Add connector types: ``register(type_name, connector_class)``.
+
+    A connector class subclasses :class:`patchwire.connector.Connector` and states its
+    version, capabilities, settings and the provider API versions it speaks.
+    """
+
+
+@hookspec
+def patchwire_register_auth(register: AuthRegistrar) -> None:
+    """Add auth schemes and secret sources.
+
+    ``register.scheme(name, factory)`` adds a scheme (``factory(ctx, settings)`` returns an
+    :class:`patchwire.auth.AuthScheme`); ``register.source(source)`` adds a secret source
+    for references of ``source.scheme`` (``env:``, ``file:``, ``keyring:``...).
+    """
+
+
+@hookspec(firstresult=True)
+def patchwire_classify_error(
+    connector: Connector, error: BaseException, response: Any
+) -> Classification | None:
+    """Say what a failed attempt means, or return None to let the next plugin decide.
+
+    Called per failure, first result wins; core's default answers last from the status or
+    exception type alone. ``response`` is the :class:`patchwire.http.HttpResponse` when
+    the failure was an HTTP status, else None. Must not block.
+    """
+
+
+@hookspec
+def patchwire_record(event: Event) -> None:
+    """Receive every call-lifecycle event (fan-out to every sink). Must not block or raise;
+    a sink that raises is counted and never fails the call."""
+
+
+@hookspec
+def patchwire_escalate(failure: Failure) -> None:
+    """A call failed finally in a category that needs a person or a dead-letter store
+    (auth, invalid_request, integration, and any category the configuration lists)."""
+
+
+@hookspec
+def patchwire_register_backends(register: BackendRegistrar) -> None:
+    """Add limiter and cache storage backends: ``register.limiter(name, factory)`` and
+    ``register.cache(name, factory)`` (``memory`` in core, ``redis`` in contrib)."""
+
+
+@hookspec
+def patchwire_register_commands(cli: CommandRegistrar) -> None:
+    """Add subcommands to the ``patchwire`` command line: ``cli.add(name, help, configure, run)``."""
+
+
+@hookspec
+def patchwire_register_simulators(register: SimulatorRegistrar) -> None:
+    """Add a simulated server for a wire format: ``register(name, factory)``, used by
+    ``patchwire simulate``, the demo and the conformance suite."""

@@ -1,0 +1,183 @@
+"""What the application holds: a :class:`Model` (one target or a route) and a :class:`Tool`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from patchwire.connector import ToolInfo
+from patchwire.pipeline import Pipeline, Target
+from patchwire.types import (
+    CallOptions,
+    Completion,
+    CompletionRequest,
+    Embedding,
+    Message,
+    StreamChunk,
+    ToolRequest,
+    ToolResult,
+    as_messages,
+)
+
+if TYPE_CHECKING:
+    from patchwire.metrics import ConnectorMetrics
+
+__all__ = ["Model", "Tool"]
+
+Prompt = str | Message | Sequence[Message | Mapping[str, str]]
+
+
+def _options(
+    priority: int, timeout: float | None, cache: bool | None, idempotency_key: str | None
+) -> CallOptions:
+    if timeout is not None and timeout <= 0:
+        raise ValueError(f"timeout must be > 0 seconds, got {timeout!r}")
+    return CallOptions(
+        priority=priority, timeout=timeout, cache=cache, idempotency_key=idempotency_key
+    )
+
+
+class Model:
+    """A model behind one connector, or a route of several tried in order.
+
+    ``params`` are generation parameters by patchwire's names (``max_tokens``,
+    ``temperature``, ``top_p``, ``stop``, ``seed``...); each connector maps them to its wire.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        pipeline: Pipeline,
+        targets: Sequence[Target],
+        priority_targets: Sequence[Target] = (),
+        priority_threshold: int = 1,
+        usage: Callable[[Sequence[Target]], ConnectorMetrics] | None = None,
+    ) -> None:
+        self.name = name
+        self._pipeline = pipeline
+        self._targets = tuple(targets)
+        self._priority_targets = tuple(priority_targets)
+        self._threshold = priority_threshold
+        self._usage = usage
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return tuple(t.label for t in self._targets)
+
+    def _targets_for(self, options: CallOptions) -> tuple[Target, ...]:
+        if self._priority_targets and options.priority >= self._threshold:
+            extra = tuple(t for t in self._targets if t not in self._priority_targets)
+            return self._priority_targets + extra
+        return self._targets
+
+    async def complete(
+        self,
+        prompt: Prompt,
+        *,
+        priority: int = 0,
+        timeout: float | None = None,
+        cache: bool | None = None,
+        idempotency_key: str | None = None,
+        **params: Any,
+    ) -> Completion:
+        messages = as_messages(prompt)
+        options = _options(priority, timeout, cache, idempotency_key)
+
+        def request_for(target: Target) -> CompletionRequest:
+            return CompletionRequest(target.model or "", messages, params, idempotency_key)
+
+        return await self._pipeline.complete(self._targets_for(options), request_for, options)
+
+    def stream(
+        self,
+        prompt: Prompt,
+        *,
+        priority: int = 0,
+        timeout: float | None = None,
+        idempotency_key: str | None = None,
+        **params: Any,
+    ) -> AsyncIterator[StreamChunk]:
+        messages = as_messages(prompt)
+        options = _options(priority, timeout, False, idempotency_key)
+
+        def request_for(target: Target) -> CompletionRequest:
+            return CompletionRequest(target.model or "", messages, params, idempotency_key)
+
+        return self._pipeline.stream(self._targets_for(options), request_for, options)
+
+    async def embed(
+        self,
+        text: str,
+        *,
+        priority: int = 0,
+        timeout: float | None = None,
+        cache: bool | None = None,
+        **params: Any,
+    ) -> Embedding:
+        if not isinstance(text, str):
+            raise TypeError(f"embed takes one string; use embed_many for {type(text).__name__}")
+        options = _options(priority, timeout, cache, None)
+        return await self._pipeline.embed(self._targets_for(options), text, dict(params), options)
+
+    async def embed_many(
+        self,
+        texts: Sequence[str],
+        *,
+        priority: int = 0,
+        timeout: float | None = None,
+        cache: bool | None = None,
+        **params: Any,
+    ) -> list[Embedding]:
+        """One embedding per text, in order; the batcher packs them into provider batches."""
+        if isinstance(texts, str):
+            raise TypeError("embed_many takes a list of strings; use embed for one string")
+        return list(
+            await asyncio.gather(
+                *(
+                    self.embed(t, priority=priority, timeout=timeout, cache=cache, **params)
+                    for t in texts
+                )
+            )
+        )
+
+    def usage(self) -> ConnectorMetrics:
+        """A metrics snapshot for this model (every target of a route, combined)."""
+        if self._usage is None:
+            raise RuntimeError("this model was created without a metrics aggregator")
+        return self._usage(self._targets)
+
+    def __repr__(self) -> str:
+        return f"<Model {self.name!r} targets={list(self.targets)}>"
+
+
+class Tool:
+    """A configured tool connector: ``await tool.call("operation", arg=value)``."""
+
+    def __init__(self, name: str, pipeline: Pipeline, target: Target) -> None:
+        self.name = name
+        self._pipeline = pipeline
+        self._target = target
+
+    async def call(
+        self,
+        operation: str,
+        /,
+        *,
+        priority: int = 0,
+        timeout: float | None = None,
+        cache: bool | None = None,
+        idempotency_key: str | None = None,
+        **arguments: Any,
+    ) -> ToolResult:
+        options = _options(priority, timeout, cache, idempotency_key)
+        request = ToolRequest(operation, arguments, idempotency_key)
+        return await self._pipeline.call_tool(self._target, request, options, self.name)
+
+    async def list(self, *, timeout: float | None = None) -> list[ToolInfo]:
+        """The operations this tool offers (MCP tools, declared web operations, CLI commands)."""
+        options = _options(0, timeout, False, None)
+        return list(await self._pipeline.list_tools(self._target, options))
+
+    def __repr__(self) -> str:
+        return f"<Tool {self.name!r}>"

@@ -1,0 +1,861 @@
+"""One call's path (DESIGN §5), the same for a completion, a stream, an embedding and a tool call.
+
+    metrics ─ deadline ─ cache (single-flight) ─ batching (embeddings) ─ route/fallback
+      ─ retry ─ circuit breaker ─ rate limiter ─ concurrency ─ auth ─ attempt timeout ─ connector
+
+It is written as plain nested calls rather than a chain of middleware objects: each
+layer is one policy object from its own module (retry, budget, breaker, limiter, cache,
+batching), and the pipeline only sequences them, which keeps the per-call overhead to a
+handful of function calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import aiohttp
+import attrs
+
+from patchwire.batching import BatchInfo, EmbeddingBatcher
+from patchwire.breaker import BreakerPermit
+from patchwire.cachekey import cache_key
+from patchwire.classification import Classification
+from patchwire.clock import Clock, deadline_scope
+from patchwire.connector import Attempt, Connector
+from patchwire.errors import (
+    Category,
+    CircuitOpenError,
+    IntegrationError,
+    PatchwireError,
+    RateLimitedError,
+    error_class,
+)
+from patchwire.escalation import Failure
+from patchwire.events import Event, EventKind
+from patchwire.limiter import LimiterRefused, Permit
+from patchwire.prices import PriceTable
+from patchwire.redact import Redactor
+from patchwire.runtime import ConnectorRuntime
+from patchwire.types import (
+    CallOptions,
+    Completion,
+    CompletionRequest,
+    Embedding,
+    EmbeddingBatch,
+    EmbeddingRequest,
+    StreamChunk,
+    ToolRequest,
+    ToolResult,
+    Usage,
+)
+
+__all__ = ["Pipeline", "Target"]
+
+log = logging.getLogger("patchwire.pipeline")
+
+T = TypeVar("T")
+Request = CompletionRequest | EmbeddingRequest | ToolRequest
+
+# Outcomes the breaker counts; the rest (bad input, auth) say nothing about the provider's health.
+_BREAKER_FAILURES = frozenset({Category.TRANSIENT, Category.DEGRADED, Category.RATE_LIMITED})
+# After these a route moves on at once instead of retrying the same target.
+_MOVE_ON = frozenset({Category.DEGRADED, Category.CIRCUIT_OPEN, Category.QUOTA_EXHAUSTED})
+
+
+@attrs.frozen
+class Target:
+    runtime: ConnectorRuntime
+    model: str | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.runtime.name}:{self.model}" if self.model else self.runtime.name
+
+
+@attrs.define
+class _Held:
+    """Permits a stream keeps until its last chunk."""
+
+    limiter: Permit | None
+    breaker: BreakerPermit | None
+
+    def release(self) -> None:
+        if self.limiter is not None:
+            self.limiter.release()
+            self.limiter = None
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        emit: Callable[[Event], None],
+        classify: Callable[[Connector, BaseException], Classification],
+        escalate: Callable[[Failure], None],
+        escalate_categories: Callable[[ConnectorRuntime], frozenset[Category]],
+        session: Callable[[], aiohttp.ClientSession],
+        prices: PriceTable,
+        redactor: Redactor,
+    ) -> None:
+        self.clock = clock
+        self.emit = emit
+        self._classify = classify
+        self._escalate = escalate
+        self._escalate_categories = escalate_categories
+        self._session = session
+        self.prices = prices
+        self._redactor = redactor
+        self._ids = itertools.count(1)
+
+    # --- the retry loop for one target ----------------------------------------------------
+
+    async def _attempts(
+        self,
+        target: Target,
+        operation: str,
+        request: Request,
+        invoke: Callable[[Connector, Any, Attempt], Awaitable[T]],
+        options: CallOptions,
+        deadline: float | None,
+        has_next: bool,
+        call_id: int,
+        keep: bool = False,
+    ) -> tuple[T, int, _Held | None]:
+        rt = target.runtime
+        conn = rt.connector
+        clock = self.clock
+        model = target.model
+        await rt.ensure_open()
+        try:
+            conn.validate(request)
+        except PatchwireError as err:
+            raise self._fill(err, rt.name, model, 0) from None
+        rt.budget.record_request()
+        breaker = rt.breaker(model)
+        partition = conn.limit_key(request)
+        limiter = rt.limiter(partition)
+        estimate = conn.estimate_tokens(request) if limiter is not None else 0
+        timeout = rt.config.embed_timeout if operation == "embed" else rt.config.timeout
+        report = rt.report_limits(model, partition)
+        attempt_no = 0
+        refreshed = False
+        previous_delay: float | None = None
+        while True:
+            attempt_no += 1
+            bpermit: BreakerPermit | None = None
+            if breaker is not None:
+                bpermit = breaker.try_acquire()
+                if bpermit is None:
+                    err: PatchwireError = CircuitOpenError(
+                        f"circuit open for {target.label}: recent calls failed too often",
+                        connector=rt.name,
+                        model=model,
+                        attempts=attempt_no - 1,
+                        retry_after=breaker.retry_after(),
+                    )
+                    err.fallback = True
+                    raise err
+            lpermit: Permit | None = None
+            try:
+                if limiter is not None:
+                    started = clock.now()
+                    try:
+                        lpermit = await limiter.acquire(
+                            tokens=estimate, priority=options.priority, deadline=deadline
+                        )
+                    except LimiterRefused as exc:
+                        self.emit(
+                            Event(
+                                EventKind.LIMITER_REFUSED,
+                                rt.name,
+                                model,
+                                time=clock.now(),
+                                call_id=call_id,
+                                operation=operation,
+                                message=exc.reason,
+                            )
+                        )
+                        err = RateLimitedError(
+                            f"not admitted by the rate limiter: {exc.reason}",
+                            connector=rt.name,
+                            model=model,
+                            attempts=attempt_no - 1,
+                            retry_after=exc.wait,
+                        )
+                        err.fallback = True
+                        raise err from None
+                    waited = clock.now() - started
+                    if waited > 0:
+                        self.emit(
+                            Event(
+                                EventKind.THROTTLED,
+                                rt.name,
+                                model,
+                                time=clock.now(),
+                                call_id=call_id,
+                                operation=operation,
+                                duration=waited,
+                            )
+                        )
+                now = clock.now()
+                attempt_deadline = (
+                    now + timeout if deadline is None else min(now + timeout, deadline)
+                )
+                attempt = Attempt(
+                    number=attempt_no,
+                    clock=clock,
+                    session=self._session(),
+                    deadline=attempt_deadline,
+                    ssl=rt.ssl,
+                    priority=options.priority,
+                    report_limits=report,
+                )
+                with deadline_scope(clock, attempt_deadline):
+                    await rt.auth.apply(attempt.headers, attempt.params)
+                    result = await invoke(conn, request, attempt)
+            except asyncio.CancelledError:
+                if bpermit is not None:
+                    bpermit.release()
+                if lpermit is not None:
+                    lpermit.release()
+                raise
+            except Exception as exc:
+                if lpermit is not None:
+                    lpermit.release()
+                if isinstance(exc, PatchwireError) and exc.fallback:
+                    if bpermit is not None:
+                        bpermit.ignore()
+                    raise
+                cls = self._classification(conn, exc, deadline, timeout)
+                if bpermit is not None:
+                    if cls.category in _BREAKER_FAILURES:
+                        bpermit.failure()
+                    else:
+                        bpermit.ignore()
+                if cls.category is Category.RATE_LIMITED and limiter is not None:
+                    limiter.on_rate_limited(cls.retry_after)
+                self.emit(
+                    Event(
+                        EventKind.ATTEMPT_FAILED,
+                        rt.name,
+                        model,
+                        time=clock.now(),
+                        call_id=call_id,
+                        operation=operation,
+                        attempt=attempt_no,
+                        category=cls.category.value,
+                        message=cls.message,
+                    )
+                )
+                if cls.category is Category.AUTH and not refreshed and cls.status != 403:
+                    refreshed = True
+                    if await self._refresh(rt, deadline):
+                        continue
+                if cls.category in _MOVE_ON and has_next:
+                    error = cls.to_error(connector=rt.name, model=model, attempts=attempt_no)
+                    error.fallback = True
+                    raise error from None
+                time_left = None if deadline is None else deadline - clock.now()
+                decision = rt.policy.decide(
+                    attempt_no, cls, rt.rng.random(), time_left, previous_delay
+                )
+                if not decision.retry:
+                    error = cls.to_error(
+                        connector=rt.name,
+                        model=model,
+                        attempts=attempt_no,
+                        retry_after=decision.delay if decision.reason == "deadline" else None,
+                    )
+                    if decision.reason == "deadline":
+                        error.message += f" (a retry would wait {decision.delay:.3f} s, past the call's deadline)"
+                    error.fallback = decision.reason == "deadline" or cls.category in _MOVE_ON
+                    raise error from None
+                if not rt.budget.try_spend():
+                    error = cls.to_error(connector=rt.name, model=model, attempts=attempt_no)
+                    error.message += " (not retried: the connector's retry budget is spent; the provider is failing too often)"
+                    raise error from None
+                self.emit(
+                    Event(
+                        EventKind.RETRY_SCHEDULED,
+                        rt.name,
+                        model,
+                        time=clock.now(),
+                        call_id=call_id,
+                        operation=operation,
+                        attempt=attempt_no,
+                        category=cls.category.value,
+                        duration=decision.delay,
+                        message=cls.message,
+                    )
+                )
+                await clock.sleep(decision.delay)
+                previous_delay = decision.delay
+                continue
+            # success
+            if limiter is not None:
+                limiter.on_success()
+                used = _tokens_used(result)
+                if lpermit is not None and used is not None:
+                    await lpermit.reconcile(used)
+            if keep:
+                return result, attempt_no, _Held(lpermit, bpermit)
+            if lpermit is not None:
+                lpermit.release()
+            if bpermit is not None:
+                bpermit.success()
+            return result, attempt_no, None
+
+    def _classification(
+        self, conn: Connector, exc: BaseException, deadline: float | None, timeout: float
+    ) -> Classification:
+        if isinstance(exc, TimeoutError) and not isinstance(exc, PatchwireError):
+            whole = deadline is not None and self.clock.now() >= deadline
+            message = (
+                "the call's deadline passed" if whole else f"attempt timed out after {timeout:g} s"
+            )
+            return Classification(Category.DEGRADED, message)
+        cls = self._classify(conn, exc)
+        if cls.message:
+            cls = attrs.evolve(cls, message=self._redactor.redact(cls.message))
+        return cls
+
+    async def _refresh(self, rt: ConnectorRuntime, deadline: float | None) -> bool:
+        try:
+            with deadline_scope(self.clock, deadline):
+                return await rt.auth.refresh()
+        except (TimeoutError, PatchwireError, aiohttp.ClientError, OSError):
+            return False
+
+    @staticmethod
+    def _fill(
+        err: PatchwireError, connector: str, model: str | None, attempts: int
+    ) -> PatchwireError:
+        err.connector = err.connector or connector
+        err.model = err.model or model
+        err.attempts = err.attempts or attempts
+        return err
+
+    # --- the route: targets in order ------------------------------------------------------
+
+    async def _route(
+        self,
+        targets: Sequence[Target],
+        operation: str,
+        request_for: Callable[[Target], Request],
+        invoke: Callable[[Connector, Any, Attempt], Awaitable[T]],
+        options: CallOptions,
+        deadline: float | None,
+        call_id: int,
+        keep: bool = False,
+    ) -> tuple[T, Target, int, _Held | None]:
+        failures: list[PatchwireError] = []
+        total = 0
+        for index, target in enumerate(targets):
+            has_next = index + 1 < len(targets)
+            try:
+                result, attempts, held = await self._attempts(
+                    target,
+                    operation,
+                    request_for(target),
+                    invoke,
+                    options,
+                    deadline,
+                    has_next,
+                    call_id,
+                    keep,
+                )
+                return result, target, total + attempts, held
+            except PatchwireError as err:
+                self._fill(err, target.runtime.name, target.model, 0)
+                total += err.attempts
+                failures.append(err)
+                if has_next and err.fallback:
+                    nxt = targets[index + 1]
+                    self.emit(
+                        Event(
+                            EventKind.FALLBACK_TAKEN,
+                            target.runtime.name,
+                            target.model,
+                            time=self.clock.now(),
+                            call_id=call_id,
+                            operation=operation,
+                            category=err.category.value,
+                            target=nxt.label,
+                            message=err.message,
+                        )
+                    )
+                    continue
+                if len(failures) == 1:
+                    raise
+                final = error_class(err.category)(
+                    f"every target of the route failed; last: {err.message}",
+                    connector=err.connector,
+                    model=err.model,
+                    status=err.status,
+                    code=err.code,
+                    request_id=err.request_id,
+                    attempts=total,
+                    retry_after=err.retry_after,
+                    failures=failures,
+                )
+                raise final from None
+        raise AssertionError("a route has at least one target")
+
+    # --- the call: metrics, deadline, cache -----------------------------------------------
+
+    def _begin(
+        self, targets: Sequence[Target], operation: str, options: CallOptions
+    ) -> tuple[int, float, float | None]:
+        call_id = next(self._ids)
+        start = self.clock.now()
+        first = targets[0]
+        budget = (
+            options.timeout if options.timeout is not None else first.runtime.config.retry.deadline
+        )
+        self.emit(
+            Event(
+                EventKind.CALL_STARTED,
+                first.runtime.name,
+                first.model,
+                time=start,
+                call_id=call_id,
+                operation=operation,
+            )
+        )
+        return call_id, start, (start + budget if budget is not None else None)
+
+    def _failed(
+        self,
+        targets: Sequence[Target],
+        operation: str,
+        call_id: int,
+        start: float,
+        err: BaseException,
+    ) -> None:
+        first = targets[0]
+        now = self.clock.now()
+        if isinstance(err, PatchwireError):
+            category = err.category.value
+            connector = err.connector or first.runtime.name
+            model = err.model if err.connector else first.model
+            retries = max(0, err.attempts - 1)
+            message = err.message
+        else:
+            category, connector, model, retries, message = (
+                "cancelled",
+                first.runtime.name,
+                first.model,
+                0,
+                "cancelled",
+            )
+        self.emit(
+            Event(
+                EventKind.CALL_FAILED,
+                connector,
+                model,
+                time=now,
+                call_id=call_id,
+                operation=operation,
+                category=category,
+                duration=now - start,
+                retries=retries,
+                message=message,
+            )
+        )
+        if isinstance(err, PatchwireError):
+            rt = next((t.runtime for t in targets if t.runtime.name == connector), first.runtime)
+            if err.category in self._escalate_categories(rt):
+                self._escalate(
+                    Failure(
+                        connector=connector,
+                        model=model,
+                        operation=operation,
+                        category=category,
+                        message=message,
+                        attempts=err.attempts,
+                        call_id=call_id,
+                        status=err.status,
+                        code=err.code,
+                        request_id=err.request_id,
+                        time=now,
+                    )
+                )
+
+    def _succeeded(
+        self,
+        target: Target,
+        operation: str,
+        call_id: int,
+        start: float,
+        attempts: int,
+        usage: Usage | None,
+        cost: float | None,
+        cached: bool,
+    ) -> float:
+        now = self.clock.now()
+        latency = now - start
+        self.emit(
+            Event(
+                EventKind.CALL_SUCCEEDED,
+                target.runtime.name,
+                target.model,
+                time=now,
+                call_id=call_id,
+                operation=operation,
+                duration=latency,
+                retries=max(0, attempts - 1),
+                input_tokens=usage.input_tokens if usage else None,
+                output_tokens=usage.output_tokens if usage else None,
+                cost=cost,
+                cached=cached,
+            )
+        )
+        return latency
+
+    def _cost(self, target: Target, usage: Usage) -> float | None:
+        if target.model is None:
+            return None
+        return self.prices.cost(
+            target.runtime.config.type,
+            target.model,
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.cached_input_tokens,
+        )
+
+    def _cacheable(self, target: Target, request: Request, options: CallOptions) -> bool:
+        rt = target.runtime
+        if rt.cache is None or options.cache is False or rt.config.cache.ttl <= 0:
+            return False
+        return options.cache is True or rt.connector.is_deterministic(request)
+
+    async def _cached(
+        self,
+        targets: Sequence[Target],
+        operation: str,
+        request: Request,
+        options: CallOptions,
+        call_id: int,
+        compute: Callable[[], Awaitable[T]],
+    ) -> tuple[T, bool]:
+        first = targets[0]
+        if not self._cacheable(first, request, options):
+            return await compute(), False
+        assert first.runtime.cache is not None
+        key = cache_key("|".join(t.label for t in targets), None, operation, request)
+        value, hit = await first.runtime.cache.get_or_call(key, compute)
+        kind = EventKind.CACHE_HIT if hit else EventKind.CACHE_MISS
+        self.emit(
+            Event(
+                kind,
+                first.runtime.name,
+                first.model,
+                time=self.clock.now(),
+                call_id=call_id,
+                operation=operation,
+            )
+        )
+        return value, hit
+
+    # --- operations -------------------------------------------------------------------------
+
+    async def complete(
+        self,
+        targets: Sequence[Target],
+        request_for: Callable[[Target], CompletionRequest],
+        options: CallOptions,
+    ) -> Completion:
+        call_id, start, deadline = self._begin(targets, "complete", options)
+        try:
+
+            async def compute() -> tuple[Completion, int, int]:
+                result, target, attempts, _ = await self._route(
+                    targets, "complete", request_for, _complete, options, deadline, call_id
+                )
+                return result, targets.index(target), attempts
+
+            (result, index, attempts), hit = await self._cached(
+                targets, "complete", request_for(targets[0]), options, call_id, compute
+            )
+        except (PatchwireError, asyncio.CancelledError) as err:
+            self._failed(targets, "complete", call_id, start, err)
+            raise
+        target = targets[index]
+        cost = None if hit else self._cost(target, result.usage)
+        latency = self._succeeded(
+            target,
+            "complete",
+            call_id,
+            start,
+            0 if hit else attempts,
+            None if hit else result.usage,
+            cost,
+            hit,
+        )
+        return attrs.evolve(
+            result,
+            connector=target.runtime.name,
+            model=result.model or (target.model or ""),
+            attempts=0 if hit else attempts,
+            latency=latency,
+            cost=cost,
+            cached=hit,
+        )
+
+    async def stream(
+        self,
+        targets: Sequence[Target],
+        request_for: Callable[[Target], CompletionRequest],
+        options: CallOptions,
+    ) -> AsyncIterator[StreamChunk]:
+        call_id, start, deadline = self._begin(targets, "stream", options)
+        clock = self.clock
+        try:
+            (agen, first), target, attempts, held = await self._route(
+                targets, "stream", request_for, _open_stream, options, deadline, call_id, keep=True
+            )
+        except (PatchwireError, asyncio.CancelledError) as err:
+            self._failed(targets, "stream", call_id, start, err)
+            raise
+        assert held is not None
+        usage: Usage | None = None
+        outcome: BaseException | None = None
+        try:
+            chunk = first
+            while chunk is not None:
+                if chunk.usage is not None:
+                    usage = chunk.usage
+                yield chunk
+                try:
+                    with deadline_scope(clock, deadline):
+                        chunk = await agen.__anext__()
+                except StopAsyncIteration:
+                    chunk = None
+        except asyncio.CancelledError as exc:
+            outcome = exc
+            raise
+        except GeneratorExit as exc:
+            # The caller stopped reading: not a failure of the provider.
+            outcome = exc
+            raise
+        except Exception as exc:
+            # After the first chunk reached the caller nothing is retried or replayed:
+            # the stream ends with a classified error and the text already delivered stands.
+            cls = self._classification(
+                target.runtime.connector, exc, deadline, target.runtime.config.timeout
+            )
+            error = cls.to_error(
+                connector=target.runtime.name, model=target.model, attempts=attempts
+            )
+            error.message = f"stream broke after it started: {error.message}"
+            error.details = "partial output was delivered; not retried"
+            outcome = error
+            if held.breaker is not None:
+                if cls.category in _BREAKER_FAILURES:
+                    held.breaker.failure()
+                else:
+                    held.breaker.ignore()
+                held.breaker = None
+            self._failed(targets, "stream", call_id, start, error)
+            raise error from None
+        finally:
+            held.release()
+            if held.breaker is not None:
+                if outcome is None:
+                    held.breaker.success()
+                else:
+                    held.breaker.release()
+            aclose = getattr(agen, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        cost = self._cost(target, usage) if usage is not None else None
+        self._succeeded(target, "stream", call_id, start, attempts, usage, cost, False)
+
+    def batcher(
+        self, key: str, targets: Sequence[Target], params: dict[str, Any]
+    ) -> EmbeddingBatcher[tuple[tuple[float, ...], int, float | None]]:
+        first = targets[0].runtime
+        existing = first.batchers.get(key)
+        if existing is not None:
+            return existing  # type: ignore[return-value]
+        max_batch = first.config.batch.max_size or first.connector.max_batch_size
+
+        async def send(
+            texts: Sequence[str], info: BatchInfo
+        ) -> Sequence[tuple[tuple[float, ...], int, float | None]]:
+            call_id = next(self._ids)
+            options = CallOptions(priority=info.priority)
+
+            def request_for(target: Target) -> EmbeddingRequest:
+                return EmbeddingRequest(target.model or "", tuple(texts), params)
+
+            batch, target, _, _ = await self._route(
+                targets, "embed", request_for, _embed, options, info.deadline, call_id
+            )
+            self.emit(
+                Event(
+                    EventKind.BATCH_SENT,
+                    target.runtime.name,
+                    target.model,
+                    time=self.clock.now(),
+                    call_id=call_id,
+                    operation="embed",
+                    data={"size": len(texts)},
+                )
+            )
+            # Each caller is charged its share of the batch's tokens, by input length.
+            total_chars = sum(len(t) for t in texts) or 1
+            if len(batch.vectors) != len(texts):
+                raise IntegrationError(
+                    f"embedding batch returned {len(batch.vectors)} vectors for {len(texts)} inputs",
+                    connector=target.runtime.name,
+                    model=target.model,
+                )
+            out = []
+            for text, vector in zip(texts, batch.vectors, strict=True):
+                share = round(batch.usage.input_tokens * len(text) / total_chars)
+                out.append((vector, share, self._cost(target, Usage(input_tokens=share))))
+            return out
+
+        batcher = EmbeddingBatcher(
+            self.clock, send, max_batch=max_batch, linger=first.config.batch.linger
+        )
+        first.batchers[key] = batcher  # type: ignore[assignment]
+        return batcher
+
+    async def embed(
+        self,
+        targets: Sequence[Target],
+        text: str,
+        params: dict[str, Any],
+        options: CallOptions,
+    ) -> Embedding:
+        call_id, start, deadline = self._begin(targets, "embed", options)
+        route_key = "|".join(t.label for t in targets) + "|" + repr(sorted(params.items()))
+        batcher = self.batcher(route_key, targets, params)
+        target = targets[0]
+        request = EmbeddingRequest(target.model or "", (text,), params)
+        try:
+
+            async def compute() -> tuple[tuple[float, ...], int, float | None]:
+                return await batcher.submit(text, priority=options.priority, deadline=deadline)
+
+            (vector, tokens, cost), hit = await self._cached(
+                targets, "embed", request, options, call_id, compute
+            )
+        except (PatchwireError, asyncio.CancelledError) as err:
+            self._failed(targets, "embed", call_id, start, err)
+            raise
+        self._succeeded(
+            target,
+            "embed",
+            call_id,
+            start,
+            1,
+            None if hit else Usage(input_tokens=tokens),
+            None if hit else cost,
+            hit,
+        )
+        return Embedding(
+            vector=vector, model=target.model or "", connector=target.runtime.name, cached=hit
+        )
+
+    async def call_tool(
+        self,
+        target: Target,
+        request: ToolRequest,
+        options: CallOptions,
+        tool_name: str,
+    ) -> ToolResult:
+        targets = (target,)
+        operation = f"tool:{request.operation}"
+        call_id, start, deadline = self._begin(targets, operation, options)
+        try:
+
+            async def compute() -> tuple[ToolResult, int]:
+                result, _, attempts, _ = await self._route(
+                    targets, operation, lambda _: request, _call_tool, options, deadline, call_id
+                )
+                return result, attempts
+
+            (result, attempts), hit = await self._cached(
+                targets, operation, request, options, call_id, compute
+            )
+        except (PatchwireError, asyncio.CancelledError) as err:
+            self._failed(targets, operation, call_id, start, err)
+            raise
+        latency = self._succeeded(
+            target, operation, call_id, start, 0 if hit else attempts, None, None, hit
+        )
+        return attrs.evolve(
+            result,
+            tool=tool_name,
+            operation=request.operation,
+            connector=target.runtime.name,
+            cached=hit,
+            attempts=0 if hit else attempts,
+            latency=latency,
+        )
+
+    async def list_tools(self, target: Target, options: CallOptions) -> Any:
+        call_id, start, deadline = self._begin((target,), "list_tools", options)
+        try:
+            result, _, attempts, _ = await self._route(
+                (target,),
+                "list_tools",
+                lambda _: ToolRequest("tools/list"),
+                _list_tools,
+                options,
+                deadline,
+                call_id,
+            )
+        except (PatchwireError, asyncio.CancelledError) as err:
+            self._failed((target,), "list_tools", call_id, start, err)
+            raise
+        self._succeeded(target, "list_tools", call_id, start, attempts, None, None, False)
+        return result
+
+
+def _tokens_used(result: object) -> int | None:
+    usage = getattr(result, "usage", None)
+    if isinstance(usage, Usage):
+        return usage.total_tokens
+    return None
+
+
+async def _complete(conn: Connector, request: CompletionRequest, attempt: Attempt) -> Completion:
+    return await conn.complete(request, attempt)
+
+
+async def _embed(conn: Connector, request: EmbeddingRequest, attempt: Attempt) -> EmbeddingBatch:
+    return await conn.embed(request, attempt)
+
+
+async def _call_tool(conn: Connector, request: ToolRequest, attempt: Attempt) -> ToolResult:
+    return await conn.call_tool(request, attempt)
+
+
+async def _list_tools(conn: Connector, request: ToolRequest, attempt: Attempt) -> Any:
+    return await conn.list_tools(attempt)
+
+
+async def _open_stream(
+    conn: Connector, request: CompletionRequest, attempt: Attempt
+) -> tuple[AsyncIterator[StreamChunk], StreamChunk | None]:
+    """Open the stream and wait for its first chunk, so that failures before it can be retried."""
+    agen = conn.stream(request, attempt)
+    try:
+        first = await agen.__anext__()
+    except StopAsyncIteration:
+        return agen, None
+    except BaseException:
+        aclose = getattr(agen, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        raise
+    return agen, first

@@ -1,0 +1,158 @@
+"""Per-connector state the pipeline works with, built once on first use.
+
+One runtime per configured connector holds the connector instance, its auth scheme, its
+retry policy and budget, a breaker per model, its limiters (one, plus one per partition
+such as a web host), its cache and its embedding batchers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import ssl
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from patchwire.auth.base import AuthScheme
+from patchwire.breaker import BreakerState, CircuitBreaker
+from patchwire.budget import RetryBudget
+from patchwire.cache import ResponseCache
+from patchwire.clock import Clock
+from patchwire.config import ConnectorConfig
+from patchwire.connector import Connector
+from patchwire.events import Event, EventKind
+from patchwire.limiter import Limiter, LimiterBackend, RateLimitInfo
+from patchwire.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from patchwire.batching import EmbeddingBatcher
+
+__all__ = ["ConnectorRuntime"]
+
+
+class ConnectorRuntime:
+    def __init__(
+        self,
+        config: ConnectorConfig,
+        connector: Connector,
+        auth: AuthScheme,
+        ssl_context: ssl.SSLContext | None,
+        clock: Clock,
+        emit: Callable[[Event], None],
+        cache: ResponseCache | None,
+        limiter_backend: LimiterBackend | None,
+        rng: random.Random,
+    ) -> None:
+        self.config = config
+        self.name = config.name
+        self.connector = connector
+        self.auth = auth
+        self.ssl = ssl_context
+        self.clock = clock
+        self.emit = emit
+        self.cache = cache
+        self.rng = rng
+        r = config.retry
+        self.policy = RetryPolicy(
+            max_attempts=r.max_attempts,
+            initial=r.initial,
+            cap=r.cap,
+            jitter="decorrelated" if r.jitter == "decorrelated" else "full",
+            max_hint=r.max_hint,
+        )
+        self.budget = RetryBudget(clock, ratio=r.budget_ratio)
+        self._limiter_backend = limiter_backend
+        self._breakers: dict[str, CircuitBreaker] = {}
+        self._limiters: dict[str | None, Limiter] = {}
+        self.batchers: dict[str, EmbeddingBatcher[tuple[float, ...]]] = {}
+        self._opened = False
+        self._open_lock = asyncio.Lock()
+
+    async def ensure_open(self) -> None:
+        if self._opened:
+            return
+        async with self._open_lock:
+            if not self._opened:
+                await self.connector.open()
+                self._opened = True
+
+    def breaker(self, model: str | None) -> CircuitBreaker | None:
+        cfg = self.config.breaker
+        if not cfg.enabled:
+            return None
+        key = model or ""
+        breaker = self._breakers.get(key)
+        if breaker is None:
+
+            def transition(old: BreakerState, new: BreakerState) -> None:
+                self.emit(
+                    Event(
+                        EventKind.BREAKER_TRANSITION,
+                        self.name,
+                        model,
+                        time=self.clock.now(),
+                        data={"from": old.value, "to": new.value},
+                    )
+                )
+
+            breaker = CircuitBreaker(
+                self.clock,
+                failure_ratio=cfg.failure_ratio,
+                min_calls=cfg.min_calls,
+                window=cfg.window,
+                open_for=cfg.open_for,
+                half_open_probes=cfg.half_open_probes,
+                on_transition=transition,
+            )
+            self._breakers[key] = breaker
+        return breaker
+
+    def limiter(self, partition: str | None) -> Limiter | None:
+        if self.config.limits.empty:
+            return None
+        limiter = self._limiters.get(partition)
+        if limiter is None:
+            key = self.name if partition is None else f"{self.name}/{partition}"
+            limiter = Limiter(key, self.config.limits, self.clock, self._limiter_backend)
+            self._limiters[partition] = limiter
+        return limiter
+
+    def limiters(self) -> dict[str | None, Limiter]:
+        return dict(self._limiters)
+
+    def breakers(self) -> dict[str, CircuitBreaker]:
+        return dict(self._breakers)
+
+    def report_limits(
+        self, model: str | None, partition: str | None
+    ) -> Callable[[RateLimitInfo], None]:
+        def report(info: RateLimitInfo) -> None:
+            limiter = self.limiter(partition)
+            if limiter is not None:
+                limiter.observe(info)
+            data: dict[str, Any] = {
+                k: v
+                for k, v in (
+                    ("requests_limit", info.requests_limit),
+                    ("requests_remaining", info.requests_remaining),
+                    ("requests_reset", info.requests_reset),
+                    ("tokens_limit", info.tokens_limit),
+                    ("tokens_remaining", info.tokens_remaining),
+                    ("tokens_reset", info.tokens_reset),
+                )
+                if v is not None
+            }
+            self.emit(
+                Event(EventKind.QUOTA_REPORTED, self.name, model, time=self.clock.now(), data=data)
+            )
+
+        return report
+
+    async def aclose(self) -> None:
+        for batcher in self.batchers.values():
+            await batcher.aclose()
+        self.batchers.clear()
+        await self.auth.aclose()
+        if self._opened:
+            await self.connector.aclose()
+            self._opened = False

@@ -1,0 +1,208 @@
+"""Secrets: a value type that never shows itself, references, and the sources behind them.
+
+Configuration holds references (``env:NAME``, ``file:/path``, ``keyring:service/user`` or a
+plugin's scheme), never values. A :class:`SecretResolver` turns references into
+:class:`Secret` objects, re-reads them when a source's TTL says they may have rotated, and
+registers every value it loads with the hub's :class:`~patchwire.redact.Redactor`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Protocol
+
+import attrs
+
+from patchwire.clock import Clock
+from patchwire.errors import AuthError
+from patchwire.redact import Redactor
+
+__all__ = [
+    "EnvSource",
+    "FileSource",
+    "Secret",
+    "SecretNotFound",
+    "SecretResolver",
+    "SecretSource",
+    "is_reference",
+    "split_reference",
+]
+
+_REF = re.compile(r"^([a-z][a-z0-9+.-]*):(.+)$", re.DOTALL)
+
+
+class Secret:
+    """A credential value. ``repr``/``str`` show only where it came from.
+
+    Call :meth:`reveal` at the last moment, where the value goes on the wire.
+    """
+
+    __slots__ = ("_value", "reference")
+
+    def __init__(self, value: str, reference: str = "") -> None:
+        self._value = value
+        self.reference = reference
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({self.reference or 'literal'}, ****)"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self.reference))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        raise TypeError("a Secret cannot be pickled; pass its reference instead")
+
+
+class SecretNotFound(Exception):
+    """Raised by a source: the message names the source and what was missing, never a value."""
+
+
+class SecretSource(Protocol):
+    """Where references of one scheme are read from.
+
+    ``ttl`` (seconds) says how long a value may be used before it is read again, so a
+    rotated secret is picked up without a restart; None means read once.
+    """
+
+    scheme: str
+    ttl: float | None
+
+    def load(self, body: str) -> str: ...
+
+
+@attrs.define
+class EnvSource:
+    scheme: str = "env"
+    ttl: float | None = None
+    environ: Mapping[str, str] = attrs.field(factory=lambda: os.environ)
+
+    def load(self, body: str) -> str:
+        value = self.environ.get(body)
+        if value is None:
+            raise SecretNotFound(f"environment variable {body} is not set")
+        if not value:
+            raise SecretNotFound(f"environment variable {body} is empty")
+        return value
+
+
+@attrs.define
+class FileSource:
+    """Mounted secrets (Docker, Kubernetes): the file's text, trailing newline stripped.
+
+    Re-read every ``ttl`` seconds because orchestrators rotate them in place.
+    """
+
+    scheme: str = "file"
+    ttl: float | None = 60.0
+
+    def load(self, body: str) -> str:
+        path = Path(body).expanduser()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise SecretNotFound(f"file {path} does not exist") from None
+        except PermissionError:
+            raise SecretNotFound(f"file {path} is not readable by this process") from None
+        except IsADirectoryError:
+            raise SecretNotFound(f"{path} is a directory, not a file") from None
+        except OSError as exc:
+            raise SecretNotFound(f"file {path} could not be read ({exc.strerror})") from None
+        value = text.rstrip("\r\n")
+        if not value:
+            raise SecretNotFound(f"file {path} is empty")
+        return value
+
+
+def split_reference(value: str) -> tuple[str, str] | None:
+    match = _REF.match(value)
+    if match is None:
+        return None
+    return match.group(1), match.group(2)
+
+
+def is_reference(value: str, schemes: Mapping[str, object]) -> bool:
+    parts = split_reference(value)
+    return parts is not None and parts[0] in schemes
+
+
+@attrs.define
+class _Cached:
+    secret: Secret
+    loaded_at: float
+    ttl: float | None
+
+
+class SecretResolver:
+    """Resolves references through the registered sources, with TTL re-reads."""
+
+    def __init__(
+        self,
+        sources: Mapping[str, SecretSource],
+        clock: Clock,
+        redactor: Redactor,
+        on_reread: Callable[[str], None] | None = None,
+    ) -> None:
+        self._sources = dict(sources)
+        self._clock = clock
+        self._redactor = redactor
+        self._on_reread = on_reread
+        self._cache: dict[str, _Cached] = {}
+
+    @property
+    def schemes(self) -> Mapping[str, SecretSource]:
+        return self._sources
+
+    def resolve(self, reference: str, *, where: str = "") -> Secret:
+        """The secret behind ``reference``; ``where`` names who asked, for error messages."""
+        cached = self._cache.get(reference)
+        now = self._clock.now()
+        if cached is not None and (cached.ttl is None or now - cached.loaded_at < cached.ttl):
+            return cached.secret
+        secret = self._load(reference, where)
+        if cached is not None and self._on_reread is not None:
+            self._on_reread(reference)
+        source = self._sources[reference.split(":", 1)[0]]
+        self._cache[reference] = _Cached(secret, now, source.ttl)
+        return secret
+
+    def can_refresh(self, reference: str) -> bool:
+        parts = split_reference(reference)
+        if parts is None or parts[0] not in self._sources:
+            return False
+        return self._sources[parts[0]].ttl is not None
+
+    def invalidate(self, reference: str) -> None:
+        self._cache.pop(reference, None)
+
+    def _load(self, reference: str, where: str) -> Secret:
+        prefix = f"{where}: " if where else ""
+        parts = split_reference(reference)
+        if parts is None or parts[0] not in self._sources:
+            known = ", ".join(f"{s}:" for s in sorted(self._sources))
+            raise AuthError(
+                f"{prefix}credential reference {reference.split(':', 1)[0]!r} has no known source;"
+                f" use one of {known}"
+            )
+        scheme, body = parts
+        try:
+            value = self._sources[scheme].load(body)
+        except SecretNotFound as exc:
+            raise AuthError(
+                f"{prefix}credential reference '{reference}' did not resolve: {exc}"
+            ) from None
+        self._redactor.add(value)
+        return Secret(value, reference)

@@ -1,0 +1,9 @@
+"""The test kit every plugin author gets with patchwire.
+
+``patchwire.testing.pytest_plugin`` is registered under ``pytest11``: it provides the
+``virtual_clock``, ``plugin_host``, ``register_plugin`` and ``fake_hub`` fixtures.
+"""
+
+from patchwire.testing.fake import Delay, FakeConnector, FakePlugin, FakeScript, Hang
+
+__all__ = ["Delay", "FakeConnector", "FakePlugin", "FakeScript", "Hang"]
