@@ -19,6 +19,7 @@ import attrs
 
 from patchwire.clock import Clock
 from patchwire.errors import InvalidRequestError
+from patchwire.events import Event
 from patchwire.types import (
     Completion,
     CompletionRequest,
@@ -80,6 +81,8 @@ class ConnectorContext:
     clock: Clock
     session: Callable[[], aiohttp.ClientSession]
     secrets: SecretResolver
+    #: send an event to the hub's sinks (e.g. a web connector's 304 revalidation as a cache hit)
+    emit: Callable[[Event], None] = lambda event: None
 
 
 @attrs.define(slots=True)
@@ -137,6 +140,14 @@ class Connector:
         if value is None and key in self.settings:
             return self.settings[key].default
         return value
+
+    @classmethod
+    def check_config(cls, config: ConnectorConfig) -> None:
+        """Validate settings that need more than a type check, when the hub is created.
+
+        Raise ``ConfigError`` naming the key (``config.where.error(key, message)``): a
+        missing executable, a malformed URL template, an unreadable schema.
+        """
 
     @classmethod
     def prices(cls) -> Mapping[str, Price]:

@@ -80,6 +80,8 @@ class Hub:
         for ctype, cls in self.registries.connectors.items():
             self.prices.extend({(ctype, model): price for model, price in cls.prices().items()})
         self.prices.extend(self.config.prices)
+        for config_ in self.config.connectors.values():
+            self.registries.connectors[config_.type].check_config(config_)
         self._rng = random.Random(seed)
         self._session: aiohttp.ClientSession | None = None
         self._runtimes: dict[str, ConnectorRuntime] = {}
