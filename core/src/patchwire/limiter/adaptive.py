@@ -1,0 +1,133 @@
+"""Adapting the configured rates to what the provider says and does.
+
+Three signals, kept deliberately simple:
+
+* ``observe`` (rate-limit headers): the matching window's level drops to what the provider
+  says is left, and if the provider's refill pace — what it has spent divided by the time
+  until it is fully restored — is slower than the configured rate, that pace is used
+  until the reset instant.
+* a 429 (``rate_limited``): every window's rate is multiplied by ``decrease`` (never below
+  ``floor`` of the configured rate) and nothing is admitted before ``retry_after``.
+* a success (``succeeded``): the factor grows back by ``increase``, up to 1.
+
+The effective rate of a window is min(configured x factor, provider pace while it lasts),
+so it never exceeds the configured rate and every bound proven for the configured rates
+still holds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import attrs
+
+from patchwire.limiter.limits import Kind, Window
+
+__all__ = ["Adaptive", "AdaptivePolicy", "RateLimitInfo"]
+
+
+@attrs.frozen(slots=True)
+class RateLimitInfo:
+    """What a provider's headers said; plugins parse the headers, core applies them.
+
+    ``*_reset`` is in seconds from now until the limit is fully restored. A negative
+    count (some deployments send -1 for "unknown") is ignored.
+    """
+
+    requests_limit: float | None = None
+    requests_remaining: float | None = None
+    requests_reset: float | None = None
+    tokens_limit: float | None = None
+    tokens_remaining: float | None = None
+    tokens_reset: float | None = None
+
+
+def _fraction(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not 0 < value <= 1:
+        raise ValueError(f"{attribute.name} must be in (0, 1], got {value!r}")
+
+
+@attrs.frozen(slots=True)
+class AdaptivePolicy:
+    """Multiplicative decrease on a 429, additive increase on success (as TCP does)."""
+
+    decrease: float = attrs.field(default=0.5, validator=_fraction)
+    floor: float = attrs.field(default=1 / 16, validator=_fraction)
+    increase: float = attrs.field(default=1 / 32, validator=_fraction)
+
+
+class Adaptive:
+    """The adaptive state of one limiter: factor, admission block, provider paces."""
+
+    __slots__ = ("_policy", "_windows", "blocked_until", "factor", "paces", "reported")
+
+    def __init__(self, windows: Sequence[Window], policy: AdaptivePolicy) -> None:
+        self._windows = tuple(windows)
+        self._policy = policy
+        self.factor = 1.0
+        self.blocked_until = -math.inf
+        # per window: (provider pace, until) or None
+        self.paces: list[tuple[float, float] | None] = [None] * len(self._windows)
+        self.reported: RateLimitInfo | None = None
+
+    def rate(self, index: int, now: float) -> float:
+        window = self._windows[index]
+        rate = window.rate * self.factor
+        pace = self.paces[index]
+        if pace is not None:
+            if now < pace[1]:
+                return min(rate, pace[0])
+            self.paces[index] = None
+        return rate
+
+    def next_change(self, now: float) -> float | None:
+        """The earliest instant after ``now`` at which a rate goes up or a block ends."""
+        instants = [until for pace in self.paces if pace is not None and (until := pace[1]) > now]
+        if self.blocked_until > now:
+            instants.append(self.blocked_until)
+        return min(instants, default=None)
+
+    def rate_limited(self, now: float, retry_after: float | None) -> None:
+        self.factor = max(self._policy.floor, self.factor * self._policy.decrease)
+        if retry_after is not None and retry_after > 0:
+            self.blocked_until = max(self.blocked_until, now + retry_after)
+
+    def succeeded(self) -> bool:
+        """Relax the factor one step; True if it changed."""
+        if self.factor >= 1.0:
+            return False
+        self.factor = min(1.0, self.factor + self._policy.increase)
+        return True
+
+    def observe(self, info: RateLimitInfo, now: float) -> dict[int, float]:
+        """Record ``info`` and return the ceilings it puts on window levels, by index."""
+        self.reported = info
+        ceilings: dict[int, float] = {}
+        for kind, limit, remaining, reset in (
+            (Kind.REQUESTS, info.requests_limit, info.requests_remaining, info.requests_reset),
+            (Kind.TOKENS, info.tokens_limit, info.tokens_remaining, info.tokens_reset),
+        ):
+            if remaining is None or remaining < 0:
+                continue
+            index = self._match(kind, limit)
+            if index is None:
+                continue
+            window = self._windows[index]
+            ceilings[index] = remaining
+            whole = limit if limit is not None and limit > 0 else window.capacity
+            if reset is not None and reset > 0 and remaining < whole:
+                pace = (whole - remaining) / reset
+                if pace < window.rate:
+                    self.paces[index] = (pace, now + reset)
+        return ceilings
+
+    def _match(self, kind: Kind, limit: float | None) -> int | None:
+        """The window a header speaks about: the one whose capacity is nearest the
+        provider's limit, else the shortest of that kind."""
+        candidates = [i for i, w in enumerate(self._windows) if w.kind is kind]
+        if not candidates:
+            return None
+        if limit is None or limit <= 0:
+            return min(candidates, key=lambda i: self._windows[i].period)
+        return min(candidates, key=lambda i: abs(math.log(self._windows[i].capacity / limit)))

@@ -1,0 +1,366 @@
+"""The limiter: admission through every window at once, in queue order, within deadlines.
+
+Only the head of the queue is ever tried against the buckets, so a large request at the
+head cannot be overtaken and starved by small ones behind it. The head's own task does
+the trying: it asks the backend, and if the buckets are short it sleeps on a clock timer
+set for the instant they will not be (or until something changes: a release, a refund,
+new provider information, a new head). Nothing polls and no background task exists, so
+a limiter with nobody waiting costs nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Callable
+
+from patchwire.clock import Clock
+from patchwire.limiter.adaptive import Adaptive, AdaptivePolicy, RateLimitInfo
+from patchwire.limiter.backend import LimiterBackend, MemoryBackend
+from patchwire.limiter.bucket import BucketOp, refill, wait_for
+from patchwire.limiter.limits import Kind, LimitsConfig
+from patchwire.limiter.queue import Waiter, WaitQueue
+from patchwire.limiter.refused import LimiterRefused
+from patchwire.limiter.snapshot import LimiterSnapshot, WindowState
+
+__all__ = ["Limiter", "Permit"]
+
+log = logging.getLogger("patchwire.limiter")
+
+
+class Permit:
+    """An admission: holds a concurrency slot until released, and settles token usage."""
+
+    __slots__ = ("_limiter", "_slot", "_tokens")
+
+    def __init__(self, limiter: Limiter, tokens: int, slot: bool) -> None:
+        self._limiter = limiter
+        self._tokens = tokens
+        self._slot = slot
+
+    async def reconcile(self, actual_tokens: int) -> None:
+        """Charge (or refund) the difference between what was charged and ``actual_tokens``.
+
+        May be called more than once; each call settles against the last. A charge may
+        leave a window in debt, which later admissions wait out.
+        """
+        if actual_tokens < 0:
+            raise ValueError(f"actual_tokens must be >= 0, got {actual_tokens!r}")
+        delta = actual_tokens - self._tokens
+        if delta:
+            self._tokens = actual_tokens
+            await self._limiter._settle(delta)
+
+    def release(self) -> None:
+        """Free the concurrency slot; later calls do nothing."""
+        if self._slot:
+            self._slot = False
+            self._limiter._free_slot()
+
+
+class Limiter:
+    """Rate and concurrency limits for one connector (``key`` names its buckets)."""
+
+    def __init__(
+        self,
+        key: str,
+        config: LimitsConfig,
+        clock: Clock,
+        backend: LimiterBackend | None = None,
+        *,
+        aging: float = 1.0,
+        on_wait: Callable[[float], None] | None = None,
+        adaptive: AdaptivePolicy | None = None,
+    ) -> None:
+        self.key = key
+        self.config = config
+        self._clock = clock
+        self._backend: LimiterBackend = backend if backend is not None else MemoryBackend()
+        self._on_wait = on_wait
+        self._windows = config.windows()
+        self._max = config.max_concurrency
+        self._unlimited = config.empty
+        self._queue = WaitQueue(aging)
+        self._adaptive = Adaptive(self._windows, adaptive or AdaptivePolicy())
+        self._in_use = 0
+        # true while the head awaits the backend, so no second task asks at the same time
+        self._busy = False
+        # last level read from the backend per window, and when: [level, stamp]
+        now = clock.now()
+        self._view = [[w.capacity, now] for w in self._windows]
+        # provider ceilings not yet sent to the backend: index -> [ceiling, stamp]
+        self._ceilings: dict[int, list[float]] = {}
+
+    # -- admission ----------------------------------------------------------------------
+
+    async def acquire(
+        self, *, tokens: int = 0, priority: int = 0, deadline: float | None = None
+    ) -> Permit:
+        """Wait for a turn and return a :class:`Permit`.
+
+        Raises :class:`LimiterRefused` at once when ``tokens`` exceed a window's capacity
+        or when the deadline (a clock instant) cannot be met, and at the deadline if the
+        request is still queued then.
+        """
+        if tokens < 0:
+            raise ValueError(f"tokens must be >= 0, got {tokens!r}")
+        if self._unlimited:
+            return Permit(self, 0, False)
+        for window in self._windows:
+            if window.kind is Kind.TOKENS and tokens > window.capacity:
+                raise LimiterRefused(
+                    f"request of {tokens} tokens exceeds {window.name} capacity {window.capacity:g}",
+                    None,
+                )
+        now = self._clock.now()
+        waiter = Waiter(priority, tokens, now, deadline)
+        if deadline is not None and len(self._queue):
+            wait = self._estimate(waiter, now)
+            if now + wait > deadline:
+                raise _late(wait, deadline - now)
+        self._queue.push(waiter)
+        try:
+            return await self._take_turn(waiter)
+        finally:
+            self._leave(waiter)
+
+    async def _take_turn(self, waiter: Waiter) -> Permit:
+        clock = self._clock
+        deadline = waiter.deadline
+        while True:
+            now = clock.now()
+            if self._queue.head() is waiter and not self._busy:
+                if deadline is not None and now > deadline:
+                    raise self._expired(waiter, now)
+                admitted, wait = await self._attempt(waiter, now)
+                if admitted:
+                    if self._on_wait is not None and now > waiter.arrival:
+                        self._report_wait(self._on_wait, now - waiter.arrival)
+                    return Permit(self, waiter.tokens, self._max is not None)
+                if deadline is not None:
+                    if wait is None:
+                        if now >= deadline:
+                            raise self._expired(waiter, now)
+                    elif now + wait > deadline:
+                        # a block ending or a provider pace expiring before the deadline may
+                        # shorten the wait: look again then rather than refuse now
+                        change = self._adaptive.next_change(now)
+                        if change is None or change >= deadline:
+                            raise _late(wait, deadline - now)
+                self._arm(waiter, now, wait)
+            elif deadline is not None and now >= deadline:
+                raise self._expired(waiter, now)
+            if deadline is not None and waiter.expiry is None:
+                waiter.expiry = clock.call_at(deadline, waiter.poke)
+            await _sleep(waiter)
+
+    async def _attempt(self, waiter: Waiter, now: float) -> tuple[bool, float | None]:
+        """Try the head once: (admitted, wait). A None wait means "until a slot frees"."""
+        if self._max is not None and self._in_use >= self._max:
+            return False, None
+        blocked = self._adaptive.blocked_until
+        if blocked > now:
+            return False, blocked - now
+        if self._windows:
+            ops = self._ops(waiter.tokens, now)
+            self._busy = True
+            try:
+                if self._ceilings:
+                    await self._flush_ceilings(now)
+                result = await self._backend.try_acquire(self.key, ops, now)
+            finally:
+                self._busy = False
+            self._see(range(len(self._windows)), result.levels, now)
+            head = self._queue.head()
+            if head is not waiter and head is not None:
+                # a new head arrived while we were asking and found us busy
+                head.poke()
+            if not result.ok:
+                return False, result.wait
+        if self._max is not None:
+            self._in_use += 1
+        return True, 0.0
+
+    def _report_wait(self, on_wait: Callable[[float], None], waited: float) -> None:
+        try:
+            on_wait(waited)
+        except Exception:
+            # the caller was admitted; a broken metrics hook must not lose its permit
+            log.exception("limiter %r: on_wait callback failed", self.key)
+
+    def _arm(self, waiter: Waiter, now: float, wait: float | None) -> None:
+        """Set the head's timer for when the buckets allow it, or a rate changes first."""
+        if waiter.timer is not None:
+            waiter.timer.cancel()
+            waiter.timer = None
+        when = now + wait if wait is not None else math.inf
+        change = self._adaptive.next_change(now)
+        if change is not None:
+            when = min(when, change)
+        if when < math.inf:
+            waiter.timer = self._clock.call_at(when, waiter.poke)
+
+    def _leave(self, waiter: Waiter) -> None:
+        was_head = waiter.queued and self._queue.head() is waiter
+        self._queue.remove(waiter)
+        if waiter.timer is not None:
+            waiter.timer.cancel()
+        if waiter.expiry is not None:
+            waiter.expiry.cancel()
+        if was_head:
+            head = self._queue.head()
+            if head is not None:
+                head.poke()
+
+    def _estimate(self, waiter: Waiter, now: float) -> float:
+        """A lower bound on the wait of ``waiter`` behind the line at or above its priority.
+
+        It ignores aged lower-priority waiters and slower provider paces, so it never
+        refuses a request that could have made its deadline; a request it lets in and
+        that does not make it is refused at its deadline instead.
+        """
+        count, tokens = self._queue.ahead(waiter.priority)
+        if waiter.queued:
+            count -= 1
+            tokens -= waiter.tokens
+        wait = max(0.0, self._adaptive.blocked_until - now)
+        for index, window in enumerate(self._windows):
+            rate = window.rate * self._adaptive.factor
+            need = count + 1 if window.kind is Kind.REQUESTS else tokens + waiter.tokens
+            wait = max(wait, wait_for(self._level(index, now, rate), need, rate))
+        return wait
+
+    def _expired(self, waiter: Waiter, now: float) -> LimiterRefused:
+        wait = self._estimate(waiter, now)
+        return LimiterRefused(
+            f"deadline: still queued at the deadline, about {wait:.3f} s more to wait", wait
+        )
+
+    # -- settling and releasing ------------------------------------------------------------
+
+    async def _settle(self, delta: int) -> None:
+        indices = [i for i, w in enumerate(self._windows) if w.kind is Kind.TOKENS]
+        if not indices:
+            return
+        now = self._clock.now()
+        if self._ceilings:
+            await self._flush_ceilings(now)
+        ops = [self._op(i, float(delta), now) for i in indices]
+        levels = await self._backend.adjust(self.key, ops, now)
+        self._see(indices, levels, now)
+        if delta < 0:
+            self._poke_head()
+
+    def _free_slot(self) -> None:
+        self._in_use -= 1
+        self._poke_head()
+
+    def _poke_head(self) -> None:
+        head = self._queue.head()
+        if head is not None:
+            head.poke()
+
+    # -- adaptation -----------------------------------------------------------------------
+
+    def observe(self, info: RateLimitInfo) -> None:
+        """Apply a provider's rate-limit headers (see :mod:`patchwire.limiter.adaptive`)."""
+        now = self._clock.now()
+        for index, ceiling in self._adaptive.observe(info, now).items():
+            pending = self._ceilings.get(index)
+            if pending is None or ceiling < self._project(pending, index, now):
+                self._ceilings[index] = [ceiling, now]
+            view = self._view[index]
+            view[0] = min(self._level(index, now, self._adaptive.rate(index, now)), ceiling)
+            view[1] = now
+        self._poke_head()
+
+    def on_rate_limited(self, retry_after: float | None) -> None:
+        """A 429: halve the rates (down to the floor) and admit nothing before ``retry_after``."""
+        self._adaptive.rate_limited(self._clock.now(), retry_after)
+        self._poke_head()
+
+    def on_success(self) -> None:
+        """A call went through: relax the rates one step back toward the configured ones."""
+        if self._adaptive.succeeded():
+            self._poke_head()
+
+    # -- views ----------------------------------------------------------------------------
+
+    def snapshot(self) -> LimiterSnapshot:
+        now = self._clock.now()
+        windows = {}
+        for index, window in enumerate(self._windows):
+            rate = self._adaptive.rate(index, now)
+            windows[window.name] = WindowState(window.capacity, self._level(index, now, rate), rate)
+        blocked = self._adaptive.blocked_until
+        return LimiterSnapshot(
+            key=self.key,
+            windows=windows,
+            in_use=self._in_use,
+            max_concurrency=self._max,
+            waiters=len(self._queue),
+            factor=self._adaptive.factor,
+            blocked_until=blocked if blocked > now else None,
+            reported=self._adaptive.reported,
+        )
+
+    def __repr__(self) -> str:
+        return f"Limiter({self.key!r}, {self.config!r}, waiters={len(self._queue)})"
+
+    # -- local bookkeeping ----------------------------------------------------------------
+
+    def _op(self, index: int, amount: float, now: float) -> BucketOp:
+        window = self._windows[index]
+        return BucketOp(window.name, window.capacity, self._adaptive.rate(index, now), amount)
+
+    def _ops(self, tokens: int, now: float) -> list[BucketOp]:
+        return [
+            self._op(i, 1.0 if w.kind is Kind.REQUESTS else float(tokens), now)
+            for i, w in enumerate(self._windows)
+        ]
+
+    def _level(self, index: int, now: float, rate: float) -> float:
+        level, stamp = self._view[index]
+        return refill(level, stamp, now, self._windows[index].capacity, rate)
+
+    def _project(self, ceiling: list[float], index: int, now: float) -> float:
+        """A ceiling observed earlier, grown by the refill since (the provider refills too)."""
+        return refill(
+            ceiling[0],
+            ceiling[1],
+            now,
+            self._windows[index].capacity,
+            self._adaptive.rate(index, now),
+        )
+
+    async def _flush_ceilings(self, now: float) -> None:
+        pending, self._ceilings = self._ceilings, {}
+        indices = list(pending)
+        ops = [self._op(i, self._project(pending[i], i, now), now) for i in indices]
+        levels = await self._backend.lower_to(self.key, ops, now)
+        self._see(indices, levels, now)
+
+    def _see(self, indices: range | list[int], levels: tuple[float, ...], now: float) -> None:
+        for index, level in zip(indices, levels, strict=True):
+            view = self._view[index]
+            view[0] = level
+            view[1] = now
+
+
+async def _sleep(waiter: Waiter) -> None:
+    """Wait for a poke (a timer, a release, a new head, ...); return at once if one came."""
+    if waiter.poked:
+        waiter.poked = False
+        return
+    wake = asyncio.get_running_loop().create_future()
+    waiter.wake = wake
+    try:
+        await wake
+    finally:
+        waiter.wake = None
+        waiter.poked = False
+
+
+def _late(wait: float, left: float) -> LimiterRefused:
+    return LimiterRefused(f"deadline: would wait {wait:.3f} s, {max(0.0, left):.3f} s left", wait)
