@@ -1,0 +1,108 @@
+"""Structured logging of call outcomes and retries.
+
+Records go to the ``patchwire.calls`` logger, which has only a ``NullHandler``: patchwire
+is a library and stays quiet until the application configures logging. Each record
+carries its fields under ``extra={"patchwire": {...}}`` for JSON formatters, and a
+readable message for plain ones. Only named fields of the event are read; ``event.data``
+never is, so nothing a connector put there (a header, a token) can reach a log.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from patchwire.events import Event, EventKind
+
+__all__ = ["CALLS_LOGGER", "LoggingSink"]
+
+CALLS_LOGGER = "patchwire.calls"
+
+logging.getLogger(CALLS_LOGGER).addHandler(logging.NullHandler())
+
+_LEVELS = {
+    EventKind.CALL_SUCCEEDED: logging.DEBUG,
+    EventKind.CALL_FAILED: logging.WARNING,
+    EventKind.RETRY_SCHEDULED: logging.INFO,
+}
+
+
+class LoggingSink:
+    """An event sink writing one record per finished call (succeeded: DEBUG, failed: WARNING)
+    and per scheduled retry (INFO)."""
+
+    __slots__ = ("_logger",)
+
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        self._logger = logger if logger is not None else logging.getLogger(CALLS_LOGGER)
+
+    def __call__(self, event: Event) -> None:
+        level = _LEVELS.get(event.kind)
+        if level is None or not self._logger.isEnabledFor(level):
+            return
+        where = event.connector if event.model is None else f"{event.connector}:{event.model}"
+        fields: dict[str, Any] = {
+            "event": event.kind.value,
+            "connector": event.connector,
+            "model": event.model,
+            "operation": event.operation,
+            "call_id": event.call_id,
+        }
+        if event.kind is EventKind.RETRY_SCHEDULED:
+            fields.update(
+                attempt=event.attempt,
+                delay=event.duration,
+                category=event.category,
+                message=event.message,
+            )
+            self._logger.log(
+                level,
+                "%s %s attempt %d failed [%s], retrying in %.3fs: %s",
+                where,
+                event.operation,
+                event.attempt,
+                event.category,
+                event.duration or 0.0,
+                event.message or "",
+                extra={"patchwire": fields},
+            )
+            return
+        fields.update(
+            latency=event.duration,
+            retries=event.retries,
+            category=event.category,
+            input_tokens=event.input_tokens,
+            output_tokens=event.output_tokens,
+            cost=event.cost,
+            cached=event.cached,
+        )
+        if event.kind is EventKind.CALL_FAILED:
+            fields["message"] = event.message
+        if event.kind is EventKind.CALL_SUCCEEDED:
+            self._logger.log(
+                level,
+                "%s %s succeeded in %.3fs after %d retries (tokens in %s, out %s%s)",
+                where,
+                event.operation,
+                event.duration or 0.0,
+                event.retries,
+                event.input_tokens,
+                event.output_tokens,
+                ", cached" if event.cached else "",
+                extra={"patchwire": fields},
+            )
+        else:
+            self._logger.log(
+                level,
+                "%s %s failed [%s] after %d retries in %.3fs: %s",
+                where,
+                event.operation,
+                event.category,
+                event.retries,
+                event.duration or 0.0,
+                event.message or "",
+                extra={"patchwire": fields},
+            )
+
+    def __repr__(self) -> str:
+        return f"LoggingSink(logger={self._logger.name!r})"
