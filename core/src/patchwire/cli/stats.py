@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         data = asyncio.run(fetch_metrics(args.url))
-    except ConnectionError as exc:
+    except (ConnectionError, ValueError) as exc:
         print(f"patchwire stats: {exc}", file=sys.stderr)
         return 2
     except IntegrationError as exc:
