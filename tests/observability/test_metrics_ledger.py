@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import json
+
+import attrs
+from hypothesis import given, settings
+from patchwire.clock import VirtualClock
+from patchwire.histogram import RELATIVE_ERROR
+from patchwire.metrics import ConnectorMetrics, MetricsAggregator, MetricsSnapshot, QuotaMetrics
+
+from .scripts import Row, Step, events, ledger, scripts
+
+
+def run(script: list[Step], start: float = 0.0) -> tuple[MetricsAggregator, VirtualClock]:
+    clock = VirtualClock(start)
+    aggregator = MetricsAggregator(clock)
+    for event in events(script):
+        aggregator(event)
+    return aggregator, clock
+
+
+def assert_quantile_near(value: float | None, q: float, latencies: list[float]) -> None:
+    if not latencies:
+        assert value is None
+        return
+    ordered = sorted(latencies)
+    position = q * (len(ordered) - 1)
+    low, high = int(position), -int(-position // 1)
+    assert value is not None
+    assert any(
+        abs(value - x) <= RELATIVE_ERROR * x or abs(value - x) < 1e-6
+        for x in ordered[low : high + 1]
+    )
+
+
+def assert_row_matches(row: ConnectorMetrics, expected: Row) -> None:
+    assert row.started == expected.started
+    assert row.succeeded == expected.succeeded
+    assert row.failed == expected.failed
+    assert row.calls == expected.succeeded + expected.failed
+    assert dict(row.errors) == dict(expected.errors)
+    assert dict(row.attempt_errors) == dict(expected.attempt_errors)
+    assert row.error_rate == (expected.failed / row.calls if row.calls else None)
+
+    assert row.latency.count == len(expected.latencies)
+    assert row.latency.sum == sum(expected.latencies)
+    assert row.latency.max == (max(expected.latencies) if expected.latencies else None)
+    for q, value in ((0.5, row.latency.p50), (0.95, row.latency.p95), (0.99, row.latency.p99)):
+        assert_quantile_near(value, q, expected.latencies)
+
+    retries = row.retries
+    assert retries.succeeded_first_try == expected.succeeded_first_try
+    assert retries.succeeded_after_retry == expected.succeeded_after_retry
+    assert retries.failed_after_retry == expected.failed_after_retry
+    assert retries.failed_without_retry == expected.failed_without_retry
+    assert retries.scheduled == expected.retries_scheduled
+    assert retries.delay_total == expected.delay_total
+
+    assert row.fallbacks == expected.fallbacks
+    assert row.input_tokens == expected.input_tokens
+    assert row.output_tokens == expected.output_tokens
+    assert row.cost == expected.cost
+    assert row.cost_unknown == expected.cost_unknown
+
+    assert row.limiter.throttled == expected.throttled
+    assert row.limiter.wait_total == expected.wait_total
+    assert row.limiter.wait_max == expected.wait_max
+    assert row.limiter.refused == expected.refused
+
+    assert row.cache.hits == expected.cache_hits
+    assert row.cache.misses == expected.cache_misses
+    lookups = expected.cache_hits + expected.cache_misses
+    assert row.cache.hit_rate == (expected.cache_hits / lookups if lookups else None)
+
+    assert row.breaker.state == expected.breaker_state
+    assert row.breaker.transitions == expected.breaker_transitions
+    assert dict(row.credential_events) == dict(expected.credential_events)
+    assert row.batches == expected.batches
+    assert row.batched_items == expected.batched_items
+    assert row.quota == QuotaMetrics(**expected.quota)
+
+
+@settings(max_examples=150, deadline=None)
+@given(scripts)
+def test_every_number_in_the_snapshot_equals_the_ledger_of_what_happened(
+    script: list[Step],
+) -> None:
+    """Calls, outcomes, errors by category, the four-way retry split, latency, tokens, cost
+    (unknown counted apart), limiter, cache, fallbacks, breaker, quota, credentials and
+    batches: each snapshot number is the one an independent observer of the script wrote."""
+    aggregator, _ = run(script, start=12.5)
+    snapshot = aggregator.snapshot()
+    expected = ledger(script, now=12.5)
+    assert [(r.connector, r.model) for r in snapshot.connectors] == sorted(
+        expected, key=lambda k: (k[0], k[1] or "")
+    )
+    for row in snapshot.connectors:
+        assert_row_matches(row, expected[(row.connector, row.model)])
+
+
+@settings(max_examples=75, deadline=None)
+@given(scripts)
+def test_a_window_covering_the_whole_run_equals_the_running_totals(script: list[Step]) -> None:
+    aggregator, clock = run(script)
+    clock.advance(30.0)
+    totals = aggregator.snapshot()
+    for window in aggregator.windows:
+        assert attrs.evolve(aggregator.snapshot(window=window), window=None) == totals
+
+
+@settings(max_examples=75, deadline=None)
+@given(scripts)
+def test_snapshot_survives_a_json_round_trip_unchanged(script: list[Step]) -> None:
+    """from_dict(json(to_dict(s))) == s: what `patchwire stats` prints is what was measured."""
+    aggregator, _ = run(script)
+    snapshot = aggregator.snapshot()
+    wire = json.loads(json.dumps(snapshot.to_dict(), allow_nan=False))
+    assert MetricsSnapshot.from_dict(wire) == snapshot
+
+
+@settings(max_examples=50, deadline=None)
+@given(scripts)
+def test_event_data_other_than_known_fields_never_reaches_the_snapshot(script: list[Step]) -> None:
+    """Credential events in the scripts carry a token in their data; no export shows it."""
+    aggregator, _ = run(script)
+    snapshot = aggregator.snapshot()
+    assert "sk-secret" not in json.dumps(snapshot.to_dict())
+    assert "sk-secret" not in snapshot.render_table()
