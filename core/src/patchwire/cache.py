@@ -64,8 +64,12 @@ class MemoryCacheBackend:
         )
 
     async def get(self, key: str) -> object | None:
-        entry = self._entries.get(key)
-        return None if entry is None else entry.value
+        # Indexing, not .get(): cachetools' get() tests membership first, which costs a
+        # second expiry check and made a hit several times slower.
+        try:
+            return self._entries[key].value
+        except KeyError:
+            return None
 
     async def set(self, key: str, value: object, ttl: float | None = None) -> None:
         ttl = self._default_ttl if ttl is None else ttl

@@ -30,13 +30,17 @@ __all__ = ["cache_key"]
 # with an entry written under different rules.
 _SCHEME = "patchwire-cache-v1"
 
+# One encoder for every key: json.dumps with options builds a new one per call, which
+# was half the cost of a key.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
 _Canonical = None | bool | int | float | str | list["_Canonical"] | dict[str, "_Canonical"]
 
 
 def cache_key(connector: str, model: str | None, operation: str, payload: object) -> str:
     """The cache key for one request: 64 lowercase hex digits."""
     material = [_SCHEME, connector, model, operation, _canonical(payload)]
-    text = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    text = _ENCODER.encode(material)
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
