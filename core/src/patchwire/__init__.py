@@ -1,5 +1,78 @@
-"""patchwire: production-grade calls to AI model providers and tools."""
+"""patchwire: production-grade calls to AI model providers and tools.
+
+The names below are imported on first use, so ``import patchwire`` stays cheap.
+"""
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "Hub": "patchwire.hub",
+    "Model": "patchwire.model",
+    "Tool": "patchwire.model",
+    "SyncHub": "patchwire.sync",
+    "Message": "patchwire.types",
+    "Completion": "patchwire.types",
+    "Usage": "patchwire.types",
+    "Embedding": "patchwire.types",
+    "StreamChunk": "patchwire.types",
+    "ToolResult": "patchwire.types",
+    "CallOptions": "patchwire.types",
+    "Secret": "patchwire.secrets",
+    "PatchwireError": "patchwire.errors",
+    "Category": "patchwire.errors",
+    "ConfigError": "patchwire.errors",
+    "TransientError": "patchwire.errors",
+    "RateLimitedError": "patchwire.errors",
+    "DegradedError": "patchwire.errors",
+    "AuthError": "patchwire.errors",
+    "InvalidRequestError": "patchwire.errors",
+    "IntegrationError": "patchwire.errors",
+    "CircuitOpenError": "patchwire.errors",
+    "QuotaExhaustedError": "patchwire.errors",
+    "hookimpl": "patchwire.hookspecs",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+if TYPE_CHECKING:
+    from patchwire.errors import (
+        AuthError,
+        Category,
+        CircuitOpenError,
+        ConfigError,
+        DegradedError,
+        IntegrationError,
+        InvalidRequestError,
+        PatchwireError,
+        QuotaExhaustedError,
+        RateLimitedError,
+        TransientError,
+    )
+    from patchwire.hookspecs import hookimpl
+    from patchwire.hub import Hub
+    from patchwire.model import Model, Tool
+    from patchwire.secrets import Secret
+    from patchwire.sync import SyncHub
+    from patchwire.types import (
+        CallOptions,
+        Completion,
+        Embedding,
+        Message,
+        StreamChunk,
+        ToolResult,
+        Usage,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'patchwire' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value

@@ -67,9 +67,9 @@ class Hub:
         self.aggregator = MetricsAggregator(self.clock)
         self.bus.add("metrics", self.aggregator)
         self.bus.add("logging", LoggingSink())
-        hook = self.host.hook
-        if hook.patchwire_record.get_hookimpls():
-            self.bus.add("plugins", lambda event: hook.patchwire_record(event=event))
+        # Each plugin sink on its own, so one that raises neither stops the others nor the call.
+        for impl in self.host.hook.patchwire_record.get_hookimpls():
+            self.bus.add(f"plugin:{impl.plugin_name}", impl.function)
         self._dead_letter = (
             DeadLetterFile(self.config.dead_letter) if self.config.dead_letter else None
         )

@@ -9,14 +9,18 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from patchwire import __version__
 from patchwire.errors import PatchwireError
 
+if TYPE_CHECKING:
+    from patchwire.plugins import PluginHost
+
 __all__ = ["build_parser", "main"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
     from patchwire.plugins import default_host
 
     parser = argparse.ArgumentParser(
@@ -25,15 +29,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"patchwire {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for command in sorted(default_host().registries.commands.values(), key=lambda c: c.name):
+    for command in sorted(
+        (host or default_host()).registries.commands.values(), key=lambda c: c.name
+    ):
         p = sub.add_parser(command.name, help=command.help, description=command.help)
         command.configure(p)
         p.set_defaults(_run=command.run)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, host: PluginHost | None = None) -> int:
+    parser = build_parser(host)
     args = parser.parse_args(argv)
     run = getattr(args, "_run", None)
     if run is None:

@@ -1,0 +1,239 @@
+"""Every hook of the plugin contract, exercised through the Hub by a plugin that implements it.
+
+``test_hookspecs_meta`` checks that this file has one ``test_hook_<name>`` per hookspec.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from patchwire.auth.base import AuthContext
+from patchwire.classification import Classification
+from patchwire.cli.main import main
+from patchwire.connector import Attempt, Capability, Connector
+from patchwire.errors import Category, InvalidRequestError, RateLimitedError
+from patchwire.events import EventKind
+from patchwire.hookspecs import hookimpl
+from patchwire.hub import Hub
+from patchwire.testing import FakeScript
+from patchwire.types import Completion, CompletionRequest
+
+
+class Upper(Connector):
+    type_name = "upper"
+    capabilities = frozenset({Capability.COMPLETE})
+
+    async def complete(self, request: CompletionRequest, attempt: Attempt) -> Completion:
+        return Completion(text=request.messages[-1].content.upper(), model=request.model)
+
+
+async def test_hook_patchwire_register_connectors(plugin_host, register_plugin, virtual_clock):
+    class P:
+        @hookimpl
+        def patchwire_register_connectors(self, register):
+            register("upper", Upper)
+
+    register_plugin(P(), "upper-plugin")
+    async with Hub.from_dict(
+        {"connectors": {"u": {"type": "upper"}}}, host=plugin_host, clock=virtual_clock
+    ) as hub:
+        reply = await hub.model("u:any").complete("shout")
+    assert reply.text == "SHOUT" and reply.connector == "u"
+
+
+class SignedAuth:
+    name = "signed"
+
+    def __init__(self, ctx: AuthContext, settings: Mapping[str, Any]) -> None:
+        self.ctx = ctx
+        self.reference = str(settings["key"])
+
+    async def apply(self, headers: dict[str, str], params: dict[str, str]) -> None:
+        headers["X-Signature"] = "sig:" + self.ctx.secrets.resolve(self.reference).reveal()[::-1]
+
+    async def refresh(self) -> bool:
+        return False
+
+    def ssl_context(self) -> None:
+        return None
+
+    def describe(self) -> Mapping[str, str]:
+        return {"scheme": self.name, "key": self.reference}
+
+    async def aclose(self) -> None:
+        return None
+
+
+class VaultSource:
+    scheme = "vault"
+    ttl = None
+
+    def load(self, body: str) -> str:
+        return {"team/openai": "vault-value-1234"}[body]
+
+
+async def test_hook_patchwire_register_auth(
+    plugin_host, register_plugin, virtual_clock, fake_scripts
+):
+    class P:
+        @hookimpl
+        def patchwire_register_auth(self, register):
+            register.scheme("signed", SignedAuth)
+            register.source(VaultSource())
+
+    register_plugin(P(), "auth-plugin")
+    script = fake_scripts.setdefault("fake", FakeScript())
+    config = {"connectors": {"fake": {"auth": {"scheme": "signed", "key": "vault:team/openai"}}}}
+    async with Hub.from_dict(config, host=plugin_host, clock=virtual_clock) as hub:
+        await hub.model("fake:m").complete("hi")
+    assert script.calls[0].headers["X-Signature"] == "sig:" + "vault-value-1234"[::-1]
+
+
+class Flaky(ValueError):
+    pass
+
+
+async def test_hook_patchwire_classify_error(
+    plugin_host, register_plugin, virtual_clock, fake_scripts
+):
+    class P:
+        @hookimpl
+        def patchwire_classify_error(self, connector, error, response):
+            if isinstance(error, Flaky):
+                return Classification(
+                    Category.RATE_LIMITED, "flaky says slow down", retry_after=2.0
+                )
+            return None
+
+    register_plugin(P(), "classifier")
+    script = fake_scripts.setdefault("fake", FakeScript())
+    script.push(Flaky("x"), "ok")
+    async with Hub.from_dict({}, host=plugin_host, clock=virtual_clock) as hub:
+        start = virtual_clock.now()
+        reply = await hub.model("fake:m").complete("hi")
+    assert reply.text == "ok" and reply.attempts == 2
+    assert script.calls[1].time - start >= 2.0  # the plugin's Retry-After was honoured
+
+
+async def test_hook_patchwire_record(plugin_host, register_plugin, virtual_clock, fake_scripts):
+    seen: list[EventKind] = []
+
+    class Sink:
+        @hookimpl
+        def patchwire_record(self, event):
+            seen.append(event.kind)
+
+    class Broken:
+        @hookimpl
+        def patchwire_record(self, event):
+            raise RuntimeError("sink down")
+
+    register_plugin(Sink(), "sink")
+    register_plugin(Broken(), "broken-sink")
+    fake_scripts.setdefault("fake", FakeScript()).push("ok")
+    async with Hub.from_dict({}, host=plugin_host, clock=virtual_clock) as hub:
+        reply = await hub.model("fake:m").complete("hi")
+        failures = hub.bus.sink_failures
+    assert reply.text == "ok"
+    assert EventKind.CALL_STARTED in seen and EventKind.CALL_SUCCEEDED in seen
+    assert failures["plugin:broken-sink"] >= 2  # counted, never raised into the call
+    assert "plugin:sink" not in failures
+
+
+async def test_hook_patchwire_escalate(
+    plugin_host, register_plugin, virtual_clock, fake_scripts, tmp_path
+):
+    escalated = []
+
+    class P:
+        @hookimpl
+        def patchwire_escalate(self, failure):
+            escalated.append(failure)
+
+    register_plugin(P(), "pager")
+    fake_scripts.setdefault("fake", FakeScript()).push(
+        InvalidRequestError("bad field"), RateLimitedError("slow")
+    )
+    dead = tmp_path / "dead.jsonl"
+    config = {
+        "hub": {"dead_letter": str(dead)},
+        "connectors": {"fake": {"retry": {"max_attempts": 1}}},
+    }
+    async with Hub.from_dict(config, host=plugin_host, clock=virtual_clock) as hub:
+        with pytest.raises(InvalidRequestError):
+            await hub.model("fake:m").complete("hi")
+        with pytest.raises(RateLimitedError):
+            await hub.model("fake:m").complete("hi")
+    assert [f.category for f in escalated] == [
+        "invalid_request"
+    ]  # rate limits are not escalated by default
+    assert escalated[0].message == "bad field" and escalated[0].connector == "fake"
+    assert dead.read_text().count("\n") == 1 and '"invalid_request"' in dead.read_text()
+
+
+async def test_hook_patchwire_register_backends(
+    plugin_host, register_plugin, virtual_clock, fake_scripts
+):
+    from patchwire.cache import MemoryCacheBackend
+
+    made = []
+
+    class Counting(MemoryCacheBackend):
+        gets = 0
+
+        async def get(self, key: str) -> object | None:
+            Counting.gets += 1
+            return await super().get(key)
+
+    class P:
+        @hookimpl
+        def patchwire_register_backends(self, register):
+            def factory(**kw):
+                made.append(kw)
+                return Counting(kw["clock"], kw["max_entries"], kw["default_ttl"])
+
+            register.cache("counting", factory)
+
+    register_plugin(P(), "backends")
+    fake_scripts.setdefault("fake", FakeScript())
+    config = {"connectors": {"fake": {"cache": {"backend": "counting", "ttl": 60}}}}
+    async with Hub.from_dict(config, host=plugin_host, clock=virtual_clock) as hub:
+        first = await hub.model("fake:m").complete("same", temperature=0)
+        second = await hub.model("fake:m").complete("same", temperature=0)
+    assert len(made) == 1 and Counting.gets >= 1
+    assert not first.cached and second.cached and second.text == first.text
+
+
+def test_hook_patchwire_register_commands(plugin_host, register_plugin, capsys):
+    def configure(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("name")
+
+    def run(args: argparse.Namespace) -> int:
+        print(f"hello {args.name}")
+        return 0
+
+    class P:
+        @hookimpl
+        def patchwire_register_commands(self, cli):
+            cli.add("hello", "say hello", configure, run)
+
+    register_plugin(P(), "hello-plugin")
+    assert main(["hello", "world"], host=plugin_host) == 0
+    assert capsys.readouterr().out.strip() == "hello world"
+
+
+def test_hook_patchwire_register_simulators(plugin_host, register_plugin):
+    def factory(**options: Any) -> str:
+        return f"wire with {options}"
+
+    class P:
+        @hookimpl
+        def patchwire_register_simulators(self, register):
+            register("toy", factory)
+
+    register_plugin(P(), "toy-sim")
+    assert plugin_host.registries.simulators["toy"](seed=1) == "wire with {'seed': 1}"
+    assert plugin_host.registries.owners[("simulator", "toy")] == "toy-sim"
