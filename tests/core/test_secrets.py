@@ -31,7 +31,7 @@ def test_secret_value_never_in_repr_str_or_format(value: str) -> None:
         str(secret),
         f"{secret}",
         f"{secret!r}",
-        "%s" % (secret,),
+        "%s" % (secret,),  # noqa: UP031
         repr([secret]),
     ]
     for text in shown:

@@ -37,7 +37,33 @@ _EXPORTS = {
     "hookimpl": "patchwire.hookspecs",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [
+    "__version__",
+    "Hub",
+    "Model",
+    "Tool",
+    "SyncHub",
+    "Message",
+    "Completion",
+    "Usage",
+    "Embedding",
+    "StreamChunk",
+    "ToolResult",
+    "CallOptions",
+    "Secret",
+    "PatchwireError",
+    "Category",
+    "ConfigError",
+    "TransientError",
+    "RateLimitedError",
+    "DegradedError",
+    "AuthError",
+    "InvalidRequestError",
+    "IntegrationError",
+    "CircuitOpenError",
+    "QuotaExhaustedError",
+    "hookimpl",
+]
 
 if TYPE_CHECKING:
     from patchwire.errors import (
