@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import attrs
+import pytest
 from hypothesis import given, settings
 from patchwire.clock import VirtualClock
 from patchwire.histogram import RELATIVE_ERROR
@@ -126,3 +128,44 @@ def test_event_data_other_than_known_fields_never_reaches_the_snapshot(script: l
     snapshot = aggregator.snapshot()
     assert "sk-secret" not in json.dumps(snapshot.to_dict())
     assert "sk-secret" not in snapshot.render_table()
+
+
+@settings(max_examples=75, deadline=None)
+@given(scripts)
+def test_combining_a_connectors_rows_adds_them_up_with_exact_latency_quantiles(
+    script: list[Step],
+) -> None:
+    """combine(rows) counts what every row counted together, and its quantiles are within
+    the histogram's bound of the quantiles of all their latencies pooled."""
+    aggregator, _ = run(script)
+    expected = [
+        row
+        for key, row in sorted(ledger(script).items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))
+        if key[0] == "openai"
+    ]
+    combined = MetricsSnapshot.combine([aggregator.snapshot("openai")], connector="openai")
+    assert combined.connector == "openai"
+    assert combined.started == sum(r.started for r in expected)
+    assert combined.succeeded == sum(r.succeeded for r in expected)
+    assert combined.failed == sum(r.failed for r in expected)
+    assert dict(combined.errors) == dict(sum((r.errors for r in expected), Counter()))
+    assert dict(combined.credential_events) == dict(
+        sum((r.credential_events for r in expected), Counter())
+    )
+    assert combined.retries.succeeded_after_retry == sum(r.succeeded_after_retry for r in expected)
+    assert combined.retries.failed_without_retry == sum(r.failed_without_retry for r in expected)
+    assert combined.input_tokens == sum(r.input_tokens for r in expected)
+    assert combined.cost == sum(r.cost for r in expected)
+    assert combined.cost_unknown == sum(r.cost_unknown for r in expected)
+    assert combined.cache.hits == sum(r.cache_hits for r in expected)
+    assert combined.limiter.wait_max == max((r.wait_max for r in expected), default=0.0)
+    assert combined.breaker.transitions == sum(r.breaker_transitions for r in expected)
+    pooled = [latency for r in expected for latency in r.latencies]
+    assert combined.latency.count == len(pooled)
+    assert combined.latency.sum == pytest.approx(sum(pooled))
+    for q, value in (
+        (0.5, combined.latency.p50),
+        (0.95, combined.latency.p95),
+        (0.99, combined.latency.p99),
+    ):
+        assert_quantile_near(value, q, pooled)

@@ -5,7 +5,13 @@ import json
 import pytest
 from patchwire.clock import VirtualClock
 from patchwire.events import Event, EventBus, EventKind
-from patchwire.metrics import ConnectorMetrics, MetricsAggregator, QuotaMetrics
+from patchwire.metrics import (
+    BreakerMetrics,
+    ConnectorMetrics,
+    MetricsAggregator,
+    MetricsSnapshot,
+    QuotaMetrics,
+)
 
 
 def aggregator_with_traffic() -> tuple[MetricsAggregator, VirtualClock]:
@@ -196,3 +202,90 @@ def test_snapshot_values_are_immutable() -> None:
     with pytest.raises(TypeError):
         row.errors["auth"] = 0  # type: ignore[index]
     assert dict(row.errors) == {"auth": 1}
+
+
+def test_with_sink_failures_replaces_the_counts_and_keeps_the_rest() -> None:
+    aggregator, _ = aggregator_with_traffic()
+    snapshot = aggregator.snapshot()
+    updated = snapshot.with_sink_failures({"otel": 3})
+    assert dict(updated.sink_failures) == {"otel": 3}
+    assert updated.connectors == snapshot.connectors
+
+
+def route_snapshot() -> tuple[MetricsAggregator, list[MetricsSnapshot]]:
+    clock = VirtualClock()
+    aggregator = MetricsAggregator(clock)
+    for connector, model, latency in (
+        ("openai", "gpt-4o-mini", 0.1),
+        ("anthropic", "claude-haiku-4-5", 0.9),
+    ):
+        aggregator(Event(EventKind.CALL_SUCCEEDED, connector, model, duration=latency, cost=0.5))
+    aggregator(
+        Event(
+            EventKind.BREAKER_TRANSITION,
+            "openai",
+            "gpt-4o-mini",
+            data={"from": "closed", "to": "open"},
+        )
+    )
+    aggregator(
+        Event(
+            EventKind.BREAKER_TRANSITION,
+            "anthropic",
+            "claude-haiku-4-5",
+            data={"from": "open", "to": "half_open"},
+        )
+    )
+    aggregator(
+        Event(
+            EventKind.QUOTA_REPORTED,
+            "anthropic",
+            "claude-haiku-4-5",
+            data={"tokens_limit": 100, "tokens_remaining": 5},
+        )
+    )
+    aggregator(
+        Event(
+            EventKind.QUOTA_REPORTED,
+            "openai",
+            "gpt-4o-mini",
+            data={"tokens_limit": 100, "tokens_remaining": 50},
+        )
+    )
+    parts = [
+        aggregator.snapshot("openai", "gpt-4o-mini"),
+        aggregator.snapshot("anthropic", "claude-haiku-4-5"),
+    ]
+    return aggregator, parts
+
+
+def test_combining_a_routes_targets_names_them_and_shows_the_worst_state() -> None:
+    _, parts = route_snapshot()
+    row = MetricsSnapshot.combine(parts)
+    assert row.name == "openai+anthropic:gpt-4o-mini+claude-haiku-4-5"
+    assert row.succeeded == 2
+    assert row.cost == 1.0
+    assert row.breaker == BreakerMetrics(state="open", transitions=2)
+    assert row.quota.used_pct == pytest.approx(95.0)
+    assert row.latency.p50 == pytest.approx(0.1, rel=0.02)
+    assert row.latency.p99 == pytest.approx(0.9, rel=0.02)
+    assert MetricsSnapshot.combine(parts, connector="route", model="fast").name == "route:fast"
+
+
+def test_combining_one_row_or_none() -> None:
+    aggregator, parts = route_snapshot()
+    only = MetricsSnapshot.combine(parts[:1])
+    assert only == aggregator.snapshot().for_model("openai", "gpt-4o-mini")
+    nothing = MetricsSnapshot.combine(
+        [aggregator.snapshot("mistral")], connector="mistral", model="m"
+    )
+    assert nothing == ConnectorMetrics(connector="mistral", model="m")
+
+
+def test_rows_rebuilt_from_json_combine_counts_but_not_quantiles() -> None:
+    _, parts = route_snapshot()
+    rebuilt = [MetricsSnapshot.from_dict(json.loads(json.dumps(p.to_dict()))) for p in parts]
+    latency = MetricsSnapshot.combine(rebuilt).latency
+    assert (latency.count, latency.max) == (2, 0.9)
+    assert latency.sum == pytest.approx(1.0)
+    assert latency.p50 is None

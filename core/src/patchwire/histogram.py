@@ -34,8 +34,10 @@ _OVERFLOW = math.ceil(math.log(MAX_VALUE) * _INV_LOG_GAMMA) + 1
 class Histogram:
     """Latency samples in seconds, summarised as count, sum, min, max and quantiles.
 
-    Error bound: for ``q`` in ``[0, 1]`` let ``k = floor(q * (count - 1))`` and ``x`` the
-    ``k``-th smallest sample (0-based). If ``x`` lies in ``[MIN_VALUE, MAX_VALUE]`` then
+    Quantiles are nearest-rank: for ``q`` in ``[0, 1]`` the exact answer ``x`` is the
+    ``k``-th smallest sample (0-based) with ``k = max(0, ceil(q * count) - 1)``, the smallest
+    sample that at least a share ``q`` of the samples do not exceed (so the p99 of two
+    samples is the larger one). Error bound: if ``x`` lies in ``[MIN_VALUE, MAX_VALUE]`` then
     ``abs(quantile(q) - x) <= RELATIVE_ERROR * x``; below ``MIN_VALUE`` the answer is within
     ``MIN_VALUE`` of ``x``; above ``MAX_VALUE`` it is ``max``. Every answer also lies in
     ``[min, max]``. ``count``, ``sum``, ``min`` and ``max`` are exact.
@@ -74,7 +76,7 @@ class Histogram:
             raise ValueError(f"a quantile must be between 0 and 1, got {q!r}")
         if self.count == 0:
             return None
-        rank = math.floor(q * (self.count - 1))
+        rank = max(0, math.ceil(q * self.count) - 1)
         seen = 0
         for index in sorted(self._buckets):
             seen += self._buckets[index]

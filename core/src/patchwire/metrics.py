@@ -24,6 +24,7 @@ What is counted, per ``(connector, model)`` as the events name them:
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -72,7 +73,12 @@ def _ratio(part: int, whole: int) -> float | None:
 
 @attrs.frozen
 class LatencyMetrics:
-    """Latency of succeeded calls, in seconds."""
+    """Latency of succeeded calls, in seconds.
+
+    ``histogram`` (not exported, not compared) is this value's own copy of the samples'
+    histogram, kept so that rows of a live snapshot combine with exact quantiles; rows
+    rebuilt from JSON have none.
+    """
 
     count: int = 0
     sum: float = 0.0
@@ -80,13 +86,29 @@ class LatencyMetrics:
     p50: float | None = None
     p95: float | None = None
     p99: float | None = None
+    histogram: Histogram | None = attrs.field(default=None, eq=False, repr=False)
+
+    @classmethod
+    def of(cls, histogram: Histogram) -> LatencyMetrics:
+        own = Histogram()
+        own.merge(histogram)
+        return cls(
+            count=own.count,
+            sum=own.sum,
+            max=own.max if own.count else None,
+            p50=own.quantile(0.50),
+            p95=own.quantile(0.95),
+            p99=own.quantile(0.99),
+            histogram=own,
+        )
 
     @property
     def mean(self) -> float | None:
         return self.sum / self.count if self.count else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {**attrs.asdict(self), "mean": self.mean}
+        exported = attrs.asdict(self, filter=lambda field, _: field.name != "histogram")
+        return {**exported, "mean": self.mean}
 
 
 @attrs.frozen
@@ -281,6 +303,26 @@ class MetricsSnapshot:
             changes["quota"] = shared.quota
         return attrs.evolve(row, **changes) if changes else row
 
+    def with_sink_failures(self, failures: Mapping[str, int]) -> MetricsSnapshot:
+        return attrs.evolve(self, sink_failures=failures)
+
+    @staticmethod
+    def combine(
+        parts: Iterable[MetricsSnapshot],
+        *,
+        connector: str | None = None,
+        model: str | None = None,
+    ) -> ConnectorMetrics:
+        """One row adding up every row of ``parts``, e.g. the targets of a route.
+
+        Counts and sums add; latency quantiles are exact when the rows come from live
+        snapshots (rows rebuilt from JSON combine only their counts, sums and maxima);
+        the quota shown is the most used one and the breaker state the worst one. The
+        row is named ``connector`` and ``model`` when given, else after the rows joined
+        with "+"; an empty combination needs ``connector`` to be named at all.
+        """
+        return _combine([row for part in parts for row in part.connectors], connector, model)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "taken_at": self.taken_at,
@@ -322,6 +364,90 @@ class MetricsSnapshot:
             failures = ", ".join(f"{name}={n}" for name, n in sorted(self.sink_failures.items()))
             lines.append(f"sink failures: {failures}")
         return "\n".join(lines) + "\n"
+
+
+_BREAKER_SEVERITY = {"open": 0, "half_open": 1, "closed": 2}
+_SUMMED = (
+    "started",
+    "succeeded",
+    "failed",
+    "fallbacks",
+    "input_tokens",
+    "output_tokens",
+    "cost",
+    "cost_unknown",
+    "batches",
+    "batched_items",
+)
+
+
+def _combine(
+    rows: Sequence[ConnectorMetrics], connector: str | None, model: str | None
+) -> ConnectorMetrics:
+    if connector is None:
+        connector = "+".join(dict.fromkeys(row.connector for row in rows))
+    if model is None:
+        model = "+".join(dict.fromkeys(row.model for row in rows if row.model is not None)) or None
+    if len(rows) == 1:
+        return attrs.evolve(rows[0], connector=connector, model=model)
+    fields: dict[str, Any] = {name: sum(getattr(row, name) for row in rows) for name in _SUMMED}
+    for name in ("errors", "attempt_errors", "credential_events"):
+        counts: Counter[str] = Counter()
+        for row in rows:
+            counts.update(getattr(row, name))
+        fields[name] = counts
+    return ConnectorMetrics(
+        connector=connector,
+        model=model,
+        latency=_combine_latency([row.latency for row in rows]),
+        retries=RetryMetrics(
+            **{
+                f.name: sum(getattr(row.retries, f.name) for row in rows)
+                for f in attrs.fields(RetryMetrics)
+            }
+        ),
+        limiter=LimiterMetrics(
+            throttled=sum(row.limiter.throttled for row in rows),
+            wait_total=sum(row.limiter.wait_total for row in rows),
+            wait_max=max((row.limiter.wait_max for row in rows), default=0.0),
+            refused=sum(row.limiter.refused for row in rows),
+        ),
+        quota=max(
+            (row.quota for row in rows),
+            key=lambda q: (q.used_pct is not None, q.used_pct or 0.0, q.reported_at is not None),
+            default=QuotaMetrics(),
+        ),
+        cache=CacheMetrics(
+            hits=sum(row.cache.hits for row in rows),
+            misses=sum(row.cache.misses for row in rows),
+        ),
+        breaker=BreakerMetrics(
+            state=min(
+                (row.breaker.state for row in rows if row.breaker.state is not None),
+                key=lambda state: _BREAKER_SEVERITY.get(state, len(_BREAKER_SEVERITY)),
+                default=None,
+            ),
+            transitions=sum(row.breaker.transitions for row in rows),
+        ),
+        **fields,
+    )
+
+
+def _combine_latency(parts: Sequence[LatencyMetrics]) -> LatencyMetrics:
+    measured = [part for part in parts if part.count]
+    if len(measured) <= 1:
+        return measured[0] if measured else LatencyMetrics()
+    histograms = [part.histogram for part in measured if part.histogram is not None]
+    if len(histograms) == len(measured):
+        merged = Histogram()
+        for histogram in histograms:
+            merged.merge(histogram)
+        return LatencyMetrics.of(merged)
+    return LatencyMetrics(
+        count=sum(part.count for part in measured),
+        sum=sum(part.sum for part in measured),
+        max=max((part.max for part in measured if part.max is not None), default=None),
+    )
 
 
 def _ms(value: float | None) -> str:
@@ -718,7 +844,6 @@ class MetricsAggregator:
 
 
 def _row(key: tuple[str, str | None], series: _Series, tally: _Tally) -> ConnectorMetrics:
-    latency = tally.latency
     return ConnectorMetrics(
         connector=key[0],
         model=key[1],
@@ -727,14 +852,7 @@ def _row(key: tuple[str, str | None], series: _Series, tally: _Tally) -> Connect
         failed=tally.failed,
         errors=tally.errors,
         attempt_errors=tally.attempt_errors,
-        latency=LatencyMetrics(
-            count=latency.count,
-            sum=latency.sum,
-            max=latency.max if latency.count else None,
-            p50=latency.quantile(0.50),
-            p95=latency.quantile(0.95),
-            p99=latency.quantile(0.99),
-        ),
+        latency=LatencyMetrics.of(tally.latency),
         retries=RetryMetrics(
             succeeded_first_try=tally.succeeded_first_try,
             succeeded_after_retry=tally.succeeded_after_retry,
