@@ -80,7 +80,7 @@ async def main(calls: int, runs: int) -> None:
         conn = hub0.runtime("i").connector
         attempt = Attempt(1, hub0.clock, None)  # type: ignore[arg-type]
         results["baseline: connector.complete awaited directly"].append(
-            await measure(lambda: conn.complete(request, attempt), calls)
+            await measure(lambda conn=conn, attempt=attempt: conn.complete(request, attempt), calls)
         )
         await hub0.aclose()
         for name, config in configs.items():
