@@ -155,7 +155,7 @@ class ConnectorConformance(abc.ABC):
             await asyncio.sleep(0.05)
             return {t for t in asyncio.all_tasks() - before if not t.done()}
 
-        leftover, events, _ = await self._run(Scenario.HANG, conformance_host, one)
+        leftover, _events, _ = await self._run(Scenario.HANG, conformance_host, one)
         names = sorted(t.get_name() for t in leftover)
         assert not [
             n for n in names if not n.startswith(("patchwire-virtual-clock", "patchwire-keep"))
