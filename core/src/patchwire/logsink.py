@@ -20,6 +20,11 @@ CALLS_LOGGER = "patchwire.calls"
 
 logging.getLogger(CALLS_LOGGER).addHandler(logging.NullHandler())
 
+# Module constants: looking a member up on the enum class is slow enough to matter per event.
+_SUCCEEDED = EventKind.CALL_SUCCEEDED
+_FAILED = EventKind.CALL_FAILED
+_RETRY = EventKind.RETRY_SCHEDULED
+
 _LEVELS = {
     EventKind.CALL_SUCCEEDED: logging.DEBUG,
     EventKind.CALL_FAILED: logging.WARNING,
@@ -48,7 +53,7 @@ class LoggingSink:
             "operation": event.operation,
             "call_id": event.call_id,
         }
-        if event.kind is EventKind.RETRY_SCHEDULED:
+        if event.kind is _RETRY:
             fields.update(
                 attempt=event.attempt,
                 delay=event.duration,
@@ -76,9 +81,9 @@ class LoggingSink:
             cost=event.cost,
             cached=event.cached,
         )
-        if event.kind is EventKind.CALL_FAILED:
+        if event.kind is _FAILED:
             fields["message"] = event.message
-        if event.kind is EventKind.CALL_SUCCEEDED:
+        if event.kind is _SUCCEEDED:
             self._logger.log(
                 level,
                 "%s %s succeeded in %.3fs after %d retries (tokens in %s, out %s%s)",
