@@ -6,6 +6,7 @@ from collections import Counter
 import attrs
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 from patchwire.clock import VirtualClock
 from patchwire.histogram import RELATIVE_ERROR
 from patchwire.metrics import ConnectorMetrics, MetricsAggregator, MetricsSnapshot, QuotaMetrics
@@ -35,7 +36,12 @@ def assert_quantile_near(value: float | None, q: float, latencies: list[float]) 
     )
 
 
-def assert_row_matches(row: ConnectorMetrics, expected: Row) -> None:
+def assert_row_matches(row: ConnectorMetrics, expected: Row, *, exact: bool = True) -> None:
+    """``exact=False`` allows float sums to differ in the last bits (added in another order)."""
+
+    def same(value: float, wanted: float) -> bool:
+        return value == wanted if exact else value == pytest.approx(wanted, rel=1e-9, abs=1e-12)
+
     assert row.started == expected.started
     assert row.succeeded == expected.succeeded
     assert row.failed == expected.failed
@@ -45,7 +51,7 @@ def assert_row_matches(row: ConnectorMetrics, expected: Row) -> None:
     assert row.error_rate == (expected.failed / row.calls if row.calls else None)
 
     assert row.latency.count == len(expected.latencies)
-    assert row.latency.sum == sum(expected.latencies)
+    assert same(row.latency.sum, sum(expected.latencies))
     assert row.latency.max == (max(expected.latencies) if expected.latencies else None)
     for q, value in ((0.5, row.latency.p50), (0.95, row.latency.p95), (0.99, row.latency.p99)):
         assert_quantile_near(value, q, expected.latencies)
@@ -56,16 +62,16 @@ def assert_row_matches(row: ConnectorMetrics, expected: Row) -> None:
     assert retries.failed_after_retry == expected.failed_after_retry
     assert retries.failed_without_retry == expected.failed_without_retry
     assert retries.scheduled == expected.retries_scheduled
-    assert retries.delay_total == expected.delay_total
+    assert same(retries.delay_total, expected.delay_total)
 
     assert row.fallbacks == expected.fallbacks
     assert row.input_tokens == expected.input_tokens
     assert row.output_tokens == expected.output_tokens
-    assert row.cost == expected.cost
+    assert same(row.cost, expected.cost)
     assert row.cost_unknown == expected.cost_unknown
 
     assert row.limiter.throttled == expected.throttled
-    assert row.limiter.wait_total == expected.wait_total
+    assert same(row.limiter.wait_total, expected.wait_total)
     assert row.limiter.wait_max == expected.wait_max
     assert row.limiter.refused == expected.refused
 
@@ -79,10 +85,11 @@ def assert_row_matches(row: ConnectorMetrics, expected: Row) -> None:
     assert dict(row.credential_events) == dict(expected.credential_events)
     assert row.batches == expected.batches
     assert row.batched_items == expected.batched_items
-    assert row.quota == QuotaMetrics(**expected.quota)
+    if exact:
+        assert row.quota == QuotaMetrics(**expected.quota)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(scripts)
 def test_every_number_in_the_snapshot_equals_the_ledger_of_what_happened(
     script: list[Step],
@@ -100,7 +107,26 @@ def test_every_number_in_the_snapshot_equals_the_ledger_of_what_happened(
         assert_row_matches(row, expected[(row.connector, row.model)])
 
 
-@settings(max_examples=75, deadline=None)
+@settings(max_examples=50, deadline=None)
+@given(scripts, st.lists(st.floats(min_value=0.0, max_value=400.0), min_size=60, max_size=60))
+def test_running_totals_keep_everything_however_time_passes_between_events(
+    script: list[Step], gaps: list[float]
+) -> None:
+    """Time slots are reused as the clock moves (gaps up to longer than the longest window);
+    what falls off the ring is folded into the totals, so the totals still equal the ledger."""
+    clock = VirtualClock()
+    aggregator = MetricsAggregator(clock)
+    for i, event in enumerate(events(script)):
+        clock.advance(gaps[i % len(gaps)])
+        aggregator(event)
+    expected = ledger(script)
+    snapshot = aggregator.snapshot()
+    assert len(snapshot.connectors) == len(expected)
+    for row in snapshot.connectors:
+        assert_row_matches(row, expected[(row.connector, row.model)], exact=False)
+
+
+@settings(max_examples=50, deadline=None)
 @given(scripts)
 def test_a_window_covering_the_whole_run_equals_the_running_totals(script: list[Step]) -> None:
     aggregator, clock = run(script)
@@ -110,7 +136,7 @@ def test_a_window_covering_the_whole_run_equals_the_running_totals(script: list[
         assert attrs.evolve(aggregator.snapshot(window=window), window=None) == totals
 
 
-@settings(max_examples=75, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(scripts)
 def test_snapshot_survives_a_json_round_trip_unchanged(script: list[Step]) -> None:
     """from_dict(json(to_dict(s))) == s: what `patchwire stats` prints is what was measured."""
@@ -130,7 +156,7 @@ def test_event_data_other_than_known_fields_never_reaches_the_snapshot(script: l
     assert "sk-secret" not in snapshot.render_table()
 
 
-@settings(max_examples=75, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(scripts)
 def test_combining_a_connectors_rows_adds_them_up_with_exact_latency_quantiles(
     script: list[Step],
