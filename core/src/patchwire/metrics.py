@@ -1,9 +1,9 @@
 """Per-connector, per-model metrics built from call-lifecycle events.
 
 :class:`MetricsAggregator` is an event sink: each event updates a handful of counters in
-constant time, once in the running totals and once in the current time slot of a fixed
-ring, so the "last N seconds" views cost no per-sample storage and memory stays bounded
-however long the process runs. :meth:`MetricsAggregator.snapshot` turns that state into
+the current slot of a fixed ring of time slots, in constant time; a slot is folded into
+the running totals when the ring comes round to it again. The "last N seconds" views cost
+no per-sample storage and memory stays bounded however long the process runs. :meth:`MetricsAggregator.snapshot` turns that state into
 frozen :class:`MetricsSnapshot` values that can be rendered, exported as JSON and rebuilt
 from it.
 
