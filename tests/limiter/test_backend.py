@@ -6,7 +6,7 @@ import asyncio
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from patchwire.limiter import BucketOp, MemoryBackend
+from patchwire.limiter import BucketSpec, MemoryBackend
 
 Script = list[tuple[float, str, list[float]]]
 
@@ -24,16 +24,12 @@ steps = st.lists(
 )
 
 
-def ops(amounts: list[float]) -> list[BucketOp]:
-    return [
-        BucketOp(name, cap, rate, amt)
-        for (name, cap, rate), amt in zip(WINDOWS, amounts, strict=True)
-    ]
+SPECS = [BucketSpec(name, cap, rate) for name, cap, rate in WINDOWS]
 
 
 async def peek(backend: MemoryBackend, now: float) -> tuple[float, ...]:
     # a zero cost take changes nothing but returns the levels
-    return (await backend.try_acquire("k", ops([0.0, 0.0, 0.0]), now)).levels
+    return (await backend.try_acquire("k", SPECS, [0.0, 0.0, 0.0], now)).levels
 
 
 @settings(max_examples=150, deadline=None)
@@ -54,7 +50,7 @@ def test_refusal_charges_no_window_and_admission_charges_every_window(script: Sc
                 costs = [
                     abs(a) % (cap + 1) for a, (_, cap, _) in zip(amounts, WINDOWS, strict=True)
                 ]
-                result = await backend.try_acquire("k", ops(costs), now)
+                result = await backend.try_acquire("k", SPECS, costs, now)
                 after = await peek(backend, now)
                 if result.ok:
                     assert all(
@@ -68,10 +64,10 @@ def test_refusal_charges_no_window_and_admission_charges_every_window(script: Sc
                     assert result.wait > 0
                     assert any(b < c for b, c in zip(before, costs, strict=True))
             elif kind == "adjust":
-                await backend.adjust("k", ops(amounts), now)
+                await backend.adjust("k", SPECS, amounts, now)
                 debt_possible = True
             else:
-                await backend.lower_to("k", ops(amounts), now)
+                await backend.lower_to("k", SPECS, amounts, now)
                 debt_possible = debt_possible or min(amounts) < 0
             for level, (_, cap, _) in zip(await peek(backend, now), WINDOWS, strict=True):
                 assert level <= cap
@@ -92,11 +88,11 @@ def test_idle_refill_restores_exactly_capacity(script: Script, extra: float) -> 
         for dt, kind, amounts in script:
             now += dt
             if kind == "take":
-                await backend.try_acquire("k", ops([abs(a) for a in amounts]), now)
+                await backend.try_acquire("k", SPECS, [abs(a) for a in amounts], now)
             elif kind == "adjust":
-                await backend.adjust("k", ops(amounts), now)
+                await backend.adjust("k", SPECS, amounts, now)
             else:
-                await backend.lower_to("k", ops(amounts), now)
+                await backend.lower_to("k", SPECS, amounts, now)
         levels = await peek(backend, now)
         idle = max(
             (cap - level) / rate for level, (_, cap, rate) in zip(levels, WINDOWS, strict=True)
@@ -111,16 +107,16 @@ def test_idle_refill_restores_exactly_capacity(script: Script, extra: float) -> 
 
 async def test_a_take_reports_the_wait_until_every_window_allows() -> None:
     backend = MemoryBackend()
-    assert (await backend.try_acquire("k", ops([5.0, 0.0, 0.0]), 0.0)).ok
-    result = await backend.try_acquire("k", ops([2.0, 20.0, 0.0]), 0.0)
+    assert (await backend.try_acquire("k", SPECS, [5.0, 0.0, 0.0], 0.0)).ok
+    result = await backend.try_acquire("k", SPECS, [2.0, 20.0, 0.0], 0.0)
     assert not result.ok
     assert result.wait == 2.0  # window a refills 1/s; b is full
     assert result.levels == (0.0, 20.0, 100.0)
-    assert (await backend.try_acquire("k", ops([2.0, 20.0, 0.0]), 2.0)).ok
+    assert (await backend.try_acquire("k", SPECS, [2.0, 20.0, 0.0], 2.0)).ok
 
 
 async def test_keys_are_independent() -> None:
     backend = MemoryBackend()
-    assert (await backend.try_acquire("x", ops([5.0, 0.0, 0.0]), 0.0)).ok
-    assert (await backend.try_acquire("y", ops([5.0, 0.0, 0.0]), 0.0)).ok
-    assert not (await backend.try_acquire("x", ops([1.0, 0.0, 0.0]), 0.0)).ok
+    assert (await backend.try_acquire("x", SPECS, [5.0, 0.0, 0.0], 0.0)).ok
+    assert (await backend.try_acquire("y", SPECS, [5.0, 0.0, 0.0], 0.0)).ok
+    assert not (await backend.try_acquire("x", SPECS, [1.0, 0.0, 0.0], 0.0)).ok

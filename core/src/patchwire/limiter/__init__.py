@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from patchwire.limiter.adaptive import AdaptivePolicy, RateLimitInfo
 from patchwire.limiter.backend import LimiterBackend, MemoryBackend
-from patchwire.limiter.bucket import AcquireResult, BucketOp
+from patchwire.limiter.bucket import AcquireResult, BucketSpec
 from patchwire.limiter.limiter import Limiter, Permit
 from patchwire.limiter.limits import Kind, LimitsConfig, Window
 from patchwire.limiter.refused import LimiterRefused
@@ -14,7 +14,7 @@ from patchwire.limiter.snapshot import LimiterSnapshot, WindowState
 __all__ = [
     "AcquireResult",
     "AdaptivePolicy",
-    "BucketOp",
+    "BucketSpec",
     "Kind",
     "Limiter",
     "LimiterBackend",

@@ -12,22 +12,20 @@ import math
 
 import attrs
 
-__all__ = ["AcquireResult", "BucketOp", "refill", "slack", "wait_for"]
+__all__ = ["AcquireResult", "BucketSpec", "refill", "slack", "wait_for"]
 
 
 @attrs.frozen(slots=True)
-class BucketOp:
-    """One window's part of a backend operation.
+class BucketSpec:
+    """A window's shape in effect now: what it holds at most and its refill per second.
 
-    ``amount`` is what the operation does to that window: the cost to take in
-    ``try_acquire``, the signed charge in ``adjust`` (negative refunds), the ceiling in
-    ``lower_to``.
+    Backend operations take one spec per window and a matching sequence of amounts; the
+    specs change only when the rates adapt, so the limiter builds them rarely.
     """
 
     window: str
     capacity: float
     rate: float
-    amount: float
 
 
 @attrs.frozen(slots=True)

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from patchwire.clock import Clock
 from patchwire.limiter.adaptive import Adaptive, AdaptivePolicy, RateLimitInfo
 from patchwire.limiter.backend import LimiterBackend, MemoryBackend
-from patchwire.limiter.bucket import BucketOp, refill, wait_for
+from patchwire.limiter.bucket import refill, wait_for
 from patchwire.limiter.limits import Kind, LimitsConfig
-from patchwire.limiter.queue import Waiter, WaitQueue
+from patchwire.limiter.queue import Expiries, Waiter, WaitQueue
 from patchwire.limiter.refused import LimiterRefused
 from patchwire.limiter.snapshot import LimiterSnapshot, WindowState
 
@@ -79,9 +79,11 @@ class Limiter:
         self._backend: LimiterBackend = backend if backend is not None else MemoryBackend()
         self._on_wait = on_wait
         self._windows = config.windows()
+        self._token_windows = [i for i, w in enumerate(self._windows) if w.kind is Kind.TOKENS]
         self._max = config.max_concurrency
         self._unlimited = config.empty
         self._queue = WaitQueue(aging)
+        self._expiries = Expiries(clock)
         self._adaptive = Adaptive(self._windows, adaptive or AdaptivePolicy())
         self._in_use = 0
         # true while the head awaits the backend, so no second task asks at the same time
@@ -151,8 +153,8 @@ class Limiter:
                 self._arm(waiter, now, wait)
             elif deadline is not None and now >= deadline:
                 raise self._expired(waiter, now)
-            if deadline is not None and waiter.expiry is None:
-                waiter.expiry = clock.call_at(deadline, waiter.poke)
+            if deadline is not None and not waiter.watched:
+                self._expiries.watch(waiter, deadline)
             await _sleep(waiter)
 
     async def _attempt(self, waiter: Waiter, now: float) -> tuple[bool, float | None]:
@@ -163,12 +165,13 @@ class Limiter:
         if blocked > now:
             return False, blocked - now
         if self._windows:
-            ops = self._ops(waiter.tokens, now)
+            costs = self._costs(waiter.tokens)
             self._busy = True
             try:
                 if self._ceilings:
                     await self._flush_ceilings(now)
-                result = await self._backend.try_acquire(self.key, ops, now)
+                specs = self._adaptive.specs(now)
+                result = await self._backend.try_acquire(self.key, specs, costs, now)
             finally:
                 self._busy = False
             self._see(range(len(self._windows)), result.levels, now)
@@ -206,19 +209,20 @@ class Limiter:
         self._queue.remove(waiter)
         if waiter.timer is not None:
             waiter.timer.cancel()
-        if waiter.expiry is not None:
-            waiter.expiry.cancel()
+        self._expiries.forget(waiter)
         if was_head:
             head = self._queue.head()
             if head is not None:
                 head.poke()
 
     def _estimate(self, waiter: Waiter, now: float) -> float:
-        """A lower bound on the wait of ``waiter`` behind the line at or above its priority.
+        """The wait of a newcomer behind every queued waiter at or above its priority.
 
-        It ignores aged lower-priority waiters and slower provider paces, so it never
-        refuses a request that could have made its deadline; a request it lets in and
-        that does not make it is refused at its deadline instead.
+        At the present rates this is a lower bound: aged lower-priority waiters that are
+        also ahead and slower provider paces are left out, so no request is refused at
+        arrival that the line as it stands would have served in time. One it lets in that
+        does not make it (the line grew ahead of it, a slot stayed busy) is refused at its
+        deadline instead.
         """
         count, tokens = self._queue.ahead(waiter.priority)
         if waiter.queued:
@@ -232,6 +236,7 @@ class Limiter:
         return wait
 
     def _expired(self, waiter: Waiter, now: float) -> LimiterRefused:
+        # rough: it also counts later arrivals of the same priority, which are behind
         wait = self._estimate(waiter, now)
         return LimiterRefused(
             f"deadline: still queued at the deadline, about {wait:.3f} s more to wait", wait
@@ -240,14 +245,16 @@ class Limiter:
     # -- settling and releasing ------------------------------------------------------------
 
     async def _settle(self, delta: int) -> None:
-        indices = [i for i, w in enumerate(self._windows) if w.kind is Kind.TOKENS]
+        indices = self._token_windows
         if not indices:
             return
         now = self._clock.now()
         if self._ceilings:
             await self._flush_ceilings(now)
-        ops = [self._op(i, float(delta), now) for i in indices]
-        levels = await self._backend.adjust(self.key, ops, now)
+        specs = self._adaptive.specs(now)
+        levels = await self._backend.adjust(
+            self.key, [specs[i] for i in indices], [float(delta)] * len(indices), now
+        )
         self._see(indices, levels, now)
         if delta < 0:
             self._poke_head()
@@ -310,15 +317,8 @@ class Limiter:
 
     # -- local bookkeeping ----------------------------------------------------------------
 
-    def _op(self, index: int, amount: float, now: float) -> BucketOp:
-        window = self._windows[index]
-        return BucketOp(window.name, window.capacity, self._adaptive.rate(index, now), amount)
-
-    def _ops(self, tokens: int, now: float) -> list[BucketOp]:
-        return [
-            self._op(i, 1.0 if w.kind is Kind.REQUESTS else float(tokens), now)
-            for i, w in enumerate(self._windows)
-        ]
+    def _costs(self, tokens: int) -> tuple[float, ...]:
+        return tuple(1.0 if w.kind is Kind.REQUESTS else float(tokens) for w in self._windows)
 
     def _level(self, index: int, now: float, rate: float) -> float:
         level, stamp = self._view[index]
@@ -337,8 +337,9 @@ class Limiter:
     async def _flush_ceilings(self, now: float) -> None:
         pending, self._ceilings = self._ceilings, {}
         indices = list(pending)
-        ops = [self._op(i, self._project(pending[i], i, now), now) for i in indices]
-        levels = await self._backend.lower_to(self.key, ops, now)
+        specs = self._adaptive.specs(now)
+        ceilings = [self._project(pending[i], i, now) for i in indices]
+        levels = await self._backend.lower_to(self.key, [specs[i] for i in indices], ceilings, now)
         self._see(indices, levels, now)
 
     def _see(self, indices: range | list[int], levels: tuple[float, ...], now: float) -> None:

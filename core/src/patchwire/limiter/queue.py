@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import math
 
-from patchwire.clock import Handle
+from patchwire.clock import Clock, Handle
 
-__all__ = ["WaitQueue", "Waiter"]
+__all__ = ["Expiries", "WaitQueue", "Waiter"]
 
 
 class Waiter:
@@ -23,7 +24,6 @@ class Waiter:
     __slots__ = (
         "arrival",
         "deadline",
-        "expiry",
         "poked",
         "priority",
         "queued",
@@ -31,6 +31,7 @@ class Waiter:
         "timer",
         "tokens",
         "wake",
+        "watched",
     )
 
     def __init__(self, priority: int, tokens: int, arrival: float, deadline: float | None) -> None:
@@ -44,7 +45,8 @@ class Waiter:
         self.poked = False
         self.wake: asyncio.Future[None] | None = None
         self.timer: Handle | None = None
-        self.expiry: Handle | None = None
+        # in the Expiries heap
+        self.watched = False
 
     def poke(self) -> None:
         self.poked = True
@@ -118,3 +120,68 @@ class WaitQueue:
                 count += n
                 tokens += t
         return count, tokens
+
+
+class Expiries:
+    """Wakes queued waiters at their deadlines with a single clock timer.
+
+    One timer per waiter would put thousands of handles in the event loop's heap; here a
+    heap of (deadline, seq, waiter) is kept and one timer is armed for its earliest live
+    entry. Waiters that leave are dropped lazily.
+    """
+
+    __slots__ = ("_armed", "_clock", "_dead", "_heap", "_timer")
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._heap: list[tuple[float, int, Waiter]] = []
+        self._dead = 0
+        self._timer: Handle | None = None
+        self._armed = math.inf
+
+    def watch(self, waiter: Waiter, deadline: float) -> None:
+        """Poke ``waiter`` at ``deadline`` (which must lie ahead) unless it leaves first."""
+        waiter.watched = True
+        heapq.heappush(self._heap, (deadline, waiter.seq, waiter))
+        if deadline < self._armed:
+            self._arm(deadline)
+
+    def forget(self, waiter: Waiter) -> None:
+        if not waiter.watched:
+            return
+        waiter.watched = False
+        self._dead += 1
+        if self._dead == len(self._heap):
+            self._heap.clear()
+            self._dead = 0
+            self._disarm()
+        elif self._dead > 64 and 2 * self._dead > len(self._heap):
+            self._heap = [entry for entry in self._heap if entry[2].watched]
+            heapq.heapify(self._heap)
+            self._dead = 0
+
+    def _fire(self) -> None:
+        self._timer = None
+        self._armed = math.inf
+        now = self._clock.now()
+        heap = self._heap
+        while heap and (heap[0][0] <= now or not heap[0][2].watched):
+            _, _, waiter = heapq.heappop(heap)
+            if waiter.watched:
+                waiter.watched = False
+                waiter.poke()
+            else:
+                self._dead -= 1
+        if heap:
+            self._arm(heap[0][0])
+
+    def _arm(self, when: float) -> None:
+        self._disarm()
+        self._armed = when
+        self._timer = self._clock.call_at(when, self._fire)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._armed = math.inf
