@@ -18,14 +18,24 @@ __all__ = ["MASK", "Redactor", "install_log_redaction", "redact_url"]
 
 MASK = "****"
 # Header-shaped credentials are masked even when their value was never loaded by us
-# (a user passing a raw header through a web connector, say).
+# (a user passing a raw header through a web connector, say). The optional quote after the
+# name lets a logged dict of headers match as well as a raw header line.
 _HEADER_VALUE = re.compile(
-    r"(?i)(authorization\s*[:=]\s*['\"]?(?:bearer|basic)\s+|"
+    r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?(?:bearer|basic|token|dpop)\s+|"
     r"(?:x-api-key|x-goog-api-key|api[-_]?key)\s*['\"]?\s*[:=]\s*['\"]?)([^\s'\",;&]+)"
 )
-_QUERY_KEY = re.compile(
-    r"(?i)([?&](?:key|api_key|apikey|access_token|token|sig|signature)=)([^&#\s]+)"
+# Credentials in a query string or a form body (token requests carry client_secret and
+# assertion), and in JSON (a token response that someone logs). Generic names such as
+# ``key`` count only as a query or form parameter, so "cache key=..." in prose survives.
+_NAMED = (
+    "api_key|apikey|access_token|refresh_token|id_token|client_secret|client_assertion"
+    "|assertion|password"
 )
+_GENERIC = "key|token|sig|signature"
+_QUERY_KEY = re.compile(
+    rf"(?i)((?:(?:^|[?&;])(?:{_NAMED}|{_GENERIC})|(?<![\w-])(?:{_NAMED}))=)([^&#\s]+)"
+)
+_JSON_FIELD = re.compile(rf"(?i)([\"'](?:{_NAMED}|private_key)[\"']\s*:\s*[\"'])([^\"']+)")
 _MIN_SECRET = 4
 
 
@@ -55,6 +65,7 @@ class Redactor:
         if pattern is not None:
             text = pattern.sub(MASK, text)
         text = _HEADER_VALUE.sub(lambda m: m.group(1) + MASK, text)
+        text = _JSON_FIELD.sub(lambda m: m.group(1) + MASK, text)
         return _QUERY_KEY.sub(lambda m: m.group(1) + MASK, text)
 
     def __repr__(self) -> str:

@@ -8,6 +8,7 @@ registers every value it loads with the hub's :class:`~patchwire.redact.Redactor
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -30,6 +31,8 @@ __all__ = [
     "is_reference",
     "split_reference",
 ]
+
+log = logging.getLogger("patchwire.auth")
 
 _REF = re.compile(r"^([a-z][a-z0-9+.-]*):(.+)$", re.DOTALL)
 
@@ -173,11 +176,27 @@ class SecretResolver:
         if cached is not None and (cached.ttl is None or now - cached.loaded_at < cached.ttl):
             return cached.secret
         secret = self._load(reference, where)
-        if cached is not None and self._on_reread is not None:
-            self._on_reread(reference)
         source = self._sources[reference.split(":", 1)[0]]
         self._cache[reference] = _Cached(secret, now, source.ttl)
+        if cached is not None:
+            self._reread(reference, changed=secret != cached.secret)
         return secret
+
+    def reread(self, reference: str, *, where: str = "") -> bool:
+        """Read ``reference`` again now, whatever its TTL says; True when the value changed.
+
+        This is how a 401 turns into a rotation: the caller retries only when a different
+        credential came back, so a plain wrong key fails fast.
+        """
+        before = self._cache.pop(reference, None)
+        if before is None:
+            self.resolve(reference, where=where)
+            return False
+        after = self._load(reference, where)
+        self._cache[reference] = _Cached(after, self._clock.now(), before.ttl)
+        changed = after != before.secret
+        self._reread(reference, changed=changed)
+        return changed
 
     def can_refresh(self, reference: str) -> bool:
         parts = split_reference(reference)
@@ -187,6 +206,23 @@ class SecretResolver:
 
     def invalidate(self, reference: str) -> None:
         self._cache.pop(reference, None)
+
+    def protect(self, value: str) -> None:
+        """Hide a credential obtained at run time (an access token) like a loaded one."""
+        self._redactor.add(value)
+
+    def redact(self, text: str) -> str:
+        """``text`` with every loaded or protected value masked (for server-supplied text)."""
+        return self._redactor.redact(text)
+
+    def _reread(self, reference: str, *, changed: bool) -> None:
+        log.info(
+            "secret %s re-read from its source (%s)",
+            reference,
+            "value rotated" if changed else "value unchanged",
+        )
+        if self._on_reread is not None:
+            self._on_reread(reference)
 
     def _load(self, reference: str, where: str) -> Secret:
         prefix = f"{where}: " if where else ""

@@ -3,7 +3,8 @@
 The value is resolved through the hub's secret resolver on every apply, which is a dict
 lookup until the source's TTL expires; then the rotated value is read. ``refresh``
 re-reads the reference and reports whether it changed, so a 401 after a rotation is
-retried once with the new key and a plain wrong key fails fast.
+retried once with the new key and a plain wrong key fails fast. A rotation picked up this
+way, and a reference that stops resolving, are reported as auth events.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import ssl
 from collections.abc import Mapping
 from typing import Any
 
+from patchwire.auth.audit import report
 from patchwire.auth.base import AuthContext, AuthScheme
-from patchwire.errors import ConfigError
+from patchwire.errors import AuthError, ConfigError
+from patchwire.events import EventKind
 
 __all__ = ["ApiKeyAuth", "BearerAuth", "api_key_auth", "bearer_auth"]
 
@@ -38,16 +41,31 @@ class _StaticKey:
         self.reference = reference
 
     def _value(self) -> str:
-        return self._ctx.secrets.resolve(
-            self.reference, where=f"connector '{self._ctx.connector}'"
-        ).reveal()
+        try:
+            return self._ctx.secrets.resolve(self.reference, where=self._where).reveal()
+        except AuthError as exc:
+            report(
+                self._ctx,
+                EventKind.CREDENTIAL_FAILED,
+                self.name,
+                message=exc.message,
+                category=exc.category.value,
+                reference=self.reference,
+            )
+            raise
+
+    @property
+    def _where(self) -> str:
+        return f"connector '{self._ctx.connector}'"
 
     async def refresh(self) -> bool:
-        if not self._ctx.secrets.can_refresh(self.reference):
+        secrets = self._ctx.secrets
+        if not secrets.can_refresh(self.reference):
             return False
-        before = self._value()
-        self._ctx.secrets.invalidate(self.reference)
-        return self._value() != before
+        changed = secrets.reread(self.reference, where=self._where)
+        if changed:
+            report(self._ctx, EventKind.CREDENTIAL_REFRESHED, self.name, reference=self.reference)
+        return changed
 
     def ssl_context(self) -> ssl.SSLContext | None:
         return None
