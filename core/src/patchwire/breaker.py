@@ -1,0 +1,234 @@
+"""A circuit breaker per connector and model: stop calling what is down, probe to recover.
+
+Closed, it counts outcomes over a sliding window of whole-second buckets and opens when
+enough calls failed. Open, it rejects at once for ``open_for`` seconds. Half-open, it
+admits a bounded number of probes: one success closes it, one failure reopens it.
+
+Every transition starts a new *generation*. A permit remembers the generation it was
+issued in, and its outcome counts only if no transition happened since: a slow call
+started before the circuit opened cannot close it, and a probe that outlived its
+half-open period cannot reopen a circuit that already recovered.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Callable
+
+from patchwire.clock import Clock
+
+__all__ = ["BreakerPermit", "BreakerState", "CircuitBreaker", "WindowCounts"]
+
+
+class BreakerState(enum.StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+class WindowCounts:
+    """Two counters summed over the last ``ceil(window)`` whole seconds of the clock.
+
+    The window is the current second plus the ``ceil(window) - 1`` before it, so memory is
+    a fixed ring of buckets however many events arrive. An instant ``t`` falls in second
+    ``floor(t)``.
+    """
+
+    __slots__ = ("_first", "_second", "_seconds", "_size")
+
+    def __init__(self, window: float) -> None:
+        if not (math.isfinite(window) and window > 0):
+            raise ValueError(f"window must be a finite number of seconds > 0, got {window}")
+        self._size = math.ceil(window)
+        self._seconds: list[int | None] = [None] * self._size
+        self._first = [0] * self._size
+        self._second = [0] * self._size
+
+    def add(self, now: float, first: int = 0, second: int = 0) -> None:
+        """Count ``first`` and ``second`` events at instant ``now``."""
+        second_of = math.floor(now)
+        slot = second_of % self._size
+        if self._seconds[slot] != second_of:
+            self._seconds[slot] = second_of
+            self._first[slot] = 0
+            self._second[slot] = 0
+        self._first[slot] += first
+        self._second[slot] += second
+
+    def totals(self, now: float) -> tuple[int, int]:
+        """Both counters summed over the window that ends at ``now``."""
+        oldest = math.floor(now) - self._size
+        first = second = 0
+        for slot, stamp in enumerate(self._seconds):
+            if stamp is not None and stamp > oldest:
+                first += self._first[slot]
+                second += self._second[slot]
+        return first, second
+
+    def clear(self) -> None:
+        self._seconds = [None] * self._size
+
+
+class BreakerPermit:
+    """Leave to make one call; settle it exactly once with the outcome.
+
+    Only the first settle counts; any later one is a no-op, so a pipeline that settles in
+    a ``finally`` as a safety net cannot count an outcome twice.
+    """
+
+    __slots__ = ("_breaker", "_generation", "_probe", "_settled")
+
+    def __init__(self, breaker: CircuitBreaker, generation: int, probe: bool) -> None:
+        self._breaker = breaker
+        self._generation = generation
+        self._probe = probe
+        self._settled = False
+
+    @property
+    def probe(self) -> bool:
+        """Whether this permit is one of the half-open probes."""
+        return self._probe
+
+    def success(self) -> None:
+        if self._settle():
+            self._breaker._on_success(self._generation)
+
+    def failure(self) -> None:
+        """An outcome that counts against the provider (transient, degraded, rate limited)."""
+        if self._settle():
+            self._breaker._on_failure(self._generation)
+
+    def ignore(self) -> None:
+        """An outcome that says nothing about the provider's health (e.g. invalid request)."""
+        if self._settle():
+            self._breaker._on_neutral(self._generation, self._probe)
+
+    def release(self) -> None:
+        """The call was cancelled or never finished: give back a probe slot, count nothing."""
+        if self._settle():
+            self._breaker._on_neutral(self._generation, self._probe)
+
+    def _settle(self) -> bool:
+        if self._settled:
+            return False
+        self._settled = True
+        return True
+
+
+class CircuitBreaker:
+    """Closed, open and half-open over a sliding window of outcomes.
+
+    Opens when the window (``window`` seconds, counted in whole-second buckets) holds at
+    least ``min_calls`` outcomes and failures make up at least ``failure_ratio`` of them;
+    the check runs when a failure is recorded, so a success never opens the circuit.
+    ``on_transition(old, new)`` runs synchronously on every transition.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        failure_ratio: float = 0.5,
+        min_calls: int = 20,
+        window: float = 30.0,
+        open_for: float = 15.0,
+        half_open_probes: int = 1,
+        on_transition: Callable[[BreakerState, BreakerState], None] | None = None,
+    ) -> None:
+        if not 0.0 < failure_ratio <= 1.0:
+            raise ValueError(f"failure_ratio must be in (0, 1], got {failure_ratio}")
+        if min_calls < 1:
+            raise ValueError(f"min_calls must be >= 1, got {min_calls}")
+        if not (math.isfinite(open_for) and open_for >= 0):
+            raise ValueError(f"open_for must be a finite number of seconds >= 0, got {open_for}")
+        if half_open_probes < 1:
+            raise ValueError(f"half_open_probes must be >= 1, got {half_open_probes}")
+        self._clock = clock
+        self._failure_ratio = failure_ratio
+        self._min_calls = min_calls
+        self._open_for = open_for
+        self._half_open_probes = half_open_probes
+        self._on_transition = on_transition
+        # (calls, failures) per second.
+        self._window = WindowCounts(window)
+        self._state = BreakerState.CLOSED
+        self._generation = 0
+        self._opened_at = 0.0
+        self._probes = 0
+
+    @property
+    def state(self) -> BreakerState:
+        """The current state; reading it moves OPEN to HALF_OPEN once ``open_for`` has passed."""
+        if (
+            self._state is BreakerState.OPEN
+            and self._clock.now() >= self._opened_at + self._open_for
+        ):
+            self._transition(BreakerState.HALF_OPEN)
+        return self._state
+
+    @property
+    def probes_in_flight(self) -> int:
+        """Half-open probes admitted and not yet settled."""
+        return self._probes
+
+    def try_acquire(self) -> BreakerPermit | None:
+        """A permit to call, or None when open or when every half-open probe is taken."""
+        state = self.state
+        if state is BreakerState.CLOSED:
+            return BreakerPermit(self, self._generation, probe=False)
+        if state is BreakerState.HALF_OPEN and self._probes < self._half_open_probes:
+            self._probes += 1
+            return BreakerPermit(self, self._generation, probe=True)
+        return None
+
+    def retry_after(self) -> float:
+        """Seconds until a probe may be admitted.
+
+        0 when closed or half-open: a half-open slot frees when a probe in flight settles,
+        which no clock can foretell.
+        """
+        if self.state is BreakerState.OPEN:
+            return max(0.0, self._opened_at + self._open_for - self._clock.now())
+        return 0.0
+
+    def _on_success(self, generation: int) -> None:
+        if generation != self._generation:
+            return
+        if self._state is BreakerState.HALF_OPEN:
+            self._transition(BreakerState.CLOSED)
+        else:
+            self._window.add(self._clock.now(), first=1)
+
+    def _on_failure(self, generation: int) -> None:
+        if generation != self._generation:
+            return
+        now = self._clock.now()
+        if self._state is BreakerState.HALF_OPEN:
+            self._open(now)
+            return
+        self._window.add(now, first=1, second=1)
+        calls, failures = self._window.totals(now)
+        if calls >= self._min_calls and failures >= self._failure_ratio * calls:
+            self._open(now)
+
+    def _on_neutral(self, generation: int, probe: bool) -> None:
+        if generation == self._generation and probe:
+            self._probes -= 1
+
+    def _open(self, now: float) -> None:
+        self._opened_at = now
+        self._transition(BreakerState.OPEN)
+
+    def _transition(self, new: BreakerState) -> None:
+        old = self._state
+        self._state = new
+        self._generation += 1
+        self._probes = 0
+        if new is BreakerState.CLOSED:
+            self._window.clear()
+        if self._on_transition is not None:
+            self._on_transition(old, new)
+
+    def __repr__(self) -> str:
+        return f"CircuitBreaker(state={self._state.value}, generation={self._generation}, probes={self._probes})"
