@@ -339,11 +339,10 @@ class Hub:
         return snapshot.with_sink_failures(dict(self.bus.sink_failures))
 
     def _usage(self, targets: Any) -> ConnectorMetrics:
-        snapshot = self.aggregator.snapshot()
         if len(targets) == 1:
-            return snapshot.for_model(targets[0].runtime.name, targets[0].model)
-        parts = [snapshot.for_model(t.runtime.name, t.model) for t in targets]
-        return MetricsSnapshot.combine(parts, connector="+".join(t.runtime.name for t in targets))
+            return self.aggregator.snapshot().for_model(targets[0].runtime.name, targets[0].model)
+        parts = [self.aggregator.snapshot(t.runtime.name, t.model) for t in targets]
+        return MetricsSnapshot.combine(parts, connector="+".join(t.label for t in targets))
 
     async def serve_metrics(self, port: int = 9464, host: str = "127.0.0.1") -> MetricsServer:
         """Serve ``hub.metrics()`` over local HTTP for ``patchwire stats``."""

@@ -133,8 +133,8 @@ class Pipeline:
         await rt.ensure_open()
         try:
             conn.validate(request)
-        except PatchwireError as err:
-            raise self._fill(err, rt.name, model, 0) from None
+        except PatchwireError as invalid:
+            raise self._fill(invalid, rt.name, model, 0) from None
         rt.budget.record_request()
         breaker = rt.breaker(model)
         partition = conn.limit_key(request)
@@ -151,15 +151,15 @@ class Pipeline:
             if breaker is not None:
                 bpermit = breaker.try_acquire()
                 if bpermit is None:
-                    err: PatchwireError = CircuitOpenError(
+                    opened = CircuitOpenError(
                         f"circuit open for {target.label}: recent calls failed too often",
                         connector=rt.name,
                         model=model,
                         attempts=attempt_no - 1,
                         retry_after=breaker.retry_after(),
                     )
-                    err.fallback = True
-                    raise err
+                    opened.fallback = True
+                    raise opened
             lpermit: Permit | None = None
             try:
                 if limiter is not None:
@@ -180,15 +180,15 @@ class Pipeline:
                                 message=exc.reason,
                             )
                         )
-                        err = RateLimitedError(
+                        refused = RateLimitedError(
                             f"not admitted by the rate limiter: {exc.reason}",
                             connector=rt.name,
                             model=model,
                             attempts=attempt_no - 1,
                             retry_after=exc.wait,
                         )
-                        err.fallback = True
-                        raise err from None
+                        refused.fallback = True
+                        raise refused from None
                     waited = clock.now() - started
                     if waited > 0:
                         self.emit(

@@ -21,8 +21,8 @@ import asyncio
 import enum
 import json
 import logging
-from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any, ClassVar, cast
 
 import pytest
 
@@ -80,7 +80,7 @@ class ConnectorConformance(abc.ABC):
         self, scenario: Scenario, host: PluginHost, fn: Any
     ) -> tuple[Any, list[Event], Hub]:
         events: list[Event] = []
-        gen = self.make_hub(scenario, host)
+        gen = cast(AsyncGenerator[Hub, None], self.make_hub(scenario, host))
         hub = await gen.__anext__()
         hub.bus.add("conformance", events.append)
         try:

@@ -125,7 +125,7 @@ class FakeConnector(Connector):
 
     async def stream(
         self, request: CompletionRequest, attempt: Attempt
-    ) -> AsyncIterator[StreamChunk]:  # type: ignore[override]
+    ) -> AsyncIterator[StreamChunk]:
         self._record("stream", request, attempt)
         out = await self._resolve(self.script.next(), request, attempt)
         pieces: Sequence[Any] = (
