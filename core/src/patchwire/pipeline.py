@@ -597,14 +597,19 @@ class Pipeline:
             cost,
             hit,
         )
-        return attrs.evolve(
-            result,
-            connector=target.runtime.name,
+        # Built directly: attrs.evolve introspects the class on every call, and this is the hot path.
+        return Completion(
+            text=result.text,
+            usage=result.usage,
             model=result.model or (target.model or ""),
+            connector=target.runtime.name,
+            finish_reason=result.finish_reason,
+            request_id=result.request_id,
+            cached=hit,
             attempts=0 if hit else attempts,
             latency=latency,
             cost=cost,
-            cached=hit,
+            raw=result.raw,
         )
 
     async def stream(

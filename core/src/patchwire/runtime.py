@@ -65,6 +65,7 @@ class ConnectorRuntime:
         self._breakers: dict[str, CircuitBreaker] = {}
         self._limiters: dict[str | None, Limiter] = {}
         self.batchers: dict[str, EmbeddingBatcher[tuple[float, ...]]] = {}
+        self._reporters: dict[tuple[str | None, str | None], Callable[[RateLimitInfo], None]] = {}
         self._opened = False
         self._open_lock = asyncio.Lock()
 
@@ -126,6 +127,11 @@ class ConnectorRuntime:
     def report_limits(
         self, model: str | None, partition: str | None
     ) -> Callable[[RateLimitInfo], None]:
+        key = (model, partition)
+        cached = self._reporters.get(key)
+        if cached is not None:
+            return cached
+
         def report(info: RateLimitInfo) -> None:
             limiter = self.limiter(partition)
             if limiter is not None:
@@ -146,6 +152,7 @@ class ConnectorRuntime:
                 Event(EventKind.QUOTA_REPORTED, self.name, model, time=self.clock.now(), data=data)
             )
 
+        self._reporters[key] = report
         return report
 
     async def aclose(self) -> None:
