@@ -53,6 +53,8 @@ class Trace:
     admissions: list[tuple[float, int]] = attrs.Factory(list)
     # (time, token amount, is_admission) in the order the limiter was charged
     charges: list[tuple[float, int, bool]] = attrs.Factory(list)
+    # every window's available amount right after each charge, when levels are lowest
+    levels: list[dict[str, float]] = attrs.Factory(list)
 
     def kinds(self) -> dict[int, str]:
         return {i: out[0].kind for i, out in self.outcomes.items()}
@@ -86,18 +88,24 @@ async def drive(limiter: Limiter, clock: VirtualClock, requests: Sequence[Reques
         record(index, Outcome(ADMITTED, now))
         trace.admissions.append((now, index))
         trace.charges.append((now, request.tokens, True))
+        trace.levels.append(available(limiter))
         try:
             if request.hold:
                 await clock.sleep(request.hold)
             if request.actual is not None:
                 trace.charges.append((clock.now(), request.actual - request.tokens, False))
                 await permit.reconcile(request.actual)
+                trace.levels.append(available(limiter))
         finally:
             permit.release()
 
     tasks = [asyncio.create_task(one(i, r)) for i, r in enumerate(requests)]
     await asyncio.gather(*tasks, return_exceptions=True)
     return trace
+
+
+def available(limiter: Limiter) -> dict[str, float]:
+    return {name: w.available for name, w in limiter.snapshot().windows.items()}
 
 
 def _cancel(task: asyncio.Task[None]) -> None:
