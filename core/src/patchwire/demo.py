@@ -1,0 +1,268 @@
+"""``patchwire demo``: a mixed workload against the built-in simulator, offline and keyless.
+
+Two simulated deployments run on loopback: a primary with real rate limits and a fault mix
+(5xx, 429s with every hint form, resets, malformed bodies, overload), and a backup. A hub
+sends them completions at several priorities through a fallback route, many small
+embeddings that the batcher coalesces, and repeated deterministic prompts that the cache
+answers. At the end: the metrics table and a ledger proving no call was lost.
+
+Core knows no wire format: the connector types and simulators come from installed plugins
+(patchwire-openai, and patchwire-anthropic for a cross-provider fallback when installed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import sys
+import time
+from collections import Counter
+from typing import Any
+
+from patchwire.errors import ConfigError, PatchwireError
+
+__all__ = ["configure", "run", "run_demo"]
+
+DEMO_KEY_ENV = "PATCHWIRE_DEMO_KEY"
+DEMO_KEY = "sk-demo-not-a-real-key-0000"
+PROMPTS = [
+    "Summarise the plot of Hamlet in one sentence.",
+    "Write a haiku about rate limits.",
+    "Explain exponential backoff to a new engineer.",
+    "List three uses of a circuit breaker.",
+    "What is a token bucket?",
+    "Translate 'good morning' into French.",
+]
+REPEATED = [
+    "What is the capital of France?",
+    "Define idempotency in one line.",
+    "Name the HTTP status for Too Many Requests.",
+]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--requests", type=int, default=400, help="calls to submit (default 400)")
+    parser.add_argument(
+        "--fault-rate",
+        type=float,
+        default=0.15,
+        help="share of primary requests that fail (default 0.15)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=7, help="seed for the workload and the simulators"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=32, help="calls in flight at once (default 32)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.requests < 1:
+        raise SystemExit("patchwire demo: --requests must be at least 1")
+    if not 0 <= args.fault_rate <= 0.9:
+        raise SystemExit("patchwire demo: --fault-rate must be between 0 and 0.9")
+    result = asyncio.run(
+        run_demo(
+            requests=args.requests,
+            fault_rate=args.fault_rate,
+            seed=args.seed,
+            concurrency=args.concurrency,
+            progress=not args.json,
+        )
+    )
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        print(result["table"])
+        print()
+        print(result["summary"])
+    return 0 if result["ledger"]["lost"] == 0 else 1
+
+
+class _Progress:
+    """A one-line progress bar on stderr (only when it is a terminal or forced)."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total = total
+        self.done = 0
+        self.failed = 0
+        self.enabled = enabled
+        self.started = time.monotonic()
+        self._last = 0.0
+
+    def tick(self, ok: bool) -> None:
+        self.done += 1
+        self.failed += not ok
+        now = time.monotonic()
+        if self.enabled and (now - self._last > 0.05 or self.done == self.total):
+            self._last = now
+            width = 30
+            filled = int(width * self.done / self.total)
+            bar = "#" * filled + "-" * (width - filled)
+            rate = self.done / max(now - self.started, 1e-6)
+            sys.stderr.write(
+                f"\r[{bar}] {self.done}/{self.total} calls  {self.failed} failed  {rate:6.0f}/s"
+            )
+            if self.done == self.total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _backup_target(connectors: Any, simulators: Any) -> tuple[str, str, str]:
+    """A backup on another provider when its plugin is installed, else a second deployment."""
+    if "anthropic" in connectors and "anthropic" in simulators:
+        return "anthropic", "anthropic", "claude-haiku-4-5"
+    return "openai", "openai", "gpt-4o-mini"
+
+
+async def run_demo(
+    *, requests: int, fault_rate: float, seed: int, concurrency: int, progress: bool
+) -> dict[str, Any]:
+    from patchwire.hub import Hub
+    from patchwire.plugins import default_host
+    from patchwire.testing.simulator import FaultMix, SimLimits, Simulator
+
+    host = default_host()
+    regs = host.registries
+    if "openai" not in regs.connectors or "openai" not in regs.simulators:
+        raise ConfigError(
+            "the demo needs the OpenAI connector and its simulator: install patchwire-openai"
+            f" (installed connector types: {', '.join(sorted(regs.connectors)) or 'none'})"
+        )
+    os.environ.setdefault(DEMO_KEY_ENV, DEMO_KEY)
+    backup_type, backup_wire, backup_model = _backup_target(regs.connectors, regs.simulators)
+    share = fault_rate / 5
+    primary_faults = FaultMix(
+        server_error=share * 2,
+        rate_limited=share,
+        overloaded=share,
+        reset=share / 2,
+        malformed=share / 2,
+        latency=0.004,
+        latency_jitter=0.003,
+    )
+    primary = Simulator(
+        "openai",
+        faults=primary_faults,
+        limits=SimLimits(requests_per_minute=6000, tokens_per_minute=2_000_000),
+        seed=seed,
+        plugin_host=host,
+    )
+    backup = Simulator(
+        backup_wire,
+        faults=FaultMix(server_error=0.02, latency=0.006, latency_jitter=0.003),
+        seed=seed + 1,
+        plugin_host=host,
+    )
+    async with primary, backup:
+        retry = {"max_attempts": 4, "initial": 0.02, "cap": 0.5, "deadline": 15}
+        config = {
+            "connectors": {
+                "primary": {
+                    "type": "openai",
+                    "base_url": primary.base_url,
+                    "api_key": f"env:{DEMO_KEY_ENV}",
+                    "timeout": 2,
+                    "retry": retry,
+                    "limits": {"requests_per_second": 400, "max_concurrency": 24},
+                    "cache": {"ttl": 600},
+                    "breaker": {"min_calls": 40, "failure_ratio": 0.6, "window": 10, "open_for": 1},
+                },
+                "backup": {
+                    "type": backup_type,
+                    "base_url": backup.base_url,
+                    "api_key": f"env:{DEMO_KEY_ENV}",
+                    "timeout": 2,
+                    "retry": retry,
+                },
+            },
+            "routes": {
+                "chat": {
+                    "targets": ["primary:gpt-4o-mini", f"backup:{backup_model}"],
+                    "priority_targets": [f"backup:{backup_model}"],
+                    "priority_threshold": 9,
+                },
+            },
+        }
+        rng = random.Random(seed)
+        plan: list[tuple[str, str]] = []
+        for _ in range(requests):
+            roll = rng.random()
+            if roll < 0.50:
+                plan.append(("complete", rng.choice(PROMPTS)))
+            elif roll < 0.75:
+                plan.append(("embed", f"document {rng.randrange(10_000)}: {rng.choice(PROMPTS)}"))
+            elif roll < 0.85:
+                plan.append(("urgent", rng.choice(PROMPTS)))
+            else:
+                plan.append(("cached", rng.choice(REPEATED)))
+        outcomes: Counter[str] = Counter()
+        by_kind: Counter[str] = Counter()
+        bar = _Progress(requests, progress)
+        gate = asyncio.Semaphore(concurrency)
+        hub = Hub.from_dict(config, source="<demo>", host=host, seed=seed)
+        started = time.monotonic()
+        async with hub:
+            chat = hub.model("chat")
+            embedder = hub.model("primary:text-embedding-3-small")
+
+            async def one(kind: str, text: str) -> None:
+                async with gate:
+                    by_kind[kind] += 1
+                    try:
+                        if kind == "complete":
+                            await chat.complete(text, max_tokens=40, priority=rng.choice((0, 1, 2)))
+                        elif kind == "urgent":
+                            await chat.complete(text, max_tokens=40, priority=9)
+                        elif kind == "embed":
+                            await embedder.embed(text)
+                        else:
+                            await chat.complete(text, max_tokens=20, temperature=0)
+                    except PatchwireError as err:
+                        outcomes[f"failed:{err.category.value}"] += 1
+                        bar.tick(False)
+                        return
+                    outcomes["succeeded"] += 1
+                    bar.tick(True)
+
+            await asyncio.gather(*(one(kind, text) for kind, text in plan))
+            elapsed = time.monotonic() - started
+            snapshot = hub.metrics()
+        failed = {k.split(":", 1)[1]: v for k, v in outcomes.items() if k.startswith("failed:")}
+        ledger = {
+            "submitted": requests,
+            "succeeded": outcomes["succeeded"],
+            "failed": sum(failed.values()),
+            "failed_by_category": failed,
+        }
+        ledger["lost"] = ledger["submitted"] - ledger["succeeded"] - ledger["failed"]
+        sims = {"primary": _stats(primary), "backup": _stats(backup)}
+    summary = (
+        f"ledger: submitted {ledger['submitted']} = succeeded {ledger['succeeded']}"
+        f" + failed with a classified error {ledger['failed']}"
+        + (f" ({', '.join(f'{k} {v}' for k, v in sorted(failed.items()))})" if failed else "")
+        + f"; lost = {ledger['lost']}\n"
+        f"workload: {dict(by_kind)} in {elapsed:.2f} s ({requests / elapsed:.0f} calls/s);"
+        f" backup: {backup_type}:{backup_model}\n"
+        f"simulators saw: primary {sims['primary']}, backup {sims['backup']}"
+    )
+    return {
+        "ledger": ledger,
+        "metrics": snapshot.to_dict(),
+        "table": snapshot.render_table(),
+        "summary": summary,
+        "elapsed": elapsed,
+        "simulators": sims,
+    }
+
+
+def _stats(sim: Any) -> dict[str, Any]:
+    stats = sim.stats()
+    to_dict = getattr(stats, "to_dict", None)
+    data = to_dict() if callable(to_dict) else dict(vars(stats))
+    keep = ("requests", "faults", "by_status")
+    return {k: v for k, v in data.items() if k in keep} or data
