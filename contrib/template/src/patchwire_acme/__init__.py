@@ -1,0 +1,1 @@
+"""patchwire connector for the Acme completion API (the plugin template)."""
