@@ -163,7 +163,6 @@ class Pipeline:
             lpermit: Permit | None = None
             try:
                 if limiter is not None:
-                    started = clock.now()
                     try:
                         lpermit = await limiter.acquire(
                             tokens=estimate, priority=options.priority, deadline=deadline
@@ -189,7 +188,7 @@ class Pipeline:
                         )
                         refused.fallback = True
                         raise refused from None
-                    waited = clock.now() - started
+                    waited = lpermit.waited
                     if waited > 0:
                         self.emit(
                             Event(

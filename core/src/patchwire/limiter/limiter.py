@@ -32,12 +32,14 @@ log = logging.getLogger("patchwire.limiter")
 class Permit:
     """An admission: holds a concurrency slot until released, and settles token usage."""
 
-    __slots__ = ("_limiter", "_slot", "_tokens")
+    __slots__ = ("_limiter", "_slot", "_tokens", "waited")
 
-    def __init__(self, limiter: Limiter, tokens: int, slot: bool) -> None:
+    def __init__(self, limiter: Limiter, tokens: int, slot: bool, waited: float = 0.0) -> None:
         self._limiter = limiter
         self._tokens = tokens
         self._slot = slot
+        #: seconds this request spent queued (0 when it was admitted on arrival)
+        self.waited = waited
 
     async def reconcile(self, actual_tokens: int) -> None:
         """Charge (or refund) the difference between what was charged and ``actual_tokens``.
@@ -139,7 +141,7 @@ class Limiter:
                 if admitted:
                     if self._on_wait is not None and now > waiter.arrival:
                         self._report_wait(self._on_wait, now - waiter.arrival)
-                    return Permit(self, waiter.tokens, self._max is not None)
+                    return Permit(self, waiter.tokens, self._max is not None, now - waiter.arrival)
                 if deadline is not None:
                     if wait is None:
                         if now >= deadline:
