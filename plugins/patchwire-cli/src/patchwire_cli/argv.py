@@ -1,0 +1,113 @@
+"""argv templates: ``["pandoc", "-f", "{from}", "-t", "{to}"]``.
+
+No shell ever runs, and each argument's value lands inside the one argv item its
+placeholder stands in, so no value can add, remove or split items: quotes, spaces,
+semicolons and ``$(...)`` reach the program as plain text. One thing a value could still
+do is look like an option (``--output=/etc/passwd`` where a file name was meant), so a
+value filling a whole item may not start with ``-`` unless it comes after a literal
+``--`` or the command allows options explicitly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+import attrs
+from patchwire.errors import InvalidRequestError
+
+__all__ = ["ArgvTemplate", "Field", "TemplateError", "parse_item"]
+
+# ``{{`` and ``}}`` are literal braces; any other lone brace is a mistake worth reporting.
+_TOKEN = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}|[{}]")
+
+
+class TemplateError(ValueError):
+    """A template that cannot be parsed; the message says where."""
+
+
+@attrs.frozen(slots=True)
+class Field:
+    name: str
+
+
+Part = str | Field
+
+
+def parse_item(text: str) -> tuple[Part, ...]:
+    """The literal text and placeholders of one template string, in order."""
+    parts: list[Part] = []
+    literal: list[str] = []
+    pos = 0
+    for match in _TOKEN.finditer(text):
+        literal.append(text[pos : match.start()])
+        token = match.group(0)
+        if token == "{{":
+            literal.append("{")
+        elif token == "}}":
+            literal.append("}")
+        elif match.group(1) is not None:
+            if "".join(literal):
+                parts.append("".join(literal))
+            literal = []
+            parts.append(Field(match.group(1)))
+        else:
+            raise TemplateError(
+                f"unmatched '{token}' at position {match.start()} of {text!r}; placeholders"
+                " look like {name} (a letter or _ then letters, digits or _), and a literal"
+                " brace is written {{ or }}"
+            )
+        pos = match.end()
+    literal.append(text[pos:])
+    if "".join(literal):
+        parts.append("".join(literal))
+    return tuple(parts)
+
+
+@attrs.frozen
+class ArgvTemplate:
+    """A parsed argv template. Item 0, the program, is always literal."""
+
+    items: tuple[tuple[Part, ...], ...]
+    #: index of the first literal ``--`` item, after which values may start with ``-``
+    end_of_options: int | None
+
+    @classmethod
+    def parse(cls, argv: Sequence[str]) -> ArgvTemplate:
+        if not argv:
+            raise TemplateError("argv is empty; give the program and its arguments")
+        items = tuple(parse_item(item) for item in argv)
+        if any(isinstance(part, Field) for part in items[0]) or not items[0]:
+            raise TemplateError(
+                f"the program (argv[0] = {argv[0]!r}) must be a literal name or path, not a placeholder"
+            )
+        end = next((i for i, item in enumerate(items) if item == ("--",)), None)
+        return cls(items, end)
+
+    @property
+    def program(self) -> str:
+        first = self.items[0][0]
+        assert isinstance(first, str)
+        return first
+
+    @property
+    def fields(self) -> frozenset[str]:
+        return frozenset(p.name for item in self.items for p in item if isinstance(p, Field))
+
+    def render(self, values: Mapping[str, str], *, allow_options: bool = False) -> list[str]:
+        """One argv item per template item; ``values`` must hold every field."""
+        out: list[str] = []
+        for index, item in enumerate(self.items):
+            if (
+                not allow_options
+                and len(item) == 1
+                and isinstance(item[0], Field)
+                and (self.end_of_options is None or index < self.end_of_options)
+                and values[item[0].name].startswith("-")
+            ):
+                raise InvalidRequestError(
+                    f"argument '{item[0].name}' starts with '-' and would be read as an option;"
+                    " put a literal '--' before it in argv, or set allow_options = true for this command"
+                )
+            out.append("".join(p if isinstance(p, str) else values[p.name] for p in item))
+        return out
