@@ -233,13 +233,14 @@ async def run_demo(
             elapsed = time.monotonic() - started
             snapshot = hub.metrics()
         failed = {k.split(":", 1)[1]: v for k, v in outcomes.items() if k.startswith("failed:")}
-        ledger = {
+        succeeded, failed_total = outcomes["succeeded"], sum(failed.values())
+        ledger: dict[str, Any] = {
             "submitted": requests,
-            "succeeded": outcomes["succeeded"],
-            "failed": sum(failed.values()),
+            "succeeded": succeeded,
+            "failed": failed_total,
             "failed_by_category": failed,
+            "lost": requests - succeeded - failed_total,
         }
-        ledger["lost"] = ledger["submitted"] - ledger["succeeded"] - ledger["failed"]
         sims = {"primary": _stats(primary), "backup": _stats(backup)}
     summary = (
         f"ledger: submitted {ledger['submitted']} = succeeded {ledger['succeeded']}"

@@ -527,32 +527,31 @@ class Pipeline:
             usage.cached_input_tokens,
         )
 
-    def _cacheable(self, target: Target, request: Request, options: CallOptions) -> bool:
-        rt = target.runtime
-        if rt.cache is None or options.cache is False or rt.config.cache.ttl <= 0:
-            return False
-        return options.cache is True or rt.connector.is_deterministic(request)
-
     async def _cached(
         self,
         targets: Sequence[Target],
         operation: str,
-        request: Request,
+        request: Request | Callable[[], Request],
         options: CallOptions,
         call_id: int,
         compute: Callable[[], Awaitable[T]],
     ) -> tuple[T, bool]:
+        """``request`` may be a function, so an uncacheable call never builds it twice."""
         first = targets[0]
-        if not self._cacheable(first, request, options):
+        rt = first.runtime
+        if rt.cache is None or options.cache is False:
             return await compute(), False
-        assert first.runtime.cache is not None
+        if callable(request):
+            request = request()
+        if not (options.cache is True or rt.connector.is_deterministic(request)):
+            return await compute(), False
         key = cache_key("|".join(t.label for t in targets), None, operation, request)
-        value, hit = await first.runtime.cache.get_or_call(key, compute)
+        value, hit = await rt.cache.get_or_call(key, compute)
         kind = EventKind.CACHE_HIT if hit else EventKind.CACHE_MISS
         self.emit(
             Event(
                 kind,
-                first.runtime.name,
+                rt.name,
                 first.model,
                 time=self.clock.now(),
                 call_id=call_id,
@@ -579,7 +578,7 @@ class Pipeline:
                 return result, targets.index(target), attempts
 
             (result, index, attempts), hit = await self._cached(
-                targets, "complete", request_for(targets[0]), options, call_id, compute
+                targets, "complete", lambda: request_for(targets[0]), options, call_id, compute
             )
         except (PatchwireError, asyncio.CancelledError) as err:
             self._failed(targets, "complete", call_id, start, err)

@@ -62,6 +62,7 @@ class ConnectorRuntime:
         )
         self.budget = RetryBudget(clock, ratio=r.budget_ratio)
         self._limiter_backend = limiter_backend
+        self._unlimited = config.limits.empty
         self._breakers: dict[str, CircuitBreaker] = {}
         self._limiters: dict[str | None, Limiter] = {}
         self.batchers: dict[str, EmbeddingBatcher[tuple[float, ...]]] = {}
@@ -109,7 +110,7 @@ class ConnectorRuntime:
         return breaker
 
     def limiter(self, partition: str | None) -> Limiter | None:
-        if self.config.limits.empty:
+        if self._unlimited:
             return None
         limiter = self._limiters.get(partition)
         if limiter is None:
