@@ -1,0 +1,230 @@
+"""One attempt against the Gemini API (``generativelanguage.googleapis.com``).
+
+``complete`` posts ``models/NAME:generateContent``; ``stream`` posts
+``:streamGenerateContent?alt=sse`` and reads one GenerateContentResponse per event, the
+totals in the last; ``embed`` posts ``:embedContent`` for one text and
+``:batchEmbedContents`` for a batch the core batcher coalesced. The key travels in the
+``x-goog-api-key`` header, never as ``?key=``, which would land in access logs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Final
+from urllib.parse import urlsplit
+
+from patchwire.connector import Attempt, Capability, Connector, ConnectorContext, Setting
+from patchwire.errors import IntegrationError, TransientError
+from patchwire.http import open_stream, send
+from patchwire.sse import iter_sse
+from patchwire.types import (
+    Completion,
+    CompletionRequest,
+    EmbeddingBatch,
+    EmbeddingRequest,
+    StreamChunk,
+    ToolRequest,
+    Usage,
+)
+
+from patchwire_gemini.prices import PRICES
+from patchwire_gemini.request import (
+    MAX_BATCH,
+    TASK_TYPES,
+    batch_embed_body,
+    embed_body,
+    generate_body,
+    model_url,
+)
+from patchwire_gemini.response import parse_chunk, usage_from, vectors_from
+
+if TYPE_CHECKING:
+    from patchwire.config import ConnectorConfig
+    from patchwire.prices import Price
+
+__all__ = ["DEFAULT_HOST", "GeminiConnector"]
+
+DEFAULT_HOST: Final = "https://generativelanguage.googleapis.com"
+
+
+class GeminiConnector(Connector):
+    """Connector type ``gemini``: text generation, streaming and embeddings."""
+
+    type_name = "gemini"
+    version = "0.1.0"
+    api_versions = ("v1beta", "v1")
+    capabilities = frozenset({Capability.COMPLETE, Capability.STREAM, Capability.EMBED})
+    max_batch_size = MAX_BATCH
+    default_api_key = "env:GEMINI_API_KEY"
+    default_auth_scheme = "api_key"
+    default_auth_settings: ClassVar[Mapping[str, Any]] = {"header": "x-goog-api-key"}
+    settings: ClassVar[Mapping[str, Setting]] = {
+        "embedding_dimensions": Setting(
+            (int,), None, "outputDimensionality of embeddings (default: the model's full size)"
+        ),
+        "task_type": Setting(
+            (str,), None, "embedding taskType, e.g. RETRIEVAL_DOCUMENT or SEMANTIC_SIMILARITY"
+        ),
+        "thinking_budget": Setting(
+            (int,), None, "thinking tokens per reply for thinking models: -1 dynamic, 0 off"
+        ),
+        "user_project": Setting(
+            (str,),
+            None,
+            "x-goog-user-project header: the project billed when authenticating with user OAuth tokens",
+        ),
+    }
+
+    def __init__(self, ctx: ConnectorContext) -> None:
+        super().__init__(ctx)
+        config = ctx.config
+        self.base_url = (
+            config.base_url or f"{DEFAULT_HOST}/{config.api_version or self.api_versions[0]}"
+        ).rstrip("/")
+        project = self.setting("user_project")
+        self._headers: dict[str, str] = {"x-goog-user-project": project} if project else {}
+        budget = self.setting("thinking_budget")
+        self._generation_defaults: dict[str, Any] = (
+            {} if budget is None else {"thinking_budget": budget}
+        )
+        self._embed_defaults: dict[str, Any] = {
+            key: value
+            for key, value in (
+                ("dimensions", self.setting("embedding_dimensions")),
+                ("task_type", self.setting("task_type")),
+            )
+            if value is not None
+        }
+
+    @classmethod
+    def check_config(cls, config: ConnectorConfig) -> None:
+        where = config.where
+        if config.api_version is not None and config.api_version not in cls.api_versions:
+            raise where.error(
+                "api_version",
+                f"the gemini connector speaks {', '.join(cls.api_versions)}, not {config.api_version!r}",
+            )
+        if config.base_url is not None:
+            parts = urlsplit(config.base_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise where.error(
+                    "base_url",
+                    f"expected an http(s) URL such as '{DEFAULT_HOST}/v1beta',"
+                    f" got {config.base_url!r}",
+                )
+        task_type = config.settings.get("task_type")
+        if task_type is not None and task_type not in TASK_TYPES:
+            raise where.error(
+                "task_type", f"expected one of {', '.join(sorted(TASK_TYPES))}, got {task_type!r}"
+            )
+        dimensions = config.settings.get("embedding_dimensions")
+        if dimensions is not None and dimensions < 1:
+            raise where.error("embedding_dimensions", f"must be >= 1, got {dimensions}")
+        budget = config.settings.get("thinking_budget")
+        if budget is not None and budget < -1:
+            raise where.error(
+                "thinking_budget", f"must be -1 (dynamic), 0 (off) or more, got {budget}"
+            )
+        if config.batch.max_size is not None and config.batch.max_size > MAX_BATCH:
+            raise where.child("batch").error(
+                "max_size",
+                f"Gemini's batchEmbedContents takes at most {MAX_BATCH} texts,"
+                f" got {config.batch.max_size}",
+            )
+        if config.auth is not None and config.auth.get("query") is not None:
+            raise where.child("auth").error(
+                "query",
+                "the gemini connector does not send its key as a query parameter (URLs end up"
+                " in logs); leave 'query' out and the key goes in the x-goog-api-key header",
+            )
+
+    @classmethod
+    def prices(cls) -> Mapping[str, Price]:
+        return PRICES
+
+    def validate(self, request: CompletionRequest | EmbeddingRequest | ToolRequest) -> None:
+        if isinstance(request, CompletionRequest):
+            generate_body(request, self._generation_defaults)
+        elif isinstance(request, EmbeddingRequest):
+            batch_embed_body(request, self._embed_defaults)
+
+    async def complete(self, request: CompletionRequest, attempt: Attempt) -> Completion:
+        body = generate_body(request, self._generation_defaults)
+        url = model_url(self.base_url, request.model, "generateContent")
+        response = await send(attempt, "POST", url, json_body=body, headers=self._headers)
+        data = response.json()
+        chunk = parse_chunk(data, model=request.model, connector=self.name)
+        if chunk.finish_reason is None and not chunk.text:
+            raise IntegrationError(
+                "Gemini's reply has no candidate and no block reason",
+                connector=self.name,
+                model=request.model,
+                status=response.status,
+            )
+        return Completion(
+            text=chunk.text,
+            usage=chunk.usage or Usage(),
+            model=request.model,
+            finish_reason=chunk.finish_reason,
+            request_id=chunk.response_id,
+            raw=data,
+        )
+
+    async def stream(
+        self, request: CompletionRequest, attempt: Attempt
+    ) -> AsyncIterator[StreamChunk]:
+        body = generate_body(request, self._generation_defaults)
+        url = model_url(self.base_url, request.model, "streamGenerateContent")
+        async with open_stream(
+            attempt, "POST", url, json_body=body, headers=self._headers, params={"alt": "sse"}
+        ) as response:
+            finished = False
+            usage: Usage | None = None
+            async for event in iter_sse(response):
+                try:
+                    data = json.loads(event.data)
+                except ValueError:
+                    raise IntegrationError(
+                        f"a Gemini stream event is not JSON ({len(event.data)} characters)",
+                        connector=self.name,
+                        model=request.model,
+                    ) from None
+                chunk = parse_chunk(data, model=request.model, connector=self.name)
+                if chunk.usage is not None:
+                    usage = chunk.usage
+                if chunk.finish_reason is not None and not finished:
+                    finished = True
+                    yield StreamChunk(chunk.text, usage=usage, finish_reason=chunk.finish_reason)
+                elif chunk.text:
+                    yield StreamChunk(chunk.text)
+                elif finished and chunk.usage is not None:
+                    yield StreamChunk("", usage=chunk.usage)
+        if not finished:
+            # Gemini's last event always names a finish reason; without it the answer is cut.
+            raise TransientError(
+                "Gemini's stream ended before its final event",
+                connector=self.name,
+                model=request.model,
+            )
+
+    async def embed(self, request: EmbeddingRequest, attempt: Attempt) -> EmbeddingBatch:
+        batch = len(request.inputs) > 1
+        if batch:
+            body = batch_embed_body(request, self._embed_defaults)
+        else:
+            body = embed_body(request, request.inputs[0], self._embed_defaults)
+        method = "batchEmbedContents" if batch else "embedContent"
+        url = model_url(self.base_url, request.model, method)
+        response = await send(attempt, "POST", url, json_body=body, headers=self._headers)
+        data = response.json()
+        try:
+            vectors = vectors_from(data, len(request.inputs), batch=batch)
+            usage = usage_from(data.get("usageMetadata"))
+        except IntegrationError as exc:
+            exc.connector, exc.model = self.name, request.model
+            exc.message = f"unexpected Gemini {method} reply: {exc.message}"
+            raise
+        # Gemini's embedding replies carry no usage: an estimate keeps tokens and cost
+        # in the metrics approximately right instead of zero.
+        return EmbeddingBatch(vectors, usage or Usage(input_tokens=self.estimate_tokens(request)))
