@@ -1,0 +1,123 @@
+"""The two ways to reach an MCP server: a child process over stdio, or streamable HTTP.
+
+Over HTTP, credentials change per attempt (the auth layer refreshes them) while the SDK's
+transport is long-lived, so each request takes its headers from the :class:`HttpExchange`
+of the attempt that sent it. The SDK sends every message in a copy of its sender's
+context, so a context variable finds that attempt; the same exchange records an error
+response, whose status and headers the SDK itself would reduce to a bare JSON-RPC code.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import ssl
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import attrs
+import httpx2
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from multidict import CIMultiDict, CIMultiDictProxy
+from patchwire.http import HttpResponse
+from patchwire.redact import redact_url
+
+from patchwire_mcp.stderr import StderrPump
+
+__all__ = [
+    "EXCHANGE",
+    "HttpExchange",
+    "allowlisted_env",
+    "http_transport",
+    "stdio_transport",
+]
+
+_MAX_ERROR_BODY = 64 * 1024
+# Connect and write bounded as the SDK does; reads wait for slow tools, and the pipeline's
+# deadline ends an attempt long before this.
+_HTTP_TIMEOUT = httpx2.Timeout(30.0, read=300.0)
+
+
+@attrs.define
+class HttpExchange:
+    """One attempt's credentials, and the last error response it received."""
+
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    params: Mapping[str, str] = attrs.field(factory=dict)
+    error: HttpResponse | None = None
+    #: whether ``error``'s body held a JSON-RPC error (else the SDK invented one from the status)
+    jsonrpc_body: bool = False
+
+
+EXCHANGE: contextvars.ContextVar[HttpExchange | None] = contextvars.ContextVar(
+    "patchwire_mcp_exchange", default=None
+)
+
+
+def _is_jsonrpc_error(body: bytes) -> bool:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return (
+        isinstance(data, dict) and isinstance(data.get("error"), dict) and "code" in data["error"]
+    )
+
+
+async def _attach_credentials(request: httpx2.Request) -> None:
+    exchange = EXCHANGE.get()
+    if exchange is None:
+        return
+    request.headers.update(exchange.headers)
+    if exchange.params:
+        request.url = request.url.copy_merge_params(dict(exchange.params))
+
+
+async def _record_error(response: httpx2.Response) -> None:
+    exchange = EXCHANGE.get()
+    if exchange is None or response.status_code < 400:
+        return
+    body = (await response.aread())[:_MAX_ERROR_BODY]
+    exchange.error = HttpResponse(
+        response.status_code,
+        CIMultiDictProxy(CIMultiDict(response.headers.multi_items())),
+        body,
+        redact_url(str(response.request.url)),
+    )
+    exchange.jsonrpc_body = _is_jsonrpc_error(body)
+
+
+@asynccontextmanager
+async def http_transport(url: str, *, tls: ssl.SSLContext | None) -> AsyncIterator[Any]:
+    client = httpx2.AsyncClient(
+        timeout=_HTTP_TIMEOUT,
+        verify=tls if tls is not None else True,
+        event_hooks={"request": [_attach_credentials], "response": [_record_error]},
+    )
+    async with client, streamable_http_client(url, http_client=client) as streams:
+        yield streams
+
+
+@asynccontextmanager
+async def stdio_transport(
+    command: str,
+    args: Sequence[str],
+    env: Mapping[str, str],
+    cwd: str | Path | None,
+    stderr: StderrPump,
+) -> AsyncIterator[Any]:
+    params = StdioServerParameters(command=command, args=list(args), env=dict(env), cwd=cwd)
+    try:
+        async with stdio_client(params, errlog=stderr.errlog) as streams:
+            stderr.spawned()
+            yield streams
+    finally:
+        stderr.spawned()
+
+
+def allowlisted_env(names: Sequence[str], environ: Mapping[str, str]) -> dict[str, str]:
+    """The allowlisted variables that are set, to pass on to the server."""
+    return {name: environ[name] for name in names if name in environ}
