@@ -12,7 +12,7 @@ from patchwire.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from patchwire.classification import Classification
-    from patchwire.registry import ConnectorRegistrar
+    from patchwire.registry import ConnectorRegistrar, SimulatorRegistrar
 
 __all__ = ["GeminiPlugin", "plugin"]
 
@@ -38,6 +38,12 @@ class GeminiPlugin:
         if not isinstance(connector, GeminiConnector) or not isinstance(response, HttpResponse):
             return None
         return classify_response(response)
+
+    @hookimpl
+    def patchwire_register_simulators(self, register: SimulatorRegistrar) -> None:
+        from patchwire_gemini.simwire import GeminiWire
+
+        register("gemini", GeminiWire)
 
 
 plugin = GeminiPlugin()
