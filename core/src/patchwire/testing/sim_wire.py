@@ -1,0 +1,209 @@
+"""The contract between the simulator and a provider's wire format.
+
+The simulator owns the server, the fault draws, the rate-limit buckets and the content;
+a :class:`WireFormat`, registered by the provider's plugin through
+``patchwire_register_simulators``, says how that provider spells it: the paths it
+serves, how a request body reads, what a success, a stream, an error of each kind and
+the rate-limit headers look like. Core never learns a provider's format.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, Protocol
+
+import attrs
+
+from patchwire.testing.sim_limits import LimitBreach, LimitState
+
+__all__ = [
+    "ErrorDetail",
+    "ErrorKind",
+    "Operation",
+    "SimReply",
+    "SimRequest",
+    "SimResponse",
+    "SimRoute",
+    "StreamPlan",
+    "WireFormat",
+    "WireRequestError",
+]
+
+Operation = Literal["chat", "embed"]
+
+
+@attrs.frozen
+class SimRoute:
+    """One endpoint: an aiohttp path pattern under the wire's prefix, and what it does.
+
+    ``stream`` None lets the body decide (OpenAI's ``"stream": true``); True or False
+    fixes it for endpoints that stream by path (Gemini's ``:streamGenerateContent``).
+    """
+
+    path: str
+    operation: Operation
+    method: str = "POST"
+    stream: bool | None = None
+
+
+@attrs.frozen
+class SimRequest:
+    """What the wire format read from a request, in the simulator's terms.
+
+    ``prompt`` is the text the reply is derived from; ``input_tokens`` what the whole
+    input counts (messages, their framing, or every embedding input); ``inputs`` the
+    embedding inputs; ``options`` anything else the wire format needs to answer.
+    """
+
+    operation: Operation
+    model: str
+    prompt: str = ""
+    input_tokens: int = 0
+    inputs: tuple[str, ...] = ()
+    stream: bool = False
+    max_tokens: int | None = None
+    dimensions: int | None = None
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class SimReply:
+    """The content the simulator computed for a request (the wire format only spells it)."""
+
+    request_id: str
+    created: int  # unix seconds
+    text: str = ""
+    truncated: bool = False  # max_tokens cut the text short
+    pieces: tuple[str, ...] = ()  # stream deltas; joined they give ``text``
+    input_tokens: int = 0
+    output_tokens: int = 0
+    vectors: tuple[tuple[float, ...], ...] = ()
+
+
+@attrs.frozen
+class SimResponse:
+    """One answer. ``retry_after`` is the wait it asks for, however it is written
+    (a header, an HTTP date, the message text), so the journal can record it."""
+
+    status: int
+    body: bytes
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    content_type: str = "application/json"
+    retry_after: float | None = None
+
+
+@attrs.frozen
+class StreamPlan:
+    """A stream as frames: ``head`` opens it, one frame per piece of text, ``tail`` closes it.
+
+    The simulator cuts a broken stream after the head and at least one piece, so a
+    client always sees some text before the connection drops.
+    """
+
+    head: tuple[bytes, ...]
+    pieces: tuple[bytes, ...]
+    tail: tuple[bytes, ...]
+    content_type: str = "text/event-stream"
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+
+
+class ErrorKind(enum.StrEnum):
+    AUTH = "auth"  # unknown or missing credential
+    INVALID_REQUEST = "invalid_request"  # the body does not parse or breaks the API's rules
+    NOT_FOUND = "not_found"  # no such endpoint
+    RATE_LIMITED = "rate_limited"  # a limit was hit (enforced or injected)
+    TOO_LARGE = "too_large"  # the request alone exceeds a whole limit
+    QUOTA_EXHAUSTED = "quota_exhausted"  # out of credit: retrying will not help
+    SERVER_ERROR = "server_error"  # 5xx
+    OVERLOADED = "overloaded"  # the provider's "busy, come back later"
+
+
+@attrs.frozen
+class ErrorDetail:
+    """Everything a wire format needs to spell one error.
+
+    ``rng`` is private to this request (seeded from the simulator's seed), for choices
+    such as which 5xx or which Retry-After form. ``retry_after`` is the wait in seconds
+    the answer should ask for (None: no hint). ``now_wall`` is the server's wall clock,
+    for hints written as HTTP dates.
+    """
+
+    kind: ErrorKind
+    rng: random.Random = attrs.field(eq=False, repr=False)
+    request_id: str
+    now_wall: float
+    request: SimRequest | None = None
+    message: str = ""
+    param: str | None = None
+    retry_after: float | None = None
+    breach: LimitBreach | None = None
+    method: str = "POST"
+    path: str = ""
+
+
+class WireRequestError(Exception):
+    """A request the wire format refuses while reading it (answered as INVALID_REQUEST or NOT_FOUND)."""
+
+    def __init__(
+        self, message: str, *, param: str | None = None, kind: ErrorKind = ErrorKind.INVALID_REQUEST
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.kind = kind
+
+
+class WireFormat(Protocol):
+    """A provider's wire format, as the simulator needs it.
+
+    ``name`` is the simulator's name (``patchwire simulate NAME``), ``connector_type`` the
+    connector type that speaks it and ``example_model`` a model to put in examples;
+    ``prefix`` is the path under which the provider's API lives (``/v1``).
+    """
+
+    name: str
+    connector_type: str
+    prefix: str
+    example_model: str
+    routes: Sequence[SimRoute]
+
+    def credential(self, headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+        """The API key a request carries, or None."""
+        ...
+
+    def parse(self, route: SimRoute, body: bytes, path_params: Mapping[str, str]) -> SimRequest:
+        """Read a request; raise :class:`WireRequestError` for one the API would refuse."""
+        ...
+
+    def default_dimensions(self, model: str) -> int:
+        """The embedding size of ``model`` when the request names none."""
+        ...
+
+    def headers(self, request_id: str) -> Mapping[str, str]:
+        """Headers every answer carries (request ids, version stamps)."""
+        ...
+
+    def success(self, request: SimRequest, reply: SimReply) -> SimResponse:
+        """A complete non-streaming answer."""
+        ...
+
+    def stream(self, request: SimRequest, reply: SimReply) -> StreamPlan:
+        """A complete stream."""
+        ...
+
+    def error(self, detail: ErrorDetail) -> SimResponse:
+        """An error answer in the provider's shape, with its hint headers."""
+        ...
+
+    def malformed(
+        self, request: SimRequest, reply: SimReply, rng: random.Random
+    ) -> SimResponse | StreamPlan:
+        """A 200 that a client cannot use: a body that is not JSON or not the schema
+        (a stream plan with such a frame for streaming requests)."""
+        ...
+
+    def limit_headers(self, state: LimitState, now_wall: float) -> Mapping[str, str]:
+        """The provider's rate-limit headers for the key's current state."""
+        ...
