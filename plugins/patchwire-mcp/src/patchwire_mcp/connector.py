@@ -77,7 +77,9 @@ class McpConnector(Connector):
             return
         clock = self.ctx.clock
         try:
-            with deadline_scope(clock, clock.now() + float(self.setting("startup_timeout"))):
+            if not await self._server().prepare():
+                return
+            with deadline_scope(clock, clock.now() + config.timeout):
                 async with self._session(None, "tools/list") as (generation, client):
                     await self._refresh_listing(generation, client, seen=None)
         except Exception as exc:
@@ -93,7 +95,12 @@ class McpConnector(Connector):
         if link is not None:
             await link.aclose()
 
-    def _make_link(self) -> ServerLink:
+    def _server(self) -> ServerLink:
+        if self._link is None:
+            self._link = self._new_link()
+        return self._link
+
+    def _new_link(self) -> ServerLink:
         from patchwire_mcp.link import ServerLink
 
         return ServerLink(
@@ -112,10 +119,9 @@ class McpConnector(Connector):
 
         if not self.stdio:
             return http_transport(str(self.setting("url")), tls=self._tls)
-        link = self._link
-        stderr = StderrPump(
-            self.log, on_eof=lambda: link.retire(generation) if link is not None else None
-        )
+        link = self._server()
+        # End of file on stderr: the server is gone, so the next call starts another.
+        stderr = StderrPump(self.log, on_eof=lambda: link.retire(generation))
         generation.stderr = stderr
         return stdio_transport(
             str(self.setting("command")),
@@ -152,9 +158,7 @@ class McpConnector(Connector):
             params=dict(attempt.params) if attempt else {},
         )
         token = EXCHANGE.set(exchange)
-        if self._link is None:
-            self._link = self._make_link()
-        link = self._link
+        link = self._server()
         try:
             generation, client = await link.acquire()
             try:

@@ -51,8 +51,15 @@ class Generation:
         self.retired = False
         self.failure: BaseException | None = None
         self.timed_out = False
+        #: whether a caller has been told why the start failed
+        self.reported = False
         self.stderr: StderrPump | None = None
         self.exchange = HttpExchange()
+
+    @property
+    def unreported_failure(self) -> bool:
+        ready = self.ready
+        return ready.done() and ready.result() is None and not self.reported
 
     @property
     def stderr_tail(self) -> list[str]:
@@ -97,17 +104,33 @@ class ServerLink:
     def current(self) -> Generation | None:
         return self._current
 
+    async def prepare(self) -> bool:
+        """Start the server if none runs and wait for its handshake; True when it is ready.
+
+        A failure is kept for the next :meth:`acquire` to report, so that preparing (as
+        ``Connector.open`` does, outside any attempt) does not make the first call start
+        a server that just failed to start a second time.
+        """
+        client = await asyncio.shield(self._live().ready)
+        return client is not None
+
     async def acquire(self) -> tuple[Generation, Client]:
         """The live session, counted as in use until :meth:`release`."""
-        generation = self._current
-        if generation is None or generation.retired:
-            generation = self._start()
+        generation = self._live()
         # Shielded: a caller cancelled while the server starts must not stop the start.
         client = await asyncio.shield(generation.ready)
         if client is None:
+            generation.reported = True
             raise self._start_error(generation)
         generation.inflight += 1
         return generation, client
+
+    def _live(self) -> Generation:
+        """The current generation, or a new one when it is gone (and its failure was told)."""
+        generation = self._current
+        if generation is None or (generation.retired and not generation.unreported_failure):
+            generation = self._start()
+        return generation
 
     def release(self, generation: Generation) -> None:
         generation.inflight -= 1
@@ -201,8 +224,6 @@ class ServerLink:
             if stderr is not None:
                 await stderr.aclose()
             self._generations.discard(generation)
-            if self._current is generation:
-                self._current = None
 
     def _start_error(self, generation: Generation) -> Exception:
         return start_failure(

@@ -117,4 +117,4 @@ class StderrPump:
         finally:
             transport.close()
             self._closed.set()
-            self._on_eof()
+        self._on_eof()

@@ -1,0 +1,212 @@
+"""A small MCP server for the plugin's tests, built on the SDK's low-level server API.
+
+    python toolbox.py stdio [options]          serve over stdin/stdout
+    python toolbox.py http --port 0 [options]  serve streamable HTTP on 127.0.0.1, print "PORT n"
+
+It pages its tool listing (``--page-size``), states a TTL (``--ttl-ms``) and counts every
+request it answers, so tests can prove what was (and was not) sent. Options that make it
+misbehave: ``--exit-at-start``, ``--hang-at-start``, ``--stubborn`` (ignores end of input
+and SIGTERM), ``--noisy N`` (N stderr lines at start), ``--token T`` (HTTP: require
+``Authorization: Bearer T``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+
+def _options() -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("transport", choices=["stdio", "http"])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--page-size", type=int, default=100)
+    parser.add_argument("--ttl-ms", type=int, default=None)
+    parser.add_argument("--token", default=None)
+    parser.add_argument("--noisy", type=int, default=0)
+    parser.add_argument("--exit-at-start", action="store_true")
+    parser.add_argument("--hang-at-start", action="store_true")
+    parser.add_argument("--stubborn", action="store_true")
+    return parser.parse_args()
+
+
+# The failure modes act before the SDK is imported (a second), to keep their tests quick.
+OPTIONS = _options() if __name__ == "__main__" else None
+if OPTIONS is not None:
+    for n in range(OPTIONS.noisy):
+        print(f"toolbox noise {n}", file=sys.stderr, flush=True)
+    if OPTIONS.exit_at_start:
+        sys.exit("toolbox: refusing to start (--exit-at-start)")
+    if OPTIONS.hang_at_start:
+        # Never answer; leave when stdin closes, as a well-behaved process does.
+        sys.stdin.read()
+        sys.exit(0)
+
+import anyio  # noqa: E402
+import mcp_types as types  # noqa: E402
+from mcp.server.lowlevel import Server  # noqa: E402
+from mcp.server.stdio import stdio_server  # noqa: E402
+from mcp.shared.exceptions import MCPError  # noqa: E402
+
+COUNTS: collections.Counter[str] = collections.Counter()
+
+TOOLS = [
+    types.Tool(
+        name="echo",
+        description="returns its text",
+        input_schema={
+            "type": "object",
+            "properties": {"text": {"type": "string"}},
+            "required": ["text"],
+        },
+    ),
+    types.Tool(
+        name="add",
+        description="adds two integers",
+        input_schema={
+            "type": "object",
+            "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+            "required": ["a", "b"],
+            "additionalProperties": False,
+        },
+    ),
+    types.Tool(
+        name="slow",
+        description="answers after a while",
+        input_schema={"type": "object", "properties": {"seconds": {"type": "number"}}},
+    ),
+    types.Tool(
+        name="whoami",
+        description="the process: pid, working directory, environment variable names",
+        input_schema={"type": "object"},
+    ),
+    types.Tool(
+        name="fail",
+        description="a tool failure (isError) with the given message",
+        input_schema={"type": "object", "properties": {"message": {"type": "string"}}},
+    ),
+    types.Tool(
+        name="internal",
+        description="a JSON-RPC internal error",
+        input_schema={"type": "object"},
+    ),
+    types.Tool(
+        name="strict",
+        description="a JSON-RPC invalid-params error",
+        input_schema={"type": "object"},
+    ),
+    types.Tool(
+        name="stats",
+        description="how many requests of each kind this process answered",
+        input_schema={"type": "object"},
+    ),
+]
+
+
+def _text(text: str, structured: Any = None, *, error: bool = False) -> types.CallToolResult:
+    return types.CallToolResult(
+        content=[types.TextContent(text=text)], structured_content=structured, is_error=error
+    )
+
+
+def build(page_size: int, ttl_ms: int | None) -> Server[Any]:
+    async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> Any:
+        COUNTS["tools/list"] += 1
+        start = int(params.cursor) if params is not None and params.cursor else 0
+        end = start + page_size
+        extra = {} if ttl_ms is None else {"ttl_ms": ttl_ms}
+        return types.ListToolsResult(
+            tools=TOOLS[start:end],
+            next_cursor=str(end) if end < len(TOOLS) else None,
+            **extra,
+        )
+
+    async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> Any:
+        name = params.name
+        args = params.arguments or {}
+        COUNTS[f"call:{name}"] += 1
+        if name == "echo":
+            return _text(str(args["text"]))
+        if name == "add":
+            total = int(args["a"]) + int(args["b"])
+            return _text(str(total), {"sum": total})
+        if name == "slow":
+            await anyio.sleep(float(args.get("seconds", 1.0)))
+            return _text("done")
+        if name == "whoami":
+            info = {"pid": os.getpid(), "cwd": os.getcwd(), "env": sorted(os.environ)}
+            return _text(str(info["pid"]), info)
+        if name == "fail":
+            return _text(str(args.get("message", "it failed")), error=True)
+        if name == "internal":
+            raise RuntimeError("the toolbox broke")
+        if name == "strict":
+            raise MCPError(types.INVALID_PARAMS, "strict refuses these parameters")
+        if name == "stats":
+            return _text("stats", dict(COUNTS))
+        raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {name}")
+
+    return Server("toolbox", version="1", on_list_tools=list_tools, on_call_tool=call_tool)
+
+
+def _require_token(app: Any, token: str) -> Any:
+    expected = f"Bearer {token}".encode()
+
+    async def guarded(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and dict(scope["headers"]).get(b"authorization") != expected:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 401,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"www-authenticate", b'Bearer realm="toolbox"'),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": b'{"error": "bad token"}'})
+            return
+        await app(scope, receive, send)
+
+    return guarded
+
+
+async def serve_stdio(server: Server[Any]) -> None:
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())
+
+
+def serve_http(server: Server[Any], port: int, token: str | None) -> None:
+    import socket
+
+    import uvicorn
+
+    app: Any = server.streamable_http_app(stateless_http=True)
+    if token is not None:
+        app = _require_token(app, token)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    print(f"PORT {sock.getsockname()[1]}", flush=True)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def main(opts: argparse.Namespace) -> None:
+    server = build(opts.page_size, opts.ttl_ms)
+    if opts.transport == "http":
+        serve_http(server, opts.port, opts.token)
+        return
+    anyio.run(serve_stdio, server)
+    if opts.stubborn:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        time.sleep(3600)
+
+
+if OPTIONS is not None:
+    main(OPTIONS)
