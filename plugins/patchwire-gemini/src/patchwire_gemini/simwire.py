@@ -29,7 +29,14 @@ from patchwire.testing.sim_wire import (
     WireRequestError,
 )
 
-__all__ = ["GeminiWire", "format_duration"]
+__all__ = ["BLOCK_PROMPT", "BLOCK_RESPONSE", "GeminiWire", "format_duration"]
+
+#: A prompt containing this is blocked as Gemini blocks an unsafe prompt: HTTP 200,
+#: ``promptFeedback.blockReason`` SAFETY and no candidates.
+BLOCK_PROMPT: Final = "#sim-block-prompt"
+#: A prompt containing this gets an answer stopped by the safety filter: finish reason
+#: SAFETY (a stream sends its text first, then the SAFETY finish).
+BLOCK_RESPONSE: Final = "#sim-block-response"
 
 _RPC: Final = "type.googleapis.com/google.rpc."
 _MODEL: Final = "{model:[^/:]+}"
@@ -75,6 +82,12 @@ _CONFIG_FIELDS: Final = frozenset(
 _EMBED_FIELDS: Final = frozenset({"model", "content", "taskType", "title", "outputDimensionality"})
 _CONTENT_FIELDS: Final = frozenset({"parts", "role"})
 
+_HARASSMENT: Final = {
+    "category": "HARM_CATEGORY_HARASSMENT",
+    "probability": "HIGH",
+    "blocked": True,
+}
+
 _SERVER_ERRORS: Final = (
     (500, "INTERNAL", "An internal error has occurred. Please retry or report the problem."),
     (503, "UNAVAILABLE", "The service is currently unavailable."),
@@ -98,10 +111,12 @@ def _field(data: Mapping[str, Any], name: str) -> Any:
 
 
 def format_duration(seconds: float) -> str:
-    """A protobuf JSON Duration for ``seconds``: whole seconds as ``"46s"``, else ``"0.250s"``."""
-    if seconds == int(seconds):
-        return f"{int(seconds)}s"
-    return f"{seconds:.3f}".rstrip("0") + "s"
+    """A protobuf JSON Duration for ``seconds`` to the millisecond: ``"46s"``, ``"0.25s"``."""
+    millis = round(seconds * 1000)
+    whole, fraction = divmod(millis, 1000)
+    if fraction == 0:
+        return f"{whole}s"
+    return f"{whole}.{fraction:03d}".rstrip("0") + "s"
 
 
 def _object(value: Any, where: str) -> Mapping[str, Any]:
@@ -247,6 +262,14 @@ class GeminiWire:
                 "* GenerateContentRequest.generation_config.max_output_tokens: must be positive",
                 param="generation_config.max_output_tokens",
             )
+        block = next(
+            (
+                kind
+                for marker, kind in ((BLOCK_PROMPT, "prompt"), (BLOCK_RESPONSE, "response"))
+                if any(marker in text for text in texts)
+            ),
+            None,
+        )
         return SimRequest(
             operation="chat",
             model=model,
@@ -254,6 +277,7 @@ class GeminiWire:
             input_tokens=sum(count_tokens(t) for t in texts),
             stream=stream,
             max_tokens=max_tokens,
+            options={"block": block} if block else {},
         )
 
     def _embed_request(
@@ -341,9 +365,23 @@ class GeminiWire:
         self, request: SimRequest, reply: SimReply, text: str, *, final: bool
     ) -> dict[str, Any]:
         finish = ("MAX_TOKENS" if reply.truncated else "STOP") if final else None
+        candidate = self._candidate(text, finish)
+        if final and request.options.get("block") == "response":
+            candidate = {"finishReason": "SAFETY", "index": 0, "safetyRatings": [_HARASSMENT]}
         return {
-            "candidates": [self._candidate(text, finish)],
+            "candidates": [candidate],
             "usageMetadata": self._usage(reply, final=final),
+            "modelVersion": request.model,
+            "responseId": reply.request_id,
+        }
+
+    def _blocked_prompt(self, request: SimRequest, reply: SimReply) -> dict[str, Any]:
+        return {
+            "promptFeedback": {"blockReason": "SAFETY", "safetyRatings": [_HARASSMENT]},
+            "usageMetadata": {
+                "promptTokenCount": reply.input_tokens,
+                "totalTokenCount": reply.input_tokens,
+            },
             "modelVersion": request.model,
             "responseId": reply.request_id,
         }
@@ -355,9 +393,15 @@ class GeminiWire:
             else:
                 body = {"embedding": {"values": list(reply.vectors[0])}}
             return _json(200, body)
+        if request.options.get("block") == "prompt":
+            return _json(200, self._blocked_prompt(request, reply))
         return _json(200, self._generate(request, reply, reply.text, final=True))
 
     def stream(self, request: SimRequest, reply: SimReply) -> StreamPlan:
+        if request.options.get("block") == "prompt":
+            return StreamPlan(
+                head=(), pieces=(), tail=(_frame(self._blocked_prompt(request, reply)),)
+            )
         pieces = tuple(
             _frame(self._generate(request, reply, piece, final=False)) for piece in reply.pieces
         )
@@ -368,11 +412,7 @@ class GeminiWire:
 
     def error(self, detail: ErrorDetail) -> SimResponse:
         kind = detail.kind
-        retry = (
-            [{"@type": _RPC + "RetryInfo", "retryDelay": format_duration(detail.retry_after)}]
-            if detail.retry_after is not None
-            else []
-        )
+        retry = [self._retry_info(detail.retry_after)] if detail.retry_after is not None else []
         if kind is ErrorKind.AUTH and detail.message == "missing credential":
             return _json(
                 403,
@@ -448,13 +488,15 @@ class GeminiWire:
             # Google adds a RetryInfo even to per-day quotas; only the quota id says that
             # waiting seconds will not help.
             violation = self._violation("GenerateRequestsPerDayPerProjectPerModel-FreeTier", detail)
-            return self._exhausted(violation, retry or [self._retry_info(13.0)], None)
+            hint = 13.0 if detail.retry_after is None else detail.retry_after
+            return self._exhausted(violation, [self._retry_info(hint)], hint)
         if kind is ErrorKind.OVERLOADED:
             return _json(
                 503,
                 _status(
                     503, "UNAVAILABLE", "The model is overloaded. Please try again later.", retry
                 ),
+                detail.retry_after,
             )
         code, name, message = _SERVER_ERRORS[detail.rng.randrange(len(_SERVER_ERRORS))]
         return _json(code, _status(code, name, message))
