@@ -5,10 +5,15 @@ The names below are imported on first use, so ``import patchwire`` stays cheap.
 
 from __future__ import annotations
 
+import logging
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# A library stays quiet until the application configures logging: without this, Python's
+# last-resort handler would print patchwire's warnings to stderr.
+logging.getLogger("patchwire").addHandler(logging.NullHandler())
 
 _EXPORTS = {
     "Hub": "patchwire.hub",

@@ -77,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2, default=str))
     else:
+        print(
+            f"patchwire demo: {args.requests} calls, fault rate {args.fault_rate:g}, seed {args.seed}\n"
+        )
         print(result["table"])
         print()
         print(result["summary"])
@@ -202,7 +205,7 @@ async def run_demo(
                 plan.append(("cached", rng.choice(REPEATED)))
         outcomes: Counter[str] = Counter()
         by_kind: Counter[str] = Counter()
-        bar = _Progress(requests, progress)
+        bar = _Progress(requests, progress and sys.stderr.isatty())
         gate = asyncio.Semaphore(concurrency)
         hub = Hub.from_dict(config, source="<demo>", host=host, seed=seed)
         started = time.monotonic()

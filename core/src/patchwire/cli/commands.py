@@ -363,6 +363,18 @@ def register_core(cli: CommandRegistrar) -> None:
     cli.add("embed", "embed texts with a model", _embed_configure, _embed_run)
     cli.add("tool", "call a configured tool, or list its operations", _tool_configure, _tool_run)
     cli.add(
+        "demo",
+        "run a mixed workload against the built-in simulator (offline, no keys)",
+        _lazy("patchwire.demo", "configure"),
+        _lazy("patchwire.demo", "run"),
+    )
+    cli.add(
+        "simulate",
+        "run a provider simulator on loopback, for testing applications offline",
+        _lazy("patchwire.cli.simulate", "configure"),
+        _lazy("patchwire.cli.simulate", "run"),
+    )
+    cli.add(
         "stats",
         "show the metrics of a running hub (see Hub.serve_metrics)",
         _lazy("patchwire.cli.stats", "configure"),
