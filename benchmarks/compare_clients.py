@@ -184,8 +184,9 @@ async def child(kind: str, workload: str, url: str, n: int, concurrency: int) ->
             nonlocal ok
             async with gate:
                 t = time.perf_counter()
-                ok += await call(f"prompt {i}")
+                succeeded = await call(f"prompt {i}")
                 latencies.append(time.perf_counter() - t)
+                ok += succeeded  # read ok only after the await: += would read it before
 
         await asyncio.gather(*(one(i) for i in range(n)))
     wall = time.perf_counter() - wall0

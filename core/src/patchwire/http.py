@@ -32,7 +32,12 @@ class HttpResponse:
     status: int
     headers: CIMultiDictProxy[str]
     body: bytes
-    url: str  # credential query parameters masked
+    raw_url: object = attrs.field(repr=False)  # the request URL, possibly with a key in its query
+
+    @property
+    def url(self) -> str:
+        """The URL with credential query parameters masked (computed on use: error paths only)."""
+        return redact_url(str(self.raw_url))
 
     def json(self) -> Any:
         """The body as JSON; a body that is not JSON is the tool answering in a form we did not expect."""
@@ -65,11 +70,15 @@ def _merge(attempt: Attempt, headers: Mapping[str, str] | None) -> CIMultiDict[s
 
 
 async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
-    if resp.content_length is not None and resp.content_length > limit:
-        raise IntegrationError(
-            f"response body of {resp.content_length} bytes exceeds the {limit}-byte limit",
-            status=resp.status,
-        )
+    length = resp.content_length
+    if length is not None:
+        if length > limit:
+            raise IntegrationError(
+                f"response body of {length} bytes exceeds the {limit}-byte limit",
+                status=resp.status,
+            )
+        # The common case: a declared length within the limit reads in one call.
+        return await resp.read()
     chunks: list[bytes] = []
     size = 0
     async for chunk in resp.content.iter_chunked(65536):
@@ -108,7 +117,7 @@ async def send(
         allow_redirects=allow_redirects,
     ) as resp:
         body = await _read_capped(resp, max_body)
-        response = HttpResponse(resp.status, resp.headers, body, redact_url(str(resp.url)))
+        response = HttpResponse(resp.status, resp.headers, body, resp.url)
     if raise_for_status and response.status >= 400:
         raise HttpStatusError(response)
     return response
@@ -137,7 +146,5 @@ async def open_stream(
     ) as resp:
         if resp.status >= 400:
             body = await _read_capped(resp, max_error_body)
-            raise HttpStatusError(
-                HttpResponse(resp.status, resp.headers, body, redact_url(str(resp.url)))
-            )
+            raise HttpStatusError(HttpResponse(resp.status, resp.headers, body, resp.url))
         yield resp
