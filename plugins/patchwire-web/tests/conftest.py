@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import gzip
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -148,6 +149,20 @@ def _app(site: Site) -> web.Application:
             await response.write(b"y" * 65536)
         await response.write_eof()
         return response
+
+    @routes.get("/compressed")
+    async def compressed(request: web.Request) -> web.Response:
+        response = html(ARTICLE)
+        response.enable_compression()
+        return response
+
+    @routes.get("/bomb")
+    async def bomb(request: web.Request) -> web.Response:
+        # 20 KB on the wire, 20 MB once inflated.
+        body = gzip.compress(b"<p>" + b"0" * (20 << 20) + b"</p>", compresslevel=1)
+        return web.Response(
+            body=body, headers={"Content-Encoding": "gzip", "Content-Type": "text/html"}
+        )
 
     @routes.get("/image.png")
     async def image(request: web.Request) -> web.Response:

@@ -7,11 +7,16 @@ runs on a VirtualClock that only moves when the test advances it, so nothing sle
 from __future__ import annotations
 
 import asyncio
+import shutil
+import ssl
+import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from patchwire.clock import VirtualClock
 from patchwire.errors import (
     AuthError,
@@ -208,6 +213,19 @@ async def test_bodies_over_the_cap_are_refused_with_or_without_content_length(
     assert "/huge" in declared.value.message and "max_body" in declared.value.message
 
 
+async def test_compressed_bodies_are_inflated_within_the_cap(
+    make_hub: HubFactory, site: Site
+) -> None:
+    async with make_hub(max_body=1 << 20) as hub:
+        tool = hub.tool("site")
+        page = await tool.call("fetch", url="/compressed")
+        with pytest.raises(IntegrationError, match="inflates past the 1048576-byte limit"):
+            await tool.call("fetch", url="/bomb")
+    assert site.headers["/compressed"][0]["Accept-Encoding"] == "gzip, deflate"
+    assert page.metadata["headers"]["content-encoding"] in ("gzip", "deflate")
+    assert page.output["title"] == "Patchwire news"
+
+
 async def test_redirects_are_followed_up_to_the_limit(make_hub: HubFactory, site: Site) -> None:
     ops = {"moved": {"method": "POST", "url": "/api/post-redirect", "json": {"a": 1}}}
     async with make_hub(max_redirects=2, operations=ops) as hub:
@@ -251,6 +269,68 @@ async def test_private_and_loopback_addresses_are_refused_by_default(
             await tool.call("fetch", url="http://169.254.169.254/latest/meta-data/")
     assert "allow_private = true" in literal.value.message
     assert site.hits["/article"] == 0
+
+
+@pytest.fixture
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that no authority signed, and its key."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl makes the test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+async def test_tls_certificates_are_verified(web_host: Any, self_signed: tuple[Path, Path]) -> None:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*self_signed)
+
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(text="self-signed")
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context).start()
+    port = runner.addresses[0][1]
+    hub = Hub.from_dict(
+        {
+            "connectors": {
+                "tls": {"type": "web", "allow_private": True, "retry": {"max_attempts": 1}}
+            }
+        },
+        host=web_host,
+    )
+    try:
+        async with hub:
+            with pytest.raises(AuthError, match="TLS handshake failed"):
+                await hub.tool("tls").call("fetch", url=f"https://127.0.0.1:{port}/")
+    finally:
+        await runner.cleanup()
 
 
 async def test_a_slow_page_ends_at_the_attempt_timeout_as_degraded(make_hub: HubFactory) -> None:

@@ -25,6 +25,7 @@ from patchwire.http import HttpResponse, HttpStatusError, send
 from patchwire.types import CompletionRequest, EmbeddingRequest, ToolRequest, ToolResult
 
 from patchwire_web import __version__
+from patchwire_web.encoding import ACCEPT_ENCODING, decode_body
 from patchwire_web.fields import missing_fields
 from patchwire_web.guard import AddressRefused, GuardedResolver, literal_refusal
 from patchwire_web.httpcache import HttpCache, Stored
@@ -140,10 +141,12 @@ class WebConnector(Connector):
             resolver = None if self.web.allow_private else GuardedResolver(DefaultResolver())
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(resolver=resolver, limit=0, ttl_dns_cache=300),
-                headers={"User-Agent": self.web.user_agent},
+                headers={"User-Agent": self.web.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
                 # Stateless on purpose: no call sees cookies another call was given.
                 cookie_jar=aiohttp.DummyCookieJar(),
                 timeout=aiohttp.ClientTimeout(total=None),
+                # Bodies are inflated by decode_body, within max_body (see encoding.py).
+                auto_decompress=False,
             )
         return self._session
 
@@ -212,7 +215,7 @@ class WebConnector(Connector):
             if reason is not None:
                 raise self._refused(f"{host} is {reason}")
         try:
-            return await send(
+            response = await send(
                 attempt,
                 method,
                 url,
@@ -227,10 +230,21 @@ class WebConnector(Connector):
             if isinstance(exc.os_error, AddressRefused):
                 raise self._refused(str(exc.os_error)) from None
             raise
-        except IntegrationError as exc:
+        except IntegrationError as exc:  # the body cap
             exc.message = f"{url}: {exc.message} (the connector's max_body)"
             exc.connector = self.name
             raise
+        encoding = response.headers.get("Content-Encoding")
+        if encoding and response.body:
+            try:
+                response = attrs.evolve(
+                    response, body=decode_body(response.body, encoding, max_body)
+                )
+            except IntegrationError as exc:
+                exc.message = f"{url}: {exc.message}"
+                exc.connector = self.name
+                raise
+        return response
 
     async def _follow(
         self,
@@ -255,7 +269,7 @@ class WebConnector(Connector):
             response = await self._send(hop, method, url, headers, json_body, form, max_body)
             location = response.headers.get("Location")
             if response.status not in _REDIRECTS or not location:
-                return attrs.evolve(response, url=url)
+                return attrs.evolve(response, raw_url=url)
             url = urljoin(url, location).split("#", 1)[0]
             if urlsplit(url).scheme not in ("http", "https"):
                 raise IntegrationError(
