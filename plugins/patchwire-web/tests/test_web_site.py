@@ -350,8 +350,8 @@ async def test_robots_txt_is_honoured_for_pages_fetched_once_and_kept_for_its_tt
     clock = VirtualClock(autojump=False)
     async with make_hub(clock=clock, robots_ttl=600, operations={"search": SEARCH}) as hub:
         tool = hub.tool("site")
-        await tool.call("fetch", url="/article")
-        await tool.call("fetch", url="/dated")
+        # Concurrent first fetches share one robots.txt request.
+        await asyncio.gather(*(tool.call("fetch", url=u) for u in ["/article", "/dated", "/fresh"]))
         with pytest.raises(
             InvalidRequestError, match=r"robots\.txt of .* forbids fetching"
         ) as info:
