@@ -188,3 +188,41 @@ async def test_every_call_ends_in_a_result_or_a_classified_error(plugin_host, se
         type(o) for o in outcomes if not isinstance(o, Completion | PatchwireError)
     ]
     assert ok
+
+
+async def test_compressed_body_is_capped_by_its_inflated_size(plugin_host):
+    """A small gzip body that inflates past max_body is refused, not read whole."""
+    import gzip
+
+    from patchwire.errors import IntegrationError
+
+    bomb = gzip.compress(b"0" * (4 * 1024 * 1024))
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(
+            body=bomb, headers={"Content-Encoding": "gzip", "Content-Type": "application/json"}
+        )
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    from patchwire.clock import MonotonicClock
+    from patchwire.connector import Attempt as At
+
+    try:
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(IntegrationError, match="exceeds the 1048576-byte limit"):
+                await send(
+                    At(1, MonotonicClock(), session),
+                    "GET",
+                    f"http://127.0.0.1:{port}/",
+                    max_body=1024 * 1024,
+                )
+    finally:
+        await runner.cleanup()

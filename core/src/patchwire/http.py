@@ -71,13 +71,14 @@ def _merge(attempt: Attempt, headers: Mapping[str, str] | None) -> CIMultiDict[s
 
 async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     length = resp.content_length
-    if length is not None:
-        if length > limit:
-            raise IntegrationError(
-                f"response body of {length} bytes exceeds the {limit}-byte limit",
-                status=resp.status,
-            )
-        # The common case: a declared length within the limit reads in one call.
+    if length is not None and length > limit:
+        raise IntegrationError(
+            f"response body of {length} bytes exceeds the {limit}-byte limit",
+            status=resp.status,
+        )
+    if length is not None and "Content-Encoding" not in resp.headers:
+        # The common case reads in one call. A compressed body is inflated while it is
+        # read, so its declared length says nothing about its size: it takes the loop.
         return await resp.read()
     chunks: list[bytes] = []
     size = 0

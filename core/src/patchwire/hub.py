@@ -197,7 +197,9 @@ class Hub:
     def _build_runtime(self, config: ConnectorConfig) -> ConnectorRuntime:
         cls: type[Connector] = self.registries.connectors[config.type]
         connector = cls(
-            ConnectorContext(config.name, config, self.clock, self.session, self.secrets)
+            ConnectorContext(
+                config.name, config, self.clock, self.session, self.secrets, self.bus.emit
+            )
         )
         auth = self._build_auth(config, cls)
         ssl_context = self._build_tls(config)

@@ -131,10 +131,11 @@ class Pipeline:
         clock = self.clock
         model = target.model
         await rt.ensure_open()
-        try:
-            conn.validate(request)
-        except PatchwireError as invalid:
-            raise self._fill(invalid, rt.name, model, 0) from None
+        if operation != "list_tools":
+            try:
+                conn.validate(request)
+            except PatchwireError as invalid:
+                raise self._fill(invalid, rt.name, model, 0) from None
         rt.budget.record_request()
         breaker = rt.breaker(model)
         partition = conn.limit_key(request)
