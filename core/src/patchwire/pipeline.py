@@ -794,7 +794,7 @@ class Pipeline:
             self._failed(targets, operation, call_id, start, err)
             raise
         latency = self._succeeded(
-            target, operation, call_id, start, 0 if hit else attempts, None, None, hit
+            target, operation, call_id, start, 0 if hit else attempts, None, 0.0, hit
         )
         return attrs.evolve(
             result,
@@ -821,7 +821,7 @@ class Pipeline:
         except (PatchwireError, asyncio.CancelledError) as err:
             self._failed((target,), "list_tools", call_id, start, err)
             raise
-        self._succeeded(target, "list_tools", call_id, start, attempts, None, None, False)
+        self._succeeded(target, "list_tools", call_id, start, attempts, None, 0.0, False)
         return result
 
 
