@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-
 from patchwire.clock import VirtualClock
 
 from .authserver import AuthServer, Client, serve

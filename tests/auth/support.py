@@ -6,7 +6,6 @@ import logging
 from typing import Any
 
 import pytest
-
 from patchwire.clock import Clock
 from patchwire.events import Event
 from patchwire.hub import Hub
@@ -27,7 +26,10 @@ def hub_for(
 ) -> Hub:
     """A hub with one ``fake`` connector configured by ``connector`` (cache off)."""
     built = Hub.from_dict(
-        {"connectors": {"fake": {"cache": {"ttl": 0}, **connector}}, **({"hub": hub} if hub else {})},
+        {
+            "connectors": {"fake": {"cache": {"ttl": 0}, **connector}},
+            **({"hub": hub} if hub else {}),
+        },
         host=host,
         clock=clock,
         seed=7,

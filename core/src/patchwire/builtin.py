@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from patchwire.auth.base import no_auth
+from patchwire.auth.base import AuthContext, AuthScheme, no_auth
 from patchwire.auth.keys import api_key_auth, bearer_auth
 from patchwire.classification import Classification
 from patchwire.escalation import LoggingEscalation
 from patchwire.hookspecs import hookimpl
+from patchwire.keyring_source import KeyringSource
 from patchwire.registry import AuthRegistrar, BackendRegistrar, CommandRegistrar
 from patchwire.secrets import EnvSource, FileSource
 
@@ -16,15 +18,45 @@ __all__ = ["BUILTIN_PLUGINS"]
 
 
 class CoreAuth:
-    """Secret sources ``env:`` and ``file:`` and the static-credential schemes."""
+    """Secret sources ``env:``, ``file:`` and ``keyring:``; static keys, OAuth2 client
+    credentials and JWT-bearer service accounts; and TLS refusals classified as ``auth``.
+
+    The token schemes import authlib and joserfc only when a connector uses them, so
+    ``import patchwire`` stays fast.
+    """
 
     @hookimpl
     def patchwire_register_auth(self, register: AuthRegistrar) -> None:
         register.source(EnvSource())
         register.source(FileSource())
+        register.source(KeyringSource())
         register.scheme("none", no_auth)
         register.scheme("bearer", bearer_auth)
         register.scheme("api_key", api_key_auth)
+        register.scheme("oauth2_client_credentials", _oauth2_client_credentials)
+        register.scheme("jwt_bearer", _jwt_bearer)
+
+    # A rejected client certificate is a credential problem whichever provider is behind
+    # the connection, so this answers before the provider plugins' classifiers.
+    @hookimpl(tryfirst=True)
+    def patchwire_classify_error(
+        self, connector: Any, error: BaseException, response: Any
+    ) -> Classification | None:
+        from patchwire.auth.tls import classify_tls_failure
+
+        return classify_tls_failure(error)
+
+
+def _oauth2_client_credentials(ctx: AuthContext, settings: Mapping[str, Any]) -> AuthScheme:
+    from patchwire.auth.oauth2 import oauth2_client_credentials_auth
+
+    return oauth2_client_credentials_auth(ctx, settings)
+
+
+def _jwt_bearer(ctx: AuthContext, settings: Mapping[str, Any]) -> AuthScheme:
+    from patchwire.auth.jwt_bearer import jwt_bearer_auth
+
+    return jwt_bearer_auth(ctx, settings)
 
 
 class CoreClassifier:
