@@ -61,11 +61,20 @@ class FaultMix:
     latency: float = attrs.field(default=0.0, validator=_seconds)
     latency_jitter: float = attrs.field(default=0.0, validator=_seconds)
     retry_after: float = attrs.field(default=0.2, validator=_seconds)
+    # Cumulative upper edges, computed once: pick() runs for every simulated request.
+    _edges: tuple[tuple[FaultKind, float], ...] = attrs.field(
+        init=False, repr=False, eq=False, default=()
+    )
 
     def __attrs_post_init__(self) -> None:
-        total = sum(self.probabilities().values())
-        if total > 1.0 + 1e-9:
-            raise ValueError(f"fault probabilities add up to {total:g}; they must not exceed 1")
+        edges = []
+        edge = 0.0
+        for kind, probability in self.probabilities().items():
+            edge += probability
+            edges.append((kind, edge))
+        if edge > 1.0 + 1e-9:
+            raise ValueError(f"fault probabilities add up to {edge:g}; they must not exceed 1")
+        object.__setattr__(self, "_edges", tuple(edges))
 
     def probabilities(self) -> dict[FaultKind, float]:
         return {kind: float(getattr(self, kind.value)) for kind in FaultKind}
@@ -73,13 +82,11 @@ class FaultMix:
     @property
     def total(self) -> float:
         """The chance that a streaming request gets some fault."""
-        return sum(self.probabilities().values())
+        return self._edges[-1][1]
 
     def pick(self, draw: float, *, stream: bool) -> FaultKind | None:
         """The fault for a request whose uniform draw in [0, 1) is ``draw``, or None."""
-        edge = 0.0
-        for kind, probability in self.probabilities().items():
-            edge += probability
+        for kind, edge in self._edges:
             if draw < edge:
                 if kind is FaultKind.BROKEN_STREAM and not stream:
                     return None
