@@ -367,7 +367,8 @@ class OAuth2ClientCredentials(TokenScheme):
     def describe(self) -> Mapping[str, str]:
         out = {
             **super().describe(),
-            "client_id": self.client_id if self._is_reference(self.client_id) else "(literal)",
+            # A client id is a public identifier (RFC 6749 §2.2), shown as configured.
+            "client_id": self.client_id,
             "client_secret": self.client_secret,
             "client_auth": self.client_auth,
         }
