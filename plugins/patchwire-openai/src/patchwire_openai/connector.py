@@ -1,0 +1,421 @@
+"""One attempt against OpenAI's API or any OpenAI-compatible server (Ollama, vLLM, LM Studio).
+
+``POST {base_url}/chat/completions`` (plain or streamed as server-sent events ending in
+``data: [DONE]``) and ``POST {base_url}/embeddings``. The connector speaks the wire
+format over the hub's aiohttp session and never retries: patchwire's pipeline does. It
+reports the ``x-ratelimit-*`` headers of every answer to the limiter and keeps
+``x-request-id`` on replies and errors.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, ClassVar, Final
+from urllib.parse import urlsplit
+
+from patchwire.config import ConnectorConfig
+from patchwire.connector import Attempt, Capability, Connector, ConnectorContext, Setting
+from patchwire.errors import IntegrationError, InvalidRequestError, TransientError
+from patchwire.http import HttpResponse, HttpStatusError, open_stream, send
+from patchwire.prices import Price
+from patchwire.sse import iter_sse
+from patchwire.types import (
+    Completion,
+    CompletionRequest,
+    EmbeddingBatch,
+    EmbeddingRequest,
+    StreamChunk,
+    ToolRequest,
+    Usage,
+)
+
+from patchwire_openai.classify import stream_error
+from patchwire_openai.prices import PRICES
+from patchwire_openai.ratelimit import rate_limit_info
+from patchwire_openai.tokens import encoding_for
+
+__all__ = ["DEFAULT_BASE_URL", "OpenAIConnector"]
+
+DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
+MAX_EMBEDDING_INPUTS: Final = 2048
+_ENCODINGS: Final = ("float", "base64")
+_MAX_TOKENS_FIELDS: Final = ("max_completion_tokens", "max_tokens")
+#: patchwire parameters sent as they are (the API checks their values)
+_CHAT_PARAMS: Final = frozenset(
+    {
+        "temperature",
+        "top_p",
+        "stop",
+        "seed",
+        "presence_penalty",
+        "frequency_penalty",
+        "logit_bias",
+        "user",
+        "response_format",
+        "service_tier",
+        "reasoning_effort",
+        "verbosity",
+        "metadata",
+        "store",
+    }
+)
+_EMBED_PARAMS: Final = frozenset({"dimensions", "encoding_format", "user"})
+# Chat framing per message and for the reply's priming, as OpenAI counts prompt tokens.
+_TOKENS_PER_MESSAGE: Final = 3
+_TOKENS_PER_REPLY: Final = 3
+
+
+def _usage(data: Any) -> Usage:
+    if not isinstance(data, Mapping):
+        return Usage()
+
+    def count(value: Any) -> int:
+        return value if isinstance(value, int) and value >= 0 else 0
+
+    prompt = data.get("prompt_tokens_details")
+    completion = data.get("completion_tokens_details")
+    return Usage(
+        input_tokens=count(data.get("prompt_tokens")),
+        output_tokens=count(data.get("completion_tokens")),
+        cached_input_tokens=count(prompt.get("cached_tokens"))
+        if isinstance(prompt, Mapping)
+        else 0,
+        reasoning_tokens=count(completion.get("reasoning_tokens"))
+        if isinstance(completion, Mapping)
+        else 0,
+    )
+
+
+class OpenAIConnector(Connector):
+    """Connector type ``openai``: chat completions, streams and embeddings."""
+
+    type_name = "openai"
+    version = "0.1.0"
+    api_versions = ("v1",)
+    capabilities = frozenset({Capability.COMPLETE, Capability.STREAM, Capability.EMBED})
+    max_batch_size = MAX_EMBEDDING_INPUTS
+    default_api_key = "env:OPENAI_API_KEY"
+    default_auth_scheme = "bearer"
+    settings: ClassVar[dict[str, Setting]] = {
+        "organization": Setting((str,), None, "sent as the OpenAI-Organization header"),
+        "project": Setting((str,), None, "sent as the OpenAI-Project header"),
+        "embedding_dimensions": Setting(
+            (int,), None, "size of embedding vectors (text-embedding-3 models and later)"
+        ),
+        "encoding_format": Setting(
+            (str,), "float", "how embeddings travel: 'float' or 'base64' (smaller)"
+        ),
+        "max_tokens_field": Setting(
+            (str,),
+            "max_completion_tokens",
+            "the body field max_tokens is sent as; 'max_tokens' for servers that only know"
+            " the older name",
+        ),
+    }
+
+    def __init__(self, ctx: ConnectorContext) -> None:
+        super().__init__(ctx)
+        self.base_url = (ctx.config.base_url or DEFAULT_BASE_URL).rstrip("/")
+        headers: dict[str, str] = {}
+        if self.setting("organization"):
+            headers["OpenAI-Organization"] = self.setting("organization")
+        if self.setting("project"):
+            headers["OpenAI-Project"] = self.setting("project")
+        self._headers = headers
+        self._max_tokens_field: str = self.setting("max_tokens_field")
+
+    @classmethod
+    def prices(cls) -> Mapping[str, Price]:
+        return PRICES
+
+    @classmethod
+    def check_config(cls, config: ConnectorConfig) -> None:
+        if config.base_url is not None:
+            parts = urlsplit(config.base_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise config.where.error(
+                    "base_url",
+                    f"expected an http(s) URL such as {DEFAULT_BASE_URL!r}, got {config.base_url!r}",
+                )
+        settings = config.settings
+        encoding = settings.get("encoding_format")
+        if encoding is not None and encoding not in _ENCODINGS:
+            raise config.where.error(
+                "encoding_format", f"expected 'float' or 'base64', got {encoding!r}"
+            )
+        dimensions = settings.get("embedding_dimensions")
+        if dimensions is not None and dimensions < 1:
+            raise config.where.error(
+                "embedding_dimensions", f"expected a positive integer, got {dimensions}"
+            )
+        field = settings.get("max_tokens_field")
+        if field is not None and field not in _MAX_TOKENS_FIELDS:
+            raise config.where.error(
+                "max_tokens_field", f"expected one of {list(_MAX_TOKENS_FIELDS)}, got {field!r}"
+            )
+
+    # --- before sending ---------------------------------------------------------------------
+
+    def _invalid(self, message: str) -> InvalidRequestError:
+        return InvalidRequestError(message, connector=self.name)
+
+    def validate(self, request: CompletionRequest | EmbeddingRequest | ToolRequest) -> None:
+        if isinstance(request, CompletionRequest):
+            for message in request.messages:
+                if message.role == "tool":
+                    raise self._invalid(
+                        "the openai connector cannot send a 'tool' message: OpenAI requires the"
+                        " tool_call_id of the call it answers"
+                    )
+            unknown = set(request.params) - _CHAT_PARAMS - {"max_tokens", "max_completion_tokens"}
+            if unknown:
+                raise self._invalid(
+                    f"unknown parameter(s) for openai chat completions: {', '.join(sorted(unknown))};"
+                    f" known: max_tokens, {', '.join(sorted(_CHAT_PARAMS))}"
+                )
+            for name in ("max_tokens", "max_completion_tokens"):
+                value = request.params.get(name)
+                if value is not None and (not isinstance(value, int) or value < 1):
+                    raise self._invalid(f"{name} must be a positive integer, got {value!r}")
+        elif isinstance(request, EmbeddingRequest):
+            unknown = set(request.params) - _EMBED_PARAMS
+            if unknown:
+                raise self._invalid(
+                    f"unknown parameter(s) for openai embeddings: {', '.join(sorted(unknown))};"
+                    f" known: {', '.join(sorted(_EMBED_PARAMS))}"
+                )
+            if not request.inputs or len(request.inputs) > MAX_EMBEDDING_INPUTS:
+                raise self._invalid(
+                    f"an embedding request takes 1 to {MAX_EMBEDDING_INPUTS} inputs,"
+                    f" got {len(request.inputs)}"
+                )
+            if any(not text for text in request.inputs):
+                raise self._invalid("OpenAI refuses to embed an empty string")
+            encoding = request.params.get("encoding_format")
+            if encoding is not None and encoding not in _ENCODINGS:
+                raise self._invalid(
+                    f"encoding_format must be 'float' or 'base64', got {encoding!r}"
+                )
+
+    def estimate_tokens(self, request: CompletionRequest | EmbeddingRequest | ToolRequest) -> int:
+        if isinstance(request, ToolRequest):
+            return 0
+        encoding = encoding_for(request.model)
+        if encoding is None:
+            return super().estimate_tokens(request)
+        if isinstance(request, EmbeddingRequest):
+            return sum(len(encoding.encode_ordinary(text)) for text in request.inputs)
+        prompt = sum(
+            len(encoding.encode_ordinary(m.content)) + _TOKENS_PER_MESSAGE for m in request.messages
+        )
+        budget = request.params.get("max_tokens") or request.params.get("max_completion_tokens")
+        return prompt + _TOKENS_PER_REPLY + int(budget or 0)
+
+    def chat_body(self, request: CompletionRequest, *, stream: bool) -> dict[str, Any]:
+        """The JSON body of a chat completion request."""
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        }
+        for name, value in request.params.items():
+            if value is None:
+                continue
+            if name in ("max_tokens", "max_completion_tokens"):
+                body[self._max_tokens_field] = value
+            else:
+                body[name] = value
+        if stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
+        return body
+
+    def embedding_body(self, request: EmbeddingRequest) -> dict[str, Any]:
+        """The JSON body of an embeddings request."""
+        body: dict[str, Any] = {
+            "model": request.model,
+            "input": list(request.inputs),
+            "encoding_format": request.params.get("encoding_format")
+            or self.setting("encoding_format"),
+        }
+        dimensions = request.params.get("dimensions") or self.setting("embedding_dimensions")
+        if dimensions:
+            body["dimensions"] = dimensions
+        if request.params.get("user"):
+            body["user"] = request.params["user"]
+        return body
+
+    # --- one attempt ------------------------------------------------------------------------
+
+    def _report(self, attempt: Attempt, headers: Mapping[str, str]) -> None:
+        if attempt.report_limits is None:
+            return
+        info = rate_limit_info(headers)
+        if info is not None:
+            attempt.report_limits(info)
+
+    async def _post(self, attempt: Attempt, path: str, body: Mapping[str, Any]) -> HttpResponse:
+        response = await send(
+            attempt,
+            "POST",
+            self.base_url + path,
+            json_body=body,
+            headers=self._headers,
+            raise_for_status=False,
+        )
+        self._report(attempt, response.headers)
+        if response.status >= 400:
+            raise HttpStatusError(response)
+        return response
+
+    @staticmethod
+    def _malformed(what: str, response: HttpResponse, request_id: str | None) -> IntegrationError:
+        return IntegrationError(
+            f"the OpenAI reply {what}: the server may not speak the OpenAI API",
+            status=response.status,
+            request_id=request_id,
+        )
+
+    async def complete(self, request: CompletionRequest, attempt: Attempt) -> Completion:
+        response = await self._post(
+            attempt, "/chat/completions", self.chat_body(request, stream=False)
+        )
+        request_id = response.headers.get("x-request-id")
+        data = response.json()
+        choices = data.get("choices") if isinstance(data, Mapping) else None
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], Mapping):
+            raise self._malformed("has no choices", response, request_id)
+        message = choices[0].get("message")
+        if not isinstance(message, Mapping):
+            raise self._malformed("has no message in its first choice", response, request_id)
+        content = message.get("content")
+        if content is not None and not isinstance(content, str):
+            raise self._malformed("has message content that is not text", response, request_id)
+        finish = choices[0].get("finish_reason")
+        model = data.get("model")
+        return Completion(
+            text=content or "",
+            usage=_usage(data.get("usage")),
+            model=model if isinstance(model, str) and model else request.model,
+            finish_reason=finish if isinstance(finish, str) else None,
+            request_id=request_id,
+            raw=data,
+        )
+
+    async def stream(
+        self, request: CompletionRequest, attempt: Attempt
+    ) -> AsyncIterator[StreamChunk]:
+        url = self.base_url + "/chat/completions"
+        body = self.chat_body(request, stream=True)
+        usage: Usage | None = None
+        finish: str | None = None
+        try:
+            async with open_stream(
+                attempt, "POST", url, json_body=body, headers=self._headers
+            ) as resp:
+                self._report(attempt, resp.headers)
+                request_id = resp.headers.get("x-request-id")
+                done = False
+                async for event in iter_sse(resp):
+                    if event.data.strip() == "[DONE]":
+                        done = True
+                        break
+                    try:
+                        chunk = json.loads(event.data)
+                    except ValueError:
+                        raise IntegrationError(
+                            f"a stream chunk is not JSON: {event.data[:200]!r}",
+                            status=resp.status,
+                            request_id=request_id,
+                        ) from None
+                    if not isinstance(chunk, Mapping):
+                        raise IntegrationError(
+                            "a stream chunk is not a JSON object",
+                            status=resp.status,
+                            request_id=request_id,
+                        )
+                    if "error" in chunk:
+                        error = stream_error(chunk, request_id)
+                        if error is not None:
+                            raise error
+                    if isinstance(chunk.get("usage"), Mapping):
+                        usage = _usage(chunk["usage"])
+                    for choice in chunk.get("choices") or ():
+                        if not isinstance(choice, Mapping) or choice.get("index", 0) != 0:
+                            continue
+                        if isinstance(choice.get("finish_reason"), str):
+                            finish = choice["finish_reason"]
+                        delta = choice.get("delta")
+                        text = delta.get("content") if isinstance(delta, Mapping) else None
+                        if isinstance(text, str) and text:
+                            yield StreamChunk(text)
+                if not done and finish is None:
+                    raise TransientError(
+                        "the stream ended before it finished (no finish_reason, no [DONE])",
+                        status=resp.status,
+                        request_id=request_id,
+                    )
+        except HttpStatusError as exc:
+            self._report(attempt, exc.response.headers)
+            raise
+        yield StreamChunk("", usage=usage, finish_reason=finish)
+
+    async def embed(self, request: EmbeddingRequest, attempt: Attempt) -> EmbeddingBatch:
+        response = await self._post(attempt, "/embeddings", self.embedding_body(request))
+        request_id = response.headers.get("x-request-id")
+        data = response.json()
+        items = data.get("data") if isinstance(data, Mapping) else None
+        if not isinstance(items, list):
+            raise self._malformed("has no embedding data", response, request_id)
+        if len(items) != len(request.inputs):
+            raise self._malformed(
+                f"has {len(items)} embeddings for {len(request.inputs)} inputs",
+                response,
+                request_id,
+            )
+        vectors: list[tuple[float, ...] | None] = [None] * len(items)
+        for position, item in enumerate(items):
+            if not isinstance(item, Mapping):
+                raise self._malformed(
+                    "has an embedding that is not an object", response, request_id
+                )
+            index = item.get("index", position)
+            if (
+                not isinstance(index, int)
+                or not 0 <= index < len(items)
+                or vectors[index] is not None
+            ):
+                raise self._malformed(f"has a bad embedding index {index!r}", response, request_id)
+            vectors[index] = self._vector(item.get("embedding"), response, request_id)
+        usage = data.get("usage")
+        tokens = usage.get("prompt_tokens") if isinstance(usage, Mapping) else None
+        return EmbeddingBatch(
+            vectors=tuple(v for v in vectors if v is not None),
+            usage=Usage(input_tokens=tokens if isinstance(tokens, int) else 0),
+            request_id=request_id,
+        )
+
+    def _vector(
+        self, value: Any, response: HttpResponse, request_id: str | None
+    ) -> tuple[float, ...]:
+        if isinstance(value, str):
+            try:
+                raw = base64.b64decode(value, validate=True)
+            except ValueError:
+                raise self._malformed(
+                    "has an embedding that is not base64", response, request_id
+                ) from None
+            if len(raw) % 4:
+                raise self._malformed(
+                    "has a base64 embedding that is not float32 values", response, request_id
+                )
+            return struct.unpack(f"<{len(raw) // 4}f", raw)
+        if isinstance(value, list) and all(
+            isinstance(x, int | float) and not isinstance(x, bool) for x in value
+        ):
+            return tuple(float(x) for x in value)
+        raise self._malformed(
+            "has an embedding that is neither floats nor base64", response, request_id
+        )

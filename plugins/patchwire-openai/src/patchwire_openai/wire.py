@@ -1,0 +1,493 @@
+"""OpenAI's wire format for patchwire's simulator (``patchwire simulate openai``).
+
+Answers the way api.openai.com does, as the spec (openai-openapi 2.3.0) and the official
+SDK read it: chat completions (plain, and streamed as ``chat.completion.chunk`` events
+with the usage chunk before ``data: [DONE]`` when ``stream_options.include_usage``),
+embeddings (float or base64), errors as ``{"error": {message, type, param, code}}``,
+the three kinds of 429, and ``x-ratelimit-*`` headers with Go-style reset durations.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import random
+import struct
+from collections.abc import Mapping, Sequence
+from email.utils import formatdate
+from typing import Any, Final
+
+from patchwire.testing.sim_content import count_tokens
+from patchwire.testing.sim_limits import LimitKind, LimitState
+from patchwire.testing.sim_wire import (
+    ErrorDetail,
+    ErrorKind,
+    SimReply,
+    SimRequest,
+    SimResponse,
+    SimRoute,
+    StreamPlan,
+    WireRequestError,
+)
+
+from patchwire_openai.ratelimit import format_go_duration
+
+__all__ = ["OpenAIWire"]
+
+ORGANIZATION: Final = "org-simulated"
+FINGERPRINT: Final = "fp_simulated"
+_ROLES: Final = frozenset({"developer", "system", "user", "assistant", "tool", "function"})
+_LIMIT_NAMES: Final = {
+    LimitKind.REQUESTS: "requests per min (RPM)",
+    LimitKind.TOKENS: "tokens per min (TPM)",
+}
+_RATE_LIMITS_URL: Final = "Visit https://platform.openai.com/account/rate-limits to learn more."
+_DIMENSIONS: Final = {"text-embedding-3-large": 3072}
+_FIXED_DIMENSIONS: Final = frozenset({"text-embedding-ada-002"})
+
+
+def _json(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def _frame(data: Any) -> bytes:
+    return b"data: " + _json(data) + b"\n\n"
+
+
+def _error_body(
+    message: str, type_: str, param: str | None = None, code: str | None = None
+) -> bytes:
+    return _json({"error": {"message": message, "type": type_, "param": param, "code": code}})
+
+
+def _text_of(content: Any, where: str) -> str:
+    """A message's text: a string, or the text parts of a content array."""
+    if isinstance(content, str):
+        return content
+    if content is None:
+        return ""
+    if isinstance(content, list):
+        texts = []
+        for part in content:
+            if not isinstance(part, Mapping) or not isinstance(part.get("type"), str):
+                raise WireRequestError(f"Invalid content part in '{where}'.", param=where)
+            if part["type"] == "text":
+                if not isinstance(part.get("text"), str):
+                    raise WireRequestError(
+                        f"Missing 'text' in a text part of '{where}'.", param=where
+                    )
+                texts.append(part["text"])
+        return "\n".join(texts)
+    raise WireRequestError(
+        f"Invalid type for '{where}': expected one of a string or array of objects,"
+        f" but got {type(content).__name__} instead.",
+        param=where,
+    )
+
+
+def _positive_int(data: Mapping[str, Any], name: str) -> int | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise WireRequestError(
+            f"Invalid type for '{name}': expected an integer, but got {type(value).__name__} instead.",
+            param=name,
+        )
+    if value < 1:
+        raise WireRequestError(
+            f"Invalid '{name}': integer below minimum value. Expected a value >= 1, but got"
+            f" {value} instead.",
+            param=name,
+        )
+    return value
+
+
+def _number_in(data: Mapping[str, Any], name: str, low: float, high: float) -> None:
+    value = data.get(name)
+    if value is None:
+        return
+    if not isinstance(value, int | float) or isinstance(value, bool) or not low <= value <= high:
+        raise WireRequestError(
+            f"Invalid '{name}': expected a number between {low:g} and {high:g}, got {value!r}.",
+            param=name,
+        )
+
+
+class OpenAIWire:
+    """The OpenAI API as the simulator serves it under ``/v1``."""
+
+    name = "openai"
+    connector_type = "openai"
+    prefix = "/v1"
+    example_model = "gpt-4o-mini"
+    routes: Sequence[SimRoute] = (
+        SimRoute("/chat/completions", "chat"),
+        SimRoute("/embeddings", "embed"),
+    )
+
+    # --- reading requests -------------------------------------------------------------------
+
+    def credential(self, headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+        scheme, _, token = (headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        return token.strip()
+
+    def parse(self, route: SimRoute, body: bytes, path_params: Mapping[str, str]) -> SimRequest:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise WireRequestError(
+                "We could not parse the JSON body of your request. (HINT: This likely means you"
+                " aren't using your HTTP library correctly. The OpenAI API expects a JSON payload,"
+                " but what was sent was not valid JSON.)"
+            ) from None
+        if not isinstance(data, dict):
+            raise WireRequestError("The request body must be a JSON object.")
+        model = data.get("model")
+        if not isinstance(model, str) or not model:
+            raise WireRequestError("you must provide a model parameter", param="model")
+        if route.operation == "embed":
+            return self._parse_embeddings(data, model)
+        return self._parse_chat(data, model)
+
+    def _parse_chat(self, data: Mapping[str, Any], model: str) -> SimRequest:
+        messages = data.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise WireRequestError(
+                "Invalid 'messages': expected a non-empty array of messages.", param="messages"
+            )
+        texts: list[tuple[str, str]] = []
+        for index, message in enumerate(messages):
+            where = f"messages[{index}]"
+            if not isinstance(message, Mapping) or message.get("role") not in _ROLES:
+                raise WireRequestError(
+                    f"Invalid value for '{where}.role': expected one of {', '.join(sorted(_ROLES))}.",
+                    param=f"{where}.role",
+                )
+            texts.append((message["role"], _text_of(message.get("content"), f"{where}.content")))
+        stream = data.get("stream", False)
+        if stream is not None and not isinstance(stream, bool):
+            raise WireRequestError("Invalid type for 'stream': expected a boolean.", param="stream")
+        options = data.get("stream_options")
+        if options is not None and not stream:
+            raise WireRequestError(
+                "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                param="stream_options",
+            )
+        include_usage = isinstance(options, Mapping) and options.get("include_usage") is True
+        n = data.get("n")
+        if n is not None and n != 1:
+            raise WireRequestError("The simulator answers one choice: 'n' must be 1.", param="n")
+        _number_in(data, "temperature", 0, 2)
+        _number_in(data, "top_p", 0, 1)
+        max_tokens = _positive_int(data, "max_completion_tokens") or _positive_int(
+            data, "max_tokens"
+        )
+        users = [text for role, text in texts if role == "user"]
+        prompt = users[-1] if users else texts[-1][1]
+        input_tokens = sum(count_tokens(text) + 3 for _, text in texts) + 3
+        return SimRequest(
+            operation="chat",
+            model=model,
+            prompt=prompt,
+            input_tokens=input_tokens,
+            stream=bool(stream),
+            max_tokens=max_tokens,
+            options={"include_usage": include_usage},
+        )
+
+    def _parse_embeddings(self, data: Mapping[str, Any], model: str) -> SimRequest:
+        raw = data.get("input")
+        items: list[Any] = raw if isinstance(raw, list) else [raw]
+        if isinstance(raw, list) and raw and all(isinstance(x, int) for x in raw):
+            items = [raw]  # one input given as token ids
+        if not items or len(items) > 2048:
+            raise WireRequestError(
+                "'input' must be a string or an array of 1 to 2048 inputs.", param="input"
+            )
+        inputs: list[str] = []
+        tokens = 0
+        for item in items:
+            if isinstance(item, str) and item:
+                inputs.append(item)
+                tokens += count_tokens(item)
+            elif isinstance(item, list) and item and all(isinstance(t, int) for t in item):
+                inputs.append(" ".join(map(str, item)))
+                tokens += len(item)
+            else:
+                raise WireRequestError(
+                    "'$.input' is invalid. Please check the API reference:"
+                    " https://platform.openai.com/docs/api-reference.",
+                    param="input",
+                )
+        encoding = data.get("encoding_format", "float")
+        if encoding not in ("float", "base64"):
+            raise WireRequestError(
+                f"Invalid value for 'encoding_format': expected 'float' or 'base64', got {encoding!r}.",
+                param="encoding_format",
+            )
+        dimensions = _positive_int(data, "dimensions")
+        if dimensions is not None and model in _FIXED_DIMENSIONS:
+            raise WireRequestError(
+                "This model does not support specifying dimensions.", param="dimensions"
+            )
+        return SimRequest(
+            operation="embed",
+            model=model,
+            input_tokens=tokens,
+            inputs=tuple(inputs),
+            dimensions=dimensions,
+            options={"encoding_format": encoding},
+        )
+
+    def default_dimensions(self, model: str) -> int:
+        return _DIMENSIONS.get(model, 1536)
+
+    # --- answers ----------------------------------------------------------------------------
+
+    def headers(self, request_id: str) -> Mapping[str, str]:
+        return {
+            "x-request-id": request_id,
+            "openai-version": "2020-10-01",
+            "openai-organization": ORGANIZATION,
+        }
+
+    @staticmethod
+    def _completion_id(reply: SimReply) -> str:
+        return "chatcmpl-" + reply.request_id.removeprefix("req_")
+
+    @staticmethod
+    def _usage(reply: SimReply) -> dict[str, Any]:
+        return {
+            "prompt_tokens": reply.input_tokens,
+            "completion_tokens": reply.output_tokens,
+            "total_tokens": reply.input_tokens + reply.output_tokens,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {
+                "reasoning_tokens": 0,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            },
+        }
+
+    def success(self, request: SimRequest, reply: SimReply) -> SimResponse:
+        if request.operation == "embed":
+            return SimResponse(200, _json(self._embeddings(request, reply)))
+        body = {
+            "id": self._completion_id(reply),
+            "object": "chat.completion",
+            "created": reply.created,
+            "model": request.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {
+                        "role": "assistant",
+                        "content": reply.text,
+                        "refusal": None,
+                        "annotations": [],
+                    },
+                    "logprobs": None,
+                    "finish_reason": "length" if reply.truncated else "stop",
+                }
+            ],
+            "usage": self._usage(reply),
+            "service_tier": "default",
+            "system_fingerprint": FINGERPRINT,
+        }
+        return SimResponse(200, _json(body))
+
+    @staticmethod
+    def _embeddings(request: SimRequest, reply: SimReply) -> dict[str, Any]:
+        as_base64 = request.options.get("encoding_format") == "base64"
+        data = []
+        for index, vector in enumerate(reply.vectors):
+            embedding: Any = (
+                base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+                if as_base64
+                else list(vector)
+            )
+            data.append({"object": "embedding", "index": index, "embedding": embedding})
+        return {
+            "object": "list",
+            "data": data,
+            "model": request.model,
+            "usage": {"prompt_tokens": reply.input_tokens, "total_tokens": reply.input_tokens},
+        }
+
+    def _chunk(
+        self, request: SimRequest, reply: SimReply, choices: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        chunk: dict[str, Any] = {
+            "id": self._completion_id(reply),
+            "object": "chat.completion.chunk",
+            "created": reply.created,
+            "model": request.model,
+            "service_tier": "default",
+            "system_fingerprint": FINGERPRINT,
+            "choices": choices,
+        }
+        if request.options.get("include_usage"):
+            chunk["usage"] = None
+        return chunk
+
+    def _delta(
+        self, request: SimRequest, reply: SimReply, delta: dict[str, Any], finish: str | None
+    ) -> bytes:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        return _frame(self._chunk(request, reply, [choice]))
+
+    def stream(self, request: SimRequest, reply: SimReply) -> StreamPlan:
+        head = (
+            self._delta(
+                request, reply, {"role": "assistant", "content": "", "refusal": None}, None
+            ),
+        )
+        pieces = tuple(self._delta(request, reply, {"content": p}, None) for p in reply.pieces)
+        tail = [self._delta(request, reply, {}, "length" if reply.truncated else "stop")]
+        if request.options.get("include_usage"):
+            tail.append(_frame({**self._chunk(request, reply, []), "usage": self._usage(reply)}))
+        tail.append(b"data: [DONE]\n\n")
+        return StreamPlan(head=head, pieces=pieces, tail=tuple(tail))
+
+    def malformed(
+        self, request: SimRequest, reply: SimReply, rng: random.Random
+    ) -> SimResponse | StreamPlan:
+        if request.stream:
+            head = self.stream(request, reply).head
+            return StreamPlan(
+                head=head, pieces=(b'data: {"id": "chatcmpl-broken", "choices": [{\n\n',), tail=()
+            )
+        choice = rng.randrange(3)
+        if choice == 0:
+            whole = self.success(request, reply).body
+            return SimResponse(200, whole[: max(1, len(whole) // 3)])  # JSON cut mid-value
+        if choice == 1:
+            page = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+            return SimResponse(200, page, content_type="text/html")
+        shape = (
+            {"object": "list", "data": "unavailable"}
+            if request.operation == "embed"
+            else {
+                "object": "chat.completion",
+                "choices": [],
+            }
+        )
+        return SimResponse(200, _json(shape))  # valid JSON, not the schema
+
+    # --- errors -------------------------------------------------------------------------------
+
+    def error(self, detail: ErrorDetail) -> SimResponse:
+        kind = detail.kind
+        model = detail.request.model if detail.request is not None else "gpt-4o-mini"
+        if kind is ErrorKind.AUTH:
+            if "missing" in detail.message:
+                message = (
+                    "You didn't provide an API key. You need to provide your API key in an"
+                    " Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+                )
+                return SimResponse(401, _error_body(message, "invalid_request_error"))
+            message = (
+                "Incorrect API key provided. You can find your API key at"
+                " https://platform.openai.com/account/api-keys."
+            )
+            return SimResponse(
+                401, _error_body(message, "invalid_request_error", code="invalid_api_key")
+            )
+        if kind is ErrorKind.INVALID_REQUEST:
+            return SimResponse(
+                400, _error_body(detail.message, "invalid_request_error", param=detail.param)
+            )
+        if kind is ErrorKind.NOT_FOUND:
+            return SimResponse(
+                404,
+                _error_body(
+                    f"Invalid URL ({detail.method} {detail.path})", "invalid_request_error"
+                ),
+            )
+        if kind is ErrorKind.RATE_LIMITED:
+            return self._rate_limited(detail, model)
+        if kind is ErrorKind.TOO_LARGE:
+            breach = detail.breach
+            limit, requested = (breach.limit, breach.requested) if breach is not None else (0, 0)
+            message = (
+                f"Request too large for {model} in organization {ORGANIZATION} on tokens per min"
+                f" (TPM): Limit {limit}, Requested {requested}. The input or output tokens must be"
+                f" reduced in order to run successfully. {_RATE_LIMITS_URL}"
+            )
+            return SimResponse(429, _error_body(message, "tokens", code="rate_limit_exceeded"))
+        if kind is ErrorKind.QUOTA_EXHAUSTED:
+            message = (
+                "You exceeded your current quota, please check your plan and billing details."
+                " For more information on this error, read the docs:"
+                " https://platform.openai.com/docs/guides/error-codes/api-errors."
+            )
+            return SimResponse(
+                429, _error_body(message, "insufficient_quota", code="insufficient_quota")
+            )
+        if kind is ErrorKind.OVERLOADED:
+            message = "The engine is currently overloaded, please try again later."
+            body = _error_body(message, "service_unavailable_error", code="server_is_overloaded")
+            if detail.retry_after is not None and detail.rng.random() < 0.5:
+                seconds = max(1, math.ceil(detail.retry_after))
+                return SimResponse(
+                    503, body, headers={"retry-after": str(seconds)}, retry_after=float(seconds)
+                )
+            return SimResponse(503, body)
+        status = detail.rng.choice((500, 502, 503))
+        message = {
+            500: "The server had an error while processing your request. Sorry about that!",
+            502: "Bad gateway.",
+            503: "The server is temporarily unable to handle your request.",
+        }[status]
+        return SimResponse(status, _error_body(message, "server_error"))
+
+    def _rate_limited(self, detail: ErrorDetail, model: str) -> SimResponse:
+        wait = detail.retry_after if detail.retry_after is not None else 1.0
+        breach = detail.breach
+        if breach is not None:
+            type_ = breach.kind.value
+            numbers = f"Limit {breach.limit}, Used {breach.used}, Requested {breach.requested}"
+            which = _LIMIT_NAMES[breach.kind]
+        else:
+            type_ = "tokens"
+            numbers = "Limit 30000, Used 29950, Requested 120"
+            which = _LIMIT_NAMES[LimitKind.TOKENS]
+        message = (
+            f"Rate limit reached for {model} in organization {ORGANIZATION} on {which}:"
+            f" {numbers}. Please try again in {format_go_duration(wait)}. {_RATE_LIMITS_URL}"
+        )
+        body = _error_body(message, type_, code="rate_limit_exceeded")
+        # The hint forms clients meet: milliseconds, seconds, an HTTP date, or only the text.
+        form = detail.rng.randrange(4)
+        if form == 0:
+            millis = max(1, math.ceil(wait * 1000))
+            return SimResponse(
+                429, body, headers={"retry-after-ms": str(millis)}, retry_after=millis / 1000
+            )
+        if form == 1:
+            seconds = f"{math.ceil(wait * 1000) / 1000:g}"
+            return SimResponse(
+                429, body, headers={"retry-after": seconds}, retry_after=float(seconds)
+            )
+        if form == 2:
+            when = math.ceil(detail.now_wall + wait)
+            return SimResponse(
+                429,
+                body,
+                headers={"retry-after": formatdate(when, usegmt=True)},
+                retry_after=when - detail.now_wall,
+            )
+        return SimResponse(429, body, retry_after=wait)
+
+    def limit_headers(self, state: LimitState, now_wall: float) -> Mapping[str, str]:
+        headers: dict[str, str] = {}
+        for kind, window in state.windows().items():
+            headers[f"x-ratelimit-limit-{kind.value}"] = str(window.limit)
+            headers[f"x-ratelimit-remaining-{kind.value}"] = str(window.remaining)
+            headers[f"x-ratelimit-reset-{kind.value}"] = format_go_duration(window.reset)
+        return headers
