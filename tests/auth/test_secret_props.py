@@ -35,7 +35,7 @@ def test_secret_value_never_in_repr_str_format_or_containers(value: str, referen
         f"{secret:>80}",
         format(secret, "s"),
         "%s %r" % (secret, secret),  # noqa: UP031 - the printf style logging uses
-        f"{secret}",
+        "{}".format(secret),  # noqa: UP032 - str.format, as templates use
         repr([secret, {"k": secret}]),
         repr(token),
         str(token),
