@@ -24,10 +24,13 @@ def hub_for(
     events: list[Event] | None = None,
     hub: dict[str, Any] | None = None,
 ) -> Hub:
-    """A hub with one ``fake`` connector configured by ``connector`` (cache off)."""
+    """A hub with one ``fake`` connector configured by ``connector``: cache off, and one
+    attempt unless the test asks for more, because a backoff sleep on a hand-driven clock
+    would wait forever (the refresh-and-retry after a 401 is not a policy retry)."""
+    table = {"cache": {"ttl": 0}, "retry": {"max_attempts": 1}, **connector}
     built = Hub.from_dict(
         {
-            "connectors": {"fake": {"cache": {"ttl": 0}, **connector}},
+            "connectors": {"fake": table},
             **({"hub": hub} if hub else {}),
         },
         host=host,

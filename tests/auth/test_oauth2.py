@@ -17,7 +17,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
-
 from patchwire.clock import VirtualClock
 from patchwire.errors import AuthError, PatchwireError
 from patchwire.events import Event, EventKind
@@ -105,9 +104,7 @@ async def test_exactly_one_token_request_for_100_concurrent_calls_on_an_expired_
 ) -> None:
     async with serve(AuthServer([Client(CLIENT_ID, CLIENT_SECRET)], expires_in=300)) as server:
         fake_scripts["fake"] = FakeScript(default=resource(server))
-        async with hub_for(
-            plugin_host, manual_clock, {"auth": oauth2_table(server.url)}
-        ) as hub:
+        async with hub_for(plugin_host, manual_clock, {"auth": oauth2_table(server.url)}) as hub:
             model = hub.model("fake:m")
             await model.complete("warm up")
             manual_clock.advance(301)

@@ -7,7 +7,6 @@ import asyncio
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from patchwire.auth.tokens import AccessToken, TokenCache
 from patchwire.clock import VirtualClock, deadline_scope
 from patchwire.errors import TransientError
