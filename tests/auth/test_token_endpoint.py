@@ -169,7 +169,8 @@ async def test_a_refused_client_is_retried_only_after_its_secret_rotated(
     clock = VirtualClock(autojump=False)
     secret_file = tmp_path / "secret"
     secret_file.write_text("old-secret-value\n")
-    ctx = context(clock, session)
+    events: list[Event] = []
+    ctx = context(clock, session, events)
     refused = Reply(401, {"error": "invalid_client"})
     async with scripted(ScriptedEndpoint([refused, refused, token("tok-new-0001")])) as endpoint:
         auth = scheme(ctx, endpoint.url, client_secret=f"file:{secret_file}", client_auth="post")
@@ -189,6 +190,11 @@ async def test_a_refused_client_is_retried_only_after_its_secret_rotated(
         "new-secret-value",
     ]
     assert headers["Authorization"] == "Bearer tok-new-0001"
+    assert [e.kind for e in events] == [
+        EventKind.CREDENTIAL_FAILED,
+        EventKind.CREDENTIAL_FAILED,
+        EventKind.CREDENTIAL_ACQUIRED,  # the first token, though not the first request
+    ]
 
 
 # --- settings ------------------------------------------------------------------------------

@@ -231,6 +231,7 @@ class TokenScheme(ABC):
         self.endpoint = endpoint
         self.cache = TokenCache(ctx.clock, self._obtain, leeway=leeway)
         self._refused = False
+        self._acquired = False
 
     async def apply(self, headers: dict[str, str], params: dict[str, str]) -> None:
         token = await self.cache.get()
@@ -282,11 +283,8 @@ class TokenScheme(ABC):
                 endpoint=url,
             )
             raise
-        kind = (
-            EventKind.CREDENTIAL_REFRESHED
-            if self.cache.requests > 1
-            else EventKind.CREDENTIAL_ACQUIRED
-        )
+        kind = EventKind.CREDENTIAL_REFRESHED if self._acquired else EventKind.CREDENTIAL_ACQUIRED
+        self._acquired = True
         self._refused = False
         report(ctx, kind, self.name, endpoint=url, expires_in=token.expires_in)
         return token
