@@ -265,3 +265,25 @@ async def test_a_key_file_that_is_not_a_service_account_is_an_auth_error(tmp_pat
     with pytest.raises(AuthError) as info:
         jwt_bearer_auth(ctx, {"scheme": "jwt_bearer", "key_file": f"file:{path}"})
     assert "private_key" in info.value.message and f"file:{path}" in info.value.message
+
+
+async def test_a_large_token_response_arriving_in_pieces_is_read_whole(
+    session: aiohttp.ClientSession,
+) -> None:
+    clock = VirtualClock(autojump=False)
+    padding = "x" * 200_000  # several TCP reads
+    reply = Reply(200, {"access_token": "tok-big-0001", "expires_in": 60, "note": padding})
+    async with scripted(ScriptedEndpoint([reply])) as endpoint:
+        headers: dict[str, str] = {}
+        await scheme(context(clock, session), endpoint.url).apply(headers, {})
+    assert headers["Authorization"] == "Bearer tok-big-0001"
+
+
+async def test_a_token_response_over_the_limit_is_an_integration_error(
+    session: aiohttp.ClientSession,
+) -> None:
+    clock = VirtualClock(autojump=False)
+    reply = Reply(200, {"access_token": "tok-huge-0001", "note": "x" * 300_000})
+    async with scripted(ScriptedEndpoint([reply])) as endpoint:
+        with pytest.raises(IntegrationError, match="body over"):
+            await scheme(context(clock, session), endpoint.url).apply({}, {})

@@ -91,7 +91,7 @@ class TokenEndpoint:
                 async with ctx.session().post(
                     self.url, data=form.encode("utf-8"), headers=sent, allow_redirects=False
                 ) as resp:
-                    body = await resp.content.read(_MAX_BODY + 1)
+                    body = await _read_bounded(resp)
                     status = resp.status
                     retry_after = parse_retry_after(resp.headers)
         except TimeoutError:
@@ -186,6 +186,18 @@ class TokenEndpoint:
             connector=self._ctx.connector,
             status=status,
         )
+
+
+async def _read_bounded(resp: aiohttp.ClientResponse) -> bytes:
+    """The body, or its first ``_MAX_BODY + 1`` bytes: enough to tell it is too large."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(65536):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > _MAX_BODY:
+            break
+    return b"".join(chunks)
 
 
 def _lifetime(value: Any) -> float | None:
