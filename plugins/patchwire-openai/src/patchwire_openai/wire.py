@@ -433,9 +433,9 @@ class OpenAIWire:
             message = "The engine is currently overloaded, please try again later."
             body = _error_body(message, "service_unavailable_error", code="server_is_overloaded")
             if detail.retry_after is not None and detail.rng.random() < 0.5:
-                seconds = max(1, math.ceil(detail.retry_after))
+                seconds = f"{math.ceil(detail.retry_after * 1000) / 1000:g}"
                 return SimResponse(
-                    503, body, headers={"retry-after": str(seconds)}, retry_after=float(seconds)
+                    503, body, headers={"retry-after": seconds}, retry_after=float(seconds)
                 )
             return SimResponse(503, body)
         status = detail.rng.choice((500, 502, 503))
