@@ -127,7 +127,9 @@ class ErrorDetail:
     ``rng`` is private to this request (seeded from the simulator's seed), for choices
     such as which 5xx or which Retry-After form. ``retry_after`` is the wait in seconds
     the answer should ask for (None: no hint). ``now_wall`` is the server's wall clock,
-    for hints written as HTTP dates.
+    for hints written as HTTP dates. ``message`` is the reason the simulator found: for
+    AUTH exactly ``"missing credential"`` or ``"unknown credential"``, for INVALID_REQUEST
+    and NOT_FOUND the wire format's own :class:`WireRequestError` text.
     """
 
     kind: ErrorKind
