@@ -124,7 +124,7 @@ def _category(status: int, body: ErrorBody) -> tuple[Category, str | None]:
     if reason is not None and (reason.startswith(_AUTH_REASON_PREFIXES) or reason in _AUTH_REASONS):
         return Category.AUTH, None
     name = (body.status or "").upper()
-    if name == "RESOURCE_EXHAUSTED" or (not name and status == 429):
+    if name == "RESOURCE_EXHAUSTED" or (name not in STATUS_CATEGORIES and status == 429):
         exhausted = _exhausted_quota(body)
         if exhausted is not None:
             return Category.QUOTA_EXHAUSTED, exhausted
