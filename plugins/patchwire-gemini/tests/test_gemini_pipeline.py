@@ -20,7 +20,7 @@ from patchwire.errors import (
 from patchwire.hub import Hub
 from patchwire.plugins import PluginHost
 from patchwire.testing.sim_content import embedding_vector, reply_text
-from patchwire.testing.simulator import FaultMix, Simulator
+from patchwire.testing.simulator import FaultMix, SimLimits, Simulator
 from patchwire_gemini.plugin import GeminiPlugin
 from patchwire_gemini.simwire import BLOCK_PROMPT, BLOCK_RESPONSE
 
@@ -291,3 +291,27 @@ async def test_unsupported_parameters_fail_before_any_request(
         with pytest.raises(InvalidRequestError):
             await asyncio.wait_for(hub.model(f"gemini:{MODEL}").embed("x", task_type="NOPE"), 5)
     assert sim.stats().requests == 0
+
+
+async def test_enforced_limits_answer_in_gemini_shapes(host: PluginHost) -> None:
+    """A request larger than the whole token limit is refused once as invalid_request; a
+    request over the per-minute request limit is rate_limited with the bucket's wait."""
+    limits = SimLimits(requests_per_minute=1, tokens_per_minute=200)
+    async with Simulator("gemini", limits=limits, plugin_host=host) as sim:
+        table = {
+            "base_url": sim.base_url,
+            "api_key": "env:GEMINI_TEST_KEY",
+            "retry": {"max_attempts": 3, "initial": 0.01, "cap": 0.05, "max_hint": 5},
+        }
+        async with Hub.from_dict({"connectors": {"gemini": table}}, host=host) as hub:
+            model = hub.model(f"gemini:{MODEL}")
+            with pytest.raises(InvalidRequestError) as too_large:
+                await model.complete("word " * 400)
+            assert too_large.value.attempts == 1
+            await model.complete("fits", max_tokens=20)
+            with pytest.raises(RateLimitedError) as limited:
+                await model.complete("one more", max_tokens=20)
+    # a one-per-minute bucket asks for most of a minute: past max_hint, so not waited for
+    assert limited.value.attempts == 1
+    assert limited.value.retry_after is not None and limited.value.retry_after > 5
+    assert sim.stats().limited == {"too_large": 1, "requests": 1}
