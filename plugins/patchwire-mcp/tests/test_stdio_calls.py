@@ -24,7 +24,7 @@ from patchwire_mcp.plugin import plugin
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
 TOOLBOX = str(Path(__file__).parent / "servers" / "toolbox.py")
-TOOL_NAMES = ["echo", "add", "slow", "whoami", "fail", "internal", "strict", "stats"]
+TOOL_NAMES = ["echo", "add", "slow", "whoami", "fail", "internal", "strict", "probe", "stats"]
 
 
 def toolbox(*options: str, **table: Any) -> dict[str, Any]:
@@ -65,7 +65,7 @@ async def counts(tool: Any) -> dict[str, int]:
     return dict((await tool.call("stats")).output)
 
 
-async def test_lists_every_page_and_calls_tools(hub):
+async def test_lists_every_page_and_calls_tools(hub: Hub) -> None:
     tool = hub.tool("tb")
     tools = await tool.list()
     assert [t.name for t in tools] == TOOL_NAMES
@@ -84,11 +84,11 @@ async def test_lists_every_page_and_calls_tools(hub):
     assert echo.output == [{"type": "text", "text": "hi"}], "else the content blocks are"
 
 
-async def test_listing_follows_every_cursor_and_is_reused_for_the_servers_ttl(hub):
+async def test_listing_follows_every_cursor_and_is_reused_for_the_servers_ttl(hub: Hub) -> None:
     tool = hub.tool("ttl")
     await tool.list()
     before = (await counts(tool))["tools/list"]
-    assert before % 3 == 0, "8 tools in pages of 3: three requests per listing"
+    assert before % 3 == 0, "9 tools in pages of 3: three requests per listing"
     await tool.list()
     assert (await counts(tool))["tools/list"] == before, "a fresh listing is not fetched again"
     await asyncio.sleep(0.55)
@@ -96,7 +96,7 @@ async def test_listing_follows_every_cursor_and_is_reused_for_the_servers_ttl(hu
     assert (await counts(tool))["tools/list"] == before + 3, "a stale one is, every page"
 
 
-async def test_configured_ttl_applies_when_the_server_gives_none(hub):
+async def test_configured_ttl_applies_when_the_server_gives_none(hub: Hub) -> None:
     tool = hub.tool("legacy")
     await tool.list()
     before = (await counts(tool))["tools/list"]
@@ -104,7 +104,7 @@ async def test_configured_ttl_applies_when_the_server_gives_none(hub):
     assert (await counts(tool))["tools/list"] == before
 
 
-async def test_invalid_arguments_are_refused_without_calling_the_tool(hub):
+async def test_invalid_arguments_are_refused_without_calling_the_tool(hub: Hub) -> None:
     fresh, stale = hub.tool("tb"), hub.tool("lenient")
     await fresh.list()
     await stale.list()
@@ -122,14 +122,14 @@ async def test_invalid_arguments_are_refused_without_calling_the_tool(hub):
     assert after == before, "no tools/call was sent"
 
 
-async def test_unknown_tool_names_the_servers_tools(hub):
+async def test_unknown_tool_names_the_servers_tools(hub: Hub) -> None:
     with pytest.raises(InvalidRequestError) as info:
         await hub.tool("tb").call("ech", text="x")
     assert "has no tool 'ech'. Did you mean 'echo'?" in info.value.message
-    assert "add, echo, fail, internal, slow, stats, strict, whoami" in info.value.message
+    assert "add, echo, fail, internal, probe, slow, stats, strict, whoami" in info.value.message
 
 
-async def test_is_error_result_is_a_tool_failure_never_retried_by_default(hub):
+async def test_is_error_result_is_a_tool_failure_never_retried_by_default(hub: Hub) -> None:
     tool = hub.tool("tb")
     before = (await counts(tool)).get("call:fail", 0)
     with pytest.raises(InvalidRequestError) as info:
@@ -139,13 +139,13 @@ async def test_is_error_result_is_a_tool_failure_never_retried_by_default(hub):
     assert (await counts(tool))["call:fail"] == before + 1
 
     lenient = hub.tool("lenient")
-    with pytest.raises(TransientError) as info:
+    with pytest.raises(TransientError) as retried:
         await lenient.call("fail", message="try again")
-    assert info.value.attempts == 3, "the configured category decides, retries included"
+    assert retried.value.attempts == 3, "the configured category decides, retries included"
     assert (await counts(lenient))["call:fail"] == 3
 
 
-async def test_json_rpc_errors_are_classified(hub):
+async def test_json_rpc_errors_are_classified(hub: Hub) -> None:
     tool = hub.tool("tb")
     before = await counts(tool)
     with pytest.raises(TransientError) as internal:
@@ -160,7 +160,7 @@ async def test_json_rpc_errors_are_classified(hub):
     assert after["call:strict"] - before.get("call:strict", 0) == 1
 
 
-async def test_attempt_and_call_deadlines_end_the_call_and_keep_the_session(hub):
+async def test_attempt_and_call_deadlines_end_the_call_and_keep_the_session(hub: Hub) -> None:
     tool = hub.tool("slowish")
     pid = (await tool.call("whoami")).output["pid"]
     with pytest.raises(DegradedError) as attempts:
@@ -172,7 +172,7 @@ async def test_attempt_and_call_deadlines_end_the_call_and_keep_the_session(hub)
     assert (await tool.call("whoami")).output["pid"] == pid, "one session survives it all"
 
 
-async def test_cancelling_one_call_leaves_the_others_on_the_shared_session(hub):
+async def test_cancelling_one_call_leaves_the_others_on_the_shared_session(hub: Hub) -> None:
     tool = hub.tool("tb")
     doomed = asyncio.create_task(tool.call("slow", seconds=30))
     survivor = asyncio.create_task(tool.call("slow", seconds=0.5))
@@ -183,13 +183,13 @@ async def test_cancelling_one_call_leaves_the_others_on_the_shared_session(hub):
     assert (await survivor).text == "done"
 
 
-async def test_concurrent_calls_share_one_server(hub):
+async def test_concurrent_calls_share_one_server(hub: Hub) -> None:
     tool = hub.tool("tb")
     results = await asyncio.gather(*(tool.call("whoami") for _ in range(8)))
     assert len({r.output["pid"] for r in results}) == 1
 
 
-async def test_limiter_and_metrics_apply_to_mcp_calls(hub):
+async def test_limiter_and_metrics_apply_to_mcp_calls(hub: Hub) -> None:
     tool = hub.tool("tb")
     before = hub.metrics().for_model("tb", None)
     await asyncio.gather(*(tool.call("slow", seconds=0.2) for _ in range(8)))

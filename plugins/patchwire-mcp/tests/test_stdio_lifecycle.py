@@ -10,16 +10,20 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 from patchwire.errors import DegradedError, IntegrationError, TransientError
+from patchwire.hub import Hub
 
 pytestmark = pytest.mark.integration
 
 
 async def test_server_killed_mid_call_ends_the_call_and_the_next_call_restarts_it(
-    make_hub, toolbox_table
-):
+    make_hub: Callable[..., Hub], toolbox_table: Callable[..., dict[str, Any]]
+) -> None:
     hub = make_hub({"tb": toolbox_table(retry={"max_attempts": 1})})
     tool = hub.tool("tb")
     pid = (await tool.call("whoami")).output["pid"]
@@ -37,8 +41,8 @@ async def test_server_killed_mid_call_ends_the_call_and_the_next_call_restarts_i
 
 
 async def test_server_that_exits_at_start_is_an_integration_error_with_its_stderr(
-    make_hub, toolbox_table
-):
+    make_hub: Callable[..., Hub], toolbox_table: Callable[..., dict[str, Any]]
+) -> None:
     hub = make_hub({"tb": toolbox_table("--exit-at-start")})
     with pytest.raises(IntegrationError) as info:
         await hub.tool("tb").call("echo", text="x")
@@ -47,7 +51,9 @@ async def test_server_that_exits_at_start_is_an_integration_error_with_its_stder
     assert info.value.attempts == 1, "not retried: it would exit again"
 
 
-async def test_server_that_never_answers_its_handshake_times_out(make_hub, toolbox_table):
+async def test_server_that_never_answers_its_handshake_times_out(
+    make_hub: Callable[..., Hub], toolbox_table: Callable[..., dict[str, Any]]
+) -> None:
     hub = make_hub(
         {"tb": toolbox_table("--hang-at-start", startup_timeout=0.5, retry={"max_attempts": 1})}
     )
@@ -58,7 +64,9 @@ async def test_server_that_never_answers_its_handshake_times_out(make_hub, toolb
     assert time.monotonic() - started < 3
 
 
-async def test_hub_close_kills_a_server_that_will_not_exit(make_hub, toolbox_table):
+async def test_hub_close_kills_a_server_that_will_not_exit(
+    make_hub: Callable[..., Hub], toolbox_table: Callable[..., dict[str, Any]]
+) -> None:
     hub = make_hub({"tb": toolbox_table("--stubborn")})
     pid = (await hub.tool("tb").call("whoami")).output["pid"]
     started = time.monotonic()
@@ -69,8 +77,12 @@ async def test_hub_close_kills_a_server_that_will_not_exit(make_hub, toolbox_tab
 
 
 async def test_server_process_gets_only_allowlisted_environment_its_cwd_and_a_logged_stderr(
-    make_hub, toolbox_table, monkeypatch, tmp_path, caplog
-):
+    make_hub: Callable[..., Hub],
+    toolbox_table: Callable[..., dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.INFO, logger="patchwire.mcp.tb")
     monkeypatch.setenv("TOOLBOX_ALLOWED", "yes")
     monkeypatch.setenv("TOOLBOX_SECRET", "hunter2")
@@ -80,7 +92,7 @@ async def test_server_process_gets_only_allowlisted_environment_its_cwd_and_a_lo
     who = (await hub.tool("tb").call("whoami")).output
     assert "TOOLBOX_ALLOWED" in who["env"]
     assert "TOOLBOX_SECRET" not in who["env"]
-    assert who["cwd"] == str(tmp_path.resolve())
+    assert who["cwd"] == str(tmp_path)  # pytest hands out resolved paths
     lines = [r.getMessage() for r in caplog.records if r.name == "patchwire.mcp.tb"]
     assert [line for line in lines if "toolbox noise" in line] == [
         "stderr: toolbox noise 0",

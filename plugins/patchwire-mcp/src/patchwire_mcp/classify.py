@@ -74,12 +74,15 @@ def classify_protocol_error(error: McpProtocolError) -> Classification:
         by_status = classify_response(response)
         if error.from_body:
             message = f"{text} (HTTP {response.status})"
+            code: str | None = str(error.code)
         else:
+            # The SDK made the JSON-RPC code up from the status; only the status is real.
             said = (
                 "" if by_status.message == f"HTTP {response.status}" else f": {by_status.message}"
             )
             message = f"MCP server answered {error.method} with HTTP {response.status}{said}"
-        return attrs.evolve(by_status, message=message[:2000], code=str(error.code))
+            code = by_status.code
+        return attrs.evolve(by_status, message=message[:2000], code=code)
     return Classification(
         code_category(error.code),
         text,

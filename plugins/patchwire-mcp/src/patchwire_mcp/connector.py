@@ -161,6 +161,11 @@ class McpConnector(Connector):
         link = self._server()
         try:
             generation, client = await link.acquire()
+            if attempt is not None:
+                # What the session sends by itself (a legacy server's event stream, the
+                # goodbye) goes with the newest credentials.
+                generation.exchange.headers = exchange.headers
+                generation.exchange.params = exchange.params
             try:
                 yield generation, client
             except MCPError as err:

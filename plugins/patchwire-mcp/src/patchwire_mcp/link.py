@@ -150,6 +150,9 @@ class ServerLink:
         for generation in generations:
             generation.retired = True
             generation.stop.set()
+            if not generation.ready.done() and generation.task is not None:
+                # Still starting: nobody will use it, so do not wait for its handshake.
+                generation.task.cancel()
         tasks = [g.task for g in generations if g.task is not None]
         if not tasks:
             return

@@ -60,10 +60,6 @@ class StderrPump:
             self._writer.close()
             self._writer = None
 
-    @property
-    def at_eof(self) -> bool:
-        return self._closed.is_set()
-
     async def wait_eof(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for end of file; True when it came."""
         try:
@@ -78,6 +74,13 @@ class StderrPump:
             # A grandchild may hold the pipe open long after the server is gone.
             self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
+        # A pump cancelled before it ran never handed the read end to a transport.
+        self._reader.close()
+        self._closed.set()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
 
     def _line(self, raw: bytes) -> None:
         text = raw.decode("utf-8", errors="replace").rstrip("\r")

@@ -7,7 +7,8 @@ It pages its tool listing (``--page-size``), states a TTL (``--ttl-ms``) and cou
 request it answers, so tests can prove what was (and was not) sent. Options that make it
 misbehave: ``--exit-at-start``, ``--hang-at-start``, ``--stubborn`` (ignores end of input
 and SIGTERM), ``--noisy N`` (N stderr lines at start), ``--token T`` (HTTP: require
-``Authorization: Bearer T``).
+``Authorization: Bearer T``), ``--probe MODE`` (how the ``probe`` tool answers: ok, a
+JSON-RPC internal error, never, or a mix of those with isError and late answers).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import collections
 import os
+import random
 import signal
 import sys
 import time
@@ -32,6 +34,7 @@ def _options() -> argparse.Namespace:
     parser.add_argument("--exit-at-start", action="store_true")
     parser.add_argument("--hang-at-start", action="store_true")
     parser.add_argument("--stubborn", action="store_true")
+    parser.add_argument("--probe", choices=["ok", "internal", "hang", "mixed"], default="ok")
     return parser.parse_args()
 
 
@@ -101,6 +104,11 @@ TOOLS = [
         input_schema={"type": "object"},
     ),
     types.Tool(
+        name="probe",
+        description="answers as the server's --probe option says (ok, internal, hang, mixed)",
+        input_schema={"type": "object"},
+    ),
+    types.Tool(
         name="stats",
         description="how many requests of each kind this process answered",
         input_schema={"type": "object"},
@@ -114,17 +122,31 @@ def _text(text: str, structured: Any = None, *, error: bool = False) -> types.Ca
     )
 
 
-def build(page_size: int, ttl_ms: int | None) -> Server[Any]:
+def build(page_size: int, ttl_ms: int | None, probe: str = "ok") -> Server[Any]:
+    chance = random.Random(7)
+
+    async def answer_probe() -> types.CallToolResult:
+        mode = probe
+        if mode == "mixed":
+            mode = chance.choice(["ok", "ok", "internal", "fail", "late"])
+        if mode == "internal":
+            raise RuntimeError("the probe broke")
+        if mode == "fail":
+            return _text("the probe failed", error=True)
+        if mode in ("hang", "late"):
+            await anyio.sleep(3600 if mode == "hang" else 2.0)
+        return _text("ok")
+
     async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> Any:
         COUNTS["tools/list"] += 1
         start = int(params.cursor) if params is not None and params.cursor else 0
         end = start + page_size
-        extra = {} if ttl_ms is None else {"ttl_ms": ttl_ms}
-        return types.ListToolsResult(
-            tools=TOOLS[start:end],
-            next_cursor=str(end) if end < len(TOOLS) else None,
-            **extra,
+        page = types.ListToolsResult(
+            tools=TOOLS[start:end], next_cursor=str(end) if end < len(TOOLS) else None
         )
+        if ttl_ms is not None:
+            page.ttl_ms = ttl_ms
+        return page
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> Any:
         name = params.name
@@ -147,6 +169,8 @@ def build(page_size: int, ttl_ms: int | None) -> Server[Any]:
             raise RuntimeError("the toolbox broke")
         if name == "strict":
             raise MCPError(types.INVALID_PARAMS, "strict refuses these parameters")
+        if name == "probe":
+            return await answer_probe()
         if name == "stats":
             return _text("stats", dict(COUNTS))
         raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {name}")
@@ -192,13 +216,15 @@ def serve_http(server: Server[Any], port: int, token: str | None) -> None:
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
+    # Listening before the port is announced: early connections wait in the backlog.
+    sock.listen(64)
     print(f"PORT {sock.getsockname()[1]}", flush=True)
     config = uvicorn.Config(app, log_level="warning", lifespan="on")
     uvicorn.Server(config).run(sockets=[sock])
 
 
 def main(opts: argparse.Namespace) -> None:
-    server = build(opts.page_size, opts.ttl_ms)
+    server = build(opts.page_size, opts.ttl_ms, opts.probe)
     if opts.transport == "http":
         serve_http(server, opts.port, opts.token)
         return
