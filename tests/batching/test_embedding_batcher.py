@@ -308,3 +308,29 @@ def test_bad_settings_are_refused(max_batch: int, linger: float) -> None:
     clock = VirtualClock()
     with pytest.raises(ValueError):
         EmbeddingBatcher(clock, Provider(clock).send, max_batch=max_batch, linger=linger)
+
+
+async def test_a_sent_batch_is_cancelled_when_every_caller_has_gone() -> None:
+    """Nobody waits for the answer any more, so the request stops instead of running to its timeout."""
+    clock = VirtualClock()
+    started = asyncio.Event()
+    cancelled = asyncio.Event()
+
+    async def send(texts: Sequence[str], info: BatchInfo) -> Sequence[int]:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return []
+
+    batcher: EmbeddingBatcher[int] = EmbeddingBatcher(clock, send, max_batch=2, linger=0.0)
+    callers = [asyncio.ensure_future(batcher.submit(t)) for t in ("a", "b")]
+    await started.wait()
+    callers[0].cancel()
+    await asyncio.sleep(0)
+    assert not cancelled.is_set()  # one caller still waits
+    callers[1].cancel()
+    await asyncio.wait_for(cancelled.wait(), 1)
+    await batcher.aclose()

@@ -45,6 +45,8 @@ class _Member(Generic[V]):
     priority: int
     deadline: float | None
     future: asyncio.Future[V]
+    batch: list[_Member[V]] | None = None
+    task: asyncio.Task[None] | None = None
 
 
 class EmbeddingBatcher(Generic[V]):
@@ -116,6 +118,12 @@ class EmbeddingBatcher(Generic[V]):
             self._pending.remove(member)
             if not self._pending:
                 self._cancel_timer()
+            return
+        # Already sent: when every caller of that batch has gone, nobody needs the answer,
+        # so the request is cancelled rather than left running until it times out.
+        batch = member.batch
+        if member.task is not None and batch is not None and all(m.future.done() for m in batch):
+            member.task.cancel()
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
@@ -128,6 +136,9 @@ class EmbeddingBatcher(Generic[V]):
         task = asyncio.get_running_loop().create_task(
             self._run(members), name=f"patchwire-embedding-batch-{len(members)}"
         )
+        for member in members:
+            member.batch = members
+            member.task = task
         self._batches.add(task)
         task.add_done_callback(self._batches.discard)
 

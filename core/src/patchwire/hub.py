@@ -385,7 +385,10 @@ class Hub:
     def _secret_reread(self, reference: str) -> None:
         self.bus.emit(
             Event(
-                EventKind.SECRET_REREAD, "hub", time=self.clock.now(), data={"reference": reference}
+                EventKind.SECRET_REREAD,
+                "hub",
+                time=self.clock.now(),
+                data={"scheme": reference.split(":", 1)[0], "reference": reference},
             )
         )
 

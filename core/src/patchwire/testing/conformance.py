@@ -198,6 +198,7 @@ class SimulatedModelConformance(ConnectorConformance):
             "base_url": base_url,
             "api_key": f"env:{self.CREDENTIAL_ENV}",
             "timeout": self.ATTEMPT_TIMEOUT,
+            "embed_timeout": self.ATTEMPT_TIMEOUT,
             "retry": {
                 "max_attempts": self.MAX_ATTEMPTS,
                 "initial": 0.01,
