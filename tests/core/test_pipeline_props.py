@@ -324,3 +324,15 @@ async def test_budget_dead_provider_gets_bounded_load_and_flaky_one_gets_through
                 pass
     assert len(fake_scripts["dead"].calls) <= 1.5 * calls + 50  # ratio 0.5 plus the budget's burst
     assert ok >= calls - 2  # 0.2^4 of calls may fail all four attempts by chance
+
+
+async def test_error_details_from_the_connector_reach_the_caller(
+    plugin_host, virtual_clock, fake_scripts
+):
+    fake_scripts["fake"] = FakeScript().push(
+        InvalidRequestError("tool said no", details="[{'type': 'text'}]")
+    )
+    async with Hub.from_dict({}, host=plugin_host, clock=virtual_clock) as hub:
+        with pytest.raises(InvalidRequestError) as info:
+            await hub.tool("fake").call("op")
+    assert info.value.details == "[{'type': 'text'}]" and info.value.attempts == 1

@@ -35,6 +35,8 @@ class Classification:
     status: int | None = None
     code: str | None = None
     request_id: str | None = None
+    #: what the tool said beyond the message (an MCP isError result's content), kept on the error
+    details: str | None = None
 
     @property
     def retryable(self) -> bool:
@@ -62,6 +64,7 @@ class Classification:
             attempts=attempts,
             retry_after=self.retry_after if retry_after is None else retry_after,
             failures=failures,
+            details=self.details,
         )
 
     @classmethod
@@ -74,4 +77,5 @@ class Classification:
             status=error.status,
             code=error.code,
             request_id=error.request_id,
+            details=error.details,
         )

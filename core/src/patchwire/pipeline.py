@@ -130,7 +130,6 @@ class Pipeline:
         conn = rt.connector
         clock = self.clock
         model = target.model
-        await rt.ensure_open()
         if operation != "list_tools":
             try:
                 conn.validate(request)
@@ -216,6 +215,9 @@ class Pipeline:
                     report_limits=report,
                 )
                 with deadline_scope(clock, attempt_deadline):
+                    # Opening (starting a server process, say) is part of the attempt, so its
+                    # failures are classified and retried like any other.
+                    await rt.ensure_open()
                     await rt.auth.apply(attempt.headers, attempt.params)
                     result = await invoke(conn, request, attempt)
             except asyncio.CancelledError:
