@@ -48,6 +48,10 @@ class MonotonicClock:
 
     def call_at(self, when: float, callback: Callable[[], None]) -> Handle:
         loop = asyncio.get_running_loop()
+        if type(loop).time is asyncio.BaseEventLoop.time:
+            # The standard loops measure with time.monotonic: hand the instant over as is.
+            # Converting through two clock readings would fire the timer a hair early.
+            return loop.call_at(when, callback)
         return loop.call_at(loop.time() + (when - time.monotonic()), callback)
 
     def __repr__(self) -> str:

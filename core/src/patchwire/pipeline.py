@@ -201,6 +201,12 @@ class Pipeline:
                                 duration=waited,
                             )
                         )
+                if not rt.opened:
+                    # Opening (starting a server process, say) is part of the attempt, so its
+                    # failures are classified and retried, but it is bounded by the call's
+                    # deadline, not by the per-call timeout meant for requests.
+                    with deadline_scope(clock, deadline):
+                        await rt.ensure_open()
                 now = clock.now()
                 attempt_deadline = (
                     now + timeout if deadline is None else min(now + timeout, deadline)
@@ -215,9 +221,6 @@ class Pipeline:
                     report_limits=report,
                 )
                 with deadline_scope(clock, attempt_deadline):
-                    # Opening (starting a server process, say) is part of the attempt, so its
-                    # failures are classified and retried like any other.
-                    await rt.ensure_open()
                     await rt.auth.apply(attempt.headers, attempt.params)
                     result = await invoke(conn, request, attempt)
             except asyncio.CancelledError:
@@ -316,7 +319,8 @@ class Pipeline:
         self, conn: Connector, exc: BaseException, deadline: float | None, timeout: float
     ) -> Classification:
         if isinstance(exc, TimeoutError) and not isinstance(exc, PatchwireError):
-            whole = deadline is not None and self.clock.now() >= deadline
+            # Within a millisecond counts as reached: timers may fire a hair early.
+            whole = deadline is not None and self.clock.now() >= deadline - 1e-3
             message = (
                 "the call's deadline passed" if whole else f"attempt timed out after {timeout:g} s"
             )

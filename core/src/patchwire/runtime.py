@@ -70,6 +70,10 @@ class ConnectorRuntime:
         self._opened = False
         self._open_lock = asyncio.Lock()
 
+    @property
+    def opened(self) -> bool:
+        return self._opened
+
     async def ensure_open(self) -> None:
         if self._opened:
             return
