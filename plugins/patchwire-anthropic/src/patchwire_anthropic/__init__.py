@@ -1,0 +1,1 @@
+"""patchwire connector for Anthropic's Messages API."""

@@ -1,0 +1,295 @@
+"""Anthropic's wire format for patchwire's simulator (``patchwire simulate anthropic``).
+
+Answers ``POST /v1/messages`` the way api.anthropic.com does, as the spec copy and the
+official SDK read it: messages with text blocks and separate cache usage, streams of
+named events, errors as ``{"type": "error", "error": {type, message}, "request_id"}``
+(529 for overload), ``anthropic-ratelimit-*`` headers with RFC 3339 reset instants, and
+an ``event: error`` after HTTP 200 as the stream a client cannot use.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from patchwire.testing.sim_content import count_tokens
+from patchwire.testing.sim_limits import LimitState
+from patchwire.testing.sim_wire import (
+    ErrorDetail,
+    ErrorKind,
+    SimReply,
+    SimRequest,
+    SimResponse,
+    SimRoute,
+    StreamPlan,
+    WireRequestError,
+)
+
+__all__ = ["AnthropicWire"]
+
+_ROLES: Final = frozenset({"user", "assistant"})
+
+
+def _json(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def _event(name: str, data: Mapping[str, Any]) -> bytes:
+    return f"event: {name}\ndata: ".encode() + _json(data) + b"\n\n"
+
+
+def _error(status: int, kind: str, message: str, request_id: str, **extra: Any) -> SimResponse:
+    body = {"type": "error", "error": {"type": kind, "message": message}, "request_id": request_id}
+    return SimResponse(status, _json(body), **extra)
+
+
+def _text(content: Any, where: str) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for block in content:
+            if not isinstance(block, Mapping) or not isinstance(block.get("type"), str):
+                raise WireRequestError(f"{where}: each content block needs a type", param=where)
+            if block["type"] == "text":
+                if not isinstance(block.get("text"), str):
+                    raise WireRequestError(f"{where}: text blocks need a text field", param=where)
+                parts.append(block["text"])
+        return "\n".join(parts)
+    raise WireRequestError(f"{where}: Input should be a valid string or list", param=where)
+
+
+def _instant(now_wall: float, seconds: float) -> str:
+    return datetime.fromtimestamp(math.ceil(now_wall + seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class AnthropicWire:
+    """The Messages API as the simulator serves it under ``/v1``."""
+
+    name = "anthropic"
+    connector_type = "anthropic"
+    prefix = "/v1"
+    example_model = "claude-haiku-4-5"
+    routes: Sequence[SimRoute] = (SimRoute("/messages", "chat"),)
+
+    def credential(self, headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+        key = headers.get("x-api-key")
+        if key and key.strip():
+            return key.strip()
+        scheme, _, token = (headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()  # SDK 2.x sends the key as a bearer token
+        return None
+
+    def parse(self, route: SimRoute, body: bytes, path_params: Mapping[str, str]) -> SimRequest:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise WireRequestError(
+                "There was an issue with your request body: invalid JSON"
+            ) from None
+        if not isinstance(data, dict):
+            raise WireRequestError("The request body must be a JSON object.")
+        model = data.get("model")
+        if not isinstance(model, str) or not model:
+            raise WireRequestError("model: Field required", param="model")
+        max_tokens = data.get("max_tokens")
+        if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+            raise WireRequestError(
+                "max_tokens: Field required (an integer >= 1)", param="max_tokens"
+            )
+        messages = data.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise WireRequestError("messages: at least one message is required", param="messages")
+        texts = []
+        for index, message in enumerate(messages):
+            where = f"messages.{index}"
+            if not isinstance(message, Mapping) or message.get("role") not in _ROLES:
+                raise WireRequestError(
+                    f"{where}.role: Input should be 'user' or 'assistant'", param=where
+                )
+            texts.append((message["role"], _text(message.get("content"), f"{where}.content")))
+        system = data.get("system")
+        system_text = _text(system, "system") if system is not None else ""
+        stream = data.get("stream", False)
+        if not isinstance(stream, bool):
+            raise WireRequestError("stream: Input should be a valid boolean", param="stream")
+        users = [t for role, t in texts if role == "user"]
+        input_tokens = sum(count_tokens(t) + 3 for _, t in texts) + count_tokens(system_text)
+        return SimRequest(
+            operation="chat",
+            model=model,
+            prompt=users[-1] if users else texts[-1][1],
+            input_tokens=input_tokens,
+            stream=stream,
+            max_tokens=max_tokens,
+        )
+
+    def default_dimensions(self, model: str) -> int:
+        return 0  # Anthropic has no embeddings endpoint
+
+    def headers(self, request_id: str) -> Mapping[str, str]:
+        return {"request-id": request_id, "anthropic-organization-id": "org-simulated"}
+
+    @staticmethod
+    def _id(reply: SimReply) -> str:
+        return "msg_" + reply.request_id.removeprefix("req_")
+
+    @staticmethod
+    def _usage(reply: SimReply, output: int) -> dict[str, Any]:
+        return {
+            "input_tokens": reply.input_tokens,
+            "output_tokens": output,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+            "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+            "server_tool_use": None,
+            "service_tier": "standard",
+        }
+
+    def success(self, request: SimRequest, reply: SimReply) -> SimResponse:
+        body = {
+            "id": self._id(reply),
+            "type": "message",
+            "role": "assistant",
+            "content": [{"type": "text", "text": reply.text, "citations": None}],
+            "model": request.model,
+            "stop_reason": "max_tokens" if reply.truncated else "end_turn",
+            "stop_sequence": None,
+            "usage": self._usage(reply, reply.output_tokens),
+        }
+        return SimResponse(200, _json(body))
+
+    def _head(self, request: SimRequest, reply: SimReply) -> tuple[bytes, ...]:
+        message: dict[str, Any] = {
+            "id": self._id(reply),
+            "type": "message",
+            "role": "assistant",
+            "content": [],
+            "model": request.model,
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": self._usage(reply, 1),
+        }
+        return (
+            _event("message_start", {"type": "message_start", "message": message}),
+            _event(
+                "content_block_start",
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {"type": "text", "text": ""},
+                },
+            ),
+            _event("ping", {"type": "ping"}),
+        )
+
+    @staticmethod
+    def _delta(text: str) -> bytes:
+        return _event(
+            "content_block_delta",
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "text_delta", "text": text},
+            },
+        )
+
+    def stream(self, request: SimRequest, reply: SimReply) -> StreamPlan:
+        tail = (
+            _event("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            _event(
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {
+                        "stop_reason": "max_tokens" if reply.truncated else "end_turn",
+                        "stop_sequence": None,
+                    },
+                    "usage": {"output_tokens": reply.output_tokens},
+                },
+            ),
+            _event("message_stop", {"type": "message_stop"}),
+        )
+        return StreamPlan(
+            head=self._head(request, reply),
+            pieces=tuple(self._delta(p) for p in reply.pieces),
+            tail=tail,
+        )
+
+    def malformed(
+        self, request: SimRequest, reply: SimReply, rng: random.Random
+    ) -> SimResponse | StreamPlan:
+        if request.stream:
+            # Anthropic's own way of failing after HTTP 200: an error event mid-stream.
+            error = {
+                "type": "error",
+                "error": {"type": "overloaded_error", "message": "Overloaded"},
+            }
+            first = reply.pieces[:1] or ("",)
+            return StreamPlan(
+                head=self._head(request, reply),
+                pieces=tuple(self._delta(p) for p in first),
+                tail=(_event("error", error),),
+            )
+        whole = self.success(request, reply).body
+        if rng.randrange(2) == 0:
+            return SimResponse(200, whole[: max(1, len(whole) // 3)])
+        return SimResponse(
+            200, b"<html><body>502 Bad Gateway</body></html>", content_type="text/html"
+        )
+
+    def error(self, detail: ErrorDetail) -> SimResponse:
+        rid = detail.request_id
+        kind = detail.kind
+        if kind is ErrorKind.AUTH:
+            return _error(401, "authentication_error", "invalid x-api-key", rid)
+        if kind is ErrorKind.INVALID_REQUEST:
+            return _error(400, "invalid_request_error", detail.message, rid)
+        if kind is ErrorKind.NOT_FOUND:
+            return _error(404, "not_found_error", f"Not found: {detail.method} {detail.path}", rid)
+        if kind is ErrorKind.TOO_LARGE:
+            return _error(
+                413,
+                "request_too_large",
+                "Request exceeds the maximum allowed number of bytes.",
+                rid,
+            )
+        if kind is ErrorKind.QUOTA_EXHAUSTED:
+            return _error(
+                402,
+                "billing_error",
+                "Your credit balance is too low to access the Anthropic API.",
+                rid,
+            )
+        if kind is ErrorKind.RATE_LIMITED:
+            wait = detail.retry_after if detail.retry_after is not None else 1.0
+            seconds = max(1, math.ceil(wait))  # Anthropic writes whole seconds
+            return _error(
+                429,
+                "rate_limit_error",
+                "This request would exceed your organization's rate limit. Please reduce the prompt"
+                " length or the maximum tokens requested, or try again later.",
+                rid,
+                headers={"retry-after": str(seconds)},
+                retry_after=float(seconds),
+            )
+        if kind is ErrorKind.OVERLOADED:
+            return _error(529, "overloaded_error", "Overloaded", rid)
+        status = detail.rng.choice((500, 504))
+        if status == 504:
+            return _error(504, "timeout_error", "Request timed out", rid)
+        return _error(500, "api_error", "Internal server error", rid)
+
+    def limit_headers(self, state: LimitState, now_wall: float) -> Mapping[str, str]:
+        headers: dict[str, str] = {}
+        for kind, window in state.windows().items():
+            family = "requests" if kind.value == "requests" else "tokens"
+            headers[f"anthropic-ratelimit-{family}-limit"] = str(window.limit)
+            headers[f"anthropic-ratelimit-{family}-remaining"] = str(window.remaining)
+            headers[f"anthropic-ratelimit-{family}-reset"] = _instant(now_wall, window.reset)
+        return headers

@@ -1,0 +1,58 @@
+"""Fixtures: a plugin host with the Anthropic plugin, a key, and the spec copy's validator.
+
+The spec copy (a third-party copy of Anthropic's Stainless spec; JSON despite its .yaml
+name) lives in the workspace's ``shared/specs`` beside the repository, or where
+``PATCHWIRE_SPECS`` points.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from patchwire.plugins import PluginHost
+from patchwire_anthropic.plugin import AnthropicPlugin
+
+SPECS = Path(
+    os.environ.get("PATCHWIRE_SPECS", Path(__file__).resolve().parents[3].parent / "shared/specs")
+)
+KEY = "sk-ant-sim-test-0000"
+
+
+@pytest.fixture
+def anthropic_host(plugin_host: PluginHost) -> PluginHost:
+    plugin_host.register(AnthropicPlugin(), "anthropic")
+    return plugin_host
+
+
+@pytest.fixture
+def key(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("ANTHROPIC_SIM_KEY", KEY)
+    return KEY
+
+
+@pytest.fixture(scope="session")
+def validate() -> Callable[[str, Any], None]:
+    """validate(schema_name, instance) against components/schemas of the spec copy."""
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    path = SPECS / "anthropic" / "openapi.yaml"
+    if not path.is_file():
+        pytest.skip(f"the Anthropic spec copy is not at {path} (set PATCHWIRE_SPECS)")
+    spec = json.loads(path.read_text())
+    registry = Registry().with_resource("urn:anthropic", Resource.opaque(spec))
+    validators: dict[str, Draft202012Validator] = {}
+
+    def check(name: str, instance: Any) -> None:
+        if name not in validators:
+            schema = {"$ref": f"urn:anthropic#/components/schemas/{name}"}
+            validators[name] = Draft202012Validator(schema, registry=registry)
+        errors = sorted(validators[name].iter_errors(instance), key=str)
+        assert not errors, f"{name}: {errors[0].message} at {list(errors[0].absolute_path)}"
+
+    return check
