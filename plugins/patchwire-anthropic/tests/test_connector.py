@@ -44,14 +44,14 @@ def test_body_maps_system_stop_and_default_max_tokens(anthropic_host, key) -> No
 
 def test_current_version_refuses_sampling_parameters_before_sending(anthropic_host, key) -> None:
     conn = connector(anthropic_host)
-    with pytest.raises(InvalidRequestError, match="refuses temperature.*2023-06-01"):
+    with pytest.raises(InvalidRequestError, match=r"refuses temperature.*2023-06-01"):
         conn.validate(CompletionRequest("m", (Message("user", "x"),), {"temperature": 0}))
     legacy = connector(anthropic_host, api_version="2023-06-01")
     legacy.validate(
         CompletionRequest("m", (Message("user", "x"),), {"temperature": 0.2, "top_k": 5})
     )
     assert legacy._headers()["anthropic-version"] == "2023-06-01"
-    with pytest.raises(InvalidRequestError, match="not supported.*seed"):
+    with pytest.raises(InvalidRequestError, match=r"not supported.*seed"):
         conn.validate(CompletionRequest("m", (Message("user", "x"),), {"seed": 1}))
 
 
