@@ -132,6 +132,7 @@ class Limiter:
     async def _take_turn(self, waiter: Waiter) -> Permit:
         clock = self._clock
         deadline = waiter.deadline
+        slept = False
         while True:
             now = clock.now()
             if self._queue.head() is waiter and not self._busy:
@@ -141,7 +142,10 @@ class Limiter:
                 if admitted:
                     if self._on_wait is not None and now > waiter.arrival:
                         self._report_wait(self._on_wait, now - waiter.arrival)
-                    return Permit(self, waiter.tokens, self._max is not None, now - waiter.arrival)
+                    # Only a request that had to sleep waited: on the real clock an admission
+                    # on arrival still takes a few microseconds, which is not throttling.
+                    waited = now - waiter.arrival if slept else 0.0
+                    return Permit(self, waiter.tokens, self._max is not None, waited)
                 if deadline is not None:
                     if wait is None:
                         if now >= deadline:
@@ -157,6 +161,7 @@ class Limiter:
                 raise self._expired(waiter, now)
             if deadline is not None and not waiter.watched:
                 self._expiries.watch(waiter, deadline)
+            slept = True
             await _sleep(waiter)
 
     async def _attempt(self, waiter: Waiter, now: float) -> tuple[bool, float | None]:
