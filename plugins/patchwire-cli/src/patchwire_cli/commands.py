@@ -16,13 +16,13 @@ from typing import Any
 
 import attrs
 from patchwire.config import ConnectorConfig
+from patchwire.config_table import Table
 from patchwire.errors import InvalidRequestError
 from patchwire.secrets import split_reference
 
 from patchwire_cli.argv import ArgvTemplate, TemplateError
 from patchwire_cli.exitcodes import ExitCodes, parse_exit_codes
 from patchwire_cli.output import OutputMode
-from patchwire_cli.tables import Table
 
 __all__ = [
     "DEFAULT_ENV",

@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 
 import attrs
 from patchwire.config import ConnectorConfig
+from patchwire.config_table import Table
 from patchwire.errors import InvalidRequestError
 
 from patchwire_web import __version__
-from patchwire_web.tables import Table
 from patchwire_web.template import (
     Template,
     TemplateError,

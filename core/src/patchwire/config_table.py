@@ -1,7 +1,8 @@
 """Typed reads from a nested configuration table, failing with the table and key named.
 
-Core validates a connector's top-level settings; the tables nested under them (one per
-operation) are this plugin's to check, with errors shaped like core's.
+Core validates a connector's top-level settings; tables nested under them (a CLI
+connector's commands, a web connector's operations) are the plugin's to check, and this
+gives it errors shaped like core's.
 """
 
 from __future__ import annotations
