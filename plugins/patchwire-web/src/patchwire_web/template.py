@@ -9,13 +9,13 @@ JSON body a string that is exactly one placeholder takes the argument's value as
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
 import attrs
 from patchwire.errors import InvalidRequestError
+from patchwire.placeholders import Field, Part, TemplateError, parse_placeholders
 
 __all__ = [
     "Field",
@@ -26,48 +26,7 @@ __all__ = [
     "scalar_text",
 ]
 
-# ``{{`` and ``}}`` are literal braces; any other lone brace is a mistake worth reporting.
-_TOKEN = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}|[{}]")
-
-
-class TemplateError(ValueError):
-    """A template that cannot be parsed; the message says where."""
-
-
-@attrs.frozen(slots=True)
-class Field:
-    name: str
-
-
-Part = str | Field
-
-
-def _parse(text: str) -> tuple[Part, ...]:
-    parts: list[Part] = []
-    literal: list[str] = []
-    pos = 0
-    for match in _TOKEN.finditer(text):
-        literal.append(text[pos : match.start()])
-        token = match.group(0)
-        if token == "{{":
-            literal.append("{")
-        elif token == "}}":
-            literal.append("}")
-        elif match.group(1) is not None:
-            if "".join(literal):
-                parts.append("".join(literal))
-            literal = []
-            parts.append(Field(match.group(1)))
-        else:
-            raise TemplateError(
-                f"unmatched '{token}' at position {match.start()} of {text!r}; placeholders"
-                " look like {name}, and a literal brace is written {{ or }}"
-            )
-        pos = match.end()
-    literal.append(text[pos:])
-    if "".join(literal):
-        parts.append("".join(literal))
-    return tuple(parts)
+_parse = parse_placeholders
 
 
 def scalar_text(name: str, value: Any) -> str:
