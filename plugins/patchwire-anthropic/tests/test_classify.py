@@ -97,3 +97,27 @@ def test_rate_limit_headers_become_limiter_information() -> None:
     assert (info.requests_limit, info.requests_remaining, info.requests_reset) == (50, 49, 1)
     assert (info.tokens_limit, info.tokens_remaining, info.tokens_reset) == (40000, 39000, 30)
     assert rate_limit_info(CIMultiDict(), now) is None
+
+
+def test_separate_input_and_output_token_limits_are_one_budget() -> None:
+    """Without a combined ``tokens-*`` family, the input and output limits add up and the
+    budget is restored when the later of the two resets."""
+    from datetime import UTC, datetime
+
+    headers = CIMultiDict(
+        {
+            "anthropic-ratelimit-input-tokens-limit": "40000",
+            "anthropic-ratelimit-input-tokens-remaining": "30000",
+            "anthropic-ratelimit-input-tokens-reset": "2030-01-01T00:00:10Z",
+            "anthropic-ratelimit-output-tokens-limit": "8000",
+            "anthropic-ratelimit-output-tokens-remaining": "6000",
+            "anthropic-ratelimit-output-tokens-reset": "2030-01-01T00:00:40Z",
+        }
+    )
+    now = datetime(2030, 1, 1, tzinfo=UTC).timestamp()
+    info = rate_limit_info(headers, now)
+    assert info is not None and info.requests_limit is None
+    assert (info.tokens_limit, info.tokens_remaining, info.tokens_reset) == (48000, 36000, 40)
+    headers["anthropic-ratelimit-tokens-limit"] = "20000"
+    combined = rate_limit_info(headers, now)
+    assert combined is not None and combined.tokens_limit == 20000

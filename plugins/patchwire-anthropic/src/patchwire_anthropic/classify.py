@@ -56,7 +56,7 @@ def stream_error(data: Any, request_id: str | None) -> PatchwireError:
     message = error.get("message") if isinstance(error, Mapping) else None
     category = TYPES.get(kind if isinstance(kind, str) else "", Category.TRANSIENT)
     return error_class(category)(
-        f"the stream reported an error after it started: {message or kind or 'unknown'}",
+        f"the stream sent an error event: {message or kind or 'unknown'}",
         code=kind if isinstance(kind, str) else None,
         request_id=request_id,
     )

@@ -37,12 +37,34 @@ def _number(value: str | None) -> float | None:
     return number if number >= 0 else None
 
 
+_Family = tuple[float | None, float | None, float | None]  # limit, remaining, reset
+
+
+def _sum(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else a + b
+
+
+def _both(input_tokens: _Family, output_tokens: _Family) -> _Family:
+    """Input and output token limits as one budget: patchwire's token bucket counts both
+    together, so it gets their sum, restored when the later of the two resets."""
+    resets = [r for r in (input_tokens[2], output_tokens[2]) if r is not None]
+    return (
+        _sum(input_tokens[0], output_tokens[0]),
+        _sum(input_tokens[1], output_tokens[1]),
+        max(resets) if resets else None,
+    )
+
+
 def rate_limit_info(
     headers: Mapping[str, str], now_wall: float | None = None
 ) -> RateLimitInfo | None:
-    """The request and token limits the headers report (input tokens when no combined one)."""
+    """The request and token limits the headers report.
 
-    def read(family: str) -> tuple[float | None, float | None, float | None]:
+    ``tokens-*`` is the limit in effect when Anthropic sends it; otherwise the separate
+    ``input-tokens-*`` and ``output-tokens-*`` limits are combined.
+    """
+
+    def read(family: str) -> _Family:
         return (
             _number(headers.get(f"{_PREFIX}{family}-limit")),
             _number(headers.get(f"{_PREFIX}{family}-remaining")),
@@ -52,7 +74,7 @@ def rate_limit_info(
     requests = read("requests")
     tokens = read("tokens")
     if all(v is None for v in tokens):
-        tokens = read("input-tokens")
+        tokens = _both(read("input-tokens"), read("output-tokens"))
     if all(v is None for v in requests + tokens):
         return None
     return RateLimitInfo(
