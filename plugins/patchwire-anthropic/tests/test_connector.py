@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,11 +13,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from patchwire.errors import ConfigError, InvalidRequestError
 from patchwire.hub import Hub
+from patchwire.plugins import PluginHost
+from patchwire.prices import PriceTable
 from patchwire.types import CompletionRequest, Message, as_messages
-from patchwire_anthropic.connector import CURRENT_VERSION, AnthropicConnector
+from patchwire_anthropic.connector import (
+    CURRENT_VERSION,
+    AnthropicConnector,
+    messages_url,
+    usage_from,
+)
+from patchwire_anthropic.prices import PRICES
 
 
-def connector(anthropic_host: Any, **table: Any) -> AnthropicConnector:
+def connector(anthropic_host: PluginHost, **table: Any) -> AnthropicConnector:
     hub = Hub.from_dict(
         {"connectors": {"anthropic": {"api_key": "env:ANTHROPIC_SIM_KEY", **table}}},
         host=anthropic_host,
@@ -23,7 +35,7 @@ def connector(anthropic_host: Any, **table: Any) -> AnthropicConnector:
     return made
 
 
-def test_body_maps_system_stop_and_default_max_tokens(anthropic_host, key) -> None:
+def test_body_maps_system_stop_and_default_max_tokens(anthropic_host: PluginHost, key: str) -> None:
     conn = connector(anthropic_host)
     request = CompletionRequest(
         "claude-haiku-4-5",
@@ -42,7 +54,9 @@ def test_body_maps_system_stop_and_default_max_tokens(anthropic_host, key) -> No
     assert conn._headers()["anthropic-version"] == CURRENT_VERSION
 
 
-def test_current_version_refuses_sampling_parameters_before_sending(anthropic_host, key) -> None:
+def test_current_version_refuses_sampling_parameters_before_sending(
+    anthropic_host: PluginHost, key: str
+) -> None:
     conn = connector(anthropic_host)
     with pytest.raises(InvalidRequestError, match=r"refuses temperature.*2023-06-01"):
         conn.validate(CompletionRequest("m", (Message("user", "x"),), {"temperature": 0}))
@@ -55,7 +69,7 @@ def test_current_version_refuses_sampling_parameters_before_sending(anthropic_ho
         conn.validate(CompletionRequest("m", (Message("user", "x"),), {"seed": 1}))
 
 
-def test_unknown_api_version_is_a_config_error(anthropic_host) -> None:
+def test_unknown_api_version_is_a_config_error(anthropic_host: PluginHost) -> None:
     with pytest.raises(ConfigError) as info:
         Hub.from_dict(
             {"connectors": {"anthropic": {"api_version": "2099-01-01"}}}, host=anthropic_host
@@ -63,7 +77,9 @@ def test_unknown_api_version_is_a_config_error(anthropic_host) -> None:
     assert info.value.key == "api_version" and CURRENT_VERSION in info.value.message
 
 
-async def test_embed_is_refused_naming_the_capabilities(anthropic_host, key) -> None:
+async def test_embed_is_refused_naming_the_capabilities(
+    anthropic_host: PluginHost, key: str
+) -> None:
     async with Hub.from_dict(
         {"connectors": {"anthropic": {"api_key": "env:ANTHROPIC_SIM_KEY"}}}, host=anthropic_host
     ) as hub:
@@ -83,6 +99,16 @@ turns = st.lists(
 ).filter(lambda ms: any(m.role != "system" for m in ms))
 
 
+sampling = st.fixed_dictionaries(
+    {},
+    optional={
+        "temperature": st.floats(0, 1),
+        "top_p": st.floats(0, 1),
+        "top_k": st.integers(0, 500),
+    },
+)
+
+
 @settings(
     max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -91,16 +117,104 @@ turns = st.lists(
     st.integers(1, 8192),
     st.one_of(st.none(), st.text(min_size=1, max_size=5)),
     st.booleans(),
+    sampling,
 )
 def test_every_body_fits_the_spec(
-    anthropic_host, key, validate, messages, max_tokens, stop, stream
+    anthropic_host: PluginHost,
+    key: str,
+    validate: Callable[[str, Any], None],
+    messages: list[Message],
+    max_tokens: int,
+    stop: str | None,
+    stream: bool,
+    sampled: dict[str, Any],
 ) -> None:
-    """Invariant: for any conversation and in-range parameters, the body validates as CreateMessageParams."""
-    conn = connector(anthropic_host)
-    params: dict[str, Any] = {"max_tokens": max_tokens}
+    """Invariant: for any conversation and in-range parameters that the pinned version
+    accepts (sampling only under 2023-06-01), the request passes ``validate`` and the body
+    the connector sends validates as the spec's CreateMessageParams."""
+    conn = connector(anthropic_host, **({"api_version": "2023-06-01"} if sampled else {}))
+    params: dict[str, Any] = {"max_tokens": max_tokens, **sampled}
     if stop:
         params["stop"] = [stop]
-    validate(
-        "CreateMessageParams",
-        conn.body(CompletionRequest("claude-haiku-4-5", tuple(messages), params), stream=stream),
+    request = CompletionRequest("claude-haiku-4-5", tuple(messages), params)
+    conn.validate(request)
+    validate("CreateMessageParams", conn.body(request, stream=stream))
+
+
+@pytest.mark.parametrize(
+    ("base_url", "url"),
+    [
+        (None, "https://api.anthropic.com/v1/messages"),
+        ("https://api.anthropic.com", "https://api.anthropic.com/v1/messages"),
+        ("https://api.anthropic.com/", "https://api.anthropic.com/v1/messages"),
+        ("http://127.0.0.1:8080/v1", "http://127.0.0.1:8080/v1/messages"),
+        ("https://proxy.example/anthropic", "https://proxy.example/anthropic/v1/messages"),
+    ],
+)
+def test_base_url_is_the_root_or_already_names_v1(base_url: str | None, url: str) -> None:
+    assert messages_url(base_url) == url
+
+
+def test_a_base_url_that_is_not_http_is_a_config_error(anthropic_host: PluginHost) -> None:
+    with pytest.raises(ConfigError) as info:
+        Hub.from_dict(
+            {"connectors": {"anthropic": {"base_url": "api.anthropic.com"}}}, host=anthropic_host
+        )
+    assert info.value.key == "base_url"
+
+
+def test_the_estimate_reserves_the_default_max_tokens(anthropic_host: PluginHost, key: str) -> None:
+    conn = connector(anthropic_host, default_max_tokens=500)
+    messages = (Message("user", "x" * 400),)
+    assert conn.estimate_tokens(CompletionRequest("m", messages)) == 101 + 1 + 500
+    assert conn.estimate_tokens(CompletionRequest("m", messages, {"max_tokens": 7})) == 102 + 7
+
+
+counts = st.integers(0, 10**7)
+
+
+@settings(max_examples=200, deadline=None)
+@given(counts, counts, counts, counts)
+def test_usage_counts_cache_reads_and_writes_as_input(
+    plain: int, written: int, read: int, output: int
+) -> None:
+    """Invariant: input_tokens = input + cache_creation + cache_read; the cached part is
+    exactly the cache reads and the created part exactly the cache writes."""
+    usage = usage_from(
+        {
+            "input_tokens": plain,
+            "cache_creation_input_tokens": written,
+            "cache_read_input_tokens": read,
+            "output_tokens": output,
+        }
     )
+    assert usage.input_tokens == plain + written + read
+    assert (usage.cached_input_tokens, usage.cache_creation_input_tokens) == (read, written)
+    assert usage.output_tokens == output and usage.cached_input_tokens <= usage.input_tokens
+
+
+def test_malformed_usage_counts_nothing() -> None:
+    assert usage_from(None).input_tokens == 0
+    assert usage_from({"input_tokens": -3, "output_tokens": "7"}).output_tokens == 0
+
+
+def test_prices_cover_snapshots_and_price_cache_reads_apart() -> None:
+    table = PriceTable({("anthropic", model): price for model, price in PRICES.items()})
+    assert table.lookup("anthropic", "claude-sonnet-4-5-20250929") == PRICES["claude-sonnet-4-5"]
+    assert table.lookup("anthropic", "claude-opus-5-5") == PRICES["claude-opus-5-5"]
+    assert table.lookup("anthropic", "claude-opus-5-9") is None  # unknown, never cheap
+    full = table.cost("anthropic", "claude-haiku-4-5", 1_000_000, 0)
+    cached = table.cost("anthropic", "claude-haiku-4-5", 1_000_000, 0, cached_input_tokens=10**6)
+    assert (full, cached) == (1.0, 0.1)
+
+
+def test_the_readme_configuration_loads(anthropic_host: PluginHost, key: str) -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    merged: dict[str, Any] = {"connectors": {}}
+    for block in re.findall(r"```toml\n(.*?)```", readme, re.S):
+        data = tomllib.loads(block)
+        merged["connectors"].update(data.pop("connectors", {}))
+        merged.update(data)
+    assert set(merged["connectors"]) == {"anthropic", "claude-legacy"} and "prices" in merged
+    hub = Hub.from_dict(merged, host=anthropic_host)
+    assert hub.runtime("claude-legacy").config.api_version == "2023-06-01"

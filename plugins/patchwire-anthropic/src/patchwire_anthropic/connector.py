@@ -1,5 +1,8 @@
-"""One attempt against Anthropic's Messages API: ``POST {base_url}/messages``, where
-``base_url`` ends in ``/v1`` like every connector's (default ``https://api.anthropic.com/v1``).
+"""One attempt against Anthropic's Messages API: ``POST {base_url}/v1/messages``.
+
+``base_url`` is the server's root as Anthropic's SDK takes it (default
+``https://api.anthropic.com``); a URL that already ends in ``/v1``, as the simulator's
+``base_url`` and other connectors' do, is taken as it is.
 
 Plain replies and streams of named server-sent events (``message_start``,
 ``content_block_delta``, ``message_delta`` with cumulative output tokens, ``message_stop``,
@@ -12,7 +15,9 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar, Final
+from urllib.parse import urlsplit
 
+from patchwire.config import ConnectorConfig
 from patchwire.connector import Attempt, Capability, Connector, Setting
 from patchwire.errors import IntegrationError, InvalidRequestError, TransientError
 from patchwire.http import HttpResponse, HttpStatusError, open_stream, send
@@ -33,13 +38,27 @@ from patchwire_anthropic.ratelimit import rate_limit_info
 
 __all__ = ["CURRENT_VERSION", "AnthropicConnector"]
 
-DEFAULT_BASE_URL: Final = "https://api.anthropic.com/v1"
+DEFAULT_BASE_URL: Final = "https://api.anthropic.com"
 CURRENT_VERSION: Final = "2026-10-21"
 LEGACY_VERSION: Final = "2023-06-01"
 #: sampling parameters the 2026-10-21 API refuses even at their default values
 _SAMPLING: Final = ("temperature", "top_p", "top_k")
 _PASSED: Final = frozenset({"metadata", "service_tier"})
 _KNOWN: Final = frozenset({"max_tokens", "stop", *_SAMPLING, *_PASSED})
+_USAGE_COUNTS: Final = (
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+)
+
+
+def messages_url(base_url: str | None) -> str:
+    """``{root}/v1/messages`` for a root URL or for one that already names ``/v1``."""
+    base = (base_url or DEFAULT_BASE_URL).rstrip("/")
+    if not base.endswith("/v1"):
+        base += "/v1"
+    return base + "/messages"
 
 
 def usage_from(data: Any) -> Usage:
@@ -59,6 +78,14 @@ def usage_from(data: Any) -> Usage:
         cached_input_tokens=read,
         cache_creation_input_tokens=written,
     )
+
+
+def _take_counts(counts: dict[str, int], usage: Any) -> None:
+    if isinstance(usage, Mapping):
+        for name in _USAGE_COUNTS:
+            value = usage.get(name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                counts[name] = value
 
 
 class AnthropicConnector(Connector):
@@ -81,7 +108,15 @@ class AnthropicConnector(Connector):
         return PRICES
 
     @classmethod
-    def check_config(cls, config: Any) -> None:
+    def check_config(cls, config: ConnectorConfig) -> None:
+        if config.base_url is not None:
+            parts = urlsplit(config.base_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise config.where.error(
+                    "base_url",
+                    f"expected an http(s) URL such as {DEFAULT_BASE_URL!r},"
+                    f" got {config.base_url!r}",
+                )
         version = config.api_version
         if version is not None and version not in cls.api_versions:
             raise config.where.error(
@@ -97,8 +132,8 @@ class AnthropicConnector(Connector):
         return self.ctx.config.api_version or CURRENT_VERSION
 
     @property
-    def base_url(self) -> str:
-        return (self.ctx.config.base_url or DEFAULT_BASE_URL).rstrip("/")
+    def url(self) -> str:
+        return messages_url(self.ctx.config.base_url)
 
     def _headers(self) -> dict[str, str]:
         headers = {"anthropic-version": self.api_version, "content-type": "application/json"}
@@ -134,15 +169,28 @@ class AnthropicConnector(Connector):
             )
         if any(m.role == "tool" for m in request.messages):
             raise InvalidRequestError(
-                "tool messages are not supported by this connector yet", connector=self.name
+                "tool messages are not supported by the Anthropic connector",
+                connector=self.name,
+                model=request.model,
             )
+
+    def max_tokens(self, request: CompletionRequest) -> int:
+        return int(request.params.get("max_tokens") or self.setting("default_max_tokens"))
+
+    def estimate_tokens(self, request: CompletionRequest | EmbeddingRequest | ToolRequest) -> int:
+        """Anthropic counts a request's whole ``max_tokens`` against the output limit until
+        it ends, and every request carries one, so the estimate includes the default too."""
+        estimate = super().estimate_tokens(request)
+        if isinstance(request, CompletionRequest) and not request.params.get("max_tokens"):
+            estimate += self.max_tokens(request)
+        return estimate
 
     def body(self, request: CompletionRequest, *, stream: bool) -> dict[str, Any]:
         params = request.params
         system = "\n\n".join(m.content for m in request.messages if m.role == "system")
         body: dict[str, Any] = {
             "model": request.model,
-            "max_tokens": int(params.get("max_tokens") or self.setting("default_max_tokens")),
+            "max_tokens": self.max_tokens(request),
             "messages": [
                 {"role": m.role, "content": m.content}
                 for m in request.messages
@@ -180,7 +228,7 @@ class AnthropicConnector(Connector):
         response = await send(
             attempt,
             "POST",
-            self.base_url + "/messages",
+            self.url,
             json_body=self.body(request, stream=False),
             headers=self._headers(),
             raise_for_status=False,
@@ -219,14 +267,13 @@ class AnthropicConnector(Connector):
         async with open_stream(
             attempt,
             "POST",
-            self.base_url + "/messages",
+            self.url,
             json_body=self.body(request, stream=True),
             headers=self._headers(),
         ) as resp:
             self._report(attempt, resp.headers)
             request_id = resp.headers.get("request-id")
-            input_usage: Mapping[str, Any] = {}
-            output_tokens = 0
+            counts: dict[str, int] = {}
             stop_reason: str | None = None
             finished = False
             async for event in iter_sse(resp):
@@ -247,8 +294,8 @@ class AnthropicConnector(Connector):
                     )
                 if kind == "message_start":
                     message = data.get("message")
-                    if isinstance(message, Mapping) and isinstance(message.get("usage"), Mapping):
-                        input_usage = message["usage"]
+                    if isinstance(message, Mapping):
+                        _take_counts(counts, message.get("usage"))
                 elif kind == "content_block_delta":
                     delta = data.get("delta")
                     if isinstance(delta, Mapping) and delta.get("type") == "text_delta":
@@ -256,10 +303,8 @@ class AnthropicConnector(Connector):
                         if isinstance(text, str) and text:
                             yield StreamChunk(text)
                 elif kind == "message_delta":
-                    usage = data.get("usage")
-                    # output_tokens in message_delta is cumulative: keep the latest, never add.
-                    if isinstance(usage, Mapping) and isinstance(usage.get("output_tokens"), int):
-                        output_tokens = usage["output_tokens"]
+                    # message_delta's counts are cumulative: keep the latest, never add.
+                    _take_counts(counts, data.get("usage"))
                     delta = data.get("delta")
                     if isinstance(delta, Mapping) and isinstance(delta.get("stop_reason"), str):
                         stop_reason = delta["stop_reason"]
@@ -271,5 +316,4 @@ class AnthropicConnector(Connector):
                     "the stream ended without message_stop: the answer may be incomplete",
                     request_id=request_id,
                 )
-            usage = usage_from({**input_usage, "output_tokens": output_tokens})
-            yield StreamChunk("", usage=usage, finish_reason=stop_reason)
+            yield StreamChunk("", usage=usage_from(counts), finish_reason=stop_reason)
