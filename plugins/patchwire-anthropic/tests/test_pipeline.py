@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -13,6 +14,7 @@ import pytest
 from patchwire.errors import DegradedError, PatchwireError, QuotaExhaustedError
 from patchwire.events import EventKind
 from patchwire.hub import Hub
+from patchwire.plugins import PluginHost
 from patchwire.testing.simulator import FaultMix, SimLimits, Simulator
 
 pytestmark = pytest.mark.integration
@@ -31,7 +33,7 @@ def table(sim: Simulator, **extra: Any) -> dict[str, Any]:
     }
 
 
-async def test_reply_stream_and_usage(anthropic_host, key) -> None:
+async def test_reply_stream_and_usage(anthropic_host: PluginHost, key: str) -> None:
     async with Simulator("anthropic", plugin_host=anthropic_host, keys=[key]) as sim:
         async with Hub.from_dict({"connectors": table(sim)}, host=anthropic_host) as hub:
             model = hub.model("anthropic:claude-haiku-4-5")
@@ -49,7 +51,7 @@ async def test_reply_stream_and_usage(anthropic_host, key) -> None:
 
 
 async def test_error_event_after_200_ends_the_stream_classified_without_duplicates(
-    anthropic_host, key
+    anthropic_host: PluginHost, key: str
 ) -> None:
     async with Simulator(
         "anthropic", faults=FaultMix(malformed=1.0), plugin_host=anthropic_host
@@ -66,7 +68,9 @@ async def test_error_event_after_200_ends_the_stream_classified_without_duplicat
     assert "after it started" in info.value.message and requests == 1  # never replayed
 
 
-async def test_overloaded_529_falls_back_and_rate_limits_are_honoured(anthropic_host, key) -> None:
+async def test_overloaded_529_falls_back_and_rate_limits_are_honoured(
+    anthropic_host: PluginHost, key: str
+) -> None:
     async with (
         Simulator("anthropic", faults=FaultMix(overloaded=1.0), plugin_host=anthropic_host) as busy,
         Simulator(
@@ -92,7 +96,9 @@ async def test_overloaded_529_falls_back_and_rate_limits_are_honoured(anthropic_
     assert time.monotonic() - start >= 2
 
 
-async def test_billing_error_is_quota_exhausted_with_one_attempt(anthropic_host, key) -> None:
+async def test_billing_error_is_quota_exhausted_with_one_attempt(
+    anthropic_host: PluginHost, key: str
+) -> None:
     async with Simulator(
         "anthropic", faults=FaultMix(quota_exhausted=1.0), plugin_host=anthropic_host
     ) as sim:
@@ -103,7 +109,7 @@ async def test_billing_error_is_quota_exhausted_with_one_attempt(anthropic_host,
 
 
 async def test_rate_limit_headers_reach_the_limiter_and_bearer_auth_works(
-    anthropic_host, key
+    anthropic_host: PluginHost, key: str
 ) -> None:
     async with Simulator(
         "anthropic",
@@ -128,7 +134,9 @@ async def test_rate_limit_headers_reach_the_limiter_and_bearer_auth_works(
     assert 0 <= quota[0].data["requests_reset"] <= 61
 
 
-async def test_simulator_answers_fit_the_spec(anthropic_host, key, validate) -> None:
+async def test_simulator_answers_fit_the_spec(
+    anthropic_host: PluginHost, key: str, validate: Callable[[str, Any], None]
+) -> None:
     async with Simulator("anthropic", plugin_host=anthropic_host, keys=[key]) as sim:
         url = sim.base_url + "/messages"
         headers = {"x-api-key": key, "anthropic-version": "2026-10-21"}

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from patchwire.plugins import PluginHost
 from patchwire.testing.simulator import FaultMix, Simulator
 
 anthropic = pytest.importorskip("anthropic")
 pytestmark = pytest.mark.integration
 
 
-async def test_sdk_parses_messages_streams_and_errors(anthropic_host, key) -> None:
+async def test_sdk_parses_messages_streams_and_errors(anthropic_host: PluginHost, key: str) -> None:
     async with Simulator("anthropic", plugin_host=anthropic_host, keys=[key]) as sim:
         client = anthropic.AsyncAnthropic(base_url=sim.root_url, api_key=key, max_retries=0)
         message = await client.messages.create(
@@ -52,5 +53,16 @@ async def test_sdk_parses_messages_streams_and_errors(anthropic_host, key) -> No
                 model="m", max_tokens=5, messages=[{"role": "user", "content": "x"}]
             )
         assert server.value.status_code in (500, 504)
+        sim.set_faults(FaultMix(malformed=1.0))  # this wire's malformed stream: event: error
+        got: list[str] = []
+        with pytest.raises(anthropic.APIStatusError) as broken:
+            async with client.messages.stream(
+                model="claude-haiku-4-5",
+                max_tokens=64,
+                messages=[{"role": "user", "content": "a long story"}],
+            ) as stream:
+                async for piece in stream.text_stream:
+                    got.append(piece)
+        assert got and broken.value.body["error"]["type"] == "overloaded_error"
         await client.close()
         await bad.close()
