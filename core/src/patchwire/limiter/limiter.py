@@ -119,6 +119,13 @@ class Limiter:
                 )
         now = self._clock.now()
         waiter = Waiter(priority, tokens, now, deadline)
+        if not len(self._queue) and not self._busy and (deadline is None or now <= deadline):
+            # Nobody is waiting: try at once without joining the line, the common case
+            # when limits are not binding. A refusal charged nothing; then queue as usual.
+            admitted, _ = await self._attempt(waiter, now)
+            if admitted:
+                return Permit(self, tokens, self._max is not None)
+            now = self._clock.now()
         if deadline is not None and len(self._queue):
             wait = self._estimate(waiter, now)
             if now + wait > deadline:
