@@ -204,3 +204,8 @@ targets = ["fake:small", "fake:large"]
     assert cfg.retry.max_attempts == 4 and cfg.limits.max_concurrency == 32
     assert cfg.cache.ttl == 3600.0 and cfg.breaker.open_for == 15.0
     assert hub.model("fast").targets == ("fake:small", "fake:large")
+
+
+def test_base_url_must_be_http(plugin_host):
+    err = load(plugin_host, {"connectors": {"fake": {"base_url": "ftp://example.com/v1"}}})
+    assert err.key == "base_url" and "http(s) URL" in err.message

@@ -15,6 +15,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -370,10 +371,18 @@ def _connector(
         raise where.error("tls", "expected a table ([connectors.NAME.tls])")
     for model, entry in _table(raw, "prices", where).items():
         prices[(ctype, model)] = _price(entry, where.child("prices"), model)
+    base_url = _get(raw, "base_url", (str,), None, where)
+    if base_url is not None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise where.error(
+                "base_url",
+                f"expected an http(s) URL such as 'https://api.example.com/v1', got {base_url!r}",
+            )
     return ConnectorConfig(
         name=name,
         type=ctype,
-        base_url=_get(raw, "base_url", (str,), None, where),
+        base_url=base_url,
         api_key=api_key,
         api_version=_get(raw, "api_version", (str,), None, where),
         timeout=_get(raw, "timeout", (int, float), 30.0, where, above=0),

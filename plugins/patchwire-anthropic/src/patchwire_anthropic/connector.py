@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar, Final
-from urllib.parse import urlsplit
 
 from patchwire.config import ConnectorConfig
 from patchwire.connector import Attempt, Capability, Connector, Setting
@@ -109,14 +108,6 @@ class AnthropicConnector(Connector):
 
     @classmethod
     def check_config(cls, config: ConnectorConfig) -> None:
-        if config.base_url is not None:
-            parts = urlsplit(config.base_url)
-            if parts.scheme not in ("http", "https") or not parts.netloc:
-                raise config.where.error(
-                    "base_url",
-                    f"expected an http(s) URL such as {DEFAULT_BASE_URL!r},"
-                    f" got {config.base_url!r}",
-                )
         version = config.api_version
         if version is not None and version not in cls.api_versions:
             raise config.where.error(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Final
-from urllib.parse import urlsplit
 
 from patchwire.connector import Attempt, Capability, Connector, ConnectorContext, Setting
 from patchwire.errors import IntegrationError, TransientError
@@ -105,14 +104,6 @@ class GeminiConnector(Connector):
                 "api_version",
                 f"the gemini connector speaks {', '.join(cls.api_versions)}, not {config.api_version!r}",
             )
-        if config.base_url is not None:
-            parts = urlsplit(config.base_url)
-            if parts.scheme not in ("http", "https") or not parts.netloc:
-                raise where.error(
-                    "base_url",
-                    f"expected an http(s) URL such as '{DEFAULT_HOST}/v1beta',"
-                    f" got {config.base_url!r}",
-                )
         task_type = config.settings.get("task_type")
         if task_type is not None and task_type not in TASK_TYPES:
             raise where.error(

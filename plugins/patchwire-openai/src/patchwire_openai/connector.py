@@ -14,7 +14,6 @@ import json
 import struct
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar, Final
-from urllib.parse import urlsplit
 
 from patchwire.config import ConnectorConfig
 from patchwire.connector import Attempt, Capability, Connector, ConnectorContext, Setting
@@ -133,13 +132,6 @@ class OpenAIConnector(Connector):
 
     @classmethod
     def check_config(cls, config: ConnectorConfig) -> None:
-        if config.base_url is not None:
-            parts = urlsplit(config.base_url)
-            if parts.scheme not in ("http", "https") or not parts.netloc:
-                raise config.where.error(
-                    "base_url",
-                    f"expected an http(s) URL such as {DEFAULT_BASE_URL!r}, got {config.base_url!r}",
-                )
         settings = config.settings
         encoding = settings.get("encoding_format")
         if encoding is not None and encoding not in _ENCODINGS:
