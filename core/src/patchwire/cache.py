@@ -146,6 +146,12 @@ class ResponseCache:
                 return cast(T, await self._wait(key, flight)), False
         return cast(T, await self._wait(key, flight)), True
 
+    async def aclose(self) -> None:
+        """Close the backend if it holds connections (a shared store); memory needs nothing."""
+        close = getattr(self._backend, "aclose", None)
+        if close is not None:
+            await close()
+
     def in_flight(self) -> int:
         """Upstream calls currently running on behalf of waiting callers."""
         return len(self._flights)

@@ -168,3 +168,9 @@ class ConnectorRuntime:
         if self._opened:
             await self.connector.aclose()
             self._opened = False
+        # Shared stores (Redis) hold connections; the in-memory ones have nothing to close.
+        if self.cache is not None:
+            await self.cache.aclose()
+        close = getattr(self._limiter_backend, "aclose", None)
+        if close is not None:
+            await close()
