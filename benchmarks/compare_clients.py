@@ -42,12 +42,14 @@ async def make_client(
     kind: str, url: str, retries: int
 ) -> tuple[Callable[[str], Awaitable[bool]], Callable[[], Awaitable[None]]]:
     """A function making one completion (True on success) and a closer."""
+
     def body_for(prompt):
         return {
             "model": MODEL,
             "messages": [{"role": "user", "content": prompt}],
             "max_completion_tokens": 16,
         }
+
     if kind == "aiohttp":
         import aiohttp
 
