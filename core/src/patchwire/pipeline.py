@@ -112,6 +112,28 @@ class Pipeline:
         self._redactor = redactor
         self._ids = itertools.count(1)
 
+    def _event(
+        self,
+        kind: EventKind,
+        connector: str,
+        model: str | None,
+        call_id: int,
+        operation: str,
+        **fields: Any,
+    ) -> None:
+        """Emit one event of this call, stamped with the clock's reading now."""
+        self.emit(
+            Event(
+                kind,
+                connector,
+                model,
+                time=self.clock.now(),
+                call_id=call_id,
+                operation=operation,
+                **fields,
+            )
+        )
+
     # --- the retry loop for one target ----------------------------------------------------
 
     async def _attempts(
@@ -168,16 +190,13 @@ class Pipeline:
                             tokens=estimate, priority=options.priority, deadline=deadline
                         )
                     except LimiterRefused as exc:
-                        self.emit(
-                            Event(
-                                EventKind.LIMITER_REFUSED,
-                                rt.name,
-                                model,
-                                time=clock.now(),
-                                call_id=call_id,
-                                operation=operation,
-                                message=exc.reason,
-                            )
+                        self._event(
+                            EventKind.LIMITER_REFUSED,
+                            rt.name,
+                            model,
+                            call_id,
+                            operation,
+                            message=exc.reason,
                         )
                         refused = RateLimitedError(
                             f"not admitted by the rate limiter: {exc.reason}",
@@ -190,16 +209,8 @@ class Pipeline:
                         raise refused from None
                     waited = lpermit.waited
                     if waited > 0:
-                        self.emit(
-                            Event(
-                                EventKind.THROTTLED,
-                                rt.name,
-                                model,
-                                time=clock.now(),
-                                call_id=call_id,
-                                operation=operation,
-                                duration=waited,
-                            )
+                        self._event(
+                            EventKind.THROTTLED, rt.name, model, call_id, operation, duration=waited
                         )
                 if not rt.opened:
                     # Opening (starting a server process, say) is part of the attempt, so its
@@ -244,18 +255,15 @@ class Pipeline:
                         bpermit.ignore()
                 if cls.category is Category.RATE_LIMITED and limiter is not None:
                     limiter.on_rate_limited(cls.retry_after)
-                self.emit(
-                    Event(
-                        EventKind.ATTEMPT_FAILED,
-                        rt.name,
-                        model,
-                        time=clock.now(),
-                        call_id=call_id,
-                        operation=operation,
-                        attempt=attempt_no,
-                        category=cls.category.value,
-                        message=cls.message,
-                    )
+                self._event(
+                    EventKind.ATTEMPT_FAILED,
+                    rt.name,
+                    model,
+                    call_id,
+                    operation,
+                    attempt=attempt_no,
+                    category=cls.category.value,
+                    message=cls.message,
                 )
                 if cls.category is Category.AUTH and not refreshed and cls.status != 403:
                     refreshed = True
@@ -284,19 +292,16 @@ class Pipeline:
                     error = cls.to_error(connector=rt.name, model=model, attempts=attempt_no)
                     error.message += " (not retried: the connector's retry budget is spent; the provider is failing too often)"
                     raise error from None
-                self.emit(
-                    Event(
-                        EventKind.RETRY_SCHEDULED,
-                        rt.name,
-                        model,
-                        time=clock.now(),
-                        call_id=call_id,
-                        operation=operation,
-                        attempt=attempt_no,
-                        category=cls.category.value,
-                        duration=decision.delay,
-                        message=cls.message,
-                    )
+                self._event(
+                    EventKind.RETRY_SCHEDULED,
+                    rt.name,
+                    model,
+                    call_id,
+                    operation,
+                    attempt=attempt_no,
+                    category=cls.category.value,
+                    duration=decision.delay,
+                    message=cls.message,
                 )
                 await clock.sleep(decision.delay)
                 previous_delay = decision.delay
@@ -382,18 +387,15 @@ class Pipeline:
                 failures.append(err)
                 if has_next and err.fallback:
                     nxt = targets[index + 1]
-                    self.emit(
-                        Event(
-                            EventKind.FALLBACK_TAKEN,
-                            target.runtime.name,
-                            target.model,
-                            time=self.clock.now(),
-                            call_id=call_id,
-                            operation=operation,
-                            category=err.category.value,
-                            target=nxt.label,
-                            message=err.message,
-                        )
+                    self._event(
+                        EventKind.FALLBACK_TAKEN,
+                        target.runtime.name,
+                        target.model,
+                        call_id,
+                        operation,
+                        category=err.category.value,
+                        target=nxt.label,
+                        message=err.message,
                     )
                     continue
                 if len(failures) == 1:
@@ -555,16 +557,7 @@ class Pipeline:
         key = cache_key("|".join(t.label for t in targets), None, operation, request)
         value, hit = await rt.cache.get_or_call(key, compute)
         kind = EventKind.CACHE_HIT if hit else EventKind.CACHE_MISS
-        self.emit(
-            Event(
-                kind,
-                rt.name,
-                first.model,
-                time=self.clock.now(),
-                call_id=call_id,
-                operation=operation,
-            )
-        )
+        self._event(kind, rt.name, first.model, call_id, operation)
         return value, hit
 
     # --- operations -------------------------------------------------------------------------
@@ -707,16 +700,13 @@ class Pipeline:
             batch, target, _, _ = await self._route(
                 targets, "embed", request_for, _embed, options, info.deadline, call_id
             )
-            self.emit(
-                Event(
-                    EventKind.BATCH_SENT,
-                    target.runtime.name,
-                    target.model,
-                    time=self.clock.now(),
-                    call_id=call_id,
-                    operation="embed",
-                    data={"size": len(texts)},
-                )
+            self._event(
+                EventKind.BATCH_SENT,
+                target.runtime.name,
+                target.model,
+                call_id,
+                "embed",
+                data={"size": len(texts)},
             )
             # Each caller is charged its share of the batch's tokens, by input length.
             total_chars = sum(len(t) for t in texts) or 1
