@@ -18,7 +18,7 @@ import aiohttp
 from aiohttp import web
 
 from patchwire.errors import IntegrationError
-from patchwire.metrics import MetricsSnapshot
+from patchwire.metrics.snapshot import MetricsSnapshot
 
 __all__ = ["MetricsServer", "fetch_metrics", "metrics_json_url", "serve_metrics"]
 

@@ -1,0 +1,328 @@
+"""Frozen metrics values and their JSON: what a snapshot holds, with no aggregation logic.
+
+Exporters and readers (``patchwire stats``, the metrics endpoint) need only these types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+import attrs
+from attrs import AttrsInstance
+
+from patchwire.histogram import Histogram
+
+__all__ = [
+    "BreakerMetrics",
+    "CacheMetrics",
+    "ConnectorMetrics",
+    "LatencyMetrics",
+    "LimiterMetrics",
+    "MetricsSnapshot",
+    "QuotaMetrics",
+    "RetryMetrics",
+]
+
+_Part = TypeVar("_Part", bound=AttrsInstance)
+
+
+def _frozen_counts(value: Mapping[str, int]) -> Mapping[str, int]:
+    return MappingProxyType({str(key): int(count) for key, count in value.items()})
+
+
+def _rows(rows: Iterable[ConnectorMetrics]) -> tuple[ConnectorMetrics, ...]:
+    return tuple(rows)
+
+
+def build_part(cls: type[_Part], data: Mapping[str, Any]) -> _Part:
+    # Derived values (rates, means) are exported for readers but never fed back in.
+    return cls(**{f.name: data[f.name] for f in attrs.fields(cls) if f.name in data})
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+@attrs.frozen
+class LatencyMetrics:
+    """Latency of succeeded calls, in seconds.
+
+    ``histogram`` (not exported, not compared) is this value's own copy of the samples'
+    histogram, kept so that rows of a live snapshot combine with exact quantiles; rows
+    rebuilt from JSON have none.
+    """
+
+    count: int = 0
+    sum: float = 0.0
+    max: float | None = None
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    histogram: Histogram | None = attrs.field(default=None, eq=False, repr=False)
+
+    @classmethod
+    def of(cls, histogram: Histogram) -> LatencyMetrics:
+        own = Histogram()
+        own.merge(histogram)
+        return cls(
+            count=own.count,
+            sum=own.sum,
+            max=own.max if own.count else None,
+            p50=own.quantile(0.50),
+            p95=own.quantile(0.95),
+            p99=own.quantile(0.99),
+            histogram=own,
+        )
+
+    @property
+    def mean(self) -> float | None:
+        return self.sum / self.count if self.count else None
+
+    def to_dict(self) -> dict[str, Any]:
+        exported = attrs.asdict(self, filter=lambda field, _: field.name != "histogram")
+        return {**exported, "mean": self.mean}
+
+
+@attrs.frozen
+class RetryMetrics:
+    """Finished calls split by whether they retried, and the retries scheduled (with delay)."""
+
+    succeeded_first_try: int = 0
+    succeeded_after_retry: int = 0
+    failed_after_retry: int = 0
+    failed_without_retry: int = 0
+    scheduled: int = 0
+    delay_total: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+@attrs.frozen
+class LimiterMetrics:
+    """Time calls waited in the rate limiter, and requests it refused."""
+
+    throttled: int = 0
+    wait_total: float = 0.0
+    wait_max: float = 0.0
+    refused: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+@attrs.frozen
+class QuotaMetrics:
+    """The provider's quota as last reported, field by field, and the limiter's own view.
+
+    Reset values are whatever the connector reported (seconds, or the provider's text).
+    """
+
+    requests_limit: float | None = None
+    requests_remaining: float | None = None
+    requests_reset: float | str | None = None
+    tokens_limit: float | None = None
+    tokens_remaining: float | None = None
+    tokens_reset: float | str | None = None
+    limiter_used_pct: float | None = None
+    reported_at: float | None = None
+
+    @property
+    def used_pct(self) -> float | None:
+        """The larger of the provider's request and token use, in percent; else the limiter's."""
+        shares = [
+            100.0 * (1.0 - remaining / limit)
+            for limit, remaining in (
+                (self.requests_limit, self.requests_remaining),
+                (self.tokens_limit, self.tokens_remaining),
+            )
+            if limit is not None and remaining is not None and limit > 0
+        ]
+        return max(shares) if shares else self.limiter_used_pct
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**attrs.asdict(self), "used_pct": self.used_pct}
+
+
+@attrs.frozen
+class CacheMetrics:
+    hits: int = 0
+    misses: int = 0
+
+    @property
+    def hit_rate(self) -> float | None:
+        return _ratio(self.hits, self.hits + self.misses)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**attrs.asdict(self), "hit_rate": self.hit_rate}
+
+
+@attrs.frozen
+class BreakerMetrics:
+    """The circuit breaker's current state (None until it reports one) and its transitions."""
+
+    state: str | None = None
+    transitions: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+@attrs.frozen
+class ConnectorMetrics:
+    """Everything measured for one connector and model (``model`` None: connector-wide events)."""
+
+    connector: str
+    model: str | None = None
+    started: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    errors: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen_counts)
+    attempt_errors: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen_counts)
+    latency: LatencyMetrics = attrs.field(factory=LatencyMetrics)
+    retries: RetryMetrics = attrs.field(factory=RetryMetrics)
+    fallbacks: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    cost_unknown: int = 0
+    limiter: LimiterMetrics = attrs.field(factory=LimiterMetrics)
+    quota: QuotaMetrics = attrs.field(factory=QuotaMetrics)
+    cache: CacheMetrics = attrs.field(factory=CacheMetrics)
+    breaker: BreakerMetrics = attrs.field(factory=BreakerMetrics)
+    credential_events: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen_counts)
+    batches: int = 0
+    batched_items: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.connector if self.model is None else f"{self.connector}:{self.model}"
+
+    @property
+    def calls(self) -> int:
+        return self.succeeded + self.failed
+
+    @property
+    def error_rate(self) -> float | None:
+        return _ratio(self.failed, self.calls)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in attrs.fields(ConnectorMetrics):
+            value = getattr(self, f.name)
+            if f.name in _PARTS:
+                value = value.to_dict()
+            elif isinstance(value, Mapping):
+                value = dict(value)
+            out[f.name] = value
+        out["calls"] = self.calls
+        out["error_rate"] = self.error_rate
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ConnectorMetrics:
+        fields = {f.name: data[f.name] for f in attrs.fields(cls) if f.name in data}
+        for name, part in _PARTS.items():
+            if name in fields:
+                fields[name] = build_part(part, fields[name])
+        return cls(**fields)
+
+
+_PARTS: Mapping[str, type[AttrsInstance]] = {
+    "latency": LatencyMetrics,
+    "retries": RetryMetrics,
+    "limiter": LimiterMetrics,
+    "quota": QuotaMetrics,
+    "cache": CacheMetrics,
+    "breaker": BreakerMetrics,
+}
+
+
+@attrs.frozen
+class MetricsSnapshot:
+    """Metrics at ``taken_at``: running totals since ``since``, or the last ``window`` seconds.
+
+    ``sink_failures`` counts, per event sink, the events it failed to take.
+    """
+
+    connectors: tuple[ConnectorMetrics, ...] = attrs.field(converter=_rows)
+    sink_failures: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen_counts)
+    taken_at: float = 0.0
+    since: float = 0.0
+    window: float | None = None
+
+    def for_model(self, connector: str, model: str | None) -> ConnectorMetrics:
+        """The row for one model, with the connector's breaker and quota when it has none itself.
+
+        A model nothing was recorded for gets an empty row, so ``model.usage()`` always
+        answers. Inherited breaker and quota values describe the connector as a whole.
+        """
+        row = shared = None
+        for candidate in self.connectors:
+            if candidate.connector == connector:
+                if candidate.model == model:
+                    row = candidate
+                if candidate.model is None:
+                    shared = candidate
+        if row is None:
+            row = ConnectorMetrics(connector=connector, model=model)
+        if shared is None or shared is row:
+            return row
+        changes: dict[str, Any] = {}
+        if row.breaker.state is None and shared.breaker.state is not None:
+            changes["breaker"] = attrs.evolve(row.breaker, state=shared.breaker.state)
+        if row.quota == QuotaMetrics():
+            changes["quota"] = shared.quota
+        return attrs.evolve(row, **changes) if changes else row
+
+    def with_sink_failures(self, failures: Mapping[str, int]) -> MetricsSnapshot:
+        return attrs.evolve(self, sink_failures=failures)
+
+    @staticmethod
+    def combine(
+        parts: Iterable[MetricsSnapshot],
+        *,
+        connector: str | None = None,
+        model: str | None = None,
+    ) -> ConnectorMetrics:
+        """One row adding up every row of ``parts``, e.g. the targets of a route.
+
+        Counts and sums add; latency quantiles are exact when the rows come from live
+        snapshots (rows rebuilt from JSON combine only their counts, sums and maxima);
+        the quota shown is the most used one and the breaker state the worst one. The
+        row is named ``connector`` and ``model`` when given, else after the rows joined
+        with "+"; an empty combination needs ``connector`` to be named at all.
+        """
+        # Deferred: combine.py builds these value types, so it imports this module, and
+        # readers of snapshots (exporters) need not load the merging code.
+        from patchwire.metrics.combine import combine_rows
+
+        return combine_rows([row for part in parts for row in part.connectors], connector, model)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "taken_at": self.taken_at,
+            "since": self.since,
+            "window": self.window,
+            "sink_failures": dict(self.sink_failures),
+            "connectors": [row.to_dict() for row in self.connectors],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MetricsSnapshot:
+        return cls(
+            connectors=tuple(ConnectorMetrics.from_dict(row) for row in data["connectors"]),
+            sink_failures=data.get("sink_failures", {}),
+            taken_at=data.get("taken_at", 0.0),
+            since=data.get("since", 0.0),
+            window=data.get("window"),
+        )
+
+    def render_table(self) -> str:
+        """A fixed-width text table, one row per connector and model."""
+        # Deferred for the same reason as in ``combine``.
+        from patchwire.metrics.table import render_table
+
+        return render_table(self)
