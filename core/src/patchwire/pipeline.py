@@ -52,6 +52,7 @@ from patchwire.types import (
     ToolResult,
     Usage,
 )
+from patchwire.wire_bounds import check_usage
 
 __all__ = ["Pipeline", "Target"]
 
@@ -163,6 +164,8 @@ class Pipeline:
         limiter = rt.limiter(partition)
         estimate = conn.estimate_tokens(request) if limiter is not None else 0
         timeout = rt.config.embed_timeout if operation == "embed" else rt.config.timeout
+        if operation != "list_tools":
+            timeout = conn.timeout_for(request) or timeout  # an operation's own timeout
         report = rt.report_limits(model, partition)
         attempt_no = 0
         refreshed = False
@@ -554,8 +557,14 @@ class Pipeline:
             request = request()
         if not (options.cache is True or rt.connector.is_deterministic(request)):
             return await compute(), False
-        key = cache_key("|".join(t.label for t in targets), None, operation, request)
-        value, hit = await rt.cache.get_or_call(key, compute)
+        ttl = options.cache_ttl
+        if ttl is None:
+            ttl = rt.connector.ttl_for(request)
+        # A call's own ttl is part of the key, so a short-ttl caller is never served an
+        # entry stored by a long-ttl one (the ttl bounds the age of what it gets).
+        scope = None if options.cache_ttl is None else f"ttl={options.cache_ttl!r}"
+        key = cache_key("|".join(t.label for t in targets), scope, operation, request)
+        value, hit = await rt.cache.get_or_call(key, compute, ttl=ttl)
         kind = EventKind.CACHE_HIT if hit else EventKind.CACHE_MISS
         self._event(kind, rt.name, first.model, call_id, operation)
         return value, hit
@@ -632,7 +641,7 @@ class Pipeline:
             chunk = first
             while chunk is not None:
                 if chunk.usage is not None:
-                    usage = chunk.usage
+                    usage = check_usage(chunk.usage)
                 yield chunk
                 try:
                     with deadline_scope(clock, deadline):
@@ -829,11 +838,15 @@ def _tokens_used(result: object) -> int | None:
 
 
 async def _complete(conn: Connector, request: CompletionRequest, attempt: Attempt) -> Completion:
-    return await conn.complete(request, attempt)
+    result = await conn.complete(request, attempt)
+    check_usage(result.usage)
+    return result
 
 
 async def _embed(conn: Connector, request: EmbeddingRequest, attempt: Attempt) -> EmbeddingBatch:
-    return await conn.embed(request, attempt)
+    result = await conn.embed(request, attempt)
+    check_usage(result.usage)
+    return result
 
 
 async def _call_tool(conn: Connector, request: ToolRequest, attempt: Attempt) -> ToolResult:
