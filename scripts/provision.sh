@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Puts every program the tests drive on PATH before the test run, or stops at once with one
+# line naming what is missing and the command that installs it. `make test` (through
+# scripts/test.sh) and .ci/run both come through here, so this list is the one place a test's
+# program is declared. Run after scripts/setup.sh: .venv/bin is where non-root installs land.
+#
+# Switches (the tests of this script use them; a user needs none):
+#   PATCHWIRE_PROVISION_ROOT=0   behave as a non-root user even when root (no apt-get)
+#   PATCHWIRE_PROVISION_FALLBACK=0   do not try the pip/npm builds either
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# One program per line: the program the tests look up on PATH, the Debian package that
+# provides it, and a build a non-root user can install into .venv instead ("-" when there is
+# none): pip:DIST:FILE (FILE is the program's path inside site-packages) or npm:PACKAGE:BIN.
+PROGRAMS='
+jq              jq              -
+pandoc          pandoc          pip:pypandoc-binary:pypandoc/files/pandoc
+git             git             -
+redis-server    redis-server    -
+tinyproxy       tinyproxy       -
+'
+
+venv_bin="$PWD/.venv/bin"
+export PATH="$venv_bin:$PATH"
+
+is_root() {
+  [ "${PATCHWIRE_PROVISION_ROOT:-1}" != 0 ] && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1
+}
+
+missing() {
+  local prog pkg fallback
+  while read -r prog pkg fallback; do
+    [ -n "$prog" ] || continue
+    command -v "$prog" >/dev/null 2>&1 || echo "$prog $pkg $fallback"
+  done <<<"$PROGRAMS"
+}
+
+install_fallback() {
+  # $1 program, $2 fallback spec. Installs into .venv and links the program into .venv/bin.
+  local prog=$1 kind dist file target
+  IFS=: read -r kind dist file <<<"$2"
+  case "$kind" in
+    pip)
+      "$venv_bin/python" -m pip install -q "$dist" >&2 || return 1
+      target=$("$venv_bin/python" -c 'import sys, sysconfig; print(sysconfig.get_paths()["purelib"] + "/" + sys.argv[1])' "$file")
+      ;;
+    npm)
+      command -v npm >/dev/null 2>&1 || return 1
+      npm install --silent --no-save --prefix "$PWD/.venv/node" "$dist" >&2 || return 1
+      target="$PWD/.venv/node/node_modules/.bin/$file"
+      ;;
+    *) return 1 ;;
+  esac
+  [ -f "$target" ] || return 1
+  chmod +x "$target"
+  ln -sf "$target" "$venv_bin/$prog"
+}
+
+need=$(missing)
+[ -z "$need" ] && exit 0
+
+if is_root; then
+  pkgs=$(awk '{print $2}' <<<"$need" | tr '\n' ' ')
+  export DEBIAN_FRONTEND=noninteractive
+  echo "provision: apt-get install $pkgs" >&2
+  apt-get update -qq >&2 || true
+  # shellcheck disable=SC2086 # one word per package
+  apt-get install -y -qq --no-install-recommends $pkgs >/dev/null || true
+elif [ "${PATCHWIRE_PROVISION_FALLBACK:-1}" != 0 ]; then
+  while read -r prog _pkg fallback; do
+    [ "$fallback" = - ] && continue
+    echo "provision: installing $prog into .venv ($fallback)" >&2
+    install_fallback "$prog" "$fallback" || true
+  done <<<"$need"
+fi
+
+need=$(missing)
+[ -z "$need" ] && exit 0
+progs=$(awk '{print $1}' <<<"$need" | paste -sd, - | sed 's/,/, /g')
+pkgs=$(awk '{print $2}' <<<"$need" | tr '\n' ' ' | sed 's/ $//')
+echo "make test: missing $progs (the tests drive them); install with: sudo apt-get install -y $pkgs" >&2
+exit 1
