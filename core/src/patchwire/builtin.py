@@ -9,6 +9,7 @@ from patchwire.auth.base import AuthContext, AuthScheme, no_auth
 from patchwire.auth.keys import api_key_auth, bearer_auth
 from patchwire.classification import Classification
 from patchwire.escalation import LoggingEscalation
+from patchwire.exec_source import ExecSource
 from patchwire.hookspecs import hookimpl
 from patchwire.keyring_source import KeyringSource
 from patchwire.registry import AuthRegistrar, BackendRegistrar, CommandRegistrar
@@ -18,7 +19,7 @@ __all__ = ["BUILTIN_PLUGINS"]
 
 
 class CoreAuth:
-    """Secret sources ``env:``, ``file:`` and ``keyring:``; static keys, OAuth2 client
+    """Secret sources ``env:``, ``file:``, ``keyring:`` and ``exec:``; static keys, OAuth2 client
     credentials and JWT-bearer service accounts; and TLS refusals classified as ``auth``.
 
     The token schemes import authlib and joserfc only when a connector uses them, so
@@ -30,6 +31,7 @@ class CoreAuth:
         register.source(EnvSource())
         register.source(FileSource())
         register.source(KeyringSource())
+        register.source(ExecSource())
         register.scheme("none", no_auth)
         register.scheme("bearer", bearer_auth)
         register.scheme("api_key", api_key_auth)
