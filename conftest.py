@@ -1,0 +1,20 @@
+"""Settings for every test in the repository (tests/, core/tests, plugins/*, contrib/*).
+
+Hypothesis is derandomized (its examples come from a fixed seed, so a run is repeatable and
+a red run reproduces), and the per-example deadline and the too-slow health check are off:
+both measure wall-clock time, so a loaded machine (CI running beside another test run) would
+fail a property that holds. Properties still state invariants; speed is a benchmark's job.
+"""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "patchwire",
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("patchwire")
