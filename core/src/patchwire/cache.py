@@ -120,6 +120,7 @@ class ResponseCache:
         call: Callable[[], Awaitable[T]],
         *,
         store: Callable[[T], bool] = _always,
+        ttl: float | None = None,
     ) -> tuple[T, bool]:
         """Return ``(value, hit)`` for ``key``, calling ``call`` only when needed.
 
@@ -131,8 +132,10 @@ class ResponseCache:
         Exceptions are never stored: they reach every caller waiting on that flight, and
         the next request calls again. ``store(value)`` returning False keeps one
         particular value out of the cache (it is still shared with current waiters).
+        ``ttl`` overrides this cache's ttl for the value stored now; 0 bypasses the cache.
         """
-        if self._ttl == 0:
+        ttl = self._ttl if ttl is None else ttl
+        if ttl == 0:
             return await call(), False
         flight = self._live_flight(key)
         if flight is None:
@@ -142,7 +145,7 @@ class ResponseCache:
             # Another caller may have started the call while the backend answered.
             flight = self._live_flight(key)
             if flight is None:
-                flight = self._start(key, call, store)
+                flight = self._start(key, call, store, ttl)
                 return cast(T, await self._wait(key, flight)), False
         return cast(T, await self._wait(key, flight)), True
 
@@ -165,12 +168,12 @@ class ResponseCache:
         return flight
 
     def _start(
-        self, key: str, call: Callable[[], Awaitable[T]], store: Callable[[T], bool]
+        self, key: str, call: Callable[[], Awaitable[T]], store: Callable[[T], bool], ttl: float
     ) -> _Flight:
         async def run() -> T:
             value = await call()
             if value is not None and store(value):
-                await self._backend.set(key, value, self._ttl)
+                await self._backend.set(key, value, ttl)
             return value
 
         task = asyncio.get_running_loop().create_task(

@@ -206,6 +206,26 @@ class Connector:
         """An extra partition for rate limits (the web connector limits per host)."""
         return None
 
+    def timeout_for(
+        self, request: CompletionRequest | EmbeddingRequest | ToolRequest
+    ) -> float | None:
+        """Seconds one attempt of this request may take, when it differs from the connector's.
+
+        A tool connector whose operations differ (a CLI command that runs for minutes, an MCP
+        tool with its own ``timeout``) answers from its per-operation settings; None keeps the
+        connector's ``timeout`` (``embed_timeout`` for embeddings). The call's own deadline
+        still bounds every attempt.
+        """
+        return None
+
+    def ttl_for(self, request: CompletionRequest | EmbeddingRequest | ToolRequest) -> float | None:
+        """Seconds a cached reply to this request is served, when it differs from ``[cache] ttl``.
+
+        Stable data can live longer, dynamic data shorter; None keeps the connector's ttl. A
+        call's own ``cache_ttl=`` wins over this; 0 means "do not cache this request".
+        """
+        return None
+
     def is_deterministic(self, request: CompletionRequest | EmbeddingRequest | ToolRequest) -> bool:
         """Whether an identical request gives an identical answer, so it may be cached."""
         if isinstance(request, CompletionRequest):

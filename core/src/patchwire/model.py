@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from patchwire.connector import ToolInfo
+from patchwire.errors import InvalidRequestError
 from patchwire.pipeline import Pipeline, Target
 from patchwire.types import (
     CallOptions,
@@ -29,12 +31,28 @@ Prompt = str | Message | Sequence[Message | Mapping[str, str]]
 
 
 def _options(
-    priority: int, timeout: float | None, cache: bool | None, idempotency_key: str | None
+    priority: int,
+    timeout: float | None,
+    cache: bool | None,
+    idempotency_key: str | None,
+    cache_ttl: float | None = None,
 ) -> CallOptions:
     if timeout is not None and timeout <= 0:
         raise ValueError(f"timeout must be > 0 seconds, got {timeout!r}")
+    if cache_ttl is not None and (
+        isinstance(cache_ttl, bool)
+        or not isinstance(cache_ttl, int | float)
+        or not 0 <= cache_ttl < math.inf
+    ):
+        raise InvalidRequestError(
+            f"cache_ttl must be a number of seconds >= 0 (0: do not cache), got {cache_ttl!r}"
+        )
     return CallOptions(
-        priority=priority, timeout=timeout, cache=cache, idempotency_key=idempotency_key
+        priority=priority,
+        timeout=timeout,
+        cache=cache,
+        idempotency_key=idempotency_key,
+        cache_ttl=cache_ttl,
     )
 
 
@@ -79,10 +97,11 @@ class Model:
         timeout: float | None = None,
         cache: bool | None = None,
         idempotency_key: str | None = None,
+        cache_ttl: float | None = None,
         **params: Any,
     ) -> Completion:
         messages = as_messages(prompt)
-        options = _options(priority, timeout, cache, idempotency_key)
+        options = _options(priority, timeout, cache, idempotency_key, cache_ttl)
 
         def request_for(target: Target) -> CompletionRequest:
             return CompletionRequest(target.model or "", messages, params, idempotency_key)
@@ -113,11 +132,12 @@ class Model:
         priority: int = 0,
         timeout: float | None = None,
         cache: bool | None = None,
+        cache_ttl: float | None = None,
         **params: Any,
     ) -> Embedding:
         if not isinstance(text, str):
             raise TypeError(f"embed takes one string; use embed_many for {type(text).__name__}")
-        options = _options(priority, timeout, cache, None)
+        options = _options(priority, timeout, cache, None, cache_ttl)
         return await self._pipeline.embed(self._targets_for(options), text, dict(params), options)
 
     async def embed_many(
@@ -127,6 +147,7 @@ class Model:
         priority: int = 0,
         timeout: float | None = None,
         cache: bool | None = None,
+        cache_ttl: float | None = None,
         **params: Any,
     ) -> list[Embedding]:
         """One embedding per text, in order; the batcher packs them into provider batches."""
@@ -135,7 +156,14 @@ class Model:
         return list(
             await asyncio.gather(
                 *(
-                    self.embed(t, priority=priority, timeout=timeout, cache=cache, **params)
+                    self.embed(
+                        t,
+                        priority=priority,
+                        timeout=timeout,
+                        cache=cache,
+                        cache_ttl=cache_ttl,
+                        **params,
+                    )
                     for t in texts
                 )
             )
@@ -168,9 +196,10 @@ class Tool:
         timeout: float | None = None,
         cache: bool | None = None,
         idempotency_key: str | None = None,
+        cache_ttl: float | None = None,
         **arguments: Any,
     ) -> ToolResult:
-        options = _options(priority, timeout, cache, idempotency_key)
+        options = _options(priority, timeout, cache, idempotency_key, cache_ttl)
         request = ToolRequest(operation, arguments, idempotency_key)
         return await self._pipeline.call_tool(self._target, request, options, self.name)
 

@@ -88,13 +88,16 @@ class CallOptions:
     ``priority``: higher is more urgent in the limiter queue. ``timeout``: a deadline in
     seconds for the whole call, retries and fallbacks included. ``cache``: True forces
     caching, False bypasses it, None caches only deterministic requests.
-    ``idempotency_key`` is passed to connectors whose providers accept one.
+    ``idempotency_key`` is passed to connectors whose providers accept one. ``cache_ttl``:
+    seconds a reply cached by this call is served (None: the operation's or connector's
+    ttl; 0: not cached); it never serves a reply stored under a longer ttl.
     """
 
     priority: int = 0
     timeout: float | None = None
     cache: bool | None = None
     idempotency_key: str | None = None
+    cache_ttl: float | None = None
 
 
 def _freeze(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
