@@ -237,3 +237,31 @@ def test_hook_patchwire_register_simulators(plugin_host, register_plugin):
     register_plugin(P(), "toy-sim")
     assert plugin_host.registries.simulators["toy"](seed=1) == "wire with {'seed': 1}"
     assert plugin_host.registries.owners[("simulator", "toy")] == "toy-sim"
+
+
+@pytest.mark.integration  # a real metrics server on loopback
+async def test_hook_patchwire_register_metrics_formats(plugin_host, register_plugin):
+    import aiohttp
+    from patchwire.events import Event
+
+    def render(snapshot):
+        return "".join(f"calls{{row={row.name!r}}} {row.calls}\n" for row in snapshot.connectors)
+
+    class P:
+        @hookimpl
+        def patchwire_register_metrics_formats(self, register):
+            register("/metrics", "text/plain; version=0.0.4; charset=utf-8", render)
+
+    register_plugin(P(), "toy-format")
+    assert plugin_host.registries.owners[("metrics path", "/metrics")] == "toy-format"
+    async with Hub.from_dict({}, host=plugin_host) as hub:
+        hub.bus.emit(Event(EventKind.CALL_SUCCEEDED, "toy", "m1", duration=0.1))
+        server = await hub.serve_metrics(port=0)
+        async with aiohttp.ClientSession() as session:
+            async with session.get(server.url + "/metrics") as response:
+                assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+                assert await response.text() == "calls{row='toy:m1'} 1\n"
+            async with session.get(server.url + "/metrics.txt") as response:
+                assert "toy:m1" in await response.text()
+            async with session.get(server.url + "/metrics.json") as response:
+                assert (await response.json())["connectors"][0]["succeeded"] == 1

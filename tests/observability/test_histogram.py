@@ -167,3 +167,29 @@ def test_quantile_outside_zero_one_is_refused(bad: float) -> None:
 def test_quantiles_are_nearest_rank(samples: list[float], q: float, expected: float) -> None:
     """The q-quantile is the smallest sample that a share q of the samples do not exceed."""
     assert filled(samples).quantile(q) == pytest.approx(expected, rel=RELATIVE_ERROR)
+
+
+@given(
+    bound=st.floats(min_value=0.0, max_value=2 * MAX_VALUE),
+    near=st.lists(st.floats(min_value=0.9, max_value=1.1), max_size=100),
+    far=st.lists(st.floats(min_value=0.0, max_value=2 * MAX_VALUE), max_size=100),
+)
+def test_count_at_most_errs_only_on_samples_just_below_the_bound(
+    bound: float, near: list[float], far: list[float]
+) -> None:
+    """What a Prometheus ``le`` bucket reads: never a sample above ``bound``, and every sample
+    at or below ``bound * (1 - 2 * RELATIVE_ERROR)`` (one bucket's width); samples below
+    MIN_VALUE share one bucket, counted from MIN_VALUE on, and samples above MAX_VALUE one
+    counted only from the largest sample on."""
+    samples = [bound * factor for factor in near] + far
+    if not samples:
+        return
+    counted = filled(samples).count_at_most(bound)
+    at_most = sum(1 for s in samples if s <= bound)
+    surely = sum(
+        1
+        for s in samples
+        if (MIN_VALUE <= s <= min(MAX_VALUE, bound * (1 - 2 * RELATIVE_ERROR)))
+        or s < MIN_VALUE <= bound
+    )
+    assert surely <= counted <= at_most

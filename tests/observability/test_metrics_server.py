@@ -55,6 +55,7 @@ def free_port() -> int:
         ("http://127.0.0.1:9464/", "http://127.0.0.1:9464/metrics.json"),
         ("http://h:1/metrics", "http://h:1/metrics.json"),
         ("http://h:1/metrics.json", "http://h:1/metrics.json"),
+        ("http://h:1/metrics.txt", "http://h:1/metrics.json"),
         ("http://h:1/app/", "http://h:1/app/metrics.json"),
     ],
 )

@@ -94,6 +94,31 @@ class Histogram:
         self.min = min(self.min, other.min)
         self.max = max(self.max, other.max)
 
+    def count_at_most(self, bound: float) -> int:
+        """Samples ``<= bound``, for exporters with fixed buckets (Prometheus ``le``).
+
+        Exact when ``bound`` is below ``min`` or at least ``max``; otherwise a sample less
+        than ``2 * RELATIVE_ERROR`` (one bucket's width) below ``bound`` may be counted as
+        above it, because it shares a bucket with samples above ``bound``; a sample above
+        ``bound`` is never counted. Samples below ``MIN_VALUE`` share one bucket, counted
+        from ``MIN_VALUE`` on; samples above ``MAX_VALUE`` share one, counted from ``max`` on.
+        """
+        if self.count == 0 or bound < self.min:
+            return 0
+        if bound >= self.max:
+            return self.count
+        total = 0
+        for index, n in self._buckets.items():
+            if index == _UNDERFLOW:
+                edge = MIN_VALUE
+            elif index == _OVERFLOW:
+                edge = math.inf
+            else:
+                edge = _GAMMA**index
+            if edge <= bound:
+                total += n
+        return total
+
     @property
     def bucket_count(self) -> int:
         """Buckets in use: the memory this histogram holds, whatever its sample count."""

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         BackendRegistrar,
         CommandRegistrar,
         ConnectorRegistrar,
+        MetricsFormatRegistrar,
         SimulatorRegistrar,
     )
 
@@ -50,9 +51,11 @@ def patchwire_register_connectors(register: ConnectorRegistrar) -> None:
 def patchwire_register_auth(register: AuthRegistrar) -> None:
     """Add auth schemes and secret sources.
 
-    ``register.scheme(name, factory)`` adds a scheme (``factory(ctx, settings)`` returns an
-    :class:`patchwire.auth.AuthScheme`); ``register.source(source)`` adds a secret source
-    for references of ``source.scheme`` (``env:``, ``file:``, ``keyring:``...).
+    ``register.scheme(name, factory, secrets=[...])`` adds a scheme (``factory(ctx,
+    settings)`` returns an :class:`patchwire.auth.AuthScheme`); ``secrets`` names the
+    settings that hold a credential, which core then accepts only as references and refuses
+    at load as literals. ``register.source(source)`` adds a secret source for references
+    of ``source.scheme`` (``env:``, ``file:``, ``keyring:``...).
     """
 
 
@@ -95,3 +98,14 @@ def patchwire_register_commands(cli: CommandRegistrar) -> None:
 def patchwire_register_simulators(register: SimulatorRegistrar) -> None:
     """Add a simulated server for a wire format: ``register(name, factory)``, used by
     ``patchwire simulate``, the demo and the conformance suite."""
+
+
+@hookspec
+def patchwire_register_metrics_formats(register: MetricsFormatRegistrar) -> None:
+    """Add a metrics exposition served by ``hub.serve_metrics()``:
+    ``register(path, content_type, render)``, where ``render(snapshot)`` returns the body for
+    a :class:`patchwire.metrics.MetricsSnapshot` taken at request time (it must not block).
+
+    Core always serves ``/metrics.txt`` (the table) and ``/metrics.json``; ``/metrics`` is the
+    table unless a plugin registers it (patchwire-prometheus registers the Prometheus text
+    format there)."""

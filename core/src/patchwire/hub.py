@@ -105,7 +105,11 @@ class Hub:
         kwargs["host"] = host
         regs = host.registries
         config = parse_config(
-            data, source=source, connector_types=regs.connectors, secret_schemes=regs.secret_sources
+            data,
+            source=source,
+            connector_types=regs.connectors,
+            secret_schemes=regs.secret_sources,
+            auth_secrets=regs.auth_secrets,
         )
         return cls(config, **kwargs)
 
@@ -115,7 +119,10 @@ class Hub:
         kwargs["host"] = host
         regs = host.registries
         config = load_config(
-            path, connector_types=regs.connectors, secret_schemes=regs.secret_sources
+            path,
+            connector_types=regs.connectors,
+            secret_schemes=regs.secret_sources,
+            auth_secrets=regs.auth_secrets,
         )
         return cls(config, **kwargs)
 
@@ -175,6 +182,7 @@ class Hub:
                 source=self.config.source,
                 connector_types=self.registries.connectors,
                 secret_schemes=self.registries.secret_sources,
+                auth_secrets=self.registries.auth_secrets,
             ).connectors[name]
         configured = sorted(self.config.connectors)
         installed = sorted(self.registries.connectors)
@@ -347,11 +355,17 @@ class Hub:
         return MetricsSnapshot.combine(parts, connector="+".join(t.label for t in targets))
 
     async def serve_metrics(self, port: int = 9464, host: str = "127.0.0.1") -> MetricsServer:
-        """Serve ``hub.metrics()`` over local HTTP for ``patchwire stats``."""
+        """Serve ``hub.metrics()`` over local HTTP for ``patchwire stats`` (``/metrics.json``,
+        ``/metrics.txt``) and, at ``/metrics``, the plugins' exposition (e.g. Prometheus)."""
         from patchwire.metrics_server import serve_metrics
 
         if self._metrics_server is None:
-            self._metrics_server = await serve_metrics(self.metrics, host=host, port=port)
+            self._metrics_server = await serve_metrics(
+                self.metrics,
+                host=host,
+                port=port,
+                formats=self.registries.metrics_formats,
+            )
         return self._metrics_server
 
     # --- hook plumbing ------------------------------------------------------------------

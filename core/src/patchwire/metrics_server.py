@@ -1,15 +1,17 @@
 """A small HTTP endpoint for metrics snapshots, and the client ``patchwire stats`` uses.
 
-``GET /metrics.json`` answers with ``MetricsSnapshot.to_dict()``, ``GET /metrics`` with the
-text table. Each request takes a fresh snapshot, so the endpoint costs nothing between
-requests. It binds to loopback unless told otherwise: the numbers are not secret, but an
-operator should choose to expose them.
+``GET /metrics.json`` answers with ``MetricsSnapshot.to_dict()`` and ``GET /metrics.txt``
+with the text table. ``GET /metrics`` is whatever a plugin registered there through
+``patchwire_register_metrics_formats`` (patchwire-prometheus: the Prometheus text format),
+else the table, as before. Each request takes a fresh snapshot, so the endpoint costs
+nothing between requests. It binds to loopback unless told otherwise: the numbers are not
+secret, but an operator should choose to expose them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,6 +21,7 @@ from aiohttp import web
 
 from patchwire.errors import IntegrationError
 from patchwire.metrics.snapshot import MetricsSnapshot
+from patchwire.registry import MetricsFormat
 
 __all__ = ["MetricsServer", "fetch_metrics", "metrics_json_url", "serve_metrics"]
 
@@ -57,9 +60,16 @@ class MetricsServer:
 
 
 async def serve_metrics(
-    snapshot: Callable[[], MetricsSnapshot], *, host: str = "127.0.0.1", port: int = 0
+    snapshot: Callable[[], MetricsSnapshot],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    formats: Mapping[str, MetricsFormat] | None = None,
 ) -> MetricsServer:
-    """Start serving ``snapshot()`` on ``host:port`` (0: any free port) until ``aclose()``."""
+    """Start serving ``snapshot()`` on ``host:port`` (0: any free port) until ``aclose()``.
+
+    ``formats`` are the plugins' expositions by path (``Registries.metrics_formats``).
+    """
 
     async def as_json(request: web.Request) -> web.Response:
         return web.json_response(snapshot().to_dict())
@@ -69,7 +79,12 @@ async def serve_metrics(
 
     app = web.Application()
     app.router.add_get("/metrics.json", as_json)
-    app.router.add_get("/metrics", as_table)
+    app.router.add_get("/metrics.txt", as_table)
+    plugin_formats = dict(formats or {})
+    for path, exposition in plugin_formats.items():
+        app.router.add_get(path, _rendering(exposition, snapshot))
+    if "/metrics" not in plugin_formats:
+        app.router.add_get("/metrics", as_table)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
@@ -82,13 +97,28 @@ async def serve_metrics(
     return MetricsServer(runner, host, bound_port)
 
 
+def _rendering(
+    exposition: MetricsFormat, snapshot: Callable[[], MetricsSnapshot]
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def render(request: web.Request) -> web.Response:
+        body = exposition.render(snapshot())
+        data = body.encode() if isinstance(body, str) else body
+        # The content type may carry parameters (Prometheus' "version=0.0.4"), which
+        # aiohttp's content_type argument refuses, so it goes in as a header.
+        return web.Response(body=data, headers={"Content-Type": exposition.content_type})
+
+    return render
+
+
 def metrics_json_url(url: str) -> str:
-    """The JSON endpoint for a server's base URL (or for either endpoint's own URL)."""
+    """The JSON endpoint for a server's base URL, or for any of its endpoints' own URLs
+    (``/metrics``, ``/metrics.txt``, ``/metrics.json``)."""
     base = url.rstrip("/")
     if base.endswith("/metrics.json"):
         return base
-    if base.endswith("/metrics"):
-        return base + ".json"
+    for endpoint in ("/metrics.txt", "/metrics"):
+        if base.endswith(endpoint):
+            return base[: -len(endpoint)] + "/metrics.json"
     return base + "/metrics.json"
 
 

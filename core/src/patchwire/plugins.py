@@ -25,6 +25,7 @@ from patchwire.registry import (
     BackendRegistrar,
     CommandRegistrar,
     ConnectorRegistrar,
+    MetricsFormatRegistrar,
     Registries,
     SimulatorRegistrar,
 )
@@ -196,23 +197,27 @@ class PluginHost:
         backends = BackendRegistrar()
         commands = CommandRegistrar()
         simulators = SimulatorRegistrar()
+        metrics_formats = MetricsFormatRegistrar()
         self._collect("patchwire_register_connectors", connectors)
         self._collect("patchwire_register_auth", auth)
         self._collect("patchwire_register_backends", backends)
         self._collect("patchwire_register_commands", commands)
         self._collect("patchwire_register_simulators", simulators)
+        self._collect("patchwire_register_metrics_formats", metrics_formats)
         owners = {}
-        for r in (connectors, auth, backends, commands, simulators):
+        for r in (connectors, auth, backends, commands, simulators, metrics_formats):
             owners.update(r.owners)
         return Registries(
             connectors=dict(connectors.connectors),
             auth_schemes=dict(auth.schemes),
             secret_sources=dict(auth.sources),
+            auth_secrets=dict(auth.secrets),
             limiter_backends=dict(backends.limiters),
             cache_backends=dict(backends.caches),
             commands=dict(commands.commands),
             simulators=dict(simulators.simulators),
             owners=owners,
+            metrics_formats=dict(metrics_formats.formats),
         )
 
     @property

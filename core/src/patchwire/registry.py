@@ -7,7 +7,7 @@ and a name registered twice is reported against the plugin that tried to take it
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -15,6 +15,7 @@ import attrs
 if TYPE_CHECKING:
     from patchwire.auth import AuthFactory
     from patchwire.connector import Connector
+    from patchwire.metrics import MetricsSnapshot
     from patchwire.secrets import SecretSource
 
 __all__ = [
@@ -24,6 +25,8 @@ __all__ = [
     "CommandRegistrar",
     "ConnectorRegistrar",
     "DuplicateRegistration",
+    "MetricsFormat",
+    "MetricsFormatRegistrar",
     "Registries",
     "SimulatorRegistrar",
 ]
@@ -63,10 +66,15 @@ class AuthRegistrar(_Registrar):
         super().__init__()
         self.schemes: dict[str, AuthFactory] = {}
         self.sources: dict[str, SecretSource] = {}
+        self.secrets: dict[str, frozenset[str]] = {}
 
-    def scheme(self, name: str, factory: AuthFactory) -> None:
+    def scheme(self, name: str, factory: AuthFactory, *, secrets: Iterable[str] = ()) -> None:
+        """``secrets`` names the settings that hold a credential: configuration must give
+        them as references, and core refuses a literal at load (besides the settings every
+        scheme treats as secret, ``patchwire.config.SECRET_SETTINGS``)."""
         self._claim("auth scheme", name)
         self.schemes[name] = factory
+        self.secrets[name] = frozenset(secrets)
 
     def source(self, source: SecretSource) -> None:
         self._claim("secret source", source.scheme)
@@ -124,6 +132,36 @@ class SimulatorRegistrar(_Registrar):
 
 
 @attrs.frozen
+class MetricsFormat:
+    """An exposition of metrics snapshots served at ``path`` by ``hub.serve_metrics()``.
+
+    ``render`` turns a snapshot into the response body; it runs per request and must not block.
+    """
+
+    path: str
+    content_type: str
+    render: Callable[[MetricsSnapshot], bytes | str]
+    plugin: str
+
+
+class MetricsFormatRegistrar(_Registrar):
+    def __init__(self) -> None:
+        super().__init__()
+        self.formats: dict[str, MetricsFormat] = {}
+
+    def __call__(
+        self, path: str, content_type: str, render: Callable[[MetricsSnapshot], bytes | str]
+    ) -> None:
+        if not path.startswith("/") or path in ("/metrics.txt", "/metrics.json"):
+            raise ValueError(
+                f"metrics path {path!r} must start with '/' and not be core's"
+                " /metrics.txt or /metrics.json"
+            )
+        self._claim("metrics path", path)
+        self.formats[path] = MetricsFormat(path, content_type, render, self.current_plugin)
+
+
+@attrs.frozen
 class Registries:
     """Everything the loaded plugins registered, built once per plugin host."""
 
@@ -135,3 +173,6 @@ class Registries:
     commands: Mapping[str, Command]
     simulators: Mapping[str, Callable[..., Any]]
     owners: Mapping[tuple[str, str], str]
+    #: per auth scheme, the settings it declared secret (references only)
+    auth_secrets: Mapping[str, frozenset[str]] = attrs.field(factory=dict)
+    metrics_formats: Mapping[str, MetricsFormat] = attrs.field(factory=dict)

@@ -1,7 +1,9 @@
 """``patchwire stats``: show the metrics a running application serves.
 
-The application serves them with ``patchwire.metrics_server.serve_metrics``; this command
-reads ``/metrics.json`` and prints the table, or the JSON itself with ``--json``.
+The application serves them with ``hub.serve_metrics()``; this command reads
+``/metrics.json`` and prints the table, or the JSON itself with ``--json``. ``--url`` may
+name the server or any of its endpoints (``/metrics``, which is the Prometheus format when
+patchwire-prometheus is installed, ``/metrics.txt`` or ``/metrics.json``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--url",
         default=DEFAULT_URL,
-        help=f"base URL of the application's metrics server (default: {DEFAULT_URL})",
+        help=(
+            "the application's metrics server, or any of its /metrics, /metrics.txt and"
+            f" /metrics.json URLs (default: {DEFAULT_URL})"
+        ),
     )
     parser.add_argument("--json", action="store_true", help="print the snapshot as JSON")
 
