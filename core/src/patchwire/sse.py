@@ -2,6 +2,12 @@
 
 One parser for every connector: events are separated by a blank line, ``data:`` lines of
 one event are joined with newlines, ``event:`` names it, comments (``:``) are skipped.
+
+Many OpenAI-compatible servers (and mock servers such as Prism) ignore ``stream: true`` and
+answer with an ordinary JSON completion. :func:`read_unstreamed` tells the cases apart by
+content type before a connector parses anything: an event stream is read as one; a JSON
+body is handed back whole so the connector can deliver it as a one-chunk stream (it was
+billed, and retrying would only bill it again); anything else is an integration error.
 """
 
 from __future__ import annotations
@@ -11,7 +17,14 @@ from collections.abc import AsyncIterator
 import aiohttp
 import attrs
 
-__all__ = ["ServerSentEvent", "iter_sse"]
+from patchwire.errors import IntegrationError
+from patchwire.http import DEFAULT_MAX_BODY, HttpResponse, _read_capped
+from patchwire.redact import redact_url
+from patchwire.types import Completion, StreamChunk
+
+__all__ = ["ServerSentEvent", "as_one_chunk", "iter_sse", "read_unstreamed"]
+
+EVENT_STREAM = "text/event-stream"
 
 MAX_EVENT_BYTES = 8 * 1024 * 1024
 
@@ -60,3 +73,33 @@ async def iter_sse(
                 event_id = value
         if len(buffer) > max_event_bytes:
             raise ValueError(f"server-sent event line larger than {max_event_bytes} bytes")
+
+
+async def read_unstreamed(
+    response: aiohttp.ClientResponse, *, max_body: int = DEFAULT_MAX_BODY
+) -> HttpResponse | None:
+    """None when ``response`` is an event stream; its whole body when it is JSON instead.
+
+    Any other content type (an HTML error page from a proxy, plain text) raises
+    :class:`IntegrationError`: the server does not speak the streaming wire, and asking
+    again would get the same answer.
+    """
+    content_type = response.content_type.lower()
+    if content_type == EVENT_STREAM:
+        return None
+    if content_type == "application/json" or content_type.endswith("+json"):
+        body = await _read_capped(response, max_body)
+        return HttpResponse(response.status, response.headers, body, response.url)
+    raise IntegrationError(
+        f"asked {redact_url(str(response.url))} for a stream ({EVENT_STREAM}) and it answered"
+        f" {content_type or 'with no content type'} (status {response.status}); check that"
+        " base_url points at the provider's API, not a proxy page or a website",
+        status=response.status,
+    )
+
+
+def as_one_chunk(completion: Completion) -> StreamChunk:
+    """A whole completion as the single, final chunk of a stream."""
+    return StreamChunk(
+        completion.text, usage=completion.usage, finish_reason=completion.finish_reason
+    )

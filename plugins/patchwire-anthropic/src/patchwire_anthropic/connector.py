@@ -21,7 +21,7 @@ from patchwire.connector import Attempt, Capability, Connector, Setting
 from patchwire.errors import IntegrationError, InvalidRequestError, TransientError
 from patchwire.http import HttpResponse, HttpStatusError, open_stream, send
 from patchwire.prices import Price
-from patchwire.sse import iter_sse
+from patchwire.sse import as_one_chunk, iter_sse, read_unstreamed
 from patchwire.types import (
     Completion,
     CompletionRequest,
@@ -227,6 +227,10 @@ class AnthropicConnector(Connector):
         self._report(attempt, response.headers)
         if response.status >= 400:
             raise HttpStatusError(response)
+        return self._completion(response, request)
+
+    def _completion(self, response: HttpResponse, request: CompletionRequest) -> Completion:
+        """A Messages API body (also what a server that ignores ``stream`` answers with)."""
         request_id = response.headers.get("request-id")
         data = response.json()
         if not isinstance(data, Mapping) or data.get("type") != "message":
@@ -263,6 +267,10 @@ class AnthropicConnector(Connector):
             headers=self._headers(),
         ) as resp:
             self._report(attempt, resp.headers)
+            unstreamed = await read_unstreamed(resp)
+            if unstreamed is not None:
+                yield as_one_chunk(self._completion(unstreamed, request))
+                return
             request_id = resp.headers.get("request-id")
             counts: dict[str, int] = {}
             stop_reason: str | None = None

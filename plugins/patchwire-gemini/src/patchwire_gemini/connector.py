@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from patchwire.connector import Attempt, Capability, Connector, ConnectorContext, Setting
 from patchwire.errors import IntegrationError, TransientError
-from patchwire.http import open_stream, send
-from patchwire.sse import iter_sse
+from patchwire.http import HttpResponse, open_stream, send
+from patchwire.sse import as_one_chunk, iter_sse, read_unstreamed
 from patchwire.types import (
     Completion,
     CompletionRequest,
@@ -144,6 +144,10 @@ class GeminiConnector(Connector):
         body = generate_body(request, self._generation_defaults)
         url = model_url(self.base_url, request.model, "generateContent")
         response = await send(attempt, "POST", url, json_body=body, headers=self._headers)
+        return self._completion(response, request)
+
+    def _completion(self, response: HttpResponse, request: CompletionRequest) -> Completion:
+        """A generateContent body (also what a server that ignores ``alt=sse`` answers with)."""
         data = response.json()
         chunk = parse_chunk(data, model=request.model, connector=self.name)
         if chunk.finish_reason is None and not chunk.text:
@@ -170,6 +174,10 @@ class GeminiConnector(Connector):
         async with open_stream(
             attempt, "POST", url, json_body=body, headers=self._headers, params={"alt": "sse"}
         ) as response:
+            unstreamed = await read_unstreamed(response)
+            if unstreamed is not None:
+                yield as_one_chunk(self._completion(unstreamed, request))
+                return
             finished = False
             usage: Usage | None = None
             async for event in iter_sse(response):

@@ -20,7 +20,7 @@ from patchwire.connector import Attempt, Capability, Connector, ConnectorContext
 from patchwire.errors import IntegrationError, InvalidRequestError, TransientError
 from patchwire.http import HttpResponse, HttpStatusError, open_stream, send
 from patchwire.prices import Price
-from patchwire.sse import iter_sse
+from patchwire.sse import as_one_chunk, iter_sse, read_unstreamed
 from patchwire.types import (
     Completion,
     CompletionRequest,
@@ -274,6 +274,10 @@ class OpenAIConnector(Connector):
         response = await self._post(
             attempt, "/chat/completions", self.chat_body(request, stream=False)
         )
+        return self._completion(response, request)
+
+    def _completion(self, response: HttpResponse, request: CompletionRequest) -> Completion:
+        """A chat completion body (also what a server that ignores ``stream`` answers with)."""
         request_id = response.headers.get("x-request-id")
         data = response.json()
         choices = data.get("choices") if isinstance(data, Mapping) else None
@@ -308,6 +312,10 @@ class OpenAIConnector(Connector):
                 attempt, "POST", url, json_body=body, headers=self._headers
             ) as resp:
                 self._report(attempt, resp.headers)
+                unstreamed = await read_unstreamed(resp)
+                if unstreamed is not None:
+                    yield as_one_chunk(self._completion(unstreamed, request))
+                    return
                 request_id = resp.headers.get("x-request-id")
                 done = False
                 async for event in iter_sse(resp):
