@@ -62,7 +62,9 @@ def test_a_value_that_looks_like_an_option_is_refused_unless_after_double_dash(
     """Invariant: a whole-item value starting with '-' never reaches a program as an option:
     refused before a literal '--', passed verbatim after it."""
     before = ArgvTemplate.parse(["grep", "{pattern}", "--", "{file}"])
-    with pytest.raises(InvalidRequestError, match="starts with '-'"):
+    with pytest.raises(
+        InvalidRequestError, match="would start with '-' because of argument 'pattern'"
+    ):
         before.render({"pattern": value, "file": "f"})
     assert before.render({"pattern": "p", "file": value}) == ["grep", "p", "--", value]
 

@@ -134,7 +134,7 @@ class Command:
                 f"command '{self.name}' has no argument(s) {', '.join(unexpected)}; it takes: {takes}"
             )
         values = {name: _text(name, given[name]) for name in self.argv.fields}
-        argv = self.argv.render(values, allow_options=self.allow_options)
+        argv = self.argv.render(values, allow_options=self.allow_options, command=self.name)
         argv[0] = self.executable
         data: bytes | None = None
         if self.stdin is not None:
