@@ -150,7 +150,9 @@ async def test_hang_ends_at_the_attempt_timeout_as_degraded(plugin_host, server)
         with pytest.raises(PatchwireError) as info:
             await hub.model("p:m").complete("q")
     assert info.value.category is Category.DEGRADED and info.value.attempts == 4
-    assert time.monotonic() - start < 4 * 0.3 + 1.0
+    # Each hang lasts an hour; a bound far below it shows every attempt was cut at its timeout
+    # without making the test depend on how loaded the machine is.
+    assert time.monotonic() - start < 30
 
 
 async def test_permanent_and_server_said_no_are_not_retried(plugin_host, server):

@@ -118,9 +118,11 @@ async def test_hang_never_answers_and_close_does_not_wait_for_it() -> None:
                 await chat(s, sim)
         # a second hang still pending while the simulator closes
         pending = asyncio.ensure_future(chat(aiohttp.ClientSession(), sim))
-        await asyncio.sleep(0.1)
+        while len(sim.journal) < 2:  # the request has arrived, however loaded the machine
+            await asyncio.sleep(0.01)
         started = time.monotonic()
-    assert time.monotonic() - started < 2.0
+    # The hang lasts an hour: any bound far below it shows close did not wait (not a speed test).
+    assert time.monotonic() - started < 30
     with pytest.raises(aiohttp.ClientError):
         await pending
     assert [r.answered for r in sim.journal] == [None, None]

@@ -4,6 +4,7 @@ no later than their ttl, only the backend's namespace is read, and an outage is 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -54,8 +55,9 @@ def test_an_entry_never_outlives_its_ttl(redis_server: Any, ttl: float | None) -
             if limit < 0.001:
                 assert left == -2  # no such key
                 assert await cache.get("k") is None
-            elif limit < 1.0:
-                # may already be gone by the time it is looked at, but never lives longer
+            elif limit < 10.0:
+                # may already be gone by the time it is looked at (a loaded machine can take
+                # seconds between two awaits), but never lives longer
                 assert left == -2 or 0 < left <= limit * 1000
             else:
                 assert 0 < left <= limit * 1000
@@ -71,9 +73,12 @@ async def test_an_expired_entry_is_a_miss(redis_url: str, prefix: str) -> None:
     """Real time: the expiry under test is the Redis server's."""
     cache = RedisCacheBackend(redis_url, prefix=prefix)
     try:
-        await cache.set("k", "v", 0.05)
-        assert await cache.get("k") == "v"
-        await asyncio.sleep(0.1)
+        started = time.monotonic()
+        await cache.set("k", "v", 0.3)
+        value = await cache.get("k")
+        if time.monotonic() - started < 0.3:  # a loaded machine may take longer than the ttl
+            assert value == "v"
+        await asyncio.sleep(0.35)
         assert await cache.get("k") is None
     finally:
         await cache.aclose()

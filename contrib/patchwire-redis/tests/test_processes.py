@@ -43,8 +43,9 @@ def output(process: subprocess.Popen[str]) -> Any:
 def test_two_processes_share_one_quota(redis_url: str, prefix: str) -> None:
     """Shared admission bound: whatever the interleaving, between any two admissions t_i <=
     t_j (from either process) at most capacity + rate * (t_j - t_i) calls were admitted,
-    allowing 0.2 s for the time between an admission on the server and its recording. Two
-    unshared limiters would admit about twice that."""
+    allowing 0.5 s for the time between an admission on the server and its recording (a
+    loaded machine can delay a process that long). Two unshared limiters would admit about
+    twice that."""
     processes = [worker(["limit", str(SECONDS)], redis_url, prefix) for _ in range(2)]
     for process in processes:
         assert process.stdout is not None
@@ -59,7 +60,7 @@ def test_two_processes_share_one_quota(redis_url: str, prefix: str) -> None:
     times = sorted(t for admitted in per_process for t in admitted)
     for i in range(len(times)):
         for j in range(i, len(times)):
-            assert j - i + 1 <= RATE + RATE * (times[j] - times[i] + 0.2), (i, j, times)
+            assert j - i + 1 <= RATE + RATE * (times[j] - times[i] + 0.5), (i, j, times)
     # and the quota was used, not merely respected: most of capacity + rate * seconds
     assert len(times) >= 0.7 * (RATE + RATE * SECONDS)
 

@@ -97,8 +97,9 @@ async def test_cancellation_kills_the_whole_group_even_a_program_ignoring_sigter
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    # SIGTERM is ignored, so SIGKILL follows after the 0.2 s grace, not later.
-    assert 0.15 <= time.monotonic() - started < 2.0
+    # SIGTERM is ignored, so SIGKILL follows after the 0.2 s grace, not when the program's
+    # 60 s sleep ends (the upper bound is loose so that a loaded machine cannot fail it).
+    assert 0.15 <= time.monotonic() - started < 30
     await _assert_gone(leader, child)
     assert not [t for t in asyncio.all_tasks() - before if not t.done()]
 

@@ -230,7 +230,8 @@ async def test_a_timeout_kills_the_program_and_is_degraded(
             await hub.tool("tool").call("hang")
         elapsed = time.monotonic() - started
     assert info.value.attempts == 1
-    assert 0.5 <= elapsed < 0.5 + 0.2 + 1.5  # the timeout, then the kill grace
+    # The timeout, then the kill grace: well before the program's own 60 s (loose for load).
+    assert 0.5 <= elapsed < 30
     assert not _alive(int(_read(pidfile)))
 
 

@@ -174,9 +174,11 @@ async def test_attempt_and_call_deadlines_end_the_call_and_keep_the_session(hub:
 
 async def test_cancelling_one_call_leaves_the_others_on_the_shared_session(hub: Hub) -> None:
     tool = hub.tool("tb")
+    before = (await counts(tool)).get("call:slow", 0)
     doomed = asyncio.create_task(tool.call("slow", seconds=30))
     survivor = asyncio.create_task(tool.call("slow", seconds=0.5))
-    await asyncio.sleep(0.2)
+    while (await counts(tool)).get("call:slow", 0) < before + 2:  # both are on the server
+        await asyncio.sleep(0.01)
     doomed.cancel()
     with pytest.raises(asyncio.CancelledError):
         await doomed

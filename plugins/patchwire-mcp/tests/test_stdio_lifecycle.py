@@ -28,11 +28,14 @@ async def test_server_killed_mid_call_ends_the_call_and_the_next_call_restarts_i
     tool = hub.tool("tb")
     pid = (await tool.call("whoami")).output["pid"]
     slow = [asyncio.create_task(tool.call("slow", seconds=30)) for _ in range(2)]
-    await asyncio.sleep(0.3)
+    # Both calls are on the server before it dies, however loaded the machine is.
+    while (await tool.call("stats")).output.get("call:slow", 0) < 2:
+        await asyncio.sleep(0.01)
     started = time.monotonic()
     os.kill(pid, signal.SIGKILL)
-    outcomes = await asyncio.wait_for(asyncio.gather(*slow, return_exceptions=True), 10)
-    assert time.monotonic() - started < 5, "every call on the dead server ends promptly"
+    outcomes = await asyncio.wait_for(asyncio.gather(*slow, return_exceptions=True), 25)
+    # Well before the 30 s the calls would take: the bound is loose so load cannot fail it.
+    assert time.monotonic() - started < 25, "every call on the dead server ends promptly"
     for outcome in outcomes:
         assert isinstance(outcome, TransientError)
         assert "lost the connection to MCP server 'tb'" in outcome.message
@@ -61,7 +64,7 @@ async def test_server_that_never_answers_its_handshake_times_out(
     with pytest.raises(DegradedError) as info:
         await hub.tool("tb").call("echo", text="x")
     assert "did not finish its handshake within 0.5 s" in info.value.message
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 20  # the server hangs for an hour; loose for load
 
 
 async def test_hub_close_kills_a_server_that_will_not_exit(
@@ -71,7 +74,8 @@ async def test_hub_close_kills_a_server_that_will_not_exit(
     pid = (await hub.tool("tb").call("whoami")).output["pid"]
     started = time.monotonic()
     await hub.aclose()
-    assert time.monotonic() - started < 9, "stdin closed, then SIGTERM, then SIGKILL"
+    # A server ignoring stdin and SIGTERM would never exit; loose for load.
+    assert time.monotonic() - started < 30, "stdin closed, then SIGTERM, then SIGKILL"
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
 

@@ -338,7 +338,8 @@ async def test_a_slow_page_ends_at_the_attempt_timeout_as_degraded(make_hub: Hub
         started = time.monotonic()
         with pytest.raises(DegradedError, match="timed out"):
             await hub.tool("site").call("fetch", url="/slow")
-    assert time.monotonic() - started < 2.0
+    # /slow takes longer than any bound here; the bound is loose so load cannot fail it.
+    assert time.monotonic() - started < 4.5
 
 
 # --- robots.txt ---------------------------------------------------------------------------------
