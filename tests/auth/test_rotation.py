@@ -5,6 +5,7 @@ Through the Hub with the fake connector on the virtual clock (no I/O, nothing sl
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from pathlib import Path
@@ -15,7 +16,7 @@ from patchwire.clock import VirtualClock
 from patchwire.errors import AuthError
 from patchwire.events import Event, EventKind
 from patchwire.plugins import PluginHost
-from patchwire.testing import FakeScript
+from patchwire.testing import Delay, FakeScript
 
 from .support import hub_for
 
@@ -193,3 +194,25 @@ async def test_a_reference_that_stops_resolving_is_reported(
     assert f"file:{key_file}" in info.value.message and "does not exist" in info.value.message
     failed = [e for e in events if e.kind is EventKind.CREDENTIAL_FAILED]
     assert failed and failed[0].data == {"scheme": "api_key", "reference": f"file:{key_file}"}
+
+
+async def test_concurrent_calls_refused_after_a_rotation_all_retry_with_the_new_key(
+    plugin_host: PluginHost,
+    virtual_clock: VirtualClock,
+    fake_scripts: dict[str, FakeScript],
+    key_file: Path,
+) -> None:
+    """Invariant: a rotation loses no call, however many were in flight with the old key.
+
+    Every call sends OLD and is refused; only the first re-read sees the file change, and
+    the others must retry with the value it found rather than fail as "unchanged"."""
+    # Each answer takes a second, so all eight calls are in flight with OLD at once.
+    fake_scripts["fake"] = FakeScript(default=Delay(1.0, accepts(key_file)))
+    async with hub_for(plugin_host, virtual_clock, key_table(f"file:{key_file}")) as hub:
+        model = hub.model("fake:m")
+        await model.complete("warm")
+        rotate(key_file, NEW)  # TTL not yet over: every call below first sends OLD
+        replies = await asyncio.gather(*(model.complete(f"c{i}") for i in range(8)))
+    assert all(r.text == "ok" and r.attempts == 2 for r in replies)
+    sent = [c.headers["x-api-key"] for c in fake_scripts["fake"].calls[1:]]
+    assert sent.count(OLD) == 8 and sent.count(NEW) == 8

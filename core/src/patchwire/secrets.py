@@ -27,6 +27,7 @@ __all__ = [
     "Secret",
     "SecretNotFound",
     "SecretResolver",
+    "RotatingSource",
     "SecretSource",
     "is_reference",
     "split_reference",
@@ -85,6 +86,18 @@ class SecretSource(Protocol):
     ttl: float | None
 
     def load(self, body: str) -> str: ...
+
+
+class RotatingSource(SecretSource, Protocol):
+    """A source that keeps more than one version of a value while it rotates (a secret
+    manager's pending version beside the current one).
+
+    After a server refused ``rejected``, the resolver asks this instead of :meth:`load`
+    for the value to try next, so calls keep working in the window where the service has
+    switched to the new credential but the store has not yet made it current.
+    """
+
+    def load_after_rejection(self, body: str, rejected: str) -> str: ...
 
 
 @attrs.define
@@ -182,17 +195,18 @@ class SecretResolver:
             self._reread(reference, changed=secret != cached.secret)
         return secret
 
-    def reread(self, reference: str, *, where: str = "") -> bool:
+    def reread(self, reference: str, *, where: str = "", rejected: str | None = None) -> bool:
         """Read ``reference`` again now, whatever its TTL says; True when the value changed.
 
         This is how a 401 turns into a rotation: the caller retries only when a different
-        credential came back, so a plain wrong key fails fast.
+        credential came back, so a plain wrong key fails fast. ``rejected`` is the value
+        the server refused, for a :class:`RotatingSource` to choose its next candidate.
         """
         before = self._cache.pop(reference, None)
         if before is None:
             self.resolve(reference, where=where)
             return False
-        after = self._load(reference, where)
+        after = self._load(reference, where, rejected=rejected)
         self._cache[reference] = _Cached(after, self._clock.now(), before.ttl)
         changed = after != before.secret
         self._reread(reference, changed=changed)
@@ -224,7 +238,7 @@ class SecretResolver:
         if self._on_reread is not None:
             self._on_reread(reference)
 
-    def _load(self, reference: str, where: str) -> Secret:
+    def _load(self, reference: str, where: str, *, rejected: str | None = None) -> Secret:
         prefix = f"{where}: " if where else ""
         parts = split_reference(reference)
         if parts is None or parts[0] not in self._sources:
@@ -234,8 +248,13 @@ class SecretResolver:
                 f" use one of {known}"
             )
         scheme, body = parts
+        source = self._sources[scheme]
+        after_rejection = getattr(source, "load_after_rejection", None)
         try:
-            value = self._sources[scheme].load(body)
+            if rejected is not None and after_rejection is not None:
+                value = after_rejection(body, rejected)
+            else:
+                value = source.load(body)
         except SecretNotFound as exc:
             raise AuthError(
                 f"{prefix}credential reference '{reference}' did not resolve: {exc}"

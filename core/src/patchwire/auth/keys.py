@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from patchwire.auth.audit import report
@@ -39,10 +40,12 @@ class _StaticKey:
     def __init__(self, ctx: AuthContext, reference: str) -> None:
         self._ctx = ctx
         self.reference = reference
+        # What this task's attempt sent: apply and refresh run in the calling task.
+        self._sent: ContextVar[str | None] = ContextVar(f"sent:{reference}", default=None)
 
     def _value(self) -> str:
         try:
-            return self._ctx.secrets.resolve(self.reference, where=self._where).reveal()
+            value = self._ctx.secrets.resolve(self.reference, where=self._where).reveal()
         except AuthError as exc:
             report(
                 self._ctx,
@@ -53,6 +56,8 @@ class _StaticKey:
                 reference=self.reference,
             )
             raise
+        self._sent.set(value)
+        return value
 
     @property
     def _where(self) -> str:
@@ -62,7 +67,14 @@ class _StaticKey:
         secrets = self._ctx.secrets
         if not secrets.can_refresh(self.reference):
             return False
-        changed = secrets.reread(self.reference, where=self._where)
+        # Concurrent calls that all sent the old value all get a 401: the first one's
+        # re-read rotates it, and the others must retry with that value rather than
+        # re-read again, find it unchanged and fail.
+        sent = self._sent.get()
+        current = secrets.resolve(self.reference, where=self._where).reveal()
+        if sent is not None and sent != current:
+            return True
+        changed = secrets.reread(self.reference, where=self._where, rejected=sent)
         if changed:
             report(self._ctx, EventKind.CREDENTIAL_REFRESHED, self.name, reference=self.reference)
         return changed
