@@ -71,6 +71,7 @@ def test_a_program_given_by_path_must_exist_and_be_executable(
         ({"argv": ["jq"], "max_concurrency": 0}, "max_concurrency", ">= 1"),
         ({"argv": ["jq"], "exit_codes": {"2": "sometimes"}}, "exit_codes", "expected 'ok'"),
         ({"argv": ["jq"], "env": ["NOT-A-NAME"]}, "env", "not an environment variable"),
+        ({"argv": ["jq"], "env": ["LC_*_X"]}, "env", "not an environment variable"),
         ({"argv": ["jq"], "cwd": "/does/not/exist"}, "cwd", "does not exist"),
     ],
 )

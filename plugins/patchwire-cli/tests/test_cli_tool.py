@@ -185,6 +185,24 @@ async def test_environment_allowlist_and_secrets_by_reference(
     assert secret not in str(info.value) and "using token ****" in info.value.message
 
 
+async def test_every_lc_variable_is_inherited_by_default_as_the_readme_says(
+    make_hub: HubFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13.5: the default allowlist passes every LC_* variable, not only two of them."""
+    program = shutil.which("env")
+    assert program is not None
+    for name in ("LC_ALL", "LC_CTYPE", "LC_MESSAGES", "LC_TIME", "LC_MONETARY"):
+        monkeypatch.setenv(name, "C.UTF-8")
+    monkeypatch.setenv("LCX_NOT_A_LOCALE", "no")
+    monkeypatch.setenv("PRIVATE_VAR", "must not leak")
+    hub = make_hub({"env": {"argv": [program], "output": "lines"}})
+    async with hub:
+        result = await hub.tool("tool").call("env")
+    seen = dict(line.split("=", 1) for line in result.output)
+    assert {"LC_ALL", "LC_CTYPE", "LC_MESSAGES", "LC_TIME", "LC_MONETARY"} <= seen.keys()
+    assert "LCX_NOT_A_LOCALE" not in seen and "PRIVATE_VAR" not in seen
+
+
 async def test_a_missing_secret_is_an_auth_error_before_the_program_runs(
     make_hub: HubFactory, python: list[str]
 ) -> None:

@@ -33,17 +33,20 @@ __all__ = [
     "Command",
     "Invocation",
     "find_program",
+    "inherited",
     "parse_settings",
 ]
 
-#: variables a program inherits unless the configuration lists others
-DEFAULT_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ")
+#: variables a program inherits unless the configuration lists others; a name ending in
+#: ``*`` stands for every variable it prefixes (``LC_*``: the locale categories)
+DEFAULT_ENV = ("PATH", "HOME", "LANG", "LC_*", "TMPDIR", "TZ")
 DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024
 DEFAULT_MAX_STDERR = 64 * 1024
 DEFAULT_KILL_GRACE = 2.0
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ENV_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\*?")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 _COMMAND_KEYS = (
@@ -62,6 +65,17 @@ _COMMAND_KEYS = (
     "defaults",
     "description",
 )
+
+
+def inherited(names: tuple[str, ...], environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables of ``environ`` that ``names`` allows (``LC_*`` allows every ``LC_`` one)."""
+    exact = {name for name in names if not name.endswith("*")}
+    prefixes = tuple(name[:-1] for name in names if name.endswith("*"))
+    return {
+        name: value
+        for name, value in environ.items()
+        if name in exact or (prefixes and name.startswith(prefixes))
+    }
 
 
 @attrs.frozen
@@ -165,8 +179,12 @@ def find_program(program: str, search_path: str, cwd: str | None) -> str | None:
 def _env_names(table: Table, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
     names = table.strings(key, default)
     for name in names:
-        if not _ENV_NAME.fullmatch(name):
-            raise table.error(key, f"{name!r} is not an environment variable name")
+        if not _ENV_PATTERN.fullmatch(name):
+            raise table.error(
+                key,
+                f"{name!r} is not an environment variable name (or a prefix ending in '*',"
+                " such as 'LC_*')",
+            )
     return names
 
 

@@ -21,6 +21,7 @@ from patchwire_cli.commands import (
     DEFAULT_MAX_OUTPUT,
     DEFAULT_MAX_STDERR,
     Command,
+    inherited,
     parse_settings,
 )
 from patchwire_cli.exitcodes import describe_status
@@ -141,7 +142,7 @@ class CliConnector(Connector):
 
     @staticmethod
     def _environment(command: Command, secrets: Mapping[str, str]) -> dict[str, str]:
-        env = {name: os.environ[name] for name in command.env if name in os.environ}
+        env = inherited(command.env, os.environ)
         if command.search_path is not None:
             env["PATH"] = command.search_path
         env.update(secrets)
