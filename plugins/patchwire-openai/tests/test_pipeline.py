@@ -37,8 +37,10 @@ def make_hub(sim: Simulator, host: PluginHost, **table: Any) -> Hub:
     connector = {
         "base_url": sim.base_url,
         "api_key": "env:OPENAI_SIM_KEY",
-        "timeout": 0.3,
-        "embed_timeout": 0.3,
+        # Generous, so a loaded machine cannot turn an answer into a timeout and change the
+        # attempt counts asserted here; the tests of hangs set their own short timeouts.
+        "timeout": 5.0,
+        "embed_timeout": 5.0,
         "retry": {"max_attempts": 3, "initial": 0.01, "cap": 0.05, "deadline": 20},
         "breaker": {"enabled": False},
         "cache": {"ttl": 0},
@@ -96,7 +98,9 @@ async def test_no_call_is_lost_under_every_fault_at_once(
         )
     )
     outcomes: list[Any] = []
-    async with make_hub(sim, openai_host) as hub:
+    # Short timeouts cut the hangs; a timeout load causes only moves a call between the two
+    # outcomes this test counts.
+    async with make_hub(sim, openai_host, timeout=0.5, embed_timeout=0.5) as hub:
 
         async def complete(i: int) -> Any:
             return await hub.model(MODEL).complete(f"question {i}", max_tokens=30)
@@ -228,7 +232,9 @@ async def test_a_stream_that_stops_without_finishing_is_an_error(
 
 async def test_a_hang_ends_at_the_attempt_timeout(sim: Simulator, openai_host: PluginHost) -> None:
     sim.set_faults(FaultMix(hang=1.0))
-    async with make_hub(sim, openai_host, retry={"max_attempts": 2, "initial": 0.01}) as hub:
+    async with make_hub(
+        sim, openai_host, timeout=0.3, retry={"max_attempts": 2, "initial": 0.01}
+    ) as hub:
         started = time.monotonic()
         with pytest.raises(DegradedError) as info:
             await hub.model(MODEL).complete("anyone there?")
