@@ -50,7 +50,7 @@ type = "{"plainfake"}"
     bad = run("doctor", "--config", str(config))
     assert (
         bad.returncode == 2
-        and "unknown connector type 'plainfake'" in bad.stderr
+        and "unknown connector type (a string of 9 characters)" in bad.stderr
         and "[connectors.template_a]" in bad.stderr
     )
 

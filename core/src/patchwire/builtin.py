@@ -33,10 +33,12 @@ class CoreAuth:
         register.source(KeyringSource())
         register.source(ExecSource())
         register.scheme("none", no_auth)
-        register.scheme("bearer", bearer_auth)
-        register.scheme("api_key", api_key_auth)
-        register.scheme("oauth2_client_credentials", _oauth2_client_credentials)
-        register.scheme("jwt_bearer", _jwt_bearer)
+        register.scheme("bearer", bearer_auth, secrets=["token"])
+        register.scheme("api_key", api_key_auth, secrets=["key"])
+        register.scheme(
+            "oauth2_client_credentials", _oauth2_client_credentials, secrets=["client_secret"]
+        )
+        register.scheme("jwt_bearer", _jwt_bearer, secrets=["private_key", "key_file"])
 
     # A rejected client certificate is a credential problem whichever provider is behind
     # the connection, so this answers before the provider plugins' classifiers.

@@ -11,8 +11,9 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import sys
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,6 +39,19 @@ __all__ = [
 ]
 
 _NUMBER = (int, float)
+_FLOAT_MAX = sys.float_info.max
+# Documented ranges (each error states the range it enforces). Durations are seconds.
+_DAY = 86_400.0
+_YEAR = 365 * _DAY
+_MAX_ATTEMPTS = 100
+_MAX_CONCURRENCY = 100_000
+_MAX_CACHE_ENTRIES = 100_000_000
+_MAX_MIN_CALLS = 1_000_000
+_MAX_PROBES = 1_000
+_MAX_BATCH = 100_000
+_MAX_RATE = 1e12  # requests or tokens per window
+_MAX_PRICE = 1e6  # per million tokens
+_MAX_PRIORITY = 1_000_000_000
 
 
 @attrs.frozen
@@ -95,6 +109,9 @@ class ConnectorConfig:
     base_url: str | None = None
     api_key: str | None = None  # a reference
     api_version: str | None = None
+    #: what to do with a sampling knob the connector cannot send: "drop" (with a
+    #: param_dropped event) or "error" (InvalidRequestError); see patchwire.features
+    unsupported_params: str = "drop"
     timeout: float = 30.0
     embed_timeout: float = 120.0
     retry: RetryConfig = RetryConfig()
@@ -153,6 +170,29 @@ def _check_keys(table: Mapping[str, Any], allowed: Sequence[str], where: Where) 
             raise where.error(key, f"unknown key{hint} Allowed here: {', '.join(sorted(allowed))}")
 
 
+def shown(value: Any) -> str:
+    """A configuration value as an error message may show it: never a string's text.
+
+    A string in the wrong place may be a credential pasted where it does not belong, so
+    it is described by type and length; a huge integer by its number of digits.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f"a string of {len(value)} characters"
+    if isinstance(value, int):
+        if value.bit_length() > 64:
+            return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, Mapping):
+        return f"a table of {len(value)} keys"
+    if isinstance(value, list | tuple):
+        return f"a list of {len(value)} items"
+    return f"a value of type {type(value).__name__}"
+
+
 def _get(
     table: Mapping[str, Any],
     key: str,
@@ -169,23 +209,31 @@ def _get(
     value = table[key]
     # bool is an int in Python; a number setting must not accept true/false.
     if isinstance(value, bool) and bool not in types:
-        raise where.error(key, f"expected {_type_name(types)}, got {value!r}")
+        raise where.error(key, f"expected {_type_name(types)}, got {shown(value)}")
     if not isinstance(value, types):
-        raise where.error(
-            key, f"expected {_type_name(types)}, got {type(value).__name__} {value!r}"
-        )
+        raise where.error(key, f"expected {_type_name(types)}, got {shown(value)}")
     if isinstance(value, float) and not math.isfinite(value):
         raise where.error(key, f"expected a finite number, got {value!r}")
     if isinstance(value, _NUMBER) and not isinstance(value, bool):
-        if minimum is not None and value < minimum:
-            raise where.error(key, f"must be >= {minimum:g}, got {value!r}")
-        if above is not None and value <= above:
-            raise where.error(key, f"must be > {above:g}, got {value!r}")
-        if maximum is not None and value > maximum:
-            raise where.error(key, f"must be <= {maximum:g}, got {value!r}")
+        low = (minimum is not None and value < minimum) or (above is not None and value <= above)
+        if low or (maximum is not None and value > maximum):
+            raise where.error(
+                key, f"must be {_bounds(minimum, above, maximum)}, got {shown(value)}"
+            )
+        # Python ints are unbounded; a float setting given 10**400 would overflow float().
+        if float in types and isinstance(value, int) and abs(value) > _FLOAT_MAX:
+            raise where.error(
+                key, f"must be a number of at most {_FLOAT_MAX:g}, got {shown(value)}"
+            )
     if float in types and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     return value
+
+
+def _bounds(minimum: float | None, above: float | None, maximum: float | None) -> str:
+    """The allowed range as an error states it: ``>= 1 and <= 100``."""
+    limits = ((">=", minimum), (">", above), ("<=", maximum))
+    return " and ".join(f"{op} {limit:g}" for op, limit in limits if limit is not None)
 
 
 def _table(parent: Mapping[str, Any], key: str, where: Where) -> Mapping[str, Any]:
@@ -229,15 +277,19 @@ def _retry(raw: Mapping[str, Any], where: Where) -> RetryConfig:
     d = RetryConfig()
     jitter = _get(raw, "jitter", (str,), d.jitter, where)
     if jitter not in ("full", "decorrelated"):
-        raise where.error("jitter", f"expected 'full' or 'decorrelated', got {jitter!r}")
+        raise where.error("jitter", f"expected 'full' or 'decorrelated', got {shown(jitter)}")
     cfg = RetryConfig(
-        max_attempts=_get(raw, "max_attempts", (int,), d.max_attempts, where, minimum=1),
-        initial=_get(raw, "initial", (int, float), d.initial, where, minimum=0),
-        cap=_get(raw, "cap", (int, float), d.cap, where, minimum=0),
-        deadline=_get(raw, "deadline", (int, float), d.deadline, where, above=0),
+        max_attempts=_get(
+            raw, "max_attempts", (int,), d.max_attempts, where, minimum=1, maximum=_MAX_ATTEMPTS
+        ),
+        initial=_get(raw, "initial", (int, float), d.initial, where, minimum=0, maximum=_DAY),
+        cap=_get(raw, "cap", (int, float), d.cap, where, minimum=0, maximum=_DAY),
+        deadline=_get(raw, "deadline", (int, float), d.deadline, where, above=0, maximum=_DAY),
         jitter=jitter,
-        max_hint=_get(raw, "max_hint", (int, float), d.max_hint, where, above=0),
-        budget_ratio=_get(raw, "budget_ratio", (int, float), d.budget_ratio, where, minimum=0),
+        max_hint=_get(raw, "max_hint", (int, float), d.max_hint, where, above=0, maximum=_DAY),
+        budget_ratio=_get(
+            raw, "budget_ratio", (int, float), d.budget_ratio, where, minimum=0, maximum=100
+        ),
     )
     if cfg.cap < cfg.initial:
         raise where.error("cap", f"must be >= initial ({cfg.initial:g}), got {cfg.cap:g}")
@@ -249,8 +301,10 @@ def _limits(raw: Mapping[str, Any], where: Where) -> LimitsConfig:
     _check_keys(raw, names, where)
     values: dict[str, Any] = {}
     for name in names:
-        types: tuple[type, ...] = (int,) if name == "max_concurrency" else (int, float)
-        value = _get(raw, name, types, None, where, above=0)
+        concurrency = name == "max_concurrency"
+        types: tuple[type, ...] = (int,) if concurrency else (int, float)
+        most = _MAX_CONCURRENCY if concurrency else _MAX_RATE
+        value = _get(raw, name, types, None, where, above=0, maximum=most)
         if value is not None:
             values[name] = value
     return LimitsConfig(**values)
@@ -260,8 +314,10 @@ def _cache(raw: Mapping[str, Any], where: Where) -> CacheConfig:
     _check_keys(raw, [f.name for f in attrs.fields(CacheConfig)], where)
     d = CacheConfig()
     return CacheConfig(
-        ttl=_get(raw, "ttl", (int, float), d.ttl, where, minimum=0),
-        max_entries=_get(raw, "max_entries", (int,), d.max_entries, where, minimum=1),
+        ttl=_get(raw, "ttl", (int, float), d.ttl, where, minimum=0, maximum=_YEAR),
+        max_entries=_get(
+            raw, "max_entries", (int,), d.max_entries, where, minimum=1, maximum=_MAX_CACHE_ENTRIES
+        ),
         backend=_get(raw, "backend", (str,), d.backend, where),
     )
 
@@ -274,11 +330,19 @@ def _breaker(raw: Mapping[str, Any], where: Where) -> BreakerConfig:
         failure_ratio=_get(
             raw, "failure_ratio", (int, float), d.failure_ratio, where, above=0, maximum=1
         ),
-        min_calls=_get(raw, "min_calls", (int,), d.min_calls, where, minimum=1),
-        window=_get(raw, "window", (int, float), d.window, where, above=0),
-        open_for=_get(raw, "open_for", (int, float), d.open_for, where, above=0),
+        min_calls=_get(
+            raw, "min_calls", (int,), d.min_calls, where, minimum=1, maximum=_MAX_MIN_CALLS
+        ),
+        window=_get(raw, "window", (int, float), d.window, where, above=0, maximum=_DAY),
+        open_for=_get(raw, "open_for", (int, float), d.open_for, where, above=0, maximum=_DAY),
         half_open_probes=_get(
-            raw, "half_open_probes", (int,), d.half_open_probes, where, minimum=1
+            raw,
+            "half_open_probes",
+            (int,),
+            d.half_open_probes,
+            where,
+            minimum=1,
+            maximum=_MAX_PROBES,
         ),
     )
 
@@ -288,7 +352,7 @@ def _batch(raw: Mapping[str, Any], where: Where) -> BatchConfig:
     d = BatchConfig()
     return BatchConfig(
         linger=_get(raw, "linger", (int, float), d.linger, where, minimum=0, maximum=10),
-        max_size=_get(raw, "max_size", (int,), d.max_size, where, minimum=1),
+        max_size=_get(raw, "max_size", (int,), d.max_size, where, minimum=1, maximum=_MAX_BATCH),
     )
 
 
@@ -299,7 +363,9 @@ def _categories(value: Any, key: str, where: Where) -> frozenset[Category]:
     out = set()
     for item in value:
         if item not in valid:
-            raise where.error(key, f"unknown category {item!r}; categories: {', '.join(valid)}")
+            raise where.error(
+                key, f"unknown category ({shown(item)}); categories: {', '.join(valid)}"
+            )
         out.add(Category(item))
     return frozenset(out)
 
@@ -309,6 +375,7 @@ _COMMON_KEYS = (
     "base_url",
     "api_key",
     "api_version",
+    "unsupported_params",
     "timeout",
     "embed_timeout",
     "retry",
@@ -324,6 +391,13 @@ _COMMON_KEYS = (
 )
 
 
+def _unsupported_params(raw: Mapping[str, Any], where: Where) -> str:
+    value = _get(raw, "unsupported_params", (str,), "drop", where)
+    if value not in ("drop", "error"):
+        raise where.error("unsupported_params", f"expected 'drop' or 'error', got {shown(value)}")
+    return str(value)
+
+
 def _connector(
     name: str,
     raw: Any,
@@ -331,6 +405,7 @@ def _connector(
     connector_types: Mapping[str, Any],
     schemes: Mapping[str, object],
     prices: dict[tuple[str, str], Price],
+    auth_secrets: Mapping[str, Collection[str]],
 ) -> ConnectorConfig:
     if not isinstance(raw, Mapping):
         raise where.error(None, f"expected a table, got {type(raw).__name__}")
@@ -340,10 +415,13 @@ def _connector(
         installed = ", ".join(sorted(connector_types)) or "none"
         hint = difflib.get_close_matches(ctype, list(connector_types), n=1)
         did = f" Did you mean '{hint[0]}'?" if hint else ""
+        # The table name is a key and may be shown; a written 'type' is a value and is not.
+        what = f"({shown(ctype)})" if "type" in raw else f"'{ctype}' (the table's name)"
+        plugin = "patchwire-TYPE" if "type" in raw else f"patchwire-{ctype}"
         raise where.error(
             "type",
-            f"unknown connector type '{ctype}'.{did} Installed connector types: {installed}."
-            f" Install the plugin that provides it (e.g. pip install patchwire-{ctype}),"
+            f"unknown connector type {what}.{did} Installed connector types: {installed}."
+            f" Install the plugin that provides it (e.g. pip install {plugin}),"
             " or set 'type' to one of the installed types",
         )
     specific: Mapping[str, Any] = getattr(cls, "settings", {})
@@ -360,33 +438,25 @@ def _connector(
     if api_key is not None:
         api_key = check_reference(api_key, "api_key", where, schemes)
     auth = raw.get("auth")
-    if auth is not None and not isinstance(auth, Mapping):
-        raise where.error("auth", "expected a table ([connectors.NAME.auth]) with a 'scheme' key")
-    if auth is not None and not isinstance(auth.get("scheme"), str):
-        raise where.child("auth").error(
-            "scheme", "expected the auth scheme's name (e.g. 'bearer', 'oauth2_client_credentials')"
-        )
+    if auth is not None:
+        _auth(auth, name, where, schemes, auth_secrets)
     tls = raw.get("tls")
-    if tls is not None and not isinstance(tls, Mapping):
-        raise where.error("tls", "expected a table ([connectors.NAME.tls])")
+    if tls is not None:
+        _tls(tls, where, schemes)
     for model, entry in _table(raw, "prices", where).items():
         prices[(ctype, model)] = _price(entry, where.child("prices"), model)
     base_url = _get(raw, "base_url", (str,), None, where)
     if base_url is not None:
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise where.error(
-                "base_url",
-                f"expected an http(s) URL such as 'https://api.example.com/v1', got {base_url!r}",
-            )
+        _base_url(base_url, where)
     return ConnectorConfig(
         name=name,
         type=ctype,
         base_url=base_url,
         api_key=api_key,
         api_version=_get(raw, "api_version", (str,), None, where),
-        timeout=_get(raw, "timeout", (int, float), 30.0, where, above=0),
-        embed_timeout=_get(raw, "embed_timeout", (int, float), 120.0, where, above=0),
+        unsupported_params=_unsupported_params(raw, where),
+        timeout=_get(raw, "timeout", (int, float), 30.0, where, above=0, maximum=_DAY),
+        embed_timeout=_get(raw, "embed_timeout", (int, float), 120.0, where, above=0, maximum=_DAY),
         retry=_retry(_table(raw, "retry", where), where.child("retry")),
         limits=_limits(_table(raw, "limits", where), where.child("limits")),
         limiter_backend=_get(raw, "limiter_backend", (str,), "memory", where),
@@ -403,6 +473,101 @@ def _connector(
     )
 
 
+#: Auth settings that hold a credential under every scheme, core's or a plugin's; a scheme
+#: adds its own with ``register.scheme(name, factory, secrets=[...])``.
+SECRET_SETTINGS = frozenset(
+    {
+        "token",
+        "key",
+        "api_key",
+        "password",
+        "secret",
+        "client_secret",
+        "private_key",
+        "key_file",
+        "refresh_token",
+        "access_token",
+    }
+)
+_TLS_KEYS = ("client_cert", "client_key", "key_password", "ca_bundle", "verify")
+
+
+def _auth(
+    auth: Any,
+    name: str,
+    where: Where,
+    schemes: Mapping[str, object],
+    auth_secrets: Mapping[str, Collection[str]],
+) -> None:
+    """The scheme is named, and every secret setting is a reference (never a literal)."""
+    if not isinstance(auth, Mapping):
+        raise where.error("auth", "expected a table ([connectors.NAME.auth]) with a 'scheme' key")
+    w = where.child("auth")
+    scheme = auth.get("scheme")
+    if not isinstance(scheme, str):
+        raise w.error(
+            "scheme", "expected the auth scheme's name (e.g. 'bearer', 'oauth2_client_credentials')"
+        )
+    secret = SECRET_SETTINGS | frozenset(auth_secrets.get(scheme, ()))
+    env = _ENV_NAME.sub("_", name.upper()).strip("_")
+    for key in auth:
+        if key in secret:
+            check_reference(auth[key], key, w, schemes, suggest=f"{env}_{key.upper()}")
+
+
+def _tls(tls: Any, where: Where, schemes: Mapping[str, object]) -> None:
+    """``[connectors.NAME.tls]`` checked at load; the context itself is built on first use."""
+    if not isinstance(tls, Mapping):
+        raise where.error("tls", "expected a table ([connectors.NAME.tls])")
+    w = where.child("tls")
+    _check_keys(tls, _TLS_KEYS, w)
+    _get(tls, "verify", (bool,), True, w)
+    ca_bundle = _get(tls, "ca_bundle", (str,), None, w)
+    if ca_bundle is not None and not Path(ca_bundle).expanduser().exists():
+        raise w.error(
+            "ca_bundle",
+            "names no existing file or directory; give a PEM file or a directory of CA certificates",
+        )
+    for key in ("client_cert", "client_key", "key_password"):
+        if key in tls:
+            check_reference(tls[key], key, w, schemes)
+    if "client_cert" not in tls:
+        for orphan in ("client_key", "key_password"):
+            if orphan in tls:
+                raise w.error(orphan, "needs client_cert as well")
+
+
+def _base_url(url: str, where: Where) -> None:
+    """An http(s) URL with a host, and no credentials in it (they belong in [auth])."""
+    problem = None
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError for a port that is not a number in 0..65535
+    except ValueError:
+        problem = "is not a valid URL (check the host and port)"
+    else:
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            problem = "expected an http(s) URL such as 'https://api.example.com/v1'"
+        elif parts.username is not None or parts.password is not None:
+            problem = (
+                "must not carry a user name or password ('user:secret@host'): put the"
+                " credential in a secret store and reference it from [connectors.NAME.auth]"
+                " or api_key"
+            )
+    if problem is not None:
+        raise where.error("base_url", f"{problem}; got {shown(url)}")
+
+
+def _check_name(name: Any, where: Where, kind: str) -> None:
+    """Connector and route names appear in "connector:model", so they cannot hold ':'."""
+    if not isinstance(name, str) or not name or ":" in name or name != name.strip():
+        raise where.error(
+            str(name),
+            f"a {kind} name must be a non-empty name without ':' or surrounding spaces"
+            ' (models are addressed as "connector:model"); rename the table',
+        )
+
+
 def _price(entry: Any, where: Where, model: str) -> Price:
     w = where.child(model)
     if not isinstance(entry, Mapping):
@@ -412,9 +577,13 @@ def _price(entry: Any, where: Where, model: str) -> Price:
         if key not in entry:
             raise w.error(key, "missing; give the price per million tokens")
     return Price(
-        input_per_million=_get(entry, "input", (int, float), 0.0, w, minimum=0),
-        output_per_million=_get(entry, "output", (int, float), 0.0, w, minimum=0),
-        cached_input_per_million=_get(entry, "cached_input", (int, float), None, w, minimum=0),
+        input_per_million=_get(entry, "input", (int, float), 0.0, w, minimum=0, maximum=_MAX_PRICE),
+        output_per_million=_get(
+            entry, "output", (int, float), 0.0, w, minimum=0, maximum=_MAX_PRICE
+        ),
+        cached_input_per_million=_get(
+            entry, "cached_input", (int, float), None, w, minimum=0, maximum=_MAX_PRICE
+        ),
     )
 
 
@@ -431,14 +600,24 @@ def _route(name: str, raw: Any, where: Where) -> RouteConfig:
     if not isinstance(priority, list) or not all(isinstance(t, str) for t in priority):
         raise where.error("priority_targets", 'expected a list of "connector:model" strings')
     for key, items in (("targets", targets), ("priority_targets", priority)):
-        for t in items:
+        for number, t in enumerate(items, 1):
             if ":" not in t:
-                raise where.error(key, f'target {t!r} must be written "connector:model"')
+                raise where.error(
+                    key, f'target #{number} ({shown(t)}) must be written "connector:model"'
+                )
     return RouteConfig(
         name=name,
         targets=tuple(targets),
         priority_targets=tuple(priority),
-        priority_threshold=_get(raw, "priority_threshold", (int,), 1, where),
+        priority_threshold=_get(
+            raw,
+            "priority_threshold",
+            (int,),
+            1,
+            where,
+            minimum=-_MAX_PRIORITY,
+            maximum=_MAX_PRIORITY,
+        ),
     )
 
 
@@ -448,8 +627,14 @@ def parse_config(
     source: str = "<dict>",
     connector_types: Mapping[str, Any],
     secret_schemes: Mapping[str, object],
+    auth_secrets: Mapping[str, Collection[str]] | None = None,
 ) -> HubConfig:
-    """Validate a configuration mapping (a parsed TOML file or ``Hub.from_dict`` input)."""
+    """Validate a configuration mapping (a parsed TOML file or ``Hub.from_dict`` input).
+
+    ``auth_secrets`` maps an auth scheme's name to the settings it declared secret
+    (``register.scheme(name, factory, secrets=...)``); with :data:`SECRET_SETTINGS` they
+    must be references, whichever plugin provides the scheme.
+    """
     root = Where(source, "")
     if not isinstance(data, Mapping):
         raise root.error(None, "the configuration must be a table")
@@ -457,8 +642,15 @@ def parse_config(
     prices: dict[tuple[str, str], Price] = {}
     connectors: dict[str, ConnectorConfig] = {}
     for name, raw in _table(data, "connectors", root).items():
+        _check_name(name, root.child("connectors"), "connector")
         connectors[name] = _connector(
-            name, raw, root.child("connectors").child(name), connector_types, secret_schemes, prices
+            name,
+            raw,
+            root.child("connectors").child(name),
+            connector_types,
+            secret_schemes,
+            prices,
+            auth_secrets or {},
         )
     for key, entry in _table(data, "prices", root).items():
         if ":" not in key:
@@ -467,6 +659,7 @@ def parse_config(
         prices[(ctype, model)] = _price(entry, root.child("prices"), key)
     routes: dict[str, RouteConfig] = {}
     for name, raw in _table(data, "routes", root).items():
+        _check_name(name, root.child("routes"), "route")
         w = root.child("routes").child(name)
         route = _route(name, raw, w)
         for t in route.targets + route.priority_targets:
@@ -474,7 +667,7 @@ def parse_config(
             if conn not in connectors and conn not in connector_types:
                 raise w.error(
                     "targets",
-                    f"target {t!r} names connector '{conn}', which is neither configured"
+                    f"target '{conn}:...' names connector '{conn}', which is neither configured"
                     f" ({', '.join(sorted(connectors)) or 'none configured'}) nor an installed type",
                 )
         if name in connectors:
@@ -497,7 +690,11 @@ def parse_config(
 
 
 def load_config(
-    path: str | Path, *, connector_types: Mapping[str, Any], secret_schemes: Mapping[str, object]
+    path: str | Path,
+    *,
+    connector_types: Mapping[str, Any],
+    secret_schemes: Mapping[str, object],
+    auth_secrets: Mapping[str, Collection[str]] | None = None,
 ) -> HubConfig:
     p = Path(path)
     try:
@@ -513,5 +710,9 @@ def load_config(
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not valid TOML: {exc}", source=str(p)) from None
     return parse_config(
-        data, source=str(p), connector_types=connector_types, secret_schemes=secret_schemes
+        data,
+        source=str(p),
+        connector_types=connector_types,
+        secret_schemes=secret_schemes,
+        auth_secrets=auth_secrets,
     )

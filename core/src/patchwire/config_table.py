@@ -11,10 +11,14 @@ import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from patchwire.config import Where
+from patchwire.config import Where, shown
 from patchwire.errors import ConfigError
 
 __all__ = ["Table"]
+
+# Unless a reader states a tighter range: no count needs more, and every float holds these.
+_MAX_INTEGER = 10**12
+_MAX_NUMBER = 1e15
 
 
 class Table:
@@ -42,9 +46,10 @@ class Table:
         value = self.raw[key]
         # bool is an int subclass: a count must not accept true/false.
         if isinstance(value, bool) and bool not in types:
-            raise self.error(key, f"expected {what}, got {value!r}")
+            raise self.error(key, f"expected {what}, got {shown(value)}")
         if not isinstance(value, types):
-            raise self.error(key, f"expected {what}, got {type(value).__name__} {value!r}")
+            # Described, never echoed: a string here may be a misplaced credential.
+            raise self.error(key, f"expected {what}, got {shown(value)}")
         return value
 
     def string(self, key: str, default: str | None = None) -> str | None:
@@ -55,26 +60,34 @@ class Table:
         value: bool = self.get(key, (bool,), default, "true or false")
         return value
 
-    def integer(self, key: str, default: int, *, minimum: int) -> int:
-        value = self.optional_integer(key, minimum=minimum)
+    def integer(self, key: str, default: int, *, minimum: int, maximum: int = _MAX_INTEGER) -> int:
+        value = self.optional_integer(key, minimum=minimum, maximum=maximum)
         return default if value is None else value
 
-    def optional_integer(self, key: str, *, minimum: int) -> int | None:
+    def optional_integer(
+        self, key: str, *, minimum: int, maximum: int = _MAX_INTEGER
+    ) -> int | None:
         value: int | None = self.get(key, (int,), None, "an integer")
-        if value is not None and value < minimum:
-            raise self.error(key, f"must be >= {minimum}, got {value}")
+        if value is not None and not minimum <= value <= maximum:
+            raise self.error(key, f"must be >= {minimum} and <= {maximum}, got {shown(value)}")
         return value
 
-    def number(self, key: str, default: float, *, minimum: float) -> float:
+    def number(
+        self, key: str, default: float, *, minimum: float, maximum: float = _MAX_NUMBER
+    ) -> float:
         value = self.get(key, (int, float), default, "a number")
-        if value < minimum:
-            raise self.error(key, f"must be >= {minimum:g}, got {value!r}")
+        # int vs float comparison is exact, so 10**400 is refused here before float() overflows.
+        if not (minimum <= value <= maximum):
+            raise self.error(key, f"must be >= {minimum:g} and <= {maximum:g}, got {shown(value)}")
         return float(value)
 
     def strings(self, key: str, default: Sequence[str]) -> tuple[str, ...]:
         value = self.get(key, (list, tuple), default, "a list of strings")
-        if not all(isinstance(item, str) for item in value):
-            raise self.error(key, f"expected a list of strings, got {list(value)!r}")
+        for number, item in enumerate(value, 1):
+            if not isinstance(item, str):
+                raise self.error(
+                    key, f"expected a list of strings; item #{number} is {shown(item)}"
+                )
         return tuple(value)
 
     def table(self, key: str) -> Table:
