@@ -164,7 +164,9 @@ def _placements(value: str) -> list[dict[str, Any]]:
 @given(
     value=st.text(
         alphabet=st.characters(codec="utf-8", categories=["L", "N", "P"]), min_size=8, max_size=40
-    ).filter(lambda v: not set(v) & set(":/?#@[]%\\") and not v.startswith(("http", "env", "file"))),
+    ).filter(
+        lambda v: not set(v) & set(":/?#@[]%\\") and not v.startswith(("http", "env", "file"))
+    ),
 )
 def test_no_configuration_error_echoes_a_string_value(plugin_host, value):
     for data in _placements(value):
