@@ -78,7 +78,7 @@ def test_any_value_out_of_its_documented_range_fails_at_load_naming_the_key(plug
 
 @pytest.mark.parametrize("spec", RANGES, ids=[f"{t}.{k}".strip(".") for t, k, *_ in RANGES])
 def test_each_bound_itself_is_accepted_and_the_error_states_the_range(plugin_host, spec):
-    table, key, integer, low, exclusive, high = spec
+    table, key, integer, _, _, high = spec
     Hub.from_dict(_config(table, key, int(high) if integer else high), host=plugin_host)
     with pytest.raises(ConfigError) as info:
         Hub.from_dict(_config(table, key, int(high) + 1), host=plugin_host)
