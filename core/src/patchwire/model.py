@@ -7,6 +7,13 @@ import math
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from patchwire.arguments import (
+    check_embed_text,
+    check_embed_texts,
+    check_operation,
+    check_options,
+    check_prompt,
+)
 from patchwire.connector import ToolInfo
 from patchwire.errors import InvalidRequestError
 from patchwire.pipeline import Pipeline, Target
@@ -19,7 +26,6 @@ from patchwire.types import (
     StreamChunk,
     ToolRequest,
     ToolResult,
-    as_messages,
 )
 
 if TYPE_CHECKING:
@@ -37,8 +43,7 @@ def _options(
     idempotency_key: str | None,
     cache_ttl: float | None = None,
 ) -> CallOptions:
-    if timeout is not None and timeout <= 0:
-        raise ValueError(f"timeout must be > 0 seconds, got {timeout!r}")
+    check_options(priority, timeout, cache, idempotency_key)
     if cache_ttl is not None and (
         isinstance(cache_ttl, bool)
         or not isinstance(cache_ttl, int | float)
@@ -100,7 +105,7 @@ class Model:
         cache_ttl: float | None = None,
         **params: Any,
     ) -> Completion:
-        messages = as_messages(prompt)
+        messages = check_prompt(prompt)
         options = _options(priority, timeout, cache, idempotency_key, cache_ttl)
 
         def request_for(target: Target) -> CompletionRequest:
@@ -117,7 +122,7 @@ class Model:
         idempotency_key: str | None = None,
         **params: Any,
     ) -> AsyncIterator[StreamChunk]:
-        messages = as_messages(prompt)
+        messages = check_prompt(prompt)
         options = _options(priority, timeout, False, idempotency_key)
 
         def request_for(target: Target) -> CompletionRequest:
@@ -135,8 +140,7 @@ class Model:
         cache_ttl: float | None = None,
         **params: Any,
     ) -> Embedding:
-        if not isinstance(text, str):
-            raise TypeError(f"embed takes one string; use embed_many for {type(text).__name__}")
+        check_embed_text(text)
         options = _options(priority, timeout, cache, None, cache_ttl)
         return await self._pipeline.embed(self._targets_for(options), text, dict(params), options)
 
@@ -151,8 +155,9 @@ class Model:
         **params: Any,
     ) -> list[Embedding]:
         """One embedding per text, in order; the batcher packs them into provider batches."""
-        if isinstance(texts, str):
-            raise TypeError("embed_many takes a list of strings; use embed for one string")
+        # Every item and option checked first: one bad item must not let the others go out.
+        texts = check_embed_texts(texts)
+        _options(priority, timeout, cache, None, cache_ttl)
         return list(
             await asyncio.gather(
                 *(
@@ -199,6 +204,7 @@ class Tool:
         cache_ttl: float | None = None,
         **arguments: Any,
     ) -> ToolResult:
+        check_operation(operation)
         options = _options(priority, timeout, cache, idempotency_key, cache_ttl)
         request = ToolRequest(operation, arguments, idempotency_key)
         return await self._pipeline.call_tool(self._target, request, options, self.name)
