@@ -1,0 +1,281 @@
+"""The collector's output, read back with ``prometheus_client.parser``, says what the snapshot
+says; its labels come from bounded sources only; the distribution registers as a plugin."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Mapping
+from importlib import metadata
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from patchwire.clock import VirtualClock
+from patchwire.events import Event, EventKind
+from patchwire.histogram import Histogram
+from patchwire.metrics import (
+    BreakerMetrics,
+    ConnectorMetrics,
+    LatencyMetrics,
+    MetricsAggregator,
+    MetricsSnapshot,
+    QuotaMetrics,
+)
+from patchwire.plugins import PluginHost
+from patchwire_prometheus import labels
+from patchwire_prometheus.collector import DEFAULT_BUCKETS, PatchwireCollector
+from patchwire_prometheus.exposition import BUCKETS_ENV, buckets_from_environment, renderer
+from patchwire_prometheus.plugin import plugin
+from prometheus_client.parser import text_string_to_metric_families
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def parsed(snapshot: MetricsSnapshot, buckets: tuple[float, ...] = DEFAULT_BUCKETS) -> Samples:
+    text = renderer(buckets)(snapshot).decode()
+    out: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+def value(samples: Samples, name: str, **want: str) -> float:
+    return samples[(name, tuple(sorted(want.items())))]
+
+
+def busy_snapshot() -> MetricsSnapshot:
+    clock = VirtualClock()
+    aggregator = MetricsAggregator(clock)
+    row = {"connector": "openai", "model": "gpt-4o-mini"}
+
+    def emit(kind: EventKind, model: str | None = "gpt-4o-mini", **fields: object) -> None:
+        aggregator(Event(kind, "openai", model, time=clock.now(), **fields))  # type: ignore[arg-type]
+
+    for latency in (0.005, 0.05, 0.3, 0.3, 1.5, 100.0):
+        emit(EventKind.CALL_STARTED)
+        emit(
+            EventKind.CALL_SUCCEEDED,
+            duration=latency,
+            input_tokens=100,
+            output_tokens=20,
+            cost=0.002,
+            retries=1 if latency == 1.5 else 0,
+        )
+    emit(EventKind.CALL_SUCCEEDED, duration=0.002, cached=True)
+    emit(EventKind.CALL_FAILED, category="rate_limited", retries=2)
+    emit(EventKind.CALL_FAILED, category="a prompt someone pasted")
+    emit(EventKind.CALL_FAILED, category="another made-up category")
+    emit(EventKind.ATTEMPT_FAILED, category="transient")
+    emit(EventKind.ATTEMPT_FAILED, category="transient")
+    emit(EventKind.RETRY_SCHEDULED, duration=0.25)
+    emit(EventKind.RETRY_SCHEDULED, duration=0.5)
+    emit(EventKind.THROTTLED, duration=0.4)
+    emit(EventKind.THROTTLED, duration=1.1)
+    emit(EventKind.LIMITER_REFUSED)
+    emit(EventKind.CACHE_HIT)
+    emit(EventKind.CACHE_MISS)
+    emit(EventKind.CACHE_MISS)
+    emit(EventKind.FALLBACK_TAKEN)
+    emit(EventKind.BATCH_SENT, data={"size": 7})
+    emit(EventKind.CREDENTIAL_REFRESHED, model=None)
+    emit(EventKind.CREDENTIAL_ACQUIRED, model=None)
+    emit(EventKind.BREAKER_TRANSITION, model=None, data={"to": "open"})
+    emit(
+        EventKind.QUOTA_REPORTED,
+        model=None,
+        data={
+            "requests_limit": 500,
+            "requests_remaining": 125,
+            "tokens_limit": 10000,
+            "tokens_remaining": 9000,
+            "requests_reset": "user text that must not become a label",
+        },
+    )
+    assert row  # the row the assertions below name
+    return aggregator.snapshot().with_sink_failures({"plugin:broken": 2})
+
+
+def test_every_family_reads_back_as_the_snapshot_reports() -> None:
+    snapshot = busy_snapshot()
+    samples = parsed(snapshot)
+    row = snapshot.for_model("openai", "gpt-4o-mini")
+    shared = next(r for r in snapshot.connectors if r.model is None)
+    m = {"connector": "openai", "model": "gpt-4o-mini"}
+    c = {"connector": "openai", "model": ""}
+
+    assert value(samples, "patchwire_calls_total", **m, outcome="succeeded", category="") == 7
+    assert (
+        value(samples, "patchwire_calls_total", **m, outcome="failed", category="rate_limited") == 1
+    )
+    # Two made-up categories share one bounded label value, and their counts add.
+    assert value(samples, "patchwire_calls_total", **m, outcome="failed", category="other") == 2
+    assert value(samples, "patchwire_calls_started_total", **m) == row.started == 6
+    assert value(samples, "patchwire_calls_retried_total", **m, outcome="succeeded") == 1
+    assert value(samples, "patchwire_calls_retried_total", **m, outcome="failed") == 1
+    assert value(samples, "patchwire_attempt_failures_total", **m, category="transient") == 2
+    assert value(samples, "patchwire_tokens_total", **m, kind="input") == row.input_tokens == 600
+    assert value(samples, "patchwire_tokens_total", **m, kind="output") == row.output_tokens == 120
+    assert value(samples, "patchwire_cost_total", **m) == row.cost
+    assert value(samples, "patchwire_cost_unknown_calls_total", **m) == row.cost_unknown
+    assert value(samples, "patchwire_retries_total", **m) == 2
+    assert value(samples, "patchwire_retry_delay_seconds_total", **m) == 0.75
+    assert value(samples, "patchwire_fallbacks_total", **m) == 1
+    assert value(samples, "patchwire_cache_hits_total", **m) == 1
+    assert value(samples, "patchwire_cache_misses_total", **m) == 2
+    assert value(samples, "patchwire_limiter_waits_total", **m) == 2
+    assert value(samples, "patchwire_limiter_wait_seconds_total", **m) == pytest.approx(1.5)
+    assert value(samples, "patchwire_limiter_wait_max_seconds", **m) == 1.1
+    assert value(samples, "patchwire_limiter_refused_total", **m) == 1
+    assert value(samples, "patchwire_embedding_batches_total", **m) == 1
+    assert value(samples, "patchwire_embedding_batch_items_total", **m) == 7
+    assert value(samples, "patchwire_quota_limit", **c, resource="requests") == 500
+    assert value(samples, "patchwire_quota_remaining", **c, resource="tokens") == 9000
+    assert value(samples, "patchwire_quota_used_ratio", **c) == pytest.approx(0.75)
+    assert shared.quota.used_pct == pytest.approx(75.0)
+    assert value(samples, "patchwire_breaker_state", **c, state="open") == 1
+    assert value(samples, "patchwire_breaker_state", **c, state="closed") == 0
+    assert value(samples, "patchwire_breaker_state", **c, state="half_open") == 0
+    assert value(samples, "patchwire_breaker_transitions_total", **c) == 1
+    assert value(samples, "patchwire_credential_events_total", **c, kind="refreshed") == 1
+    assert value(samples, "patchwire_credential_events_total", **c, kind="acquired") == 1
+    assert value(samples, "patchwire_event_sink_failures_total", sink="plugin:broken") == 2
+
+
+def test_latency_is_a_cumulative_histogram_with_exact_count_and_sum() -> None:
+    snapshot = busy_snapshot()
+    row = snapshot.for_model("openai", "gpt-4o-mini")
+    buckets = (0.01, 0.1, 0.5, 2.0, 60.0)
+    samples = parsed(snapshot, buckets)
+    m = {"connector": "openai", "model": "gpt-4o-mini"}
+    got = [
+        value(samples, "patchwire_call_duration_seconds_bucket", **m, le=le)
+        for le in ("0.01", "0.1", "0.5", "2.0", "60.0", "+Inf")
+    ]
+    # 0.002 (cached), 0.005, 0.05, 0.3, 0.3, 1.5 and 100: none lies near a bound.
+    assert got == [2, 3, 5, 6, 6, 7]
+    assert value(samples, "patchwire_call_duration_seconds_count", **m) == row.latency.count == 7
+    assert value(samples, "patchwire_call_duration_seconds_sum", **m) == row.latency.sum
+
+
+def test_a_windowed_snapshot_is_refused_because_counters_must_not_go_down() -> None:
+    clock = VirtualClock()
+    aggregator = MetricsAggregator(clock)
+    collector = PatchwireCollector(lambda: aggregator.snapshot(window=60.0))
+    with pytest.raises(ValueError, match="running totals"):
+        list(collector.collect())
+
+
+@pytest.mark.parametrize("text", ["0.5,0.1", "1,abc", "0,1", "1,inf", ","])
+def test_bad_bucket_setting_names_the_variable_and_the_fix(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(BUCKETS_ENV, text)
+    with pytest.raises(ValueError, match=f"{BUCKETS_ENV}=.*increasing seconds separated by commas"):
+        buckets_from_environment()
+
+
+def test_bucket_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(BUCKETS_ENV, "0.5, 1, 30")
+    assert buckets_from_environment() == (0.5, 1.0, 30.0)
+    monkeypatch.delenv(BUCKETS_ENV)
+    assert buckets_from_environment() == DEFAULT_BUCKETS
+
+
+# --- labels come from bounded sources ---------------------------------------------------
+
+texts = st.text(max_size=30)
+counts = st.dictionaries(texts, st.integers(min_value=0, max_value=10**6), max_size=5)
+
+
+@st.composite
+def rows(draw: st.DrawFn) -> ConnectorMetrics:
+    histogram = Histogram()
+    for sample in draw(st.lists(st.floats(min_value=0, max_value=1e5), max_size=5)):
+        histogram.record(sample)
+    return ConnectorMetrics(
+        connector=draw(st.sampled_from(["openai", "backup", "web"])),
+        model=draw(st.sampled_from([None, "gpt-4o-mini", "claude-haiku-4-5"])),
+        succeeded=draw(st.integers(min_value=0, max_value=100)),
+        errors=draw(counts),
+        attempt_errors=draw(counts),
+        credential_events=draw(counts),
+        latency=LatencyMetrics.of(histogram),
+        breaker=BreakerMetrics(
+            state=draw(st.one_of(st.none(), texts, st.sampled_from(labels.BREAKER_STATES)))
+        ),
+        quota=QuotaMetrics(
+            requests_limit=draw(st.one_of(st.none(), st.floats(min_value=1, max_value=1e6))),
+            requests_remaining=draw(st.one_of(st.none(), st.floats(min_value=0, max_value=1e6))),
+            requests_reset=draw(st.one_of(st.none(), texts)),
+            tokens_reset=draw(st.one_of(st.none(), texts)),
+        ),
+    )
+
+
+def _unique_rows(found: list[ConnectorMetrics]) -> list[ConnectorMetrics]:
+    seen: dict[tuple[str, str | None], ConnectorMetrics] = {}
+    for row in found:
+        seen.setdefault((row.connector, row.model), row)
+    return list(seen.values())
+
+
+FIXED: Mapping[str, frozenset[str]] = {
+    "outcome": labels.OUTCOMES,
+    "category": labels.CATEGORIES | {""},
+    "kind": labels.TOKEN_KINDS | labels.CREDENTIAL_KINDS,
+    "resource": labels.QUOTA_RESOURCES,
+    "state": frozenset(labels.BREAKER_STATES),
+}
+
+
+@given(found=st.lists(rows(), max_size=4), sinks=st.sampled_from([{}, {"plugin:x": 1}]))
+def test_no_label_value_comes_from_an_unbounded_source(
+    found: list[ConnectorMetrics], sinks: dict[str, int]
+) -> None:
+    """Label values are the row's connector and model, a sink name, a bucket bound, or a
+    word of the fixed vocabulary, so series stay bounded by rows times a constant."""
+    unique = _unique_rows(found)
+    snapshot = MetricsSnapshot(connectors=tuple(unique), sink_failures=sinks)
+    samples = parsed(snapshot)
+    bounds = {str(b) for b in DEFAULT_BUCKETS} | {"+Inf"}
+    per_row = (
+        26 + 2 * len(DEFAULT_BUCKETS) + 2 * len(labels.CATEGORIES) + len(labels.CREDENTIAL_KINDS)
+    )
+    assert len(samples) <= per_row * len(unique) + len(sinks)
+    for _, pairs in samples:
+        for name, label_value in pairs:
+            if name == "connector":
+                assert label_value in {row.connector for row in unique}
+            elif name == "model":
+                assert label_value in {row.model or "" for row in unique}
+            elif name == "sink":
+                assert label_value in sinks
+            elif name == "le":
+                assert label_value in bounds
+            else:
+                assert label_value in FIXED[name], (name, label_value)
+
+
+# --- the distribution ---------------------------------------------------------------------
+
+
+def test_the_entry_point_names_the_plugin_object() -> None:
+    (entry,) = [e for e in metadata.entry_points(group="patchwire") if e.name == "prometheus"]
+    assert entry.dist is not None and entry.dist.name == "patchwire-prometheus"
+    assert entry.load() is plugin
+
+
+def test_a_plugin_host_registers_the_prometheus_format_at_metrics() -> None:
+    host = PluginHost(allowlist=["patchwire-prometheus"], strict=True)
+    exposition = host.registries.metrics_formats["/metrics"]
+    assert exposition.content_type.startswith("text/plain; version=0.0.4")
+    assert exposition.plugin == "prometheus"
+
+
+@pytest.mark.integration  # a fresh interpreter, to see what importing the entry point loads
+def test_the_entry_point_module_does_not_import_prometheus_client() -> None:
+    probe = "import sys, patchwire_prometheus.plugin; print('prometheus_client' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
