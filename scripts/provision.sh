@@ -19,6 +19,7 @@ pandoc          pandoc          pip:pypandoc-binary:pypandoc/files/pandoc
 git             git             -
 redis-server    redis-server    -
 tinyproxy       tinyproxy       -
+prometheus      prometheus      -
 '
 
 venv_bin="$PWD/.venv/bin"
