@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
+import math
 import random
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -80,6 +83,124 @@ def test_a_provider_failing_every_call_gets_at_most_about_one_and_a_half_times_t
     )
 
 
+@attrs.frozen
+class Run:
+    calls: int
+    attempts: int
+    refused: int  # calls that failed only because the budget refused a retry
+    exhausted: int  # calls that failed after max_attempts
+    duration: float
+
+
+LATENCIES = ((0.0, 0.01), (0.05, 1.0), (0.5, 5.0), (1.0, 30.0))
+
+
+def run_workers(
+    failure_rate: float,
+    seed: int,
+    *,
+    workers: int = 32,
+    calls: int = 600,
+    max_attempts: int = 8,
+    latency: tuple[float, float] = (0.05, 1.0),
+) -> Run:
+    """``workers`` callers each make calls back to back until ``calls`` were made; an
+    attempt takes a uniform ``latency`` and fails with ``failure_rate``, independently;
+    retries follow the policy (full jitter) and a default budget, on the virtual clock."""
+    clock = VirtualClock(autojump=False)
+    budget = RetryBudget(clock)
+    policy = RetryPolicy(max_attempts=max_attempts)
+    rng = random.Random(seed)
+    order = itertools.count()
+    issued = itertools.count()
+    # (time, tiebreak, attempt number, True when the attempt starts / False when it ends)
+    events: list[tuple[float, int, int, bool]] = []
+
+    def next_call(when: float) -> None:
+        if next(issued) < calls:
+            heapq.heappush(events, (when, next(order), 1, True))
+
+    for _ in range(workers):
+        next_call(0.0)
+    attempts = refused = exhausted = 0
+    while events:
+        when, _, attempt, starts = heapq.heappop(events)
+        clock.advance(max(0.0, when - clock.now()))
+        if starts:
+            if attempt == 1:
+                budget.record_request()
+            attempts += 1
+            heapq.heappush(events, (when + rng.uniform(*latency), next(order), attempt, False))
+            continue
+        if rng.random() >= failure_rate:
+            next_call(when)
+            continue
+        decision = policy.decide(attempt, FAILED, rng.random(), None)
+        if not decision.retry:
+            exhausted += 1
+            next_call(when)
+        elif not budget.try_spend():
+            refused += 1
+            next_call(when)
+        else:
+            heapq.heappush(events, (when + decision.delay, next(order), attempt + 1, True))
+    return Run(calls, attempts, refused, exhausted, clock.now())
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    failure_rate=st.sampled_from([0.1, 0.2, 0.3]) | st.floats(min_value=0.0, max_value=0.3),
+    workers=st.sampled_from([1, 4, 32, 64, 128]),
+    max_attempts=st.integers(min_value=2, max_value=8),
+    latency=st.sampled_from(LATENCIES),
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+)
+def test_random_failures_up_to_30_percent_never_run_out_of_budget_start_up_included(
+    failure_rate: float,
+    workers: int,
+    max_attempts: int,
+    latency: tuple[float, float],
+    seed: int,
+) -> None:
+    """Invariant: with independent failures at <= 30 %, any number of concurrent callers
+    and up to 8 attempts, no call fails because the budget refused a retry, from the
+    budget's first call on."""
+    run = run_workers(
+        failure_rate, seed, workers=workers, max_attempts=max_attempts, latency=latency
+    )
+    assert run.refused == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    workers=st.sampled_from([1, 4, 32, 64, 128, 256]),
+    calls=st.sampled_from([600, 2000]),
+    max_attempts=st.integers(min_value=2, max_value=8),
+    latency=st.sampled_from(LATENCIES),
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+)
+def test_a_dead_provider_gets_ratio_retries_per_call_plus_a_bounded_start_up(
+    workers: int, calls: int, max_attempts: int, latency: tuple[float, float], seed: int
+) -> None:
+    """Invariant: when every attempt fails, retries <= burst + ratio * calls +
+    min_per_second * duration + ratio / (1 - ratio) * workers (the gate's start-up, while
+    the first failures of the calls in flight arrive)."""
+    run = run_workers(
+        1.0, seed, workers=workers, calls=calls, max_attempts=max_attempts, latency=latency
+    )
+    burst, ratio, min_per_second = 10.0, 0.5, 1.0
+    bound = burst + ratio * calls + min_per_second * run.duration + ratio / (1 - ratio) * workers
+    assert run.attempts - calls <= bound
+
+
+@pytest.mark.parametrize("workers", [32, 128])
+def test_a_busy_dead_provider_sees_about_one_and_a_half_times_the_load(workers: int) -> None:
+    """Invariant: with traffic well above min_per_second (here 80-165 calls a second), a
+    dead provider's load tends to 1 + ratio attempts per call."""
+    run = run_workers(1.0, seed=workers, workers=workers, calls=20_000, latency=(0.0, 0.01))
+    assert 1.5 <= run.attempts / run.calls <= 1.52
+
+
 operations = st.lists(
     st.one_of(
         st.tuples(
@@ -101,20 +222,21 @@ operations = st.lists(
     burst=st.sampled_from([1.0, 2.0, 3.5, 10.0]) | st.floats(min_value=1.0, max_value=20.0),
     window=st.sampled_from([1.0, 10.0]) | st.floats(min_value=0.5, max_value=30.0),
 )
-def test_retries_in_any_window_stay_within_ratio_times_requests_plus_burst(
+def test_retries_in_any_stretch_stay_within_burst_plus_ratio_times_recent_requests(
     ops: list[tuple[str, float]],
     ratio: float,
     min_per_second: float,
     burst: float,
     window: float,
 ) -> None:
-    """Invariant: for every stretch of events spanning at most ``window`` seconds,
-    granted retries <= ratio * requests + burst + min_per_second * window
-    (and, for any stretch of length T, with T in place of window)."""
+    """Invariant: for every stretch of events of length T, with R the requests in it and
+    R' the requests in it and in the window before it,
+    granted retries <= burst + min_per_second * T + ratio * R + 2 * ratio * R'."""
     clock = VirtualClock(autojump=False)
     budget = RetryBudget(
         clock, ratio=ratio, min_per_second=min_per_second, burst=burst, window=window
     )
+    before = math.ceil(window)  # the window's whole seconds reach back at most this far
     times: list[float] = []
     requests = [0]
     grants = [0]
@@ -129,13 +251,40 @@ def test_retries_in_any_window_stay_within_ratio_times_requests_plus_burst(
         requests.append(requests[-1] + (op == "record"))
         grants.append(grants[-1] + granted)
     for first in range(len(times)):
+        earliest = bisect.bisect_left(times, times[first] - before)
         for last in range(first, len(times)):
             span = times[last] - times[first]
             in_grants = grants[last + 1] - grants[first]
             in_requests = requests[last + 1] - requests[first]
-            assert in_grants <= ratio * in_requests + burst + min_per_second * span + 1e-6
-            if span <= window:
-                assert in_grants <= ratio * in_requests + burst + min_per_second * window + 1e-6
+            recent = requests[last + 1] - requests[earliest]
+            bound = burst + min_per_second * span + ratio * in_requests + 2 * ratio * recent
+            assert in_grants <= bound + 1e-6
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ops=operations,
+    ratio=st.sampled_from([0.0, 0.5, 1.0]) | st.floats(min_value=0.0, max_value=2.0),
+    window=st.sampled_from([1.0, 10.0]) | st.floats(min_value=0.5, max_value=30.0),
+)
+def test_a_retry_is_refused_only_when_more_than_ratio_retries_per_call_were_asked(
+    ops: list[tuple[str, float]], ratio: float, window: float
+) -> None:
+    """Invariant: try_spend says no only when the retries asked in the window (this one
+    included) exceed ratio times the calls in it, and the balance is below one."""
+    clock = VirtualClock(autojump=False)
+    budget = RetryBudget(clock, ratio=ratio, min_per_second=0.0, burst=1.0, window=window)
+    for op, dt in ops:
+        if op == "advance":
+            clock.advance(dt)
+        elif op == "record":
+            budget.record_request()
+        else:
+            before = budget.snapshot()
+            if not budget.try_spend():
+                after = budget.snapshot()
+                assert after.asked_in_window > ratio * after.requests_in_window
+                assert before.balance < 1.0
 
 
 def test_a_quiet_connector_earns_retries_with_time() -> None:
@@ -182,3 +331,24 @@ def test_snapshot_counts_the_recent_window_only() -> None:
 def test_invalid_settings_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         RetryBudget(VirtualClock(), **kwargs)
+
+
+def figures(seeds: int = 20) -> str:
+    """The figures for issue 14 item 5: ``python tests/resilience/test_budget.py``."""
+    lines = [f"32 callers, 600 calls, max_attempts 8, default budget; sums over {seeds} seeds"]
+    for rate in (0.1, 0.2, 0.3):
+        runs = [run_workers(rate, seed) for seed in range(seeds)]
+        lines.append(
+            f"{rate:.0%} random failures: {sum(r.refused for r in runs)} calls refused a retry"
+            f" by the budget, {sum(r.exhausted for r in runs)} failed after 8 attempts, of"
+            f" {sum(r.calls for r in runs)}; load {sum(r.attempts for r in runs) / sum(r.calls for r in runs):.3f}x"
+        )
+    for calls in (600, 5_000, 20_000):
+        runs = [run_workers(1.0, seed, calls=calls) for seed in range(seeds)]
+        worst = max(r.attempts / r.calls for r in runs)
+        lines.append(f"dead provider, {calls} calls: worst load multiple {worst:.3f}x")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(figures())
