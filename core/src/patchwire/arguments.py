@@ -26,6 +26,7 @@ __all__ = [
     "check_options",
     "check_operation",
     "check_prompt",
+    "check_window",
 ]
 
 _ROLES = ("system", "user", "assistant", "tool")
@@ -139,3 +140,18 @@ def check_operation(operation: Any) -> str:
             f" (see tool.list()); got {_kind(operation)}"
         )
     return operation
+
+
+def check_window(window: Any, shortest: float, longest: float) -> float | None:
+    """``hub.metrics(window=...)``: None (running totals) or seconds within what is kept."""
+    if window is None:
+        return None
+    accepted = (
+        f"window must be None (running totals) or a number of seconds from {shortest:g}"
+        f" to {longest:g} (the longest window this hub keeps)"
+    )
+    if isinstance(window, bool) or not isinstance(window, int | float):
+        raise InvalidArgument(f"{accepted}; got {_kind(window)}")
+    if not shortest <= window <= longest:
+        raise InvalidArgument(f"{accepted}; got {window!r}")
+    return float(window)

@@ -345,6 +345,11 @@ class Hub:
     # --- measurement ----------------------------------------------------------------------
 
     def metrics(self, *, window: float | None = None) -> MetricsSnapshot:
+        """Running totals, or the last ``window`` seconds (from the aggregator's resolution up
+        to its longest window; anything else is an ``InvalidArgument`` stating the bounds)."""
+        from patchwire.arguments import check_window
+
+        window = check_window(window, self.aggregator.resolution, self.aggregator.windows[-1])
         snapshot = self.aggregator.snapshot(window=window)
         return snapshot.with_sink_failures(dict(self.bus.sink_failures))
 

@@ -2,20 +2,27 @@
 
 The hub runs on a private event loop in a background thread; each call blocks until its
 result is ready. Works inside Jupyter, whose own loop is already running in the main thread.
+Every public method of :class:`Hub`, :class:`Model` and :class:`Tool` has a blocking twin
+here (``aclose`` is ``close``); ``tests/core/test_sync_facade.py`` keeps the two in step.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from patchwire.connector import ToolInfo
 from patchwire.hub import Hub
 from patchwire.model import Model, Tool
 from patchwire.types import Completion, Embedding, StreamChunk, ToolResult
+
+if TYPE_CHECKING:
+    from patchwire.metrics import ConnectorMetrics, MetricsSnapshot
+    from patchwire.metrics_server import MetricsServer
 
 __all__ = ["SyncHub", "SyncModel", "SyncTool"]
 
@@ -36,6 +43,14 @@ class _LoopThread:
 
         return asyncio.run_coroutine_threadsafe(wrap(), self.loop).result()
 
+    def call(self, function: Callable[[], T]) -> T:
+        """Run a plain function on the loop thread, so it reads state no other thread mutates."""
+
+        async def wrap() -> T:
+            return function()
+
+        return asyncio.run_coroutine_threadsafe(wrap(), self.loop).result()
+
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join()
@@ -46,6 +61,14 @@ class SyncModel:
     def __init__(self, model: Model, runner: _LoopThread) -> None:
         self._model = model
         self._runner = runner
+
+    @property
+    def name(self) -> str:
+        return self._model.name
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return self._model.targets
 
     def complete(self, prompt: Any, **kwargs: Any) -> Completion:
         return self._runner.run(self._model.complete(prompt, **kwargs))
@@ -64,8 +87,11 @@ class SyncModel:
     def embed_many(self, texts: Sequence[str], **kwargs: Any) -> list[Embedding]:
         return self._runner.run(self._model.embed_many(texts, **kwargs))
 
-    def usage(self) -> Any:
-        return self._model.usage()
+    def usage(self) -> ConnectorMetrics:
+        return self._runner.call(self._model.usage)
+
+    def __repr__(self) -> str:
+        return f"<SyncModel {self._model.name!r} targets={list(self._model.targets)}>"
 
 
 class SyncTool:
@@ -73,8 +99,19 @@ class SyncTool:
         self._tool = tool
         self._runner = runner
 
+    @property
+    def name(self) -> str:
+        return self._tool.name
+
     def call(self, operation: str, /, **kwargs: Any) -> ToolResult:
         return self._runner.run(self._tool.call(operation, **kwargs))
+
+    def list(self, *, timeout: float | None = None) -> list[ToolInfo]:
+        """The operations this tool offers (MCP tools, declared web operations, CLI commands)."""
+        return self._runner.run(self._tool.list(timeout=timeout))
+
+    def __repr__(self) -> str:
+        return f"<SyncTool {self._tool.name!r}>"
 
 
 class SyncHub:
@@ -84,6 +121,11 @@ class SyncHub:
         self._hub = hub
         self._runner = _LoopThread()
 
+    @property
+    def hub(self) -> Hub:
+        """The asynchronous hub behind this facade (its loop runs in a background thread)."""
+        return self._hub
+
     @classmethod
     def from_file(cls, path: str | Path, **kwargs: Any) -> SyncHub:
         return cls(Hub.from_file(path, **kwargs))
@@ -92,14 +134,23 @@ class SyncHub:
     def from_dict(cls, data: dict[str, Any], **kwargs: Any) -> SyncHub:
         return cls(Hub.from_dict(data, **kwargs))
 
+    @classmethod
+    def from_environment(cls, path: str | Path | None = None, **kwargs: Any) -> SyncHub:
+        """``path``, else ``$PATCHWIRE_CONFIG``, else ``./patchwire.toml``, else defaults."""
+        return cls(Hub.from_environment(path, **kwargs))
+
     def model(self, name: str) -> SyncModel:
         return SyncModel(self._hub.model(name), self._runner)
 
     def tool(self, name: str) -> SyncTool:
         return SyncTool(self._hub.tool(name), self._runner)
 
-    def metrics(self) -> Any:
-        return self._hub.metrics()
+    def metrics(self, *, window: float | None = None) -> MetricsSnapshot:
+        return self._runner.call(lambda: self._hub.metrics(window=window))
+
+    def serve_metrics(self, port: int = 9464, host: str = "127.0.0.1") -> MetricsServer:
+        """Serve the metrics over local HTTP from the hub's loop thread; closed with the hub."""
+        return self._runner.run(self._hub.serve_metrics(port=port, host=host))
 
     def close(self) -> None:
         self._runner.run(self._hub.aclose())

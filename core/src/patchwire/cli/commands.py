@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from patchwire.registry import CommandRegistrar
@@ -263,7 +263,14 @@ def _tool_configure(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="an argument (VALUE parsed as JSON when it parses, else a string); repeatable",
+        help="a string argument, passed as written; repeatable",
+    )
+    p.add_argument(
+        "--arg-json",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="an argument whose VALUE is JSON (a number, list, object, true...); repeatable",
     )
     p.add_argument(
         "--list",
@@ -274,20 +281,35 @@ def _tool_configure(p: argparse.ArgumentParser) -> None:
     _json_arg(p)
 
 
-def _parse_args(items: list[str]) -> dict[str, Any]:
+def _parse_args(strings: Sequence[str], as_json: Sequence[str] = ()) -> dict[str, Any]:
+    """``--arg`` values stay strings (a value that looks like JSON is still text);
+    ``--arg-json`` values are parsed. Errors name the key, never the value."""
     out: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise SystemExit(f"patchwire tool: --arg {item!r} must be KEY=VALUE")
-        try:
-            out[key] = json.loads(raw)
-        except ValueError:
-            out[key] = raw
+    for option, items in (("--arg", strings), ("--arg-json", as_json)):
+        for number, item in enumerate(items, 1):
+            key, sep, raw = item.partition("=")
+            if not sep or not key:
+                raise SystemExit(
+                    f"patchwire tool: {option} #{number} must be KEY=VALUE (no '=' found)"
+                )
+            if key in out:
+                raise SystemExit(f"patchwire tool: argument {key!r} is given more than once")
+            if option == "--arg":
+                out[key] = raw
+                continue
+            try:
+                out[key] = json.loads(raw)
+            except ValueError as exc:
+                raise SystemExit(
+                    f"patchwire tool: --arg-json {key}=... is not valid JSON"
+                    f" ({getattr(exc, 'msg', 'parse error')}); use --arg for a string"
+                ) from None
     return out
 
 
 def _tool_run(args: argparse.Namespace) -> int:
+    # Before the hub starts: a malformed argument stops here with nothing started.
+    arguments = _parse_args(args.arg, args.arg_json)
     hub = _hub(args)
 
     async def run() -> int:
@@ -315,7 +337,7 @@ def _tool_run(args: argparse.Namespace) -> int:
                         if info.input_schema:
                             print("    input: " + json.dumps(info.input_schema))
                 return 0
-            result = await tool.call(args.operation, **_parse_args(args.arg))
+            result = await tool.call(args.operation, **arguments)
             if args.json:
                 print(
                     json.dumps(
