@@ -58,6 +58,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--concurrency", type=int, default=32, help="calls in flight at once (default 32)"
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument(
+        "--prometheus",
+        type=int,
+        metavar="PORT",
+        help="serve the hub's metrics on 127.0.0.1:PORT (/metrics, /metrics.json) during the"
+        " run and after it until Ctrl-C; /metrics is Prometheus' format with patchwire-prometheus",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             concurrency=args.concurrency,
             progress=not args.json,
+            metrics_port=args.prometheus,
         )
     )
     if args.json:
@@ -123,7 +131,13 @@ def _backup_target(connectors: Any, simulators: Any) -> tuple[str, str, str]:
 
 
 async def run_demo(
-    *, requests: int, fault_rate: float, seed: int, concurrency: int, progress: bool
+    *,
+    requests: int,
+    fault_rate: float,
+    seed: int,
+    concurrency: int,
+    progress: bool,
+    metrics_port: int | None = None,
 ) -> dict[str, Any]:
     from patchwire.hub import Hub
     from patchwire.plugins import default_host
@@ -210,6 +224,9 @@ async def run_demo(
         hub = Hub.from_dict(config, source="<demo>", host=host, seed=seed)
         started = time.monotonic()
         async with hub:
+            if metrics_port is not None:
+                server = await hub.serve_metrics(port=metrics_port)
+                sys.stderr.write(f"metrics: {server.url}/metrics\n")
             chat = hub.model("chat")
             embedder = hub.model("primary:text-embedding-3-small")
 
@@ -235,6 +252,12 @@ async def run_demo(
             await asyncio.gather(*(one(kind, text) for kind, text in plan))
             elapsed = time.monotonic() - started
             snapshot = hub.metrics()
+            if metrics_port is not None:
+                sys.stderr.write(f"{snapshot.render_table()}serving these metrics until Ctrl-C\n")
+                try:
+                    await asyncio.Event().wait()
+                except asyncio.CancelledError:
+                    pass  # Ctrl-C: asyncio.run cancels this task; finish and report as usual.
         failed = {k.split(":", 1)[1]: v for k, v in outcomes.items() if k.startswith("failed:")}
         succeeded, failed_total = outcomes["succeeded"], sum(failed.values())
         ledger: dict[str, Any] = {
