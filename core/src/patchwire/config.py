@@ -9,23 +9,27 @@ belongs is refused with a message saying how to reference it instead.
 from __future__ import annotations
 
 import difflib
-import math
-import re
-import sys
 import tomllib
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import attrs
-
+from patchwire.config_checks import SECRET_SETTINGS
+from patchwire.config_checks import check_auth as _auth
+from patchwire.config_checks import check_base_url as _base_url
+from patchwire.config_checks import check_name as _check_name
+from patchwire.config_checks import check_tls as _tls
+from patchwire.config_values import Where, check_reference, shown
+from patchwire.config_values import check_keys as _check_keys
+from patchwire.config_values import read as _get
+from patchwire.config_values import subtable as _table
 from patchwire.errors import Category, ConfigError
 from patchwire.limiter import LimitsConfig
 from patchwire.prices import Price
-from patchwire.secrets import split_reference
 
 __all__ = [
+    "SECRET_SETTINGS",
     "BatchConfig",
     "BreakerConfig",
     "CacheConfig",
@@ -34,12 +38,12 @@ __all__ = [
     "RetryConfig",
     "RouteConfig",
     "Where",
+    "check_reference",
     "load_config",
     "parse_config",
+    "shown",
 ]
 
-_NUMBER = (int, float)
-_FLOAT_MAX = sys.float_info.max
 # Documented ranges (each error states the range it enforces). Durations are seconds.
 _DAY = 86_400.0
 _YEAR = 365 * _DAY
@@ -52,20 +56,6 @@ _MAX_BATCH = 100_000
 _MAX_RATE = 1e12  # requests or tokens per window
 _MAX_PRICE = 1e6  # per million tokens
 _MAX_PRIORITY = 1_000_000_000
-
-
-@attrs.frozen
-class Where:
-    """Where a value came from, for error messages."""
-
-    source: str
-    table: str
-
-    def error(self, key: str | None, message: str) -> ConfigError:
-        return ConfigError(message, source=self.source, table=self.table, key=key)
-
-    def child(self, name: str) -> Where:
-        return Where(self.source, f"{self.table}.{name}" if self.table else name)
 
 
 @attrs.frozen
@@ -145,128 +135,6 @@ class HubConfig:
     )
     dead_letter: str | None = None
     source: str = "<defaults>"
-
-
-# --- validation helpers ------------------------------------------------------------------
-
-
-def _type_name(types: tuple[type, ...]) -> str:
-    names = {
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        bool: "true or false",
-        list: "a list",
-        dict: "a table",
-    }
-    return " or ".join(names.get(t, t.__name__) for t in types)
-
-
-def _check_keys(table: Mapping[str, Any], allowed: Sequence[str], where: Where) -> None:
-    for key in table:
-        if key not in allowed:
-            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise where.error(key, f"unknown key{hint} Allowed here: {', '.join(sorted(allowed))}")
-
-
-def shown(value: Any) -> str:
-    """A configuration value as an error message may show it: never a string's text.
-
-    A string in the wrong place may be a credential pasted where it does not belong, so
-    it is described by type and length; a huge integer by its number of digits.
-    """
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f"a string of {len(value)} characters"
-    if isinstance(value, int):
-        if value.bit_length() > 64:
-            return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
-        return str(value)
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, Mapping):
-        return f"a table of {len(value)} keys"
-    if isinstance(value, list | tuple):
-        return f"a list of {len(value)} items"
-    return f"a value of type {type(value).__name__}"
-
-
-def _get(
-    table: Mapping[str, Any],
-    key: str,
-    types: tuple[type, ...],
-    default: Any,
-    where: Where,
-    *,
-    minimum: float | None = None,
-    above: float | None = None,
-    maximum: float | None = None,
-) -> Any:
-    if key not in table:
-        return default
-    value = table[key]
-    # bool is an int in Python; a number setting must not accept true/false.
-    if isinstance(value, bool) and bool not in types:
-        raise where.error(key, f"expected {_type_name(types)}, got {shown(value)}")
-    if not isinstance(value, types):
-        raise where.error(key, f"expected {_type_name(types)}, got {shown(value)}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise where.error(key, f"expected a finite number, got {value!r}")
-    if isinstance(value, _NUMBER) and not isinstance(value, bool):
-        low = (minimum is not None and value < minimum) or (above is not None and value <= above)
-        if low or (maximum is not None and value > maximum):
-            raise where.error(
-                key, f"must be {_bounds(minimum, above, maximum)}, got {shown(value)}"
-            )
-        # Python ints are unbounded; a float setting given 10**400 would overflow float().
-        if float in types and isinstance(value, int) and abs(value) > _FLOAT_MAX:
-            raise where.error(
-                key, f"must be a number of at most {_FLOAT_MAX:g}, got {shown(value)}"
-            )
-    if float in types and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    return value
-
-
-def _bounds(minimum: float | None, above: float | None, maximum: float | None) -> str:
-    """The allowed range as an error states it: ``>= 1 and <= 100``."""
-    limits = ((">=", minimum), (">", above), ("<=", maximum))
-    return " and ".join(f"{op} {limit:g}" for op, limit in limits if limit is not None)
-
-
-def _table(parent: Mapping[str, Any], key: str, where: Where) -> Mapping[str, Any]:
-    value = parent.get(key, {})
-    if not isinstance(value, Mapping):
-        raise where.error(
-            key, f"expected a table ([{where.child(key).table}]), got {type(value).__name__}"
-        )
-    return value
-
-
-_ENV_NAME = re.compile(r"[^A-Z0-9]+")
-
-
-def check_reference(
-    value: Any, key: str, where: Where, schemes: Mapping[str, object], *, suggest: str = ""
-) -> str:
-    """A credential setting must be a reference to a known secret source, never a literal."""
-    if not isinstance(value, str) or not value:
-        raise where.error(key, "expected a credential reference such as 'env:NAME' or 'file:/path'")
-    parts = split_reference(value)
-    known = ", ".join(f"'{s}:'" for s in sorted(schemes))
-    env = suggest or _ENV_NAME.sub("_", f"{where.table.split('.')[-1]}_{key}".upper()).strip("_")
-    if parts is None or parts[0] not in schemes:
-        # Never echo any part of the value: it may be the credential itself.
-        raise where.error(
-            key,
-            f"is not a reference to a known secret source (known sources: {known})."
-            " If it is a literal credential: credentials never go in configuration. Put the"
-            f' value in a secret store and reference it, e.g. "env:{env}" or'
-            f' "file:/run/secrets/{env.lower()}"',
-        )
-    return value
 
 
 # --- tables --------------------------------------------------------------------------------
@@ -471,101 +339,6 @@ def _connector(
         settings=settings,
         where=where,
     )
-
-
-#: Auth settings that hold a credential under every scheme, core's or a plugin's; a scheme
-#: adds its own with ``register.scheme(name, factory, secrets=[...])``.
-SECRET_SETTINGS = frozenset(
-    {
-        "token",
-        "key",
-        "api_key",
-        "password",
-        "secret",
-        "client_secret",
-        "private_key",
-        "key_file",
-        "refresh_token",
-        "access_token",
-    }
-)
-_TLS_KEYS = ("client_cert", "client_key", "key_password", "ca_bundle", "verify")
-
-
-def _auth(
-    auth: Any,
-    name: str,
-    where: Where,
-    schemes: Mapping[str, object],
-    auth_secrets: Mapping[str, Collection[str]],
-) -> None:
-    """The scheme is named, and every secret setting is a reference (never a literal)."""
-    if not isinstance(auth, Mapping):
-        raise where.error("auth", "expected a table ([connectors.NAME.auth]) with a 'scheme' key")
-    w = where.child("auth")
-    scheme = auth.get("scheme")
-    if not isinstance(scheme, str):
-        raise w.error(
-            "scheme", "expected the auth scheme's name (e.g. 'bearer', 'oauth2_client_credentials')"
-        )
-    secret = SECRET_SETTINGS | frozenset(auth_secrets.get(scheme, ()))
-    env = _ENV_NAME.sub("_", name.upper()).strip("_")
-    for key in auth:
-        if key in secret:
-            check_reference(auth[key], key, w, schemes, suggest=f"{env}_{key.upper()}")
-
-
-def _tls(tls: Any, where: Where, schemes: Mapping[str, object]) -> None:
-    """``[connectors.NAME.tls]`` checked at load; the context itself is built on first use."""
-    if not isinstance(tls, Mapping):
-        raise where.error("tls", "expected a table ([connectors.NAME.tls])")
-    w = where.child("tls")
-    _check_keys(tls, _TLS_KEYS, w)
-    _get(tls, "verify", (bool,), True, w)
-    ca_bundle = _get(tls, "ca_bundle", (str,), None, w)
-    if ca_bundle is not None and not Path(ca_bundle).expanduser().exists():
-        raise w.error(
-            "ca_bundle",
-            "names no existing file or directory; give a PEM file or a directory of CA certificates",
-        )
-    for key in ("client_cert", "client_key", "key_password"):
-        if key in tls:
-            check_reference(tls[key], key, w, schemes)
-    if "client_cert" not in tls:
-        for orphan in ("client_key", "key_password"):
-            if orphan in tls:
-                raise w.error(orphan, "needs client_cert as well")
-
-
-def _base_url(url: str, where: Where) -> None:
-    """An http(s) URL with a host, and no credentials in it (they belong in [auth])."""
-    problem = None
-    try:
-        parts = urlsplit(url)
-        _ = parts.port  # raises ValueError for a port that is not a number in 0..65535
-    except ValueError:
-        problem = "is not a valid URL (check the host and port)"
-    else:
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            problem = "expected an http(s) URL such as 'https://api.example.com/v1'"
-        elif parts.username is not None or parts.password is not None:
-            problem = (
-                "must not carry a user name or password ('user:secret@host'): put the"
-                " credential in a secret store and reference it from [connectors.NAME.auth]"
-                " or api_key"
-            )
-    if problem is not None:
-        raise where.error("base_url", f"{problem}; got {shown(url)}")
-
-
-def _check_name(name: Any, where: Where, kind: str) -> None:
-    """Connector and route names appear in "connector:model", so they cannot hold ':'."""
-    if not isinstance(name, str) or not name or ":" in name or name != name.strip():
-        raise where.error(
-            str(name),
-            f"a {kind} name must be a non-empty name without ':' or surrounding spaces"
-            ' (models are addressed as "connector:model"); rename the table',
-        )
 
 
 def _price(entry: Any, where: Where, model: str) -> Price:

@@ -11,7 +11,7 @@ import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from patchwire.config import Where, shown
+from patchwire.config_values import Where, shown
 from patchwire.errors import ConfigError
 
 __all__ = ["Table"]
