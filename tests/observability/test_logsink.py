@@ -99,11 +99,19 @@ def test_success_is_debug_failure_is_warning_retry_is_info(
     )
 
 
+LOGGED = (
+    EventKind.CALL_SUCCEEDED,
+    EventKind.CALL_FAILED,
+    EventKind.RETRY_SCHEDULED,
+    EventKind.FALLBACK_TAKEN,
+)
+
+
 def test_other_events_are_not_logged(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger=CALLS_LOGGER)
     sink = LoggingSink()
     for kind in EventKind:
-        if kind not in (EventKind.CALL_SUCCEEDED, EventKind.CALL_FAILED, EventKind.RETRY_SCHEDULED):
+        if kind not in LOGGED:
             sink(Event(kind, "openai"))
     assert caplog.records == []
 
@@ -114,9 +122,9 @@ def test_event_data_is_never_read_so_no_credential_can_ride_along(
     caplog.set_level(logging.DEBUG, logger=CALLS_LOGGER)
     sink = LoggingSink()
     data = {"authorization": f"Bearer {SECRET}", "scheme": "bearer"}
-    for kind in (EventKind.CALL_SUCCEEDED, EventKind.CALL_FAILED, EventKind.RETRY_SCHEDULED):
+    for kind in LOGGED:
         sink(Event(kind, "openai", "gpt-4o", data=data, category="transient"))
-    assert len(caplog.records) == 3
+    assert len(caplog.records) == len(LOGGED)
     for record in caplog.records:
         assert SECRET not in record.getMessage()
         assert SECRET not in repr(record.__dict__)

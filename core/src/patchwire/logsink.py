@@ -24,17 +24,20 @@ logging.getLogger(CALLS_LOGGER).addHandler(logging.NullHandler())
 _SUCCEEDED = EventKind.CALL_SUCCEEDED
 _FAILED = EventKind.CALL_FAILED
 _RETRY = EventKind.RETRY_SCHEDULED
+_FALLBACK = EventKind.FALLBACK_TAKEN
 
 _LEVELS = {
     EventKind.CALL_SUCCEEDED: logging.DEBUG,
     EventKind.CALL_FAILED: logging.WARNING,
     EventKind.RETRY_SCHEDULED: logging.INFO,
+    EventKind.FALLBACK_TAKEN: logging.INFO,
 }
 
 
 class LoggingSink:
-    """An event sink writing one record per finished call (succeeded: DEBUG, failed: WARNING)
-    and per scheduled retry (INFO)."""
+    """An event sink writing one record per finished call (succeeded: DEBUG, failed: WARNING),
+    per scheduled retry and per fallback taken (INFO): a failure (a timeout, say) that a
+    route moves on from is logged like one that is retried, so slow targets show up."""
 
     __slots__ = ("_logger",)
 
@@ -68,6 +71,25 @@ class LoggingSink:
                 event.attempt,
                 event.category,
                 event.duration or 0.0,
+                event.message or "",
+                extra={"patchwire": fields},
+            )
+            return
+        if event.kind is _FALLBACK:
+            fields.update(
+                attempt=event.attempt,
+                category=event.category,
+                target=event.target,
+                message=event.message,
+            )
+            self._logger.log(
+                level,
+                "%s %s attempt %d failed [%s], falling back to %s: %s",
+                where,
+                event.operation,
+                event.attempt,
+                event.category,
+                event.target,
                 event.message or "",
                 extra={"patchwire": fields},
             )

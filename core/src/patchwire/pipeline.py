@@ -15,6 +15,7 @@ import asyncio
 import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 import aiohttp
@@ -267,6 +268,7 @@ class Pipeline:
                     attempt=attempt_no,
                     category=cls.category.value,
                     message=cls.message,
+                    data=_TIMED_OUT if _timed_out(exc) else {},
                 )
                 if cls.category is Category.AUTH and not refreshed and cls.status != 403:
                     refreshed = True
@@ -326,7 +328,7 @@ class Pipeline:
     def _classification(
         self, conn: Connector, exc: BaseException, deadline: float | None, timeout: float
     ) -> Classification:
-        if isinstance(exc, TimeoutError) and not isinstance(exc, PatchwireError):
+        if _timed_out(exc):
             # Within a millisecond counts as reached: timers may fire a hair early.
             whole = deadline is not None and self.clock.now() >= deadline - 1e-3
             message = (
@@ -396,6 +398,7 @@ class Pipeline:
                         target.model,
                         call_id,
                         operation,
+                        attempt=err.attempts,
                         category=err.category.value,
                         target=nxt.label,
                         message=err.message,
@@ -828,6 +831,14 @@ class Pipeline:
             raise
         self._succeeded(target, "list_tools", call_id, start, attempts, None, 0.0, False)
         return result
+
+
+# Marks an ATTEMPT_FAILED event whose attempt ran out of time, for the metrics' timeouts.
+_TIMED_OUT = MappingProxyType({"timeout": True})
+
+
+def _timed_out(exc: BaseException) -> bool:
+    return isinstance(exc, TimeoutError) and not isinstance(exc, PatchwireError)
 
 
 def _tokens_used(result: object) -> int | None:

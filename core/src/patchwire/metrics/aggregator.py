@@ -86,6 +86,8 @@ class _Tally:
         "succeeded_after_retry",
         "succeeded_first_try",
         "throttled",
+        "timeouts",
+        "timeouts_by_operation",
         "wait_max",
         "wait_total",
     )
@@ -105,6 +107,8 @@ class _Tally:
         self.retries_scheduled = 0
         self.retry_delay = 0.0
         self.fallbacks = 0
+        self.timeouts = 0
+        self.timeouts_by_operation: dict[str, int] = {}
         self.input_tokens = 0
         self.output_tokens = 0
         self.cost = 0.0
@@ -156,6 +160,12 @@ class _Tally:
     def on_attempt_failed(self, event: Event) -> None:
         category = event.category or _UNKNOWN_CATEGORY
         self.attempt_errors[category] = self.attempt_errors.get(category, 0) + 1
+        if event.data.get("timeout") is True:
+            # Told apart from the 503s that share the "degraded" category, per operation,
+            # so a systematically slow tool shows up by name.
+            self.timeouts += 1
+            operation = event.operation
+            self.timeouts_by_operation[operation] = self.timeouts_by_operation.get(operation, 0) + 1
 
     def on_retry(self, event: Event) -> None:
         self.retries_scheduled += 1
@@ -203,6 +213,7 @@ class _Tally:
             (self.errors, other.errors),
             (self.attempt_errors, other.attempt_errors),
             (self.credential_events, other.credential_events),
+            (self.timeouts_by_operation, other.timeouts_by_operation),
         ):
             for key, n in theirs.items():
                 mine[key] = mine.get(key, 0) + n
@@ -213,7 +224,16 @@ class _Tally:
 _ADDITIVE = tuple(
     name
     for name in _Tally.__slots__
-    if name not in {"stamp", "errors", "attempt_errors", "credential_events", "latency", "wait_max"}
+    if name
+    not in {
+        "stamp",
+        "errors",
+        "attempt_errors",
+        "credential_events",
+        "timeouts_by_operation",
+        "latency",
+        "wait_max",
+    }
 )
 
 _HANDLERS: Mapping[EventKind, Callable[[_Tally, Event], None]] = {
@@ -455,6 +475,8 @@ def _row(key: tuple[str, str | None], series: _Series, tally: _Tally) -> Connect
             delay_total=tally.retry_delay,
         ),
         fallbacks=tally.fallbacks,
+        timeouts=tally.timeouts,
+        timeouts_by_operation=tally.timeouts_by_operation,
         input_tokens=tally.input_tokens,
         output_tokens=tally.output_tokens,
         cost=tally.cost,

@@ -27,6 +27,7 @@ _SUMMED = (
     "succeeded",
     "failed",
     "fallbacks",
+    "timeouts",
     "input_tokens",
     "output_tokens",
     "cost",
@@ -46,7 +47,7 @@ def combine_rows(
     if len(rows) == 1:
         return attrs.evolve(rows[0], connector=connector, model=model)
     fields: dict[str, Any] = {name: sum(getattr(row, name) for row in rows) for name in _SUMMED}
-    for name in ("errors", "attempt_errors", "credential_events"):
+    for name in ("errors", "attempt_errors", "credential_events", "timeouts_by_operation"):
         counts: Counter[str] = Counter()
         for row in rows:
             counts.update(getattr(row, name))

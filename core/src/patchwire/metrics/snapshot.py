@@ -184,6 +184,10 @@ class ConnectorMetrics:
     latency: LatencyMetrics = attrs.field(factory=LatencyMetrics)
     retries: RetryMetrics = attrs.field(factory=RetryMetrics)
     fallbacks: int = 0
+    #: attempts that ran out of time (counted in ``attempt_errors`` too, as ``degraded``)
+    timeouts: int = 0
+    #: the same, per operation ("complete", "stream", "tool:search"...)
+    timeouts_by_operation: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen_counts)
     input_tokens: int = 0
     output_tokens: int = 0
     cost: float = 0.0

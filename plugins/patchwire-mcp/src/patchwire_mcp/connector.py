@@ -63,6 +63,20 @@ class McpConnector(Connector):
     def check_config(cls, config: ConnectorConfig) -> None:
         mcp_settings.check(config)
 
+    def timeout_for(
+        self, request: CompletionRequest | EmbeddingRequest | ToolRequest
+    ) -> float | None:
+        """A tool's own ``tools.TOOL.timeout``, else the connector's ``timeout``."""
+        if not isinstance(request, ToolRequest):
+            return None
+        return mcp_settings.tool_setting(self.ctx.config.settings, request.operation, "timeout")
+
+    def ttl_for(self, request: CompletionRequest | EmbeddingRequest | ToolRequest) -> float | None:
+        """A tool's own ``tools.TOOL.ttl``, else the connector's ``[cache] ttl``."""
+        if not isinstance(request, ToolRequest):
+            return None
+        return mcp_settings.tool_setting(self.ctx.config.settings, request.operation, "ttl")
+
     @property
     def stdio(self) -> bool:
         return self.setting("command") is not None

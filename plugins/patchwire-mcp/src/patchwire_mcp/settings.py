@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from collections.abc import Mapping
@@ -9,13 +10,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from patchwire.config_values import shown
 from patchwire.connector import Setting
 from patchwire.errors import Category
 
 if TYPE_CHECKING:
     from patchwire.config import ConnectorConfig
 
-__all__ = ["IS_ERROR_CATEGORIES", "SETTINGS", "check"]
+__all__ = ["IS_ERROR_CATEGORIES", "SETTINGS", "TOOL_KEYS", "check", "tool_setting"]
 
 #: what a tool's ``isError`` result may be reported as (not the pipeline's own categories)
 IS_ERROR_CATEGORIES = tuple(
@@ -53,7 +55,47 @@ SETTINGS: Mapping[str, Setting] = {
     "startup_timeout": Setting(
         (int, float), 30.0, "seconds a server has to start and finish its handshake"
     ),
+    "tools": Setting(
+        (dict,),
+        {},
+        "per-tool settings, [connectors.NAME.tools.TOOL]: 'timeout' (seconds one attempt may"
+        " take; default the connector's timeout) and 'ttl' (seconds a cached result is"
+        " served; default the connector's [cache] ttl)",
+    ),
 }
+
+#: the keys a ``tools.TOOL`` table may hold
+TOOL_KEYS = ("timeout", "ttl")
+
+
+def tool_setting(settings: Mapping[str, Any], tool: str, key: str) -> float | None:
+    """A tool's own ``timeout`` or ``ttl`` (checked at load), or None to use the connector's."""
+    table = (settings.get("tools") or {}).get(tool)
+    value = table.get(key) if isinstance(table, Mapping) else None
+    return float(value) if value is not None else None
+
+
+def _check_tools(where: Any, tools: Any) -> None:
+    if not isinstance(tools, Mapping):
+        raise where.error("tools", "expected a table of tool names to tables")
+    for tool, table in tools.items():
+        key = f"tools.{tool}"
+        if not isinstance(table, Mapping):
+            raise where.error(key, f"expected a table with {' and/or '.join(TOOL_KEYS)}")
+        for name, value in table.items():
+            if name not in TOOL_KEYS:
+                raise where.error(
+                    f"{key}.{name}", f"unknown key; a tool's table takes {', '.join(TOOL_KEYS)}"
+                )
+            lowest = "> 0" if name == "timeout" else ">= 0"
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+                or value < 0
+                or (name == "timeout" and value == 0)
+            ):
+                raise where.error(f"{key}.{name}", f"expected seconds {lowest}, got {shown(value)}")
 
 
 def _resolvable(command: str, cwd: str | None) -> bool:
@@ -127,3 +169,4 @@ def check(config: ConnectorConfig) -> None:
             raise where.error(key, "expected seconds >= 0")
     if s.get("startup_timeout", 1) <= 0:
         raise where.error("startup_timeout", "expected seconds > 0")
+    _check_tools(where, s.get("tools", {}))
