@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 from patchwire.config import ConnectorConfig
 from patchwire.config_table import Table
+from patchwire.config_values import shown
 from patchwire.errors import InvalidRequestError
 from patchwire.secrets import split_reference
 
@@ -208,7 +209,9 @@ def _env_secrets(table: Table, key: str) -> dict[str, str]:
 def _cwd(table: Table, default: str | None) -> str | None:
     cwd = table.string("cwd", default)
     if cwd is not None and not os.path.isdir(cwd):
-        raise table.error("cwd", f"working directory {cwd!r} does not exist or is not a directory")
+        raise table.error(
+            "cwd", f"the working directory ({shown(cwd)}) does not exist or is not a directory"
+        )
     return cwd
 
 
@@ -233,7 +236,7 @@ def _command(name: str, table: Table, base: Table) -> Command:
         raise table.error("argv", f"executable '{argv.program}' {where}")
     stdin = table.string("stdin")
     if stdin is not None and not _IDENTIFIER.fullmatch(stdin):
-        raise table.error("stdin", f"{stdin!r} is not an argument name")
+        raise table.error("stdin", f"the value ({shown(stdin)}) is not an argument name")
     try:
         output = OutputMode(table.string("output") or OutputMode.TEXT.value)
     except ValueError:

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar, Final
 
 from patchwire.config import ConnectorConfig
+from patchwire.config_values import shown
 from patchwire.connector import Attempt, Capability, Connector, ConnectorContext, Setting
 from patchwire.errors import IntegrationError, InvalidRequestError, TransientError
 from patchwire.http import HttpResponse, HttpStatusError, open_stream, send
@@ -136,7 +137,7 @@ class OpenAIConnector(Connector):
         encoding = settings.get("encoding_format")
         if encoding is not None and encoding not in _ENCODINGS:
             raise config.where.error(
-                "encoding_format", f"expected 'float' or 'base64', got {encoding!r}"
+                "encoding_format", f"expected 'float' or 'base64', got {shown(encoding)}"
             )
         dimensions = settings.get("embedding_dimensions")
         if dimensions is not None and dimensions < 1:
@@ -146,7 +147,8 @@ class OpenAIConnector(Connector):
         field = settings.get("max_tokens_field")
         if field is not None and field not in _MAX_TOKENS_FIELDS:
             raise config.where.error(
-                "max_tokens_field", f"expected one of {list(_MAX_TOKENS_FIELDS)}, got {field!r}"
+                "max_tokens_field",
+                f"expected one of {list(_MAX_TOKENS_FIELDS)}, got {shown(field)}",
             )
 
     # --- before sending ---------------------------------------------------------------------

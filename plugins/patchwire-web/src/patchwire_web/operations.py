@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import attrs
 from patchwire.config import ConnectorConfig
 from patchwire.config_table import Table
+from patchwire.config_values import shown
 from patchwire.errors import InvalidRequestError
 
 from patchwire_web import __version__
@@ -277,11 +278,13 @@ def _url(table: Table, base_url: str | None) -> Template:
                 "url", "placeholders may only stand in the path and query, not the scheme or host"
             )
         if not urlsplit(template.literal_prefix).hostname:
-            raise table.error("url", f"{text!r} has no host")
+            raise table.error("url", f"the URL ({shown(text)}) has no host")
     elif "://" in text.split("?", 1)[0] or text.startswith("//"):
-        raise table.error("url", f"{text!r}: only http and https URLs are allowed")
+        raise table.error("url", f"only http and https URLs are allowed; got {shown(text)}")
     elif base_url is None:
-        raise table.error("url", f"{text!r} is relative: set base_url on the connector")
+        raise table.error(
+            "url", f"the URL ({shown(text)}) is relative: set base_url on the connector"
+        )
     return template
 
 
@@ -300,7 +303,9 @@ def _selector_table(table: Table, key: str) -> dict[str, str]:
     for name, selector in selectors.items():
         problem = selector_error(selector)
         if problem is not None:
-            raise table.where.child(key).error(name, f"{selector!r} is not valid CSS ({problem})")
+            raise table.where.child(key).error(
+                name, f"the selector ({shown(selector)}) is not valid CSS ({problem})"
+            )
     return selectors
 
 
@@ -352,10 +357,12 @@ def _operation(name: str, table: Table, base_url: str | None) -> Operation:
     extract = table.strings("extract", ())
     for field_path in required_fields:
         if not field_path or any(not segment for segment in field_path.split(".")):
-            raise table.error("required_fields", f"{field_path!r} is not a dotted field path")
+            raise table.error("required_fields", f"{shown(field_path)} is not a dotted field path")
     for wanted in extract:
         if wanted not in EXTRACTS:
-            raise table.error("extract", f"{wanted!r}: expected any of {', '.join(EXTRACTS)}")
+            raise table.error(
+                "extract", f"expected any of {', '.join(EXTRACTS)}; got {shown(wanted)}"
+            )
     page_only: dict[str, object] = {"select": select, "select_all": select_all, "extract": extract}
     if kind is Kind.JSON:
         for key, option in page_only.items():
@@ -413,7 +420,9 @@ def _base_url(config: ConnectorConfig) -> str | None:
     if base is not None:
         parts = urlsplit(base)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise config.where.error("base_url", f"{base!r} is not an http(s) URL with a host")
+            raise config.where.error(
+                "base_url", f"expected an http(s) URL with a host; got {shown(base)}"
+            )
     return base
 
 
