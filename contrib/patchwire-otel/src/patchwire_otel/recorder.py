@@ -1,0 +1,246 @@
+"""Spans and metrics built from one hub's call-lifecycle events.
+
+A logical call is one span, opened at ``call_started`` in the caller's context (so it nests
+under the application's current span) and ended at ``call_succeeded``/``call_failed``. Each
+attempt that failed is a child span ending at its ``attempt_failed`` event with the error
+category as ``error.type``; the attempt that answered is a child span ending at success.
+An attempt starts when the call starts, after a retry's wait, after a fallback, or after a
+wait in the rate limiter. Retries, fallbacks, limiter waits and cache hits are events on the
+call's span. ``gen_ai.client.operation.duration`` and ``gen_ai.client.token.usage`` are
+recorded when the call ends.
+
+Times are the hub clock's: each call is anchored to the wall clock when it starts and every
+later event is placed by its hub-clock offset from that, so span durations equal the
+durations patchwire measured. Prompt and reply content never reaches this module: events
+carry none.
+
+Open calls are keyed by ``call_id``; at most ``max_open`` are tracked (a call whose end
+event never comes is ended, marked as such, when the oldest must make room).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from typing import Any
+
+import attrs
+from opentelemetry import metrics, trace
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+from opentelemetry.semconv._incubating.metrics import gen_ai_metrics
+from opentelemetry.semconv.attributes import error_attributes
+from opentelemetry.trace import Span, Status, StatusCode
+from patchwire.events import Event, EventKind
+
+from patchwire_otel.conventions import (
+    DURATION_BOUNDARIES,
+    TOKEN_BOUNDARIES,
+    Operation,
+    operation,
+    provider_name,
+)
+
+__all__ = ["INSTRUMENTATION_NAME", "CallRecorder"]
+
+INSTRUMENTATION_NAME = "patchwire_otel"
+_VERSION = "0.1.0"
+ERROR_TYPE = error_attributes.ERROR_TYPE
+
+
+@attrs.define
+class _Call:
+    span: Span
+    operation: Operation
+    attributes: dict[str, Any]
+    anchor_wall_ns: int
+    anchor_time: float
+    attempt_start: float
+    attempts: int = 0
+
+    def wall(self, hub_time: float) -> int:
+        return self.anchor_wall_ns + round((hub_time - self.anchor_time) * 1e9)
+
+
+class CallRecorder:
+    """An event sink: ``recorder(event)``. Uses the global tracer and meter providers."""
+
+    def __init__(self, *, max_open: int = 10_000) -> None:
+        self._tracer = trace.get_tracer(INSTRUMENTATION_NAME, _VERSION)
+        meter = metrics.get_meter(INSTRUMENTATION_NAME, _VERSION)
+        self._duration = meter.create_histogram(
+            gen_ai_metrics.GEN_AI_CLIENT_OPERATION_DURATION,
+            unit="s",
+            description="GenAI operation duration.",
+            explicit_bucket_boundaries_advisory=DURATION_BOUNDARIES,
+        )
+        self._tokens = meter.create_histogram(
+            gen_ai_metrics.GEN_AI_CLIENT_TOKEN_USAGE,
+            unit="{token}",
+            description="Number of input and output tokens used.",
+            explicit_bucket_boundaries_advisory=TOKEN_BOUNDARIES,
+        )
+        self._open: OrderedDict[int, _Call] = OrderedDict()
+        self._max_open = max_open
+
+    def __call__(self, event: Event) -> None:
+        kind = event.kind
+        if kind is EventKind.CALL_STARTED:
+            self._start(event)
+            return
+        call = self._open.get(event.call_id)
+        if call is None:
+            return  # connector-wide events, or a call started before the plugin loaded
+        if kind is EventKind.ATTEMPT_FAILED:
+            self._attempt(call, event, failed=True)
+        elif kind is EventKind.RETRY_SCHEDULED:
+            delay = event.duration or 0.0
+            call.span.add_event(
+                "patchwire.retry",
+                {
+                    "patchwire.attempt": event.attempt,
+                    ERROR_TYPE: event.category or "_OTHER",
+                    "patchwire.retry.delay_s": delay,
+                },
+                timestamp=call.wall(event.time),
+            )
+            call.attempt_start = event.time + delay
+        elif kind is EventKind.FALLBACK_TAKEN:
+            call.span.add_event(
+                "patchwire.fallback",
+                {
+                    "patchwire.fallback.from": _target(event),
+                    "patchwire.fallback.to": event.target or "",
+                    ERROR_TYPE: event.category or "_OTHER",
+                },
+                timestamp=call.wall(event.time),
+            )
+            call.attempt_start = event.time
+        elif kind is EventKind.THROTTLED:
+            call.span.add_event(
+                "patchwire.throttled",
+                {"patchwire.wait_s": event.duration or 0.0},
+                timestamp=call.wall(event.time),
+            )
+            call.attempt_start = event.time
+        elif kind is EventKind.CACHE_HIT:
+            call.span.set_attribute("patchwire.cache_hit", True)
+        elif kind is EventKind.CALL_SUCCEEDED:
+            self._succeeded(call, event)
+        elif kind is EventKind.CALL_FAILED:
+            self._failed(call, event)
+
+    # --- the call's span -------------------------------------------------------------------
+
+    def _start(self, event: Event) -> None:
+        op = operation(event.operation)
+        attributes: dict[str, Any] = {
+            gen_ai.GEN_AI_OPERATION_NAME: op.name,
+            gen_ai.GEN_AI_PROVIDER_NAME: provider_name(event.connector),
+            "patchwire.connector": event.connector,
+        }
+        if event.model is not None:
+            attributes[gen_ai.GEN_AI_REQUEST_MODEL] = event.model
+        if op.stream:
+            attributes[gen_ai.GEN_AI_REQUEST_STREAM] = True
+        if op.tool is not None:
+            attributes[gen_ai.GEN_AI_TOOL_NAME] = op.tool
+        wall = time.time_ns()
+        span = self._tracer.start_span(
+            op.span_name(event.model, event.connector),
+            kind=op.kind,
+            attributes=attributes,
+            start_time=wall,
+        )
+        if len(self._open) >= self._max_open:
+            _, oldest = self._open.popitem(last=False)
+            oldest.span.set_status(Status(StatusCode.ERROR, "no end event"))
+            oldest.span.end()
+        self._open[event.call_id] = _Call(
+            span=span,
+            operation=op,
+            attributes=attributes,
+            anchor_wall_ns=wall,
+            anchor_time=event.time,
+            attempt_start=event.time,
+        )
+
+    def _attempt(self, call: _Call, event: Event, *, failed: bool) -> None:
+        call.attempts += 1
+        attributes: dict[str, Any] = {
+            gen_ai.GEN_AI_OPERATION_NAME: call.operation.name,
+            gen_ai.GEN_AI_PROVIDER_NAME: provider_name(event.connector),
+            "patchwire.connector": event.connector,
+            # Numbered across the whole call (fallback targets continue the count).
+            "patchwire.attempt": call.attempts,
+        }
+        if event.model is not None:
+            attributes[gen_ai.GEN_AI_REQUEST_MODEL] = event.model
+        if failed:
+            attributes[ERROR_TYPE] = event.category or "_OTHER"
+            if event.data.get("timeout") is True:
+                attributes["patchwire.timeout"] = True
+        span = self._tracer.start_span(
+            f"attempt {attributes['patchwire.attempt']} {_target(event)}",
+            context=trace.set_span_in_context(call.span),
+            kind=call.operation.kind,
+            attributes=attributes,
+            start_time=call.wall(min(call.attempt_start, event.time)),
+        )
+        if failed:
+            span.set_status(Status(StatusCode.ERROR, event.category or "failed"))
+        span.end(end_time=call.wall(event.time))
+        call.attempt_start = event.time
+
+    def _succeeded(self, call: _Call, event: Event) -> None:
+        del self._open[event.call_id]
+        span = call.span
+        if event.cached:
+            span.set_attribute("patchwire.cache_hit", True)
+        else:
+            self._attempt(call, event, failed=False)
+        metric_attributes = self._metric_attributes(call, event)
+        if event.input_tokens is not None and not event.cached:
+            span.set_attribute(gen_ai.GEN_AI_USAGE_INPUT_TOKENS, event.input_tokens)
+            self._tokens.record(
+                event.input_tokens, {**metric_attributes, gen_ai.GEN_AI_TOKEN_TYPE: "input"}
+            )
+        if event.output_tokens is not None and not event.cached:
+            span.set_attribute(gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS, event.output_tokens)
+            self._tokens.record(
+                event.output_tokens, {**metric_attributes, gen_ai.GEN_AI_TOKEN_TYPE: "output"}
+            )
+        if event.cost is not None:
+            span.set_attribute("patchwire.cost", event.cost)
+        span.set_attribute("patchwire.retries", event.retries)
+        span.set_attribute("patchwire.target", _target(event))
+        if event.duration is not None:
+            self._duration.record(event.duration, metric_attributes)
+        span.end(end_time=call.wall(event.time))
+
+    def _failed(self, call: _Call, event: Event) -> None:
+        del self._open[event.call_id]
+        span = call.span
+        category = event.category or "_OTHER"
+        span.set_attribute(ERROR_TYPE, category)
+        span.set_attribute("patchwire.retries", event.retries)
+        span.set_status(Status(StatusCode.ERROR, category))
+        if event.duration is not None:
+            self._duration.record(
+                event.duration, {**self._metric_attributes(call, event), ERROR_TYPE: category}
+            )
+        span.end(end_time=call.wall(event.time))
+
+    @staticmethod
+    def _metric_attributes(call: _Call, event: Event) -> dict[str, Any]:
+        # The call's request attributes; the tool name and connector stay on spans, so
+        # metric series are bounded by operation, provider and model.
+        keep = (
+            gen_ai.GEN_AI_OPERATION_NAME,
+            gen_ai.GEN_AI_PROVIDER_NAME,
+            gen_ai.GEN_AI_REQUEST_MODEL,
+        )
+        return {key: call.attributes[key] for key in keep if key in call.attributes}
+
+
+def _target(event: Event) -> str:
+    return event.connector if event.model is None else f"{event.connector}:{event.model}"
