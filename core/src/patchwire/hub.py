@@ -64,7 +64,7 @@ class Hub:
         self.redactor = Redactor()
         install_log_redaction()
         self.bus = EventBus()
-        self.aggregator = MetricsAggregator(self.clock)
+        self.aggregator = MetricsAggregator(self.clock, limiter_use=self._limiter_use)
         self.bus.add("metrics", self.aggregator)
         self.bus.add("logging", LoggingSink())
         # Each plugin sink on its own, so one that raises neither stops the others nor the call.
@@ -352,6 +352,10 @@ class Hub:
         window = check_window(window, self.aggregator.resolution, self.aggregator.windows[-1])
         snapshot = self.aggregator.snapshot(window=window)
         return snapshot.with_sink_failures(dict(self.bus.sink_failures))
+
+    def _limiter_use(self, connector: str) -> float | None:
+        runtime = self._runtimes.get(connector)
+        return runtime.limiter_used_pct() if runtime is not None else None
 
     def _usage(self, targets: Any) -> ConnectorMetrics:
         if len(targets) == 1:

@@ -126,6 +126,18 @@ class ConnectorRuntime:
     def limiters(self) -> dict[str | None, Limiter]:
         return dict(self._limiters)
 
+    def limiter_used_pct(self) -> float | None:
+        """How much of the most-used configured window is spent now, in percent (0-100),
+        over every partition's limiter; None when no limiter has been made. This is the
+        quota patchwire can show when a provider reports none (Gemini, daily budgets)."""
+        shares = [
+            100.0 * (1.0 - state.available / state.capacity)
+            for limiter in self._limiters.values()
+            for state in limiter.snapshot().windows.values()
+            if state.capacity > 0
+        ]
+        return min(100.0, max(0.0, max(shares))) if shares else None
+
     def breakers(self) -> dict[str, CircuitBreaker]:
         return dict(self._breakers)
 

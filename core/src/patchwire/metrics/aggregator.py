@@ -357,7 +357,9 @@ class MetricsAggregator:
     and a window is rounded down to whole slots (the snapshot's ``window`` says what it
     covers): a window view never counts an event older than its ``window`` and always counts
     one younger than ``window - resolution``. ``sink_failures`` is a live mapping (the event
-    bus's counters) copied into every snapshot.
+    bus's counters) copied into every snapshot. ``limiter_use(connector)`` answers, at
+    snapshot time, how much of its most-used configured rate-limit window is spent (percent,
+    None without limits): the quota shown when the provider reports none in its headers.
     """
 
     def __init__(
@@ -367,6 +369,7 @@ class MetricsAggregator:
         windows: Sequence[float] = (60.0, 300.0),
         resolution: float | None = None,
         sink_failures: Mapping[str, int] | None = None,
+        limiter_use: Callable[[str], float | None] | None = None,
     ) -> None:
         if not windows or any(not (0.0 < w < math.inf) for w in windows):
             raise ValueError(f"windows must be positive finite seconds, got {list(windows)!r}")
@@ -382,6 +385,7 @@ class MetricsAggregator:
         self._resolution = resolution
         self._slots = int(longest // resolution)
         self._sink_failures = sink_failures
+        self._limiter_use = limiter_use
         self._series: dict[tuple[str, str | None], _Series] = {}
         self._since = clock.now()
 
@@ -431,6 +435,7 @@ class MetricsAggregator:
             slots = int(window // self._resolution)
             window = slots * self._resolution
         stamp = int(now // self._resolution)
+        used: dict[str, float | None] = {}  # per connector: every model shares its limiter
         rows = []
         for key in sorted(self._series, key=lambda k: (k[0], k[1] or "")):
             if (connector is not None and key[0] != connector) or (
@@ -439,7 +444,7 @@ class MetricsAggregator:
                 continue
             series = self._series[key]
             tally = series.totals() if window is None else series.recent(stamp, slots)
-            rows.append(_row(key, series, tally))
+            rows.append(_row(key, series, tally, self._limiter_share(key[0], used)))
         return MetricsSnapshot(
             connectors=tuple(rows),
             sink_failures=dict(self._sink_failures or {}),
@@ -447,6 +452,13 @@ class MetricsAggregator:
             since=self._since,
             window=window,
         )
+
+    def _limiter_share(self, connector: str, seen: dict[str, float | None]) -> float | None:
+        if self._limiter_use is None:
+            return None
+        if connector not in seen:
+            seen[connector] = _number(self._limiter_use(connector))
+        return seen[connector]
 
     def reset(self) -> None:
         self._series.clear()
@@ -456,7 +468,12 @@ class MetricsAggregator:
         return f"MetricsAggregator(series={len(self._series)}, windows={self._windows!r})"
 
 
-def _row(key: tuple[str, str | None], series: _Series, tally: _Tally) -> ConnectorMetrics:
+def _row(
+    key: tuple[str, str | None], series: _Series, tally: _Tally, limiter_used: float | None
+) -> ConnectorMetrics:
+    quota = series.quota
+    if limiter_used is not None and quota.get("limiter_used_pct") is None:
+        quota = {**quota, "limiter_used_pct": limiter_used}
     return ConnectorMetrics(
         connector=key[0],
         model=key[1],
@@ -487,7 +504,7 @@ def _row(key: tuple[str, str | None], series: _Series, tally: _Tally) -> Connect
             wait_max=tally.wait_max,
             refused=tally.refused,
         ),
-        quota=build_part(QuotaMetrics, series.quota),
+        quota=build_part(QuotaMetrics, quota),
         cache=CacheMetrics(hits=tally.cache_hits, misses=tally.cache_misses),
         breaker=BreakerMetrics(state=series.breaker_state, transitions=tally.breaker_transitions),
         credential_events=tally.credential_events,
