@@ -27,6 +27,7 @@ from patchwire.config_values import subtable as _table
 from patchwire.errors import Category, ConfigError
 from patchwire.limiter import LimitsConfig
 from patchwire.prices import Price
+from patchwire.proxy import check_proxy
 
 __all__ = [
     "SECRET_SETTINGS",
@@ -112,6 +113,7 @@ class ConnectorConfig:
     batch: BatchConfig = BatchConfig()
     auth: Mapping[str, Any] | None = None
     tls: Mapping[str, Any] | None = None
+    proxy: str | None = None  # 'direct', a URL or a reference; None: [hub] proxy (patchwire.proxy)
     escalate: frozenset[Category] = frozenset()
     settings: Mapping[str, Any] = attrs.field(factory=dict)
     where: Where = Where("<defaults>", "")
@@ -134,6 +136,7 @@ class HubConfig:
         {Category.AUTH, Category.INVALID_REQUEST, Category.INTEGRATION}
     )
     dead_letter: str | None = None
+    proxy: str | None = None  # 'direct', a URL or a reference; None: the environment
     source: str = "<defaults>"
 
 
@@ -254,6 +257,7 @@ _COMMON_KEYS = (
     "batch",
     "auth",
     "tls",
+    "proxy",
     "escalate",
     "prices",
 )
@@ -333,6 +337,7 @@ def _connector(
         batch=_batch(_table(raw, "batch", where), where.child("batch")),
         auth=dict(auth) if auth is not None else None,
         tls=dict(tls) if tls is not None else None,
+        proxy=check_proxy(raw["proxy"], "proxy", where, schemes) if "proxy" in raw else None,
         escalate=_categories(raw["escalate"], "escalate", where)
         if "escalate" in raw
         else frozenset(),
@@ -448,7 +453,7 @@ def parse_config(
         routes[name] = route
     hub = _table(data, "hub", root)
     hw = root.child("hub")
-    _check_keys(hub, ["escalate", "dead_letter"], hw)
+    _check_keys(hub, ["escalate", "dead_letter", "proxy"], hw)
     escalate = HubConfig().escalate
     if "escalate" in hub:
         escalate = _categories(hub["escalate"], "escalate", hw)
@@ -458,6 +463,7 @@ def parse_config(
         prices=prices,
         escalate=escalate,
         dead_letter=_get(hub, "dead_letter", (str,), None, hw),
+        proxy=check_proxy(hub["proxy"], "proxy", hw, secret_schemes) if "proxy" in hub else None,
         source=source,
     )
 

@@ -29,6 +29,7 @@ from patchwire.events import Event, EventBus, EventKind
 from patchwire.logsink import LoggingSink
 from patchwire.metrics import ConnectorMetrics, MetricsAggregator, MetricsSnapshot
 from patchwire.model import Model, Tool
+from patchwire.outgoing import Outgoing
 from patchwire.pipeline import Pipeline, Target
 from patchwire.plugins import PluginHost, default_host
 from patchwire.prices import PriceTable
@@ -83,6 +84,7 @@ class Hub:
         for config_ in self.config.connectors.values():
             self.registries.connectors[config_.type].check_config(config_)
         self._rng = random.Random(seed)
+        self.outgoing = Outgoing(self.config, self.secrets)
         self._session: aiohttp.ClientSession | None = None
         self._runtimes: dict[str, ConnectorRuntime] = {}
         self._metrics_server: MetricsServer | None = None
@@ -143,7 +145,7 @@ class Hub:
             self._session = aiohttp.ClientSession(
                 headers={"User-Agent": USER_AGENT},
                 timeout=aiohttp.ClientTimeout(total=None),
-                connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
+                **self.outgoing.session_options(),  # proxy rule, watched default TLS
             )
         return self._session
 
@@ -211,6 +213,7 @@ class Hub:
         )
         auth = self._build_auth(config, cls)
         ssl_context = self._build_tls(config)
+        self.outgoing.add_connector(config, ssl_context)
         cache = None
         if config.cache.ttl > 0:
             factory = self.registries.cache_backends.get(config.cache.backend)
@@ -385,6 +388,9 @@ class Hub:
         ):
             return classify_exception(error)
         response = getattr(error, "response", None)
+        demanded = self.outgoing.classify(error, self._runtimes.get(connector.name))
+        if demanded is not None:  # before the plugins: they would call a dropped link transient
+            return demanded
         try:
             answer = self.host.hook.patchwire_classify_error(
                 connector=connector, error=error, response=response

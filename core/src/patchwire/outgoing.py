@@ -1,0 +1,69 @@
+"""How the hub's HTTP leaves the process: its session's proxy rule and TLS watch.
+
+One object per hub, so that the session (model calls, token requests), the connectors'
+own TLS contexts and the classifier agree: :class:`~patchwire.proxy.ProxyRules` picks each
+request's proxy, :class:`~patchwire.certrequest.CertificateRequests` remembers which servers
+asked for a client certificate, and :meth:`Outgoing.classify` turns a connection such a
+server dropped into an ``auth`` failure.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from yarl import URL
+
+from patchwire.certrequest import CertificateRequests
+from patchwire.classification import Classification
+from patchwire.proxy import ProxyRules, proxy_request_class
+
+if TYPE_CHECKING:
+    from patchwire.config import ConnectorConfig, HubConfig
+    from patchwire.runtime import ConnectorRuntime
+    from patchwire.secrets import SecretResolver
+
+__all__ = ["Outgoing"]
+
+
+class Outgoing:
+    def __init__(self, config: HubConfig, secrets: SecretResolver) -> None:
+        self.proxies = ProxyRules(config.proxy, secrets, config.source)
+        self.certificate_requests = CertificateRequests()
+        self._default_tls: ssl.SSLContext | None = None
+
+    def default_tls(self) -> ssl.SSLContext:
+        """The context for requests that name none: aiohttp's default, watched."""
+        if self._default_tls is None:
+            context = ssl.create_default_context()
+            context.set_alpn_protocols(["http/1.1"])
+            self._default_tls = self.certificate_requests.watch(context)
+        return self._default_tls
+
+    def session_options(self) -> dict[str, Any]:
+        """Keyword arguments for the hub's ``aiohttp.ClientSession``."""
+        return {
+            "connector": aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, ssl=self.default_tls()),
+            "request_class": proxy_request_class(self.proxies),
+        }
+
+    def add_connector(self, config: ConnectorConfig, tls: ssl.SSLContext | None) -> None:
+        """Register a connector's proxy for its origins and watch its TLS context."""
+        auth = config.auth or {}
+        token_url = auth.get("token_url") if isinstance(auth.get("token_url"), str) else None
+        self.proxies.add(config.name, config.proxy, [config.base_url, token_url])
+        if tls is not None:
+            self.certificate_requests.watch(tls)
+
+    def classify(
+        self, error: BaseException, runtime: ConnectorRuntime | None
+    ) -> Classification | None:
+        """``auth`` for a connection dropped by a server that wanted a client certificate."""
+        if runtime is None:
+            return None
+        base = runtime.config.base_url
+        host = URL(base).host if base else None
+        return self.certificate_requests.classify(
+            error, [runtime.ssl, self._default_tls], host, runtime.name
+        )

@@ -1,0 +1,191 @@
+"""Which proxy an outgoing HTTP request goes through: one rule for every path.
+
+For each request URL, in order:
+
+1. ``NO_PROXY`` (environment, as every mainstream client reads it) sends matching hosts
+   direct, whatever else is set, as curl does;
+2. the ``proxy`` setting of the connector the request is for, when the URL is on one of the
+   connector's origins (its ``base_url``, its auth ``token_url``: the hub's session is
+   shared, so a connector's setting applies where its own requests go);
+3. ``[hub] proxy``;
+4. ``HTTPS_PROXY`` / ``HTTP_PROXY`` (either case) from the environment.
+
+``proxy = "direct"`` means no proxy, whatever the environment says. A proxy URL that
+carries ``user:password`` is a credential: written in configuration it must be a reference
+(``"env:CORP_PROXY"``), a literal one is a ``ConfigError`` that never echoes it. Resolved
+credentials are sent as ``Proxy-Authorization`` only; the URL aiohttp sees (and could put
+in an error) has none, and the resolver redacts the password from logs and errors.
+
+Model calls, token requests and anything else on the hub's session get the rule through
+the session's request class; a plugin with its own client (the web connector's guarded
+session, the MCP HTTP transport) asks :meth:`ProxyRules.for_url` or
+:func:`proxy_request_class` for the same answer.
+"""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import attrs
+from yarl import URL
+
+from patchwire.errors import ConfigError
+
+if TYPE_CHECKING:
+    from patchwire.config_values import Where
+    from patchwire.secrets import SecretResolver
+
+__all__ = ["DIRECT", "Proxy", "ProxyRules", "check_proxy", "proxy_request_class"]
+
+DIRECT = "direct"
+
+
+@attrs.frozen(repr=False)
+class Proxy:
+    """A proxy to send through: its URL without credentials, and the credentials apart."""
+
+    url: URL
+    auth: aiohttp.BasicAuth | None = None
+
+    def __repr__(self) -> str:
+        return f"Proxy({str(self.url)!r}{', with credentials' if self.auth else ''})"
+
+
+def _problem(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError:
+        return "is not a valid URL (check the host and port)"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "expected an http(s) URL such as 'http://proxy.example.com:3128', or 'direct'"
+    return None
+
+
+def check_proxy(value: Any, key: str, where: Where, schemes: Mapping[str, object]) -> str:
+    """A ``proxy`` setting at load: 'direct', a URL without credentials, or a reference."""
+    from patchwire.config_values import check_reference
+    from patchwire.secrets import split_reference
+
+    if not isinstance(value, str) or not value:
+        raise where.error(key, "expected a proxy URL such as 'http://proxy:3128', or 'direct'")
+    if value == DIRECT:
+        return value
+    parts = split_reference(value)
+    if parts is not None and parts[0] in schemes:
+        return check_reference(value, key, where, schemes)
+    problem = _problem(value)
+    if problem is None:
+        parsed = urlsplit(value)
+        if parsed.username is not None or parsed.password is not None:
+            # Never echo the value: it holds the password.
+            problem = (
+                "carries a user name or password ('user:secret@host'), a credential: put the"
+                " whole proxy URL in a secret store and reference it, e.g."
+                ' proxy = "env:PATCHWIRE_PROXY"'
+            )
+    if problem is not None:
+        raise where.error(key, problem)
+    return value
+
+
+def _env_proxy(url: URL) -> str | None:
+    proxies = urllib.request.getproxies()
+    return proxies.get(url.scheme) or proxies.get("all")
+
+
+def _bypassed(url: URL) -> bool:
+    host = url.host
+    if not host:
+        return False
+    try:
+        return bool(urllib.request.proxy_bypass(host))
+    except OSError:
+        return False
+
+
+class ProxyRules:
+    """The hub's proxy rule (module docstring): settings, by origin, and the environment."""
+
+    def __init__(self, hub: str | None, secrets: SecretResolver | None, source: str) -> None:
+        self._hub = hub
+        self._secrets = secrets
+        self._source = source
+        self._by_origin: dict[str, tuple[str, str]] = {}  # origin -> (setting, connector)
+
+    def add(self, connector: str, setting: str | None, urls: list[str | None]) -> None:
+        """Apply ``connector``'s ``proxy`` setting to requests on the origins of ``urls``."""
+        if setting is None:
+            return
+        for url in urls:
+            if not url:
+                continue
+            origin = _origin(URL(url))
+            held = self._by_origin.get(origin)
+            if held is not None and held[0] != setting and held[1] != connector:
+                raise ConfigError(
+                    f"connectors '{held[1]}' and '{connector}' reach {origin} through different"
+                    " proxy settings; give them the same proxy (or set it in [hub])",
+                    source=self._source,
+                )
+            self._by_origin[origin] = (setting, connector)
+
+    def for_url(self, url: URL | str) -> Proxy | None:
+        """The proxy for a request to ``url``, or None to connect directly."""
+        target = url if isinstance(url, URL) else URL(url)
+        if _bypassed(target):
+            return None
+        held = self._by_origin.get(_origin(target))
+        setting = held[0] if held is not None else self._hub
+        if setting is None:
+            env = _env_proxy(target)
+            return self._proxy(env, "the environment's proxy variable") if env else None
+        if setting == DIRECT:
+            return None
+        where = f"proxy of connector '{held[1]}'" if held is not None else "[hub] proxy"
+        return self._proxy(self._resolve(setting, where), where)
+
+    def _resolve(self, setting: str, where: str) -> str:
+        if self._secrets is None or _problem(setting) is None:
+            return setting
+        return self._secrets.resolve(setting, where=where).reveal()
+
+    def _proxy(self, value: str, where: str) -> Proxy:
+        problem = _problem(value)
+        if problem is not None:
+            raise ConfigError(f"{where} {problem}", source=self._source)
+        url = URL(value)
+        auth = None
+        if url.user is not None or url.password is not None:
+            user, password = url.user or "", url.password or ""
+            if self._secrets is not None and password:
+                self._secrets.protect(password)
+            auth = aiohttp.BasicAuth(user, password)
+            url = url.with_user(None)
+        return Proxy(url, auth)
+
+
+def _origin(url: URL) -> str:
+    return f"{url.scheme}://{url.host}:{url.port}"
+
+
+def proxy_request_class(
+    rules: ProxyRules, base: type[aiohttp.ClientRequest] = aiohttp.ClientRequest
+) -> type[aiohttp.ClientRequest]:
+    """A request class for an aiohttp session that applies ``rules`` to every request,
+    redirects included (aiohttp builds a new request for each hop)."""
+
+    class ProxiedRequest(base):  # type: ignore[valid-type,misc]
+        def __init__(self, method: str, url: URL, *args: Any, **kwargs: Any) -> None:
+            if kwargs.get("proxy") is None:
+                proxy = rules.for_url(url)
+                if proxy is not None:
+                    kwargs["proxy"] = proxy.url
+                    kwargs["proxy_auth"] = proxy.auth
+            super().__init__(method, url, *args, **kwargs)
+
+    return ProxiedRequest
