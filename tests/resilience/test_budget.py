@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import heapq
 import itertools
 import math
 import random
+from typing import Any
 
 import attrs
 import pytest
@@ -15,8 +17,11 @@ from hypothesis import strategies as st
 from patchwire.budget import RetryBudget
 from patchwire.classification import Classification
 from patchwire.clock import VirtualClock
-from patchwire.errors import Category
+from patchwire.errors import Category, DegradedError, PatchwireError
+from patchwire.hub import Hub
+from patchwire.plugins import PluginHost
 from patchwire.retry import RetryPolicy
+from patchwire.testing import Delay, FakeScript
 
 CALLS = 5_000
 RATE = 50.0  # calls per second
@@ -331,6 +336,46 @@ def test_snapshot_counts_the_recent_window_only() -> None:
 def test_invalid_settings_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         RetryBudget(VirtualClock(), **kwargs)
+
+
+@pytest.mark.parametrize("failure_rate", [0.2, 0.3])
+async def test_the_reported_case_through_the_hub_no_call_fails_for_lack_of_budget(
+    plugin_host: PluginHost, fake_scripts: dict[str, Any], failure_rate: float
+) -> None:
+    """The issue's case end to end: 32 concurrent callers, 600 calls, independent 503s,
+    max_attempts 8 (breaker off, to isolate the budget). Invariant: no call fails with
+    "the connector's retry budget is spent"."""
+    clock = VirtualClock()
+    rng = random.Random(int(failure_rate * 100))
+
+    def answer(request: Any, attempt: Any) -> Any:
+        if rng.random() < failure_rate:
+            return DegradedError("503 Service Unavailable")
+        return Delay(rng.uniform(0.05, 1.0), "ok")
+
+    fake_scripts["flaky"] = FakeScript(default=answer)
+    table = {
+        "type": "fake",
+        "retry": {"max_attempts": 8, "deadline": 86_400},
+        "breaker": {"enabled": False},
+    }
+    messages: list[str] = []
+    async with Hub.from_dict(
+        {"connectors": {"flaky": table}}, host=plugin_host, clock=clock, seed=5
+    ) as hub:
+        model = hub.model("flaky:m")
+        remaining = iter(range(600))
+
+        async def caller() -> None:
+            for _ in remaining:
+                try:
+                    await model.complete("x")
+                except PatchwireError as exc:
+                    messages.append(exc.message)
+
+        await asyncio.gather(*(caller() for _ in range(32)))
+    assert not [m for m in messages if "retry budget" in m]
+    assert len(messages) <= 1  # 0.3 ** 8 per call: failing all eight attempts is rare
 
 
 def figures(seeds: int = 20) -> str:
