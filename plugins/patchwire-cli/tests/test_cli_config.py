@@ -73,6 +73,11 @@ def test_a_program_given_by_path_must_exist_and_be_executable(
         ({"argv": ["jq"], "env": ["NOT-A-NAME"]}, "env", "not an environment variable"),
         ({"argv": ["jq"], "env": ["LC_*_X"]}, "env", "not an environment variable"),
         ({"argv": ["jq"], "cwd": "/does/not/exist"}, "cwd", "does not exist"),
+        ({"argv": ["jq"], "timeout": 0}, "timeout", "must be > 0 seconds"),
+        ({"argv": ["jq"], "timeout": -1}, "timeout", ">= 0"),
+        ({"argv": ["jq"], "timeout": "5"}, "timeout", "a number"),
+        ({"argv": ["jq"], "ttl": -1}, "ttl", ">= 0"),
+        ({"argv": ["jq"], "ttl": 10**400}, "ttl", "<="),
     ],
 )
 def test_bad_command_tables_name_the_key(

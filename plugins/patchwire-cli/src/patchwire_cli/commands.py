@@ -65,6 +65,8 @@ _COMMAND_KEYS = (
     "allow_options",
     "defaults",
     "description",
+    "timeout",
+    "ttl",
 )
 
 
@@ -122,6 +124,10 @@ class Command:
     allow_options: bool
     defaults: Mapping[str, Any]
     description: str
+    #: seconds one run may take (None: the connector's ``timeout``)
+    timeout: float | None = None
+    #: seconds a cached answer is served (None: the connector's ``[cache] ttl``; 0: never)
+    ttl: float | None = None
 
     @property
     def arguments(self) -> frozenset[str]:
@@ -215,6 +221,15 @@ def _cwd(table: Table, default: str | None) -> str | None:
     return cwd
 
 
+def _seconds(table: Table, key: str, *, zero: bool) -> float | None:
+    if key not in table.raw:
+        return None
+    seconds = table.number(key, 0.0, minimum=0)
+    if seconds == 0 and not zero:
+        raise table.error(key, "must be > 0 seconds (leave it out to use the connector's)")
+    return seconds
+
+
 def _command(name: str, table: Table, base: Table) -> Command:
     table.check_keys(_COMMAND_KEYS)
     if "argv" not in table.raw:
@@ -267,6 +282,8 @@ def _command(name: str, table: Table, base: Table) -> Command:
         allow_options=table.boolean("allow_options", False),
         defaults=dict(table.table("defaults").raw),
         description=table.string("description", "") or "",
+        timeout=_seconds(table, "timeout", zero=False),
+        ttl=_seconds(table, "ttl", zero=True),
     )
     unknown = sorted(command.defaults.keys() - command.arguments)
     if unknown:

@@ -132,6 +132,18 @@ class CliConnector(Connector):
             return self.commands[request.operation].cache
         return False
 
+    def timeout_for(self, request: Request) -> float | None:
+        """A command's own ``timeout``, else the connector's."""
+        if isinstance(request, ToolRequest) and request.operation in self.commands:
+            return self.commands[request.operation].timeout
+        return None
+
+    def ttl_for(self, request: Request) -> float | None:
+        """A command's own ``ttl``, else the connector's ``[cache] ttl``."""
+        if isinstance(request, ToolRequest) and request.operation in self.commands:
+            return self.commands[request.operation].ttl
+        return None
+
     def _secrets(self, command: Command) -> dict[str, str]:
         return {
             variable: self.ctx.secrets.resolve(

@@ -1,0 +1,193 @@
+"""The helper that runs one program and leaves nothing of it behind (Linux).
+
+Started as ``python -I -S reaper.py FD`` by ``patchwire_cli.process``; it imports only the
+standard library. It makes itself a child subreaper (``PR_SET_CHILD_SUBREAPER``), so every
+process the program starts is either its descendant or, once orphaned, its child: a
+background job, a double-forked daemon and a process that called ``setsid()`` all stay in
+reach, even after the program exits first. Being its own process, it changes nothing in the
+host application (a subreaper flag set there would collect every orphan of the host).
+
+Protocol on the socket FD: the runner sends one JSON object (``argv``, ``env``, ``cwd``,
+``grace``, ``parent``) and closes its side for writing; the helper answers ``pid N`` once
+the program runs (or ``error ERRNO`` when it cannot start) and ``exit STATUS`` (negative:
+killed by that signal) when the program and everything it started are gone. Standard
+input, output and error are the runner's pipes, inherited by the program untouched.
+
+The program ends on its own, or the runner sends SIGTERM (deadline, cancellation, output
+over its cap). Either way every descendant left gets SIGTERM, then SIGKILL after ``grace``
+seconds, and is reaped before ``exit`` is sent.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+# A descendant that cannot be killed (another user's setuid program) must not hang the
+# call forever: after this long of SIGKILL rounds the helper gives up on it and exits.
+_KILL_ROUNDS_LIMIT = 5.0
+_POLL = 0.005
+
+
+class _Stop(Exception):
+    """SIGTERM from the runner (or the runner's death): stop the program now."""
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    raise _Stop
+
+
+def _prctl(option: int, value: int) -> bool:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(option, value, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _children(pid: int) -> list[int] | None:
+    """Direct children of ``pid``; None when the kernel does not list them."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    out: list[int] = []
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                out.extend(int(child) for child in f.read().split())
+        except FileNotFoundError:
+            if not os.path.exists(f"/proc/{pid}/task/{tid}"):
+                continue  # the thread ended meanwhile
+            return None  # no CONFIG_PROC_CHILDREN
+        except OSError:
+            continue
+    return out
+
+
+def _parents() -> dict[int, list[int]]:
+    """Every process's children, from a scan of /proc (kernels without the children file)."""
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        tree.setdefault(ppid, []).append(int(entry))
+    return tree
+
+
+def _descendants() -> list[int]:
+    me = os.getpid()
+    scanned: dict[int, list[int]] | None = None
+    found: list[int] = []
+    queue = [me]
+    while queue:
+        pid = queue.pop()
+        children = _children(pid) if scanned is None else scanned.get(pid, [])
+        if children is None:
+            scanned = _parents()
+            children = scanned.get(pid, [])
+        for child in children:
+            if child != me and child not in found:
+                found.append(child)
+                queue.append(child)
+    return found
+
+
+def _signal_all(sig: int) -> None:
+    for pid in _descendants():
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+class _Reaper:
+    def __init__(self, program: int | None) -> None:
+        self.program = program
+        self.status: int | None = None
+
+    def reap(self, block: bool) -> bool:
+        """Collect finished children; True when none is left at all."""
+        while True:
+            try:
+                pid, wstatus = os.waitpid(-1, 0 if block else os.WNOHANG)
+            except ChildProcessError:
+                return True
+            if pid == 0:
+                return False
+            if pid == self.program:
+                self.status = os.waitstatus_to_exitcode(wstatus)
+                if block:
+                    return False
+
+    def end_all(self, grace: float) -> None:
+        """SIGTERM every descendant, SIGKILL what is left after ``grace``, reap them all."""
+        _signal_all(signal.SIGTERM)
+        _signal_all(signal.SIGCONT)  # a stopped process acts on SIGTERM only once resumed
+        until = time.monotonic() + grace
+        while not self.reap(block=False):
+            if time.monotonic() >= until:
+                break
+            time.sleep(_POLL)
+        give_up = time.monotonic() + _KILL_ROUNDS_LIMIT
+        # Rounds, because a process may fork between the listing and the kill; its child
+        # is orphaned to us when its parent dies and is found by the next listing.
+        while not self.reap(block=False) and time.monotonic() < give_up:
+            _signal_all(signal.SIGKILL)
+            time.sleep(_POLL)
+
+
+def main() -> None:
+    channel = socket.socket(fileno=int(sys.argv[1]))
+    data = b""
+    while chunk := channel.recv(65536):
+        data += chunk
+    config = json.loads(data)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, _on_signal)
+    _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    reaper = _Reaper(None)
+    try:
+        # The runner's death stops the program too; checked after, as it may already be gone.
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != config["parent"]:
+            raise _Stop
+        try:
+            program = subprocess.Popen(
+                config["argv"], env=config["env"], cwd=config["cwd"], close_fds=True
+            )
+        except OSError as exc:
+            channel.sendall(f"error {exc.errno or 0}\n".encode())
+            os._exit(0)
+        reaper.program = program.pid
+        channel.sendall(f"pid {program.pid}\n".encode())
+        while reaper.status is None:
+            reaper.reap(block=True)
+    except _Stop:
+        pass
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    reaper.end_all(float(config["grace"]))
+    status = "stopped" if reaper.status is None else str(reaper.status)
+    try:
+        channel.sendall(f"exit {status}\n".encode())
+    except OSError:
+        pass
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""Attack: a program leaves processes running after its call (issue 13, item 5).
+
+The cli connector signalled the program's process group, so a program that started a
+background job and exited 0, or a grandchild that called ``setsid()`` (a daemon leaves the
+group and, once its parent exits, is reparented to init), survived the call. Programs now
+run under a subreaper helper that ends every descendant at success, failure, timeout and
+cancellation. Each test starts real programs that report the pids of what they started
+(integration: real subprocesses on real time), and checks those pids are gone, not merely
+zombies, when the call returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from patchwire.errors import DegradedError, IntegrationError
+from patchwire.hub import Hub
+from patchwire.plugins import PluginHost
+from patchwire_cli.plugin import plugin
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc"),
+]
+
+# argv: PIDFILE SHAPE END. Starts descendants of SHAPE, each ignoring SIGTERM with its
+# stdio away from our pipes (so the call can end while they run), appends their pids to
+# PIDFILE, then ENDs: "ok" (exit 0), "fail" (exit 3) or "hang".
+PROGRAM = r"""
+import os, signal, sys, time
+pidfile, shape, end = sys.argv[1:4]
+
+def linger():
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    time.sleep(60)
+    os._exit(0)
+
+def note(pid):
+    with open(pidfile, "a") as f:
+        f.write(str(pid) + "\n")
+
+if shape in ("background", "both"):
+    pid = os.fork()
+    if pid == 0:
+        linger()
+    note(pid)
+if shape in ("daemon", "both"):
+    # The classic double fork: a new session, then orphaned at once (reparented).
+    first = os.fork()
+    if first == 0:
+        os.setsid()
+        pid = os.fork()
+        if pid == 0:
+            linger()
+        note(pid)
+        os._exit(0)
+    os.waitpid(first, 0)
+if shape == "session":
+    # Leaves the group but keeps its parent for as long as the program runs.
+    pid = os.fork()
+    if pid == 0:
+        os.setsid()
+        linger()
+    note(pid)
+if end == "fail":
+    sys.exit(3)
+if end == "hang":
+    time.sleep(60)
+"""
+
+
+def _state(pid: int) -> str | None:
+    """The process's state letter from /proc, or None when it no longer exists."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return None
+
+
+def _pids(path: Path) -> list[int]:
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def _hub(host: PluginHost) -> Hub:
+    host.register(plugin, "cli")
+    argv = [sys.executable, "-S", "-c", PROGRAM, "{pidfile}", "{shape}", "{end}"]
+    connector: dict[str, Any] = {
+        "type": "cli",
+        "timeout": 2,
+        "retry": {"max_attempts": 1},
+        "kill_grace": 0.2,
+        "commands": {"run": {"argv": argv}},
+    }
+    return Hub.from_dict({"connectors": {"tool": connector}}, host=host)
+
+
+async def _spawned(path: Path, count: int) -> list[int]:
+    for _ in range(500):
+        if len(pids := _pids(path)) >= count:
+            return pids
+        await asyncio.sleep(0.01)
+    raise AssertionError("the program never reported what it started")
+
+
+def _assert_all_gone(pids: list[int]) -> None:
+    assert pids
+    assert {pid: _state(pid) for pid in pids} == dict.fromkeys(pids)
+
+
+@pytest.mark.parametrize("shape", ["background", "daemon", "both"])
+async def test_nothing_outlives_a_successful_call(
+    plugin_host: PluginHost, tmp_path: Path, shape: str
+) -> None:
+    pidfile = tmp_path / "pids"
+    async with _hub(plugin_host) as hub:
+        result = await hub.tool("tool").call("run", pidfile=str(pidfile), shape=shape, end="ok")
+    assert result.metadata["exit_code"] == 0
+    _assert_all_gone(_pids(pidfile))
+
+
+@pytest.mark.parametrize("shape", ["background", "daemon"])
+async def test_nothing_outlives_a_failed_call(
+    plugin_host: PluginHost, tmp_path: Path, shape: str
+) -> None:
+    pidfile = tmp_path / "pids"
+    async with _hub(plugin_host) as hub:
+        with pytest.raises(IntegrationError, match="exited with status 3"):
+            await hub.tool("tool").call("run", pidfile=str(pidfile), shape=shape, end="fail")
+    _assert_all_gone(_pids(pidfile))
+
+
+@pytest.mark.parametrize("shape", ["daemon", "session", "both"])
+async def test_nothing_outlives_a_call_that_timed_out(
+    plugin_host: PluginHost, tmp_path: Path, shape: str
+) -> None:
+    pidfile = tmp_path / "pids"
+    async with _hub(plugin_host) as hub:
+        with pytest.raises(DegradedError):
+            await hub.tool("tool").call(
+                "run", pidfile=str(pidfile), shape=shape, end="hang", timeout=1
+            )
+    _assert_all_gone(_pids(pidfile))
+
+
+@pytest.mark.parametrize("shape", ["daemon", "session"])
+async def test_nothing_outlives_a_cancelled_call(
+    plugin_host: PluginHost, tmp_path: Path, shape: str
+) -> None:
+    pidfile = tmp_path / "pids"
+    async with _hub(plugin_host) as hub:
+        call = asyncio.ensure_future(
+            hub.tool("tool").call("run", pidfile=str(pidfile), shape=shape, end="hang")
+        )
+        pids = await _spawned(pidfile, 1)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+    _assert_all_gone(pids)
