@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import aiohttp
 import attrs
 
+from patchwire.auth.attached import Attached
 from patchwire.clock import Clock
 from patchwire.errors import InvalidRequestError
 from patchwire.events import Event
@@ -91,6 +92,8 @@ class Attempt:
 
     ``headers``/``params`` already carry the credentials the auth layer attached; ``ssl``
     is the TLS context (client certificate, CA bundle) or None for the default.
+    ``attached`` records which of them the auth scheme set and the origin they belong to:
+    ``patchwire.http`` sends none of it anywhere else.
     ``deadline`` is the instant this attempt must finish by; the pipeline enforces it,
     and a connector that starts a subprocess or a server passes it on.
     """
@@ -104,6 +107,7 @@ class Attempt:
     ssl: ssl.SSLContext | None = None
     priority: int = 0
     report_limits: Callable[[RateLimitInfo], None] | None = None
+    attached: Attached = attrs.field(factory=Attached)
 
     def time_left(self) -> float | None:
         if self.deadline is None:

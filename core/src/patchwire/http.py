@@ -5,26 +5,47 @@ every one of them attaches credentials, bounds bodies and reports errors the sam
 status of 400 or more raises :class:`HttpStatusError` carrying the response, which the
 provider plugin's ``patchwire_classify_error`` reads (body shape, headers) and core's
 default classifies by status when no plugin does.
+
+Credentials stay with their origin. A request goes out with what the auth layer attached
+(``Attempt.attached``: headers, query parameters, the TLS context and its client
+certificate) only when its URL has the origin those credentials were configured for;
+to any other origin it goes without them. Redirects are not followed unless a connector
+asks (``allow_redirects=True``); then every hop goes through the same rule. A redirect
+that is not followed is an ``integration`` error naming the origin it pointed to.
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 import attrs
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from patchwire.auth.attached import Attached, origin_of, trust_only
 from patchwire.connector import Attempt
 from patchwire.errors import IntegrationError
 from patchwire.redact import redact_url
 
-__all__ = ["HttpResponse", "HttpStatusError", "open_stream", "send"]
+__all__ = [
+    "REDIRECTS",
+    "HttpResponse",
+    "HttpStatusError",
+    "Redirect",
+    "anonymous",
+    "open_stream",
+    "redirect_target",
+    "send",
+]
 
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
+DEFAULT_MAX_REDIRECTS = 10
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 @attrs.frozen(slots=True)
@@ -62,11 +83,76 @@ class HttpStatusError(Exception):
         self.response = response
 
 
-def _merge(attempt: Attempt, headers: Mapping[str, str] | None) -> CIMultiDict[str]:
+@attrs.frozen
+class Redirect:
+    """Where a redirect response sends the request next, and how."""
+
+    url: str  # absolute, without a fragment
+    method: str
+    keep_body: bool  # 307/308 resend the body; 303 (and 301/302 after a POST) become a GET
+
+
+def anonymous(attempt: Attempt) -> Attempt:
+    """A copy of ``attempt`` that carries none of the auth layer's credentials."""
+    attached = attempt.attached
+    return attrs.evolve(
+        attempt,
+        headers={k: v for k, v in attempt.headers.items() if not attached.is_header(k)},
+        params={k: v for k, v in attempt.params.items() if not attached.is_param(k)},
+        ssl=trust_only(attempt.ssl) if attached.tls else attempt.ssl,
+        attached=Attached.nothing(),
+    )
+
+
+def _outgoing(
+    attempt: Attempt, url: str, headers: Mapping[str, str] | None, params: Mapping[str, str] | None
+) -> tuple[CIMultiDict[str], dict[str, str], ssl.SSLContext | bool]:
+    """Headers, query and TLS for one request to ``url``: credentials only to their own origin."""
+    if not attempt.attached.allows(url):
+        attempt = anonymous(attempt)
     merged: CIMultiDict[str] = CIMultiDict(attempt.headers)
     if headers:
         merged.update(headers)
-    return merged
+    query = {**attempt.params, **(params or {})}
+    return merged, query, attempt.ssl if attempt.ssl is not None else True
+
+
+def _shown(url: str) -> str:
+    """A URL fit for a message: origin and path, never the query (it may hold a key)."""
+    parts = urlsplit(url)
+    return f"{origin_of(url)}{parts.path}"
+
+
+def redirect_target(response: HttpResponse, url: str, method: str) -> Redirect | None:
+    """The next hop ``response`` (an answer to ``method url``) asks for; None if it is no redirect.
+
+    A redirect to anything but http(s) is an ``integration`` error.
+    """
+    location = response.headers.get("Location")
+    if response.status not in REDIRECTS or not location:
+        return None
+    target = urljoin(url, location).split("#", 1)[0]
+    scheme = urlsplit(target).scheme
+    if scheme not in ("http", "https"):
+        raise IntegrationError(
+            f"{_shown(url)} answered {response.status} redirecting to a '{scheme}:' URL,"
+            " which is not http(s)",
+            status=response.status,
+        )
+    if response.status == 303 or (response.status in (301, 302) and method == "POST"):
+        return Redirect(target, "HEAD" if method == "HEAD" else "GET", keep_body=False)
+    return Redirect(target, method, keep_body=True)
+
+
+def _not_followed(method: str, url: str, status: int, location: str) -> IntegrationError:
+    target = origin_of(urljoin(url, location))
+    where = "the same origin" if target == origin_of(url) else "another origin"
+    return IntegrationError(
+        f"{method} {_shown(url)} answered {status}, a redirect to {target} ({where}), which is"
+        " not followed: credentials go only to the origin they were configured for. If the"
+        " service moved, set base_url to its new address",
+        status=status,
+    )
 
 
 async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
@@ -92,6 +178,32 @@ async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+async def _exchange(
+    attempt: Attempt,
+    method: str,
+    url: str,
+    *,
+    json_body: Any,
+    data: Any,
+    headers: Mapping[str, str] | None,
+    params: Mapping[str, str] | None,
+    max_body: int,
+) -> HttpResponse:
+    sent, query, tls = _outgoing(attempt, url, headers, params)
+    async with attempt.session.request(
+        method,
+        url,
+        json=json_body,
+        data=data,
+        headers=sent,
+        params=query or None,
+        ssl=tls,
+        allow_redirects=False,
+    ) as resp:
+        body = await _read_capped(resp, max_body)
+        return HttpResponse(resp.status, resp.headers, body, resp.url)
+
+
 async def send(
     attempt: Attempt,
     method: str,
@@ -102,23 +214,47 @@ async def send(
     headers: Mapping[str, str] | None = None,
     params: Mapping[str, str] | None = None,
     max_body: int = DEFAULT_MAX_BODY,
-    allow_redirects: bool = True,
+    allow_redirects: bool = False,
+    max_redirects: int = DEFAULT_MAX_REDIRECTS,
+    return_redirects: bool = False,
     raise_for_status: bool = True,
 ) -> HttpResponse:
-    """One request; returns the whole (bounded) body or raises ``HttpStatusError``."""
-    query = {**attempt.params, **(params or {})}
-    async with attempt.session.request(
-        method,
-        url,
-        json=json_body,
-        data=data,
-        headers=_merge(attempt, headers),
-        params=query or None,
-        ssl=attempt.ssl if attempt.ssl is not None else True,
-        allow_redirects=allow_redirects,
-    ) as resp:
-        body = await _read_capped(resp, max_body)
-        response = HttpResponse(resp.status, resp.headers, body, resp.url)
+    """One request; returns the whole (bounded) body or raises ``HttpStatusError``.
+
+    A redirect is followed only with ``allow_redirects`` (each hop under the origin rule,
+    ``params`` only on the first, since a Location carries its own query). Otherwise it
+    is an ``integration`` error naming the origin it points to, or, with
+    ``return_redirects``, returned to a caller that follows redirects itself (then with
+    ``redirect_target`` for the next hop, and this function for each hop).
+    """
+    start = url
+    for _ in range(max_redirects + 1):
+        response = await _exchange(
+            attempt,
+            method,
+            url,
+            json_body=json_body,
+            data=data,
+            headers=headers,
+            params=params,
+            max_body=max_body,
+        )
+        if response.status not in REDIRECTS:
+            break
+        if not allow_redirects:
+            if return_redirects or not response.headers.get("Location"):
+                return response
+            raise _not_followed(method, url, response.status, response.headers["Location"])
+        hop = redirect_target(response, url, method)
+        if hop is None:
+            break
+        url, method, params = hop.url, hop.method, None
+        if not hop.keep_body:
+            json_body = data = None
+    else:
+        raise IntegrationError(
+            f"{_shown(start)} redirected more than {max_redirects} times", status=response.status
+        )
     if raise_for_status and response.status >= 400:
         raise HttpStatusError(response)
     return response
@@ -135,16 +271,23 @@ async def open_stream(
     params: Mapping[str, str] | None = None,
     max_error_body: int = 1024 * 1024,
 ) -> AsyncIterator[aiohttp.ClientResponse]:
-    """Open a streaming response; an error status raises ``HttpStatusError`` before any byte is yielded."""
-    query = {**attempt.params, **(params or {})}
+    """Open a streaming response; an error status raises ``HttpStatusError`` before any byte is yielded.
+
+    A stream is never redirected: a redirect is an ``integration`` error naming its origin.
+    """
+    sent, query, tls = _outgoing(attempt, url, headers, params)
     async with attempt.session.request(
         method,
         url,
         json=json_body,
-        headers=_merge(attempt, headers),
+        headers=sent,
         params=query or None,
-        ssl=attempt.ssl if attempt.ssl is not None else True,
+        ssl=tls,
+        allow_redirects=False,
     ) as resp:
+        location = resp.headers.get("Location")
+        if resp.status in REDIRECTS and location:
+            raise _not_followed(method, url, resp.status, location)
         if resp.status >= 400:
             body = await _read_capped(resp, max_error_body)
             raise HttpStatusError(HttpResponse(resp.status, resp.headers, body, resp.url))

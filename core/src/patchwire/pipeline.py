@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import aiohttp
 import attrs
 
+from patchwire.auth.attached import attach
 from patchwire.batching import BatchInfo, EmbeddingBatcher
 from patchwire.breaker import BreakerPermit
 from patchwire.cachekey import cache_key
@@ -236,7 +237,7 @@ class Pipeline:
                     report_limits=report,
                 )
                 with deadline_scope(clock, attempt_deadline):
-                    await rt.auth.apply(attempt.headers, attempt.params)
+                    await attach(rt.auth, attempt, rt.config.base_url)
                     result = await invoke(conn, request, attempt)
             except asyncio.CancelledError:
                 if bpermit is not None:

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from patchwire.auth.attached import remember_trust
 from patchwire.auth.audit import report
 from patchwire.auth.base import AuthContext
 from patchwire.classification import Classification
@@ -49,13 +50,8 @@ def tls_context(ctx: AuthContext, settings: Mapping[str, Any]) -> ssl.SSLContext
     verify = settings.get("verify", True)
     if not isinstance(verify, bool):
         raise where.error("verify", "expected true or false")
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-    ca_bundle = settings.get("ca_bundle")
-    if ca_bundle is not None:
-        _load_ca(context, ca_bundle, where)
+    trust = _trust(settings.get("ca_bundle"), verify, where)
     if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
         log.warning(
             "TLS certificate verification is OFF for connector %s (verify = false in [%s]):"
             " any server can impersonate the provider",
@@ -70,7 +66,8 @@ def tls_context(ctx: AuthContext, settings: Mapping[str, Any]) -> ssl.SSLContext
         for orphan in ("client_key", "key_password"):
             if settings.get(orphan) is not None:
                 raise where.error(orphan, "needs client_cert as well")
-        return context
+        remember_trust(trust, trust)
+        return trust
     check_reference(cert_ref, "client_cert", where, schemes)
     if key_ref is not None:
         check_reference(key_ref, "client_key", where, schemes)
@@ -80,6 +77,9 @@ def tls_context(ctx: AuthContext, settings: Mapping[str, Any]) -> ssl.SSLContext
     cert_pem = ctx.secrets.resolve(cert_ref, where=asker).reveal()
     key_pem = ctx.secrets.resolve(key_ref, where=asker).reveal() if key_ref else None
     password = ctx.secrets.resolve(password_ref, where=asker).reveal() if password_ref else None
+    # A twin with the same trust and no certificate serves requests to other origins
+    # (a redirect the web connector follows): the certificate is a credential.
+    context = _trust(settings.get("ca_bundle"), verify, where)
     try:
         with _readable_paths(cert_pem, key_pem) as paths:
             context.load_cert_chain(paths[0], paths[1] if key_pem is not None else None, password)
@@ -90,6 +90,18 @@ def tls_context(ctx: AuthContext, settings: Mapping[str, Any]) -> ssl.SSLContext
             f" could not be loaded ({exc.reason or 'not PEM, or they do not match'})",
         ) from None
     report(ctx, EventKind.CREDENTIAL_ACQUIRED, "mutual_tls", certificate=cert_ref)
+    remember_trust(context, trust)
+    return context
+
+
+def _trust(ca_bundle: Any, verify: bool, where: Where) -> ssl.SSLContext:
+    """A client context trusting the system's CAs and ``ca_bundle``, unverified if asked."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    if ca_bundle is not None:
+        _load_ca(context, ca_bundle, where)
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
     return context
 
 

@@ -2,8 +2,11 @@
 
 The connector owns its HTTP session because the SSRF guard must sit in the session's
 resolver: only there are the addresses checked the ones connected to. Credentials still
-come from the pipeline's auth layer (``attempt.headers``/``attempt.params``) and are sent
-only to the origin the call started at, never across a redirect to another one.
+come from the pipeline's auth layer (``attempt.headers``/``attempt.params``), and core's
+HTTP layer sends them only to the origin they were configured for (``base_url``, else the
+origin the call started at), never across a redirect to another one. Headers an operation
+fills from call arguments stay with the call's origin too, unless the operation lists
+them in ``forward_headers``.
 """
 
 from __future__ import annotations
@@ -12,16 +15,17 @@ import codecs
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 import attrs
 from aiohttp.resolver import DefaultResolver
+from patchwire.auth.attached import origin_of
 from patchwire.config import ConnectorConfig
 from patchwire.connector import Attempt, Capability, Connector, ConnectorContext, Setting, ToolInfo
 from patchwire.errors import IntegrationError, InvalidRequestError
 from patchwire.events import Event, EventKind
-from patchwire.http import HttpResponse, HttpStatusError, send
+from patchwire.http import HttpResponse, HttpStatusError, anonymous, redirect_target, send
 from patchwire.types import CompletionRequest, EmbeddingRequest, ToolRequest, ToolResult
 
 from patchwire_web import __version__
@@ -50,7 +54,6 @@ __all__ = ["WebConnector"]
 Request = CompletionRequest | EmbeddingRequest | ToolRequest
 
 _LIST_TOOLS = "tools/list"  # the request the pipeline validates before list_tools
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _ROBOTS_MAX_BODY = 512 * 1024  # RFC 9309 asks crawlers to read at least 500 KiB
 _HTML = frozenset({"text/html", "application/xhtml+xml"})
 _PAGE_TYPES = _HTML | {"application/xml"}
@@ -223,7 +226,7 @@ class WebConnector(Connector):
                 data=form,
                 headers=headers,
                 max_body=max_body,
-                allow_redirects=False,
+                return_redirects=True,
                 raise_for_status=False,
             )
         except aiohttp.ClientConnectorError as exc:
@@ -257,37 +260,41 @@ class WebConnector(Connector):
         *,
         robots: bool,
         max_body: int,
+        private: frozenset[str] = frozenset(),
     ) -> HttpResponse:
-        """Send, following redirects; the final answer whatever its status."""
+        """Send, following redirects; the final answer whatever its status.
+
+        Core's HTTP layer keeps what the auth layer attached with its own origin on every
+        hop. ``private`` names (lower-cased) the headers filled from call arguments that
+        the operation does not declare safe to forward: they stay with the origin the call
+        started at, and are not sent again once a hop has left it.
+        """
         start = url
-        home = origin(url)
+        home = origin_of(url)
         for _ in range(self.web.max_redirects + 1):
             if robots:
                 await self._check_robots(url, attempt)
-            # Credentials stay with the origin the call was made to.
-            hop = attempt if origin(url) == home else attrs.evolve(attempt, headers={}, params={})
-            response = await self._send(hop, method, url, headers, json_body, form, max_body)
-            location = response.headers.get("Location")
-            if response.status not in _REDIRECTS or not location:
+            if private and origin_of(url) != home:
+                headers = {k: v for k, v in headers.items() if k.lower() not in private}
+            response = await self._send(attempt, method, url, headers, json_body, form, max_body)
+            try:
+                hop = redirect_target(response, url, method)
+            except IntegrationError as exc:
+                exc.connector = self.name
+                raise
+            if hop is None:
                 return attrs.evolve(response, raw_url=url)
-            url = urljoin(url, location).split("#", 1)[0]
-            if urlsplit(url).scheme not in ("http", "https"):
-                raise IntegrationError(
-                    f"{start} redirected to {url}, which is not http(s)",
-                    connector=self.name,
-                    status=response.status,
-                )
-            if response.status == 303 or (response.status in (301, 302) and method == "POST"):
-                method, json_body, form = "GET", None, None
+            url, method = hop.url, hop.method
+            if not hop.keep_body:
+                json_body, form = None, None
         raise IntegrationError(
             f"{start} redirected more than {self.web.max_redirects} times (max_redirects)",
             connector=self.name,
         )
 
     async def _fetch_robots(self, robots_url: str, attempt: Attempt) -> tuple[int, str]:
-        bare = attrs.evolve(attempt, headers={}, params={})
         response = await self._follow(
-            bare, "GET", robots_url, {}, robots=False, max_body=_ROBOTS_MAX_BODY
+            anonymous(attempt), "GET", robots_url, {}, robots=False, max_body=_ROBOTS_MAX_BODY
         )
         return response.status, response.text()
 
@@ -319,6 +326,7 @@ class WebConnector(Connector):
             bound.form,
             robots=bound.kind is Kind.PAGE,
             max_body=self.web.max_body,
+            private=bound.private_headers,
         )
         now = self.ctx.clock.now()
         if response.status == 304:

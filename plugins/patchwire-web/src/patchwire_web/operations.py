@@ -73,6 +73,7 @@ _OPERATION_KEYS = (
     "extract",
     "cache",
     "description",
+    "forward_headers",
 )
 
 
@@ -96,6 +97,8 @@ class Bound:
     select: Mapping[str, str] = attrs.field(factory=dict)
     select_all: Mapping[str, str] = attrs.field(factory=dict)
     required_fields: tuple[str, ...] = ()
+    #: lower-cased names of headers filled from arguments: never sent to another origin
+    private_headers: frozenset[str] = frozenset()
 
     @property
     def host(self) -> str:
@@ -186,6 +189,17 @@ class Operation:
     extract: tuple[str, ...]
     cache: bool
     description: str
+    #: headers filled from arguments that may follow a redirect to another origin
+    forward_headers: frozenset[str] = frozenset()
+
+    @property
+    def private_headers(self) -> frozenset[str]:
+        """Headers filled from call arguments that stay with the call's origin."""
+        return frozenset(
+            name.lower()
+            for name, template in self.headers.items()
+            if template.fields and name.lower() not in self.forward_headers
+        )
 
     @property
     def fields(self) -> frozenset[str]:
@@ -252,6 +266,7 @@ class Operation:
             json_body,
             form,
             required_fields=self.required_fields,
+            private_headers=self.private_headers,
             **page,
         )
 
@@ -307,6 +322,19 @@ def _selector_table(table: Table, key: str) -> dict[str, str]:
                 name, f"the selector ({shown(selector)}) is not valid CSS ({problem})"
             )
     return selectors
+
+
+def _forward_headers(table: Table, headers: Mapping[str, Template]) -> frozenset[str]:
+    declared = {name.lower() for name in headers}
+    names = table.strings("forward_headers", ())
+    for position, name in enumerate(names, 1):
+        if name.lower() not in declared:
+            raise table.error(
+                "forward_headers",
+                f"item {position} is not one of this operation's headers"
+                f" ({', '.join(sorted(headers)) or 'it has none'})",
+            )
+    return frozenset(name.lower() for name in names)
 
 
 def _operation(name: str, table: Table, base_url: str | None) -> Operation:
@@ -388,6 +416,7 @@ def _operation(name: str, table: Table, base_url: str | None) -> Operation:
         extract=extract,
         cache=table.boolean("cache", False),
         description=table.string("description") or "",
+        forward_headers=_forward_headers(table, headers),
     )
     unknown = sorted(operation.defaults.keys() - operation.fields)
     if unknown:

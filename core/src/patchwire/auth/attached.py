@@ -1,0 +1,116 @@
+"""What an auth scheme attached to an attempt, and the one origin it may be sent to.
+
+The pipeline's auth layer records, for every attempt, which headers and query parameters
+the scheme's ``apply`` added or changed and whether a TLS context (a client certificate)
+came with them, whatever the scheme calls them. ``patchwire.http`` then sends none of it
+to any origin but the one the credentials were configured for: the connector's
+``base_url``, or else the first request the attempt sends. A scheme core has never seen
+gets the rule without doing anything, because the record is taken around ``apply``
+rather than asked of the scheme.
+"""
+
+from __future__ import annotations
+
+import ssl
+import weakref
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import attrs
+
+if TYPE_CHECKING:
+    from patchwire.auth.base import AuthScheme
+    from patchwire.connector import Attempt
+
+__all__ = ["Attached", "attach", "origin_of", "remember_trust", "trust_only"]
+
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+# TLS contexts that hold a client certificate, to the twin with the same trust and none.
+_TRUST_ONLY: weakref.WeakKeyDictionary[ssl.SSLContext, ssl.SSLContext] = weakref.WeakKeyDictionary()
+
+
+def remember_trust(context: ssl.SSLContext, trust: ssl.SSLContext) -> None:
+    """Record that ``trust`` is ``context`` without its client certificate (the same when it has none)."""
+    _TRUST_ONLY[context] = trust
+
+
+def trust_only(context: ssl.SSLContext | None) -> ssl.SSLContext | None:
+    """What may go to another origin of ``context``: its certificate-free twin when known
+    (a ``[tls]`` table's CA bundle and ``verify`` still apply), else None, the default."""
+    return _TRUST_ONLY.get(context) if context is not None else None
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host:port`` of ``url``, lower-cased, with the scheme's default port filled in.
+
+    Two URLs share an origin exactly when these strings are equal (RFC 6454: scheme, host
+    and port). User information is not part of an origin. A URL whose port does not parse
+    keeps its raw authority, which then matches nothing that parses.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return f"{scheme}://{parts.netloc.rpartition('@')[2].lower()}"
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = port if port is not None else _DEFAULT_PORTS.get(scheme)
+    return f"{scheme}://{host}:{port}" if port is not None else f"{scheme}://{host}"
+
+
+@attrs.define
+class Attached:
+    """The credential material of one attempt and the origin it belongs to.
+
+    ``headers``/``params`` are lower-cased names; None means "not recorded", and then
+    everything in the attempt's headers and params counts as a credential (an attempt a
+    test or a third party built by hand errs on the safe side). ``origin`` is bound on the
+    first request when the configuration named none; copies of an attempt
+    (``attrs.evolve``) share this object, so they share the binding.
+    """
+
+    headers: frozenset[str] | None = None
+    params: frozenset[str] | None = None
+    tls: bool = True
+    origin: str | None = None
+
+    @classmethod
+    def nothing(cls) -> Attached:
+        """The record of an attempt that carries no credential (a robots.txt fetch, say)."""
+        return cls(frozenset(), frozenset(), False, None)
+
+    def allows(self, url: str) -> bool:
+        """Whether the attached credentials may be sent to ``url``; binds the origin on first use."""
+        target = origin_of(url)
+        if self.origin is None:
+            self.origin = target
+        return target == self.origin
+
+    def is_header(self, name: str) -> bool:
+        return self.headers is None or name.lower() in self.headers
+
+    def is_param(self, name: str) -> bool:
+        return self.params is None or name.lower() in self.params
+
+
+async def attach(scheme: AuthScheme, attempt: Attempt, base_url: str | None) -> None:
+    """Let ``scheme`` attach its credentials to ``attempt`` and record what it attached.
+
+    The record is the difference between the attempt before and after ``apply``, so it
+    holds whatever the scheme set (a header, a query parameter, a cookie header), under
+    any name. The scheme's own TLS context is used when the connector's ``[tls]`` table
+    gave none; either one counts as attached, since it may hold a client certificate.
+    """
+    headers = dict(attempt.headers)
+    params = dict(attempt.params)
+    await scheme.apply(attempt.headers, attempt.params)
+    if attempt.ssl is None:
+        attempt.ssl = scheme.ssl_context()
+    attempt.attached = Attached(
+        headers=frozenset(k.lower() for k, v in attempt.headers.items() if headers.get(k) != v),
+        params=frozenset(k.lower() for k, v in attempt.params.items() if params.get(k) != v),
+        tls=attempt.ssl is not None,
+        origin=origin_of(base_url) if base_url else None,
+    )
