@@ -5,13 +5,15 @@
                                          prints the admission instants as JSON
     python hub_worker.py cache           asks one cacheable question and prints the reply
 
-The Redis server and prefix come from PATCHWIRE_REDIS_URL and PATCHWIRE_REDIS_PREFIX.
+The hub's [backends.redis] table references the server as "env:TEST_REDIS_URL", the way a
+deployment would; the prefix comes from TEST_REDIS_PREFIX.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -28,7 +30,10 @@ def make_hub(connector: dict[str, Any]) -> Hub:
     host = PluginHost(load_entry_points=False)
     host.register(FakePlugin(), "patchwire.testing.fake", distribution="patchwire")
     host.register(plugin, "patchwire_redis")
-    return Hub.from_dict({"connectors": {"fake": connector}}, host=host)
+    backend = {"url": "env:TEST_REDIS_URL", "prefix": os.environ["TEST_REDIS_PREFIX"]}
+    return Hub.from_dict(
+        {"backends": {"redis": backend}, "connectors": {"fake": connector}}, host=host
+    )
 
 
 async def limit(seconds: float) -> None:

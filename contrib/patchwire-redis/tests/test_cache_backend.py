@@ -1,5 +1,7 @@
-"""RedisCacheBackend against a real Redis: values round-trip, entries expire on the server
-no later than their ttl, only the backend's namespace is read, and an outage is a miss."""
+"""RedisCacheBackend against a real Redis: values round-trip through core's data-only codec,
+entries expire on the server no later than their ttl, only the backend's namespace is
+read, and an outage is a miss. (The attack tests, a crafted pickle and a foreign type,
+are in tests/security/test_cache_store.py.)"""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import patchwire
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from patchwire.cache_codec import FORMAT, decode
 from patchwire.types import Completion, EmbeddingBatch, Usage
 from patchwire_redis.cache import RedisCacheBackend
 
@@ -90,7 +93,7 @@ async def test_only_the_backends_namespace_is_read(redis_url: str, prefix: str) 
         await cache.set("k", "mine", 60)
         assert cache.name("k") == f"{prefix}:cache:{patchwire.__version__}:k"
         assert await cache._client.get(f"{prefix}:cache:{patchwire.__version__}:k") is not None
-        await cache._client.set("k", b"not a pickle")
+        await cache._client.set("k", b"not an entry")
         await cache._client.set(f"{prefix}x:cache:{patchwire.__version__}:j", b"nor this")
         assert await cache.get("k") == "mine"
         assert await cache.get("j") is None
@@ -100,7 +103,7 @@ async def test_only_the_backends_namespace_is_read(redis_url: str, prefix: str) 
         await cache.aclose()
 
 
-async def test_an_entry_that_does_not_unpickle_is_a_miss_and_goes(
+async def test_an_entry_the_codec_refuses_is_a_counted_miss_and_goes(
     redis_url: str, prefix: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     cache = RedisCacheBackend(redis_url, prefix=prefix)
@@ -108,16 +111,32 @@ async def test_an_entry_that_does_not_unpickle_is_a_miss_and_goes(
         await cache._client.set(cache.name("k"), b"\x80\x05garbage")
         assert await cache.get("k") is None
         assert await cache._client.exists(cache.name("k")) == 0
-        assert "does not unpickle" in caplog.text
+        assert cache.refused == 1
+        assert "refused and dropped" in caplog.text
     finally:
         await cache.aclose()
 
 
-async def test_a_value_that_does_not_pickle_is_not_stored(redis_url: str, prefix: str) -> None:
+async def test_a_value_the_codec_cannot_write_is_not_stored(redis_url: str, prefix: str) -> None:
     cache = RedisCacheBackend(redis_url, prefix=prefix)
     try:
         await cache.set("k", lambda: None, 60)
         assert await cache.get("k") is None
+        assert await cache._client.exists(cache.name("k")) == 0
+        assert cache.unstorable == 1
+    finally:
+        await cache.aclose()
+
+
+async def test_entries_are_written_in_the_codecs_format_never_pickled(
+    redis_url: str, prefix: str
+) -> None:
+    cache = RedisCacheBackend(redis_url, prefix=prefix)
+    try:
+        await cache.set("k", (Completion("hi"), 0, 1), 60)
+        raw = await cache._client.get(cache.name("k"))
+        assert raw.startswith(FORMAT)
+        assert decode(raw) == (Completion("hi"), 0, 1)
     finally:
         await cache.aclose()
 

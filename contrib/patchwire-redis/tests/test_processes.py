@@ -22,7 +22,7 @@ SECONDS = 2.0
 
 
 def worker(args: list[str], url: str, prefix: str) -> subprocess.Popen[str]:
-    env = dict(os.environ, PATCHWIRE_REDIS_URL=url, PATCHWIRE_REDIS_PREFIX=prefix)
+    env = dict(os.environ, TEST_REDIS_URL=url, TEST_REDIS_PREFIX=prefix)
     return subprocess.Popen(
         [sys.executable, str(WORKER), *args],
         env=env,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+from patchwire.backends import BackendConfig, parse_backends
 from patchwire.config_checks import SECRET_SETTINGS
 from patchwire.config_checks import check_auth as _auth
 from patchwire.config_checks import check_base_url as _base_url
@@ -74,7 +75,7 @@ class RetryConfig:
 class CacheConfig:
     ttl: float = 3600.0
     max_entries: int = 10_000
-    backend: str = "memory"
+    backend: str | None = None  # None: the hub's cache_backend
 
 
 @attrs.frozen
@@ -107,7 +108,7 @@ class ConnectorConfig:
     embed_timeout: float = 120.0
     retry: RetryConfig = RetryConfig()
     limits: LimitsConfig = LimitsConfig()
-    limiter_backend: str = "memory"
+    limiter_backend: str | None = None  # None: the hub's limiter_backend
     cache: CacheConfig = CacheConfig()
     breaker: BreakerConfig = BreakerConfig()
     batch: BatchConfig = BatchConfig()
@@ -138,6 +139,10 @@ class HubConfig:
     dead_letter: str | None = None
     proxy: str | None = None  # 'direct', a URL or a reference; None: the environment
     source: str = "<defaults>"
+    #: [backends.NAME] tables (patchwire.backends), and what connectors use by default
+    backends: Mapping[str, BackendConfig] = attrs.field(factory=dict)
+    limiter_backend: str = "memory"
+    cache_backend: str = "memory"
 
 
 # --- tables --------------------------------------------------------------------------------
@@ -331,7 +336,7 @@ def _connector(
         embed_timeout=_get(raw, "embed_timeout", (int, float), 120.0, where, above=0, maximum=_DAY),
         retry=_retry(_table(raw, "retry", where), where.child("retry")),
         limits=_limits(_table(raw, "limits", where), where.child("limits")),
-        limiter_backend=_get(raw, "limiter_backend", (str,), "memory", where),
+        limiter_backend=_get(raw, "limiter_backend", (str,), None, where),
         cache=_cache(_table(raw, "cache", where), where.child("cache")),
         breaker=_breaker(_table(raw, "breaker", where), where.child("breaker")),
         batch=_batch(_table(raw, "batch", where), where.child("batch")),
@@ -416,7 +421,7 @@ def parse_config(
     root = Where(source, "")
     if not isinstance(data, Mapping):
         raise root.error(None, "the configuration must be a table")
-    _check_keys(data, ["connectors", "routes", "hub", "prices"], root)
+    _check_keys(data, ["connectors", "routes", "hub", "prices", "backends"], root)
     prices: dict[tuple[str, str], Price] = {}
     connectors: dict[str, ConnectorConfig] = {}
     for name, raw in _table(data, "connectors", root).items():
@@ -453,7 +458,7 @@ def parse_config(
         routes[name] = route
     hub = _table(data, "hub", root)
     hw = root.child("hub")
-    _check_keys(hub, ["escalate", "dead_letter", "proxy"], hw)
+    _check_keys(hub, ["escalate", "dead_letter", "limiter_backend", "cache_backend", "proxy"], hw)
     escalate = HubConfig().escalate
     if "escalate" in hub:
         escalate = _categories(hub["escalate"], "escalate", hw)
@@ -465,6 +470,9 @@ def parse_config(
         dead_letter=_get(hub, "dead_letter", (str,), None, hw),
         proxy=check_proxy(hub["proxy"], "proxy", hw, secret_schemes) if "proxy" in hub else None,
         source=source,
+        backends=parse_backends(data.get("backends", {}), root.child("backends"), secret_schemes),
+        limiter_backend=_get(hub, "limiter_backend", (str,), "memory", hw),
+        cache_backend=_get(hub, "cache_backend", (str,), "memory", hw),
     )
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from patchwire.auth.base import AuthContext, AuthScheme, NoAuth
+from patchwire.backends import Backends
 from patchwire.cache import ResponseCache
 from patchwire.classification import Classification
 from patchwire.classify import classify_exception
@@ -83,6 +84,8 @@ class Hub:
         self.prices.extend(self.config.prices)
         for config_ in self.config.connectors.values():
             self.registries.connectors[config_.type].check_config(config_)
+        # [backends.NAME] tables and every connector's choice of them, checked at load.
+        self.backends = Backends(self.config, self.registries, self.clock, self.secrets)
         self._rng = random.Random(seed)
         self.outgoing = Outgoing(self.config, self.secrets)
         self._session: aiohttp.ClientSession | None = None
@@ -216,27 +219,10 @@ class Hub:
         self.outgoing.add_connector(config, ssl_context)
         cache = None
         if config.cache.ttl > 0:
-            factory = self.registries.cache_backends.get(config.cache.backend)
-            if factory is None:
-                raise config.where.child("cache").error(
-                    "backend",
-                    f"unknown cache backend '{config.cache.backend}'; installed:"
-                    f" {', '.join(sorted(self.registries.cache_backends))}",
-                )
-            backend = factory(
-                clock=self.clock, max_entries=config.cache.max_entries, default_ttl=config.cache.ttl
-            )
-            cache = ResponseCache(backend, ttl=config.cache.ttl)
+            cache = ResponseCache(self.backends.cache(config), ttl=config.cache.ttl)
         limiter_backend = None
         if not config.limits.empty:
-            factory = self.registries.limiter_backends.get(config.limiter_backend)
-            if factory is None:
-                raise config.where.error(
-                    "limiter_backend",
-                    f"unknown limiter backend '{config.limiter_backend}'; installed:"
-                    f" {', '.join(sorted(self.registries.limiter_backends))}",
-                )
-            limiter_backend = factory(clock=self.clock)
+            limiter_backend = self.backends.limiter(config)
         return ConnectorRuntime(
             config,
             connector,

@@ -137,6 +137,34 @@ class Pipeline:
             )
         )
 
+    async def _settle(
+        self,
+        permit: Permit,
+        used: int,
+        connector: str,
+        model: str | None,
+        call_id: int,
+        operation: str,
+    ) -> None:
+        """Charge a finished call's actual tokens to its limiter.
+
+        The reply is already in hand, so a limiter whose shared store cannot settle (Redis
+        down) does not fail the call: its classified error becomes a
+        ``limiter_settle_failed`` event, seen by every sink, instead of being swallowed.
+        """
+        try:
+            await permit.reconcile(used)
+        except PatchwireError as err:
+            self._event(
+                EventKind.LIMITER_SETTLE_FAILED,
+                connector,
+                model,
+                call_id,
+                operation,
+                category=err.category.value,
+                message=self._redactor.redact(err.message),
+            )
+
     # --- the retry loop for one target ----------------------------------------------------
 
     async def _attempts(
@@ -317,7 +345,7 @@ class Pipeline:
                 limiter.on_success()
                 used = _tokens_used(result)
                 if lpermit is not None and used is not None:
-                    await lpermit.reconcile(used)
+                    await self._settle(lpermit, used, rt.name, model, call_id, operation)
             if keep:
                 return result, attempt_no, _Held(lpermit, bpermit)
             if lpermit is not None:

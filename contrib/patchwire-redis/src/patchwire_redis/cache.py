@@ -1,20 +1,27 @@
 """The response cache in Redis, shared by every process that uses the same server and prefix.
 
-Values are pickled: the pipeline caches tuples of attrs instances, which JSON cannot carry.
-Unpickling runs code chosen by whoever wrote the bytes, so this backend reads only keys
-under its own namespace, and the Redis server must be one that only trusted processes can
-write to.
+Values are written with core's data-only codec (:mod:`patchwire.cache_codec`): JSON of
+patchwire's own value types, never pickle. Whoever can write to the server chooses the
+bytes this backend reads, so reading them must not run code: an entry the codec refuses
+(a pickle, a type outside the allowlist, a field of the wrong type) is a miss, counted in
+``refused``, logged, and deleted.
 """
 
 from __future__ import annotations
 
 import logging
-import pickle
-from typing import cast
 
 import patchwire
+from patchwire.cache_codec import CacheEncodeError, CacheEntryRefused, decode, encode
 
-from patchwire_redis.connection import DEFAULT_PREFIX, DEFAULT_URL, Health, check_prefix, connect
+from patchwire_redis.connection import (
+    DEFAULT_PREFIX,
+    DEFAULT_URL,
+    Connection,
+    Health,
+    check_prefix,
+    connect,
+)
 
 __all__ = ["RedisCacheBackend"]
 
@@ -25,26 +32,40 @@ class RedisCacheBackend:
     """A :class:`patchwire.cache.CacheBackend` in Redis: ``PREFIX:cache:VERSION:KEY``.
 
     Each entry expires on the server (``SET ... PX``) after its ttl, rounded down to the
-    millisecond so it is never served late. The namespace carries patchwire's version,
-    because a pickle of another version's classes may not load as the same object.
+    millisecond so it is never served late. The namespace carries patchwire's version, so
+    a process never reads values written by another version's classes (whose fields may
+    differ); the codec's format marker guards the encoding itself.
 
     Redis is a cache here, never a dependency of a call: when it is unreachable or
-    refuses a command, ``get`` is a miss and ``set``/``delete`` do nothing; an entry that
-    no longer unpickles is a miss and is deleted. The outage is logged when it begins and
-    when it ends.
+    refuses a command, ``get`` is a miss and ``set``/``delete`` do nothing; an entry the
+    codec refuses is a miss and is deleted, and a value the codec cannot write is not
+    stored. None of these reaches the caller. The outage is logged when it begins and
+    when it ends; ``refused`` and ``unstorable`` count the other two.
 
     There is no ``max_entries``: Redis evicts by its own ``maxmemory-policy``.
     """
 
     def __init__(
-        self, url: str = DEFAULT_URL, *, prefix: str = DEFAULT_PREFIX, default_ttl: float = 3600.0
+        self,
+        connection: Connection | str = DEFAULT_URL,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        default_ttl: float = 3600.0,
     ) -> None:
         if default_ttl <= 0:
             raise ValueError(f"default_ttl must be positive, got {default_ttl}")
-        self._namespace = f"{check_prefix(prefix)}:cache:{patchwire.__version__}:"
+        if isinstance(connection, str):
+            connection = Connection(connection)
+        where = f"{connection.where}: prefix"
+        self._namespace = f"{check_prefix(prefix, where)}:cache:{patchwire.__version__}:"
         self._default_ttl = default_ttl
-        self._client = connect(url)
-        self._health = Health("cache", url)
+        self._client = connect(connection)
+        self._health = Health("cache", connection.url)
+        self._where = connection.shown
+        #: entries read but refused by the codec (each one a miss)
+        self.refused = 0
+        #: values not stored because the codec cannot write them
+        self.unstorable = 0
 
     def name(self, key: str) -> str:
         """The Redis key of cache entry ``key``."""
@@ -62,12 +83,17 @@ class RedisCacheBackend:
         if data is None:
             return None
         try:
-            value: object = pickle.loads(cast(bytes, data))
-        except Exception as err:
-            log.warning("cache: dropping entry %s that does not unpickle: %r", key, err)
+            return decode(data if isinstance(data, bytes) else data.encode())
+        except CacheEntryRefused as refusal:
+            self.refused += 1
+            log.warning(
+                "cache: entry %s in Redis at %s refused and dropped (%s); a miss",
+                key,
+                self._where,
+                refusal,
+            )
             await self.delete(key)
             return None
-        return value
 
     async def set(self, key: str, value: object, ttl: float | None = None) -> None:
         from redis.exceptions import RedisError
@@ -78,9 +104,10 @@ class RedisCacheBackend:
             await self.delete(key)
             return
         try:
-            data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception as err:
-            log.warning("cache: not storing %s, its value does not pickle: %r", key, err)
+            data = encode(value)
+        except CacheEncodeError as err:
+            self.unstorable += 1
+            log.warning("cache: not storing %s: %s", key, err)
             return
         try:
             await self._client.set(self.name(key), data, px=ms)
@@ -103,4 +130,4 @@ class RedisCacheBackend:
         await self._client.aclose()
 
     def __repr__(self) -> str:
-        return f"RedisCacheBackend(namespace={self._namespace!r})"
+        return f"RedisCacheBackend({self._where!r}, namespace={self._namespace!r})"

@@ -29,10 +29,10 @@ from patchwire.limiter import AcquireResult, BucketSpec
 from patchwire_redis.connection import (
     DEFAULT_PREFIX,
     DEFAULT_URL,
+    Connection,
     Health,
     check_prefix,
     connect,
-    describe,
 )
 
 __all__ = ["RedisLimiterBackend", "TimeSource"]
@@ -48,7 +48,7 @@ _DIGEST = hashlib.sha1(_SCRIPT.encode("utf-8")).hexdigest()
 
 _Reply = list[bytes]
 
-_CONSEQUENCE = "admissions fail as transient errors and usage goes unsettled until it is back"
+_CONSEQUENCE = "admissions and settlements fail as transient errors until it is back"
 
 
 class RedisLimiterBackend:
@@ -58,29 +58,31 @@ class RedisLimiterBackend:
     windows in one Redis Cluster slot, which a multi-key script needs). A bucket idle for
     sixteen times its refill time plus a minute expires, and a missing bucket starts full.
 
-    Failures: a refused connection or a timeout on ``try_acquire`` raises
-    :class:`TransientError` (an admission is never guessed: the quota is shared, and
-    what the others used is unknown), which the pipeline retries within the call's
-    deadline. ``adjust`` and ``lower_to`` run after a call has been admitted or has
-    finished; a failure there is logged and answered with the levels the limiter may
-    assume at most (capacity, or the ceiling), so a Redis outage never turns a finished
-    call into a failure.
+    Failures: a refused connection or a timeout raises :class:`TransientError`, any
+    other Redis error :class:`IntegrationError`, from every operation. On ``try_acquire``
+    (and the ``lower_to`` that precedes an admission) the pipeline retries it within the
+    call's deadline: an admission is never guessed, since the quota is shared and what
+    the others used is unknown. On ``adjust`` (settling a finished call's tokens) the
+    pipeline reports it as a ``limiter_settle_failed`` event with its category and keeps
+    the reply: nothing here logs and swallows an error on the caller's behalf.
     """
 
     def __init__(
         self,
-        url: str = DEFAULT_URL,
+        connection: Connection | str = DEFAULT_URL,
         *,
         prefix: str = DEFAULT_PREFIX,
         time_source: TimeSource = "server",
     ) -> None:
+        if isinstance(connection, str):
+            connection = Connection(connection)
         if time_source not in ("server", "caller"):
             raise ValueError(f"time_source must be 'server' or 'caller', got {time_source!r}")
-        self._prefix = check_prefix(prefix)
+        self._prefix = check_prefix(prefix, f"{connection.where}: prefix")
         self._caller_time = time_source == "caller"
-        self._where = describe(url)
-        self._client = connect(url)
-        self._health = Health("limiter", url)
+        self._where = connection.shown
+        self._client = connect(connection)
+        self._health = Health("limiter", connection.url)
         # operations and refunds still running for callers that were cancelled
         self._tasks: set[asyncio.Task[_Reply]] = set()
 
@@ -102,18 +104,12 @@ class RedisLimiterBackend:
         self, key: str, specs: Sequence[BucketSpec], deltas: Sequence[float], now: float
     ) -> tuple[float, ...]:
         # Shielded: a cancelled caller has already counted the settlement as made.
-        try:
-            return _levels(await asyncio.shield(self._spawn("adjust", key, specs, deltas, now)))
-        except (TransientError, IntegrationError):
-            return tuple(spec.capacity for spec in specs)
+        return _levels(await asyncio.shield(self._spawn("adjust", key, specs, deltas, now)))
 
     async def lower_to(
         self, key: str, specs: Sequence[BucketSpec], ceilings: Sequence[float], now: float
     ) -> tuple[float, ...]:
-        try:
-            return _levels(await asyncio.shield(self._spawn("lower", key, specs, ceilings, now)))
-        except (TransientError, IntegrationError):
-            return tuple(min(s.capacity, c) for s, c in zip(specs, ceilings, strict=True))
+        return _levels(await asyncio.shield(self._spawn("lower", key, specs, ceilings, now)))
 
     async def aclose(self) -> None:
         """Let operations of cancelled callers (and their refunds) finish, then disconnect."""
