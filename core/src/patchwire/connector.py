@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from patchwire.config import ConnectorConfig
     from patchwire.limiter import RateLimitInfo
     from patchwire.prices import Price
+    from patchwire.proxy import ProxyRules
     from patchwire.secrets import SecretResolver
 
 __all__ = [
@@ -84,6 +85,8 @@ class ConnectorContext:
     secrets: SecretResolver
     #: send an event to the hub's sinks (e.g. a web connector's 304 revalidation as a cache hit)
     emit: Callable[[Event], None] = lambda event: None
+    #: the hub's proxy rule, for a connector with its own HTTP client (``rules.scoped(...)``)
+    proxies: ProxyRules | None = None
 
 
 @attrs.define(slots=True)

@@ -211,7 +211,13 @@ class Hub:
         cls: type[Connector] = self.registries.connectors[config.type]
         connector = cls(
             ConnectorContext(
-                config.name, config, self.clock, self.session, self.secrets, self.bus.emit
+                config.name,
+                config,
+                self.clock,
+                self.session,
+                self.secrets,
+                self.bus.emit,
+                proxies=self.outgoing.proxies,
             )
         )
         auth = self._build_auth(config, cls)

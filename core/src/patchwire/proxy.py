@@ -25,6 +25,7 @@ session, the MCP HTTP transport) asks :meth:`ProxyRules.for_url` or
 from __future__ import annotations
 
 import urllib.request
+import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -134,6 +135,28 @@ class ProxyRules:
                 )
             self._by_origin[origin] = (setting, connector)
 
+    def scoped(self, setting: str | None) -> ProxyRules:
+        """The rule for a client that belongs to one connector (its own session): the
+        connector's ``setting`` for every URL, else the hub's, else the environment."""
+        return ProxyRules(
+            setting if setting is not None else self._hub, self._secrets, self._source
+        )
+
+    def uses_environment(self, url: URL | str) -> bool:
+        """True when no setting decides for ``url``: the environment's variables do."""
+        target = url if isinstance(url, URL) else URL(url)
+        return self._by_origin.get(_origin(target)) is None and self._hub is None
+
+    def is_proxy_host(self, host: str) -> bool:
+        """True when ``host`` is a proxy this rule can send through (configured or from the
+        environment): an SSRF guard lets the client connect to it, and checks targets."""
+        settings = [self._hub, *(held[0] for held in self._by_origin.values())]
+        candidates = [*urllib.request.getproxies().values()]
+        for setting in settings:
+            if setting is not None and setting != DIRECT:
+                candidates.append(self._resolve(setting, "proxy"))
+        return any(URL(value).host == host for value in candidates if _problem(value) is None)
+
     def for_url(self, url: URL | str) -> Proxy | None:
         """The proxy for a request to ``url``, or None to connect directly."""
         target = url if isinstance(url, URL) else URL(url)
@@ -164,7 +187,11 @@ class ProxyRules:
             user, password = url.user or "", url.password or ""
             if self._secrets is not None and password:
                 self._secrets.protect(password)
-            auth = aiohttp.BasicAuth(user, password)
+            # aiohttp 3.x takes proxy credentials as a BasicAuth (deprecated for 4.0, when
+            # a Proxy-Authorization header replaces it).
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                auth = aiohttp.BasicAuth(user, password)
             url = url.with_user(None)
         return Proxy(url, auth)
 

@@ -132,7 +132,8 @@ class McpConnector(Connector):
         from patchwire_mcp.transports import allowlisted_env, http_transport, stdio_transport
 
         if not self.stdio:
-            return http_transport(str(self.setting("url")), tls=self._tls)
+            proxies = self.ctx.proxies.scoped(self.ctx.config.proxy) if self.ctx.proxies else None
+            return http_transport(str(self.setting("url")), tls=self._tls, proxies=proxies)
         link = self._server()
         # End of file on stderr: the server is gone, so the next call starts another.
         stderr = StderrPump(self.log, on_eof=lambda: link.retire(generation))

@@ -23,6 +23,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from multidict import CIMultiDict, CIMultiDictProxy
 from patchwire.http import HttpResponse
+from patchwire.proxy import ProxyRules
 from patchwire.redact import redact_url
 
 from patchwire_mcp.stderr import StderrPump
@@ -90,12 +91,27 @@ async def _record_error(response: httpx2.Response) -> None:
     exchange.jsonrpc_body = _is_jsonrpc_error(body)
 
 
+def _proxy_options(url: str, proxies: ProxyRules | None) -> dict[str, Any]:
+    """httpx's proxy arguments for ``url`` under the hub's proxy rule: the environment's
+    variables are httpx's own rule too (``trust_env``); a setting decides by itself."""
+    if proxies is None or proxies.uses_environment(url):
+        return {}
+    chosen = proxies.for_url(url)
+    if chosen is None:
+        return {"trust_env": False}
+    auth = (chosen.auth.login, chosen.auth.password) if chosen.auth is not None else None
+    return {"trust_env": False, "proxy": httpx2.Proxy(str(chosen.url), auth=auth)}
+
+
 @asynccontextmanager
-async def http_transport(url: str, *, tls: ssl.SSLContext | None) -> AsyncIterator[Any]:
+async def http_transport(
+    url: str, *, tls: ssl.SSLContext | None, proxies: ProxyRules | None = None
+) -> AsyncIterator[Any]:
     client = httpx2.AsyncClient(
         timeout=_HTTP_TIMEOUT,
         verify=tls if tls is not None else True,
         event_hooks={"request": [_attach_credentials], "response": [_record_error]},
+        **_proxy_options(url, proxies),
     )
     async with client, streamable_http_client(url, http_client=client) as streams:
         yield streams

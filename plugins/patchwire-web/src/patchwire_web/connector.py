@@ -19,13 +19,14 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import attrs
-from aiohttp.resolver import DefaultResolver
+from aiohttp.resolver import DefaultResolver, ThreadedResolver
 from patchwire.auth.attached import origin_of
 from patchwire.config import ConnectorConfig
 from patchwire.connector import Attempt, Capability, Connector, ConnectorContext, Setting, ToolInfo
 from patchwire.errors import IntegrationError, InvalidRequestError
 from patchwire.events import Event, EventKind
 from patchwire.http import HttpResponse, HttpStatusError, anonymous, redirect_target, send
+from patchwire.proxy import ProxyRules, proxy_request_class
 from patchwire.types import CompletionRequest, EmbeddingRequest, ToolRequest, ToolResult
 
 from patchwire_web import __version__
@@ -132,6 +133,12 @@ class WebConnector(Connector):
         self._robots = Robots(ctx.clock, self.web.robots_ttl, self.web.user_agent)
         self._http_cache = HttpCache(self.web.http_cache_size) if self.web.http_cache_size else None
         self._session: aiohttp.ClientSession | None = None
+        # The hub's proxy rule, with this connector's own `proxy` for every site it fetches.
+        self._proxies = (
+            ctx.proxies.scoped(ctx.config.proxy)
+            if ctx.proxies is not None
+            else ProxyRules(ctx.config.proxy, ctx.secrets, ctx.config.where.source)
+        )
 
     @classmethod
     def check_config(cls, config: ConnectorConfig) -> None:
@@ -141,9 +148,12 @@ class WebConnector(Connector):
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            resolver = None if self.web.allow_private else GuardedResolver(DefaultResolver())
+            resolver = None
+            if not self.web.allow_private:
+                resolver = GuardedResolver(DefaultResolver(), self._proxies.is_proxy_host)
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(resolver=resolver, limit=0, ttl_dns_cache=300),
+                request_class=proxy_request_class(self._proxies),
                 headers={"User-Agent": self.web.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
                 # Stateless on purpose: no call sees cookies another call was given.
                 cookie_jar=aiohttp.DummyCookieJar(),
@@ -217,6 +227,14 @@ class WebConnector(Connector):
             reason = literal_refusal(host)
             if reason is not None:
                 raise self._refused(f"{host} is {reason}")
+            if self._proxies.for_url(url) is not None:
+                # Through a proxy this host is never resolved here, so the guard checks its
+                # name now; the proxy may still resolve it otherwise (split DNS), which only
+                # allow_private = false on the proxy's side can rule out.
+                try:
+                    await GuardedResolver(ThreadedResolver()).resolve(host)
+                except AddressRefused as exc:
+                    raise self._refused(str(exc)) from None
         try:
             response = await send(
                 attempt,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Callable
 
 from aiohttp.abc import AbstractResolver, ResolveResult
 
@@ -46,15 +47,25 @@ def literal_refusal(host: str) -> str | None:
 
 
 class GuardedResolver(AbstractResolver):
-    """Resolves through ``inner`` and keeps only public addresses; none left: refused."""
+    """Resolves through ``inner`` and keeps only public addresses; none left: refused.
 
-    def __init__(self, inner: AbstractResolver) -> None:
+    ``trusted`` names hosts exempt from the guard: the configured proxies (a corporate proxy
+    usually has a private address). The targets reached through a proxy are checked by the
+    connector before each request instead, since this resolver never sees them.
+    """
+
+    def __init__(
+        self, inner: AbstractResolver, trusted: Callable[[str], bool] = lambda host: False
+    ) -> None:
         self._inner = inner
+        self._trusted = trusted
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         results = await self._inner.resolve(host, port, family)
+        if self._trusted(host):
+            return results
         allowed = [r for r in results if refusal(r["host"]) is None]
         if not allowed:
             first = results[0]["host"] if results else "no address"
