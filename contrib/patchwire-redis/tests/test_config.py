@@ -45,8 +45,10 @@ def make_hub(
 ) -> Callable[..., Hub]:
     register_plugin(plugin, "patchwire_redis")
 
-    def make(backends: dict[str, Any], **connectors: dict[str, Any]) -> Hub:
+    def make(backends: dict[str, Any], hub: Any = None, **connectors: dict[str, Any]) -> Hub:
         config = {"backends": backends, "connectors": connectors or {"fake": CACHED}}
+        if hub is not None:
+            config["hub"] = hub
         return Hub.from_dict(config, host=plugin_host)
 
     return make
@@ -238,3 +240,26 @@ async def test_a_settlement_lost_to_an_outage_is_an_event_and_the_reply_stands(
     assert len(failed) == 1
     assert failed[0].category == "transient" and "shared rate limiter" in (failed[0].message or "")
     assert [e.kind for e in events if e.kind is EventKind.CALL_SUCCEEDED]
+
+
+def test_the_readme_configuration_loads(make_hub: Callable[..., Hub]) -> None:
+    """Every TOML block of the README, merged, is a configuration the loader accepts (its
+    connectors stood in for by the fake, whose tables take the same common keys)."""
+    import re
+    import tomllib
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    blocks = re.findall(r"```toml\n(.*?)```", readme, re.DOTALL)
+    assert len(blocks) >= 2
+    merged: dict[str, Any] = {}
+    for block in blocks:
+        for table, body in tomllib.loads(block).items():
+            merged.setdefault(table, {}).update(body)
+    connectors = {
+        name: {k: v for k, v in body.items() if k != "api_key"} | {"type": "fake"}
+        for name, body in merged.pop("connectors").items()
+    }
+    hub = make_hub(merged.pop("backends"), merged.pop("hub"), **connectors)
+    assert set(hub.config.backends) == {"redis", "eu"}
+    assert hub.config.limiter_backend == "redis"
+    assert hub.config.connectors["mistral"].limiter_backend == "eu"

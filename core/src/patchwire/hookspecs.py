@@ -85,8 +85,16 @@ def patchwire_escalate(failure: Failure) -> None:
 
 @hookspec
 def patchwire_register_backends(register: BackendRegistrar) -> None:
-    """Add limiter and cache storage backends: ``register.limiter(name, factory)`` and
-    ``register.cache(name, factory)`` (``memory`` in core, ``redis`` in contrib)."""
+    """Add limiter and cache storage backend types: ``register.limiter(name, factory)`` and
+    ``register.cache(name, factory)`` (``memory`` in core, ``redis`` in contrib).
+
+    The hub calls a factory once per connector that selects it, with the keywords it
+    names among ``table`` (its ``[backends.NAME]`` table, a
+    :class:`patchwire.backends.BackendTable`), ``clock``, ``connector`` and, for caches,
+    ``max_entries`` and ``default_ttl`` (see :func:`patchwire.backends.call_factory`);
+    the keywords only ever grow. A ``settings`` attribute on the factory (name to
+    :class:`patchwire.connector.Setting`) has core check the table at load.
+    """
 
 
 @hookspec
