@@ -11,8 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # One program per line: the program the tests look up on PATH, the Debian package that
-# provides it, and a build a non-root user can install into .venv instead ("-" when there is
-# none): pip:DIST:FILE (FILE is the program's path inside site-packages) or npm:PACKAGE:BIN.
+# provides it ("-" when none does), and a build installed into .venv when apt-get cannot be
+# used or has no package ("-" when there is none): pip:DIST:FILE (FILE is the program's path
+# inside site-packages) or npm:PACKAGE:BIN (BIN under node_modules/.bin).
 PROGRAMS='
 jq              jq              -
 pandoc          pandoc          pip:pypandoc-binary:pypandoc/files/pandoc
@@ -61,14 +62,16 @@ install_fallback() {
 need=$(missing)
 [ -z "$need" ] && exit 0
 
-if is_root; then
-  pkgs=$(awk '{print $2}' <<<"$need" | tr '\n' ' ')
+pkgs=$(awk '$2 != "-" {print $2}' <<<"$need" | tr '\n' ' ')
+if is_root && [ -n "${pkgs// /}" ]; then
   export DEBIAN_FRONTEND=noninteractive
   echo "provision: apt-get install $pkgs" >&2
   apt-get update -qq >&2 || true
   # shellcheck disable=SC2086 # one word per package
   apt-get install -y -qq --no-install-recommends $pkgs >/dev/null || true
-elif [ "${PATCHWIRE_PROVISION_FALLBACK:-1}" != 0 ]; then
+  need=$(missing)
+fi
+if [ -n "$need" ] && [ "${PATCHWIRE_PROVISION_FALLBACK:-1}" != 0 ]; then
   while read -r prog _pkg fallback; do
     [ "$fallback" = - ] && continue
     echo "provision: installing $prog into .venv ($fallback)" >&2
@@ -79,6 +82,9 @@ fi
 need=$(missing)
 [ -z "$need" ] && exit 0
 progs=$(awk '{print $1}' <<<"$need" | paste -sd, - | sed 's/,/, /g')
-pkgs=$(awk '{print $2}' <<<"$need" | tr '\n' ' ' | sed 's/ $//')
-echo "make test: missing $progs (the tests drive them); install with: sudo apt-get install -y $pkgs" >&2
+pkgs=$(awk '$2 != "-" {print $2}' <<<"$need" | tr '\n' ' ' | sed 's/ $//')
+others=$(awk '$2 == "-" {split($3, f, ":"); print f[1] " install " f[2]}' <<<"$need" | paste -sd';' - | sed 's/;/; /g')
+how=${pkgs:+sudo apt-get install -y $pkgs}
+how=${how:+$how${others:+; }}$others
+echo "make test: missing $progs (the tests drive them); install with: $how" >&2
 exit 1
