@@ -3,6 +3,7 @@ says; its labels come from bounded sources only; the distribution registers as a
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -69,6 +70,14 @@ def busy_snapshot() -> MetricsSnapshot:
     emit(EventKind.CALL_FAILED, category="another made-up category")
     emit(EventKind.ATTEMPT_FAILED, category="transient")
     emit(EventKind.ATTEMPT_FAILED, category="transient")
+    emit(EventKind.ATTEMPT_FAILED, category="degraded", data={"timeout": True})
+    emit(EventKind.ATTEMPT_FAILED, category="degraded", data={"timeout": True}, operation="stream")
+    emit(
+        EventKind.ATTEMPT_FAILED,
+        category="degraded",
+        data={"timeout": True},
+        operation="tool:a prompt pasted as an operation name",
+    )
     emit(EventKind.RETRY_SCHEDULED, duration=0.25)
     emit(EventKind.RETRY_SCHEDULED, duration=0.5)
     emit(EventKind.THROTTLED, duration=0.4)
@@ -115,6 +124,11 @@ def test_every_family_reads_back_as_the_snapshot_reports() -> None:
     assert value(samples, "patchwire_calls_retried_total", **m, outcome="succeeded") == 1
     assert value(samples, "patchwire_calls_retried_total", **m, outcome="failed") == 1
     assert value(samples, "patchwire_attempt_failures_total", **m, category="transient") == 2
+    assert value(samples, "patchwire_attempt_failures_total", **m, category="degraded") == 3
+    assert value(samples, "patchwire_timeouts_total", **m, operation="complete") == 1
+    assert value(samples, "patchwire_timeouts_total", **m, operation="stream") == 1
+    assert value(samples, "patchwire_timeouts_total", **m, operation="tool:other") == 1
+    assert row.timeouts == 3
     assert value(samples, "patchwire_tokens_total", **m, kind="input") == row.input_tokens == 600
     assert value(samples, "patchwire_tokens_total", **m, kind="output") == row.output_tokens == 120
     assert value(samples, "patchwire_cost_total", **m) == row.cost
@@ -201,6 +215,15 @@ def rows(draw: st.DrawFn) -> ConnectorMetrics:
         errors=draw(counts),
         attempt_errors=draw(counts),
         credential_events=draw(counts),
+        timeouts_by_operation=draw(
+            st.dictionaries(
+                st.one_of(
+                    texts, st.sampled_from(["complete", "tool:search"]), texts.map("tool:".__add__)
+                ),
+                st.integers(min_value=0, max_value=10**6),
+                max_size=5,
+            )
+        ),
         latency=LatencyMetrics.of(histogram),
         breaker=BreakerMetrics(
             state=draw(st.one_of(st.none(), texts, st.sampled_from(labels.BREAKER_STATES)))
@@ -243,7 +266,10 @@ def test_no_label_value_comes_from_an_unbounded_source(
     per_row = (
         26 + 2 * len(DEFAULT_BUCKETS) + 2 * len(labels.CATEGORIES) + len(labels.CREDENTIAL_KINDS)
     )
-    assert len(samples) <= per_row * len(unique) + len(sinks)
+    tools = sum(len(row.timeouts_by_operation) for row in unique)
+    assert len(samples) <= per_row * len(unique) + tools + len(sinks)
+    # A tool operation keeps its name only when the application called it by that name.
+    called = {op for row in unique for op in row.timeouts_by_operation}
     for _, pairs in samples:
         for name, label_value in pairs:
             if name == "connector":
@@ -254,6 +280,11 @@ def test_no_label_value_comes_from_an_unbounded_source(
                 assert label_value in sinks
             elif name == "le":
                 assert label_value in bounds
+            elif name == "operation":
+                assert label_value in labels.OPERATIONS or (
+                    label_value in called
+                    and re.fullmatch(r"tool:[\w.\-]{1,64}", label_value, re.ASCII)
+                ), label_value
             else:
                 assert label_value in FIXED[name], (name, label_value)
 

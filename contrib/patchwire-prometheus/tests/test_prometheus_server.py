@@ -41,9 +41,10 @@ def hub_config(primary: Simulator, backup: Simulator) -> dict[str, Any]:
                 "type": "openai",
                 "base_url": primary.base_url,
                 "api_key": f"env:{KEY_ENV}",
-                "timeout": 2,
+                "timeout": 0.3,
                 "retry": retry,
                 "cache": {"ttl": 600},
+                "limits": {"requests_per_second": 40},
                 "breaker": {"enabled": False},
             },
             "backup": {
@@ -128,7 +129,7 @@ async def test_promql_returns_what_the_hub_snapshot_reports(
     monkeypatch.setenv(KEY_ENV, "sk-prom-test-0000")
     primary = Simulator(
         "openai",
-        faults=FaultMix(server_error=0.2, overloaded=0.1, latency=0.002),
+        faults=FaultMix(server_error=0.2, overloaded=0.1, hang=0.05, latency=0.002),
         seed=5,
         plugin_host=prometheus_host,
     )
@@ -156,6 +157,8 @@ async def test_promql_returns_what_the_hub_snapshot_reports(
         assert sum(row.retries.scheduled for row in rows) > 0
         assert sum(row.fallbacks for row in rows) > 0
         assert sum(row.cache.hits for row in rows) > 0
+        assert sum(row.timeouts for row in rows) > 0
+        assert sum(row.limiter.throttled for row in rows) > 0
 
         # Every series Prometheus stored holds the value the hub serves now, and vice versa.
         stored = {(r["metric"]["__name__"], key(r["metric"])): float(r["value"][1]) for r in result}
@@ -171,6 +174,8 @@ async def test_promql_returns_what_the_hub_snapshot_reports(
             'sum(patchwire_tokens_total{kind="input"})': total(lambda r: r.input_tokens),
             'sum(patchwire_tokens_total{kind="output"})': total(lambda r: r.output_tokens),
             "sum(patchwire_retries_total)": total(lambda r: r.retries.scheduled),
+            "sum(patchwire_timeouts_total)": total(lambda r: r.timeouts),
+            "sum(patchwire_limiter_waits_total)": total(lambda r: r.limiter.throttled),
             "sum(patchwire_attempt_failures_total)": total(
                 lambda r: sum(r.attempt_errors.values())
             ),

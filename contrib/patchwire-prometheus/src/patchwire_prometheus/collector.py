@@ -153,6 +153,11 @@ def snapshot_families(snapshot: MetricsSnapshot, buckets: Sequence[float]) -> li
     cost_unknown = _counter(
         "patchwire_cost_unknown_calls", "Succeeded calls whose cost is unknown (no price)."
     )
+    timeouts = _counter(
+        "patchwire_timeouts",
+        "Attempts that ran out of time (also counted as degraded attempt failures), by operation.",
+        ["operation"],
+    )
     retries = _counter("patchwire_retries", "Retries scheduled.")
     retry_delay = _counter(
         "patchwire_retry_delay_seconds", "Time scheduled to wait before retries."
@@ -208,6 +213,8 @@ def snapshot_families(snapshot: MetricsSnapshot, buckets: Sequence[float]) -> li
         tokens.add_metric([*key, "output"], row.output_tokens)
         cost.add_metric(key, row.cost)
         cost_unknown.add_metric(key, row.cost_unknown)
+        for name, n in sorted(_mapped(row.timeouts_by_operation, labels.operation).items()):
+            timeouts.add_metric([*key, name], n)
         retries.add_metric(key, row.retries.scheduled)
         retry_delay.add_metric(key, row.retries.delay_total)
         fallbacks.add_metric(key, row.fallbacks)
@@ -252,6 +259,7 @@ def snapshot_families(snapshot: MetricsSnapshot, buckets: Sequence[float]) -> li
         tokens,
         cost,
         cost_unknown,
+        timeouts,
         retries,
         retry_delay,
         fallbacks,

@@ -10,6 +10,7 @@ no prompt, request id or user string can become a label.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from patchwire.errors import Category
@@ -19,11 +20,13 @@ __all__ = [
     "CATEGORIES",
     "CREDENTIAL_KINDS",
     "OTHER",
+    "OPERATIONS",
     "OUTCOMES",
     "QUOTA_RESOURCES",
     "TOKEN_KINDS",
     "category",
     "credential_kind",
+    "operation",
 ]
 
 OTHER = "other"
@@ -53,3 +56,19 @@ def category(name: str) -> str:
 
 def credential_kind(name: str) -> str:
     return _CREDENTIAL_KINDS.get(name, OTHER)
+
+
+OPERATIONS = frozenset({"complete", "stream", "embed", "list_tools", "tool:" + OTHER, OTHER})
+# A tool operation keeps its name (the application chose to call it, as it chose its
+# models) when it looks like one; anything else is counted as "tool:other".
+_TOOL_NAME = re.compile(r"tool:[A-Za-z0-9_.\-]{1,64}")
+
+
+def operation(name: str) -> str:
+    """A patchwire operation as a label value: ``complete``, ``stream``, ``embed``,
+    ``list_tools``, ``tool:NAME`` for a plausible tool name, else ``tool:other``/``other``."""
+    if name in OPERATIONS:
+        return name
+    if name.startswith("tool:"):
+        return name if _TOOL_NAME.fullmatch(name) else "tool:" + OTHER
+    return OTHER
