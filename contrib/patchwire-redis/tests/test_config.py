@@ -1,7 +1,8 @@
 """``[backends.redis]`` against a real server: the password only ever as a reference (the
-whole URL, or ``password``), redacted in reprs, errors and logs; pool size, prefix and
-per-connector tables reaching the client; a settlement that fails during an outage
-reported as an event while the call keeps its reply.
+whole URL, or ``password``), redacted in reprs, errors and logs; mutual TLS from the
+configured files; pool size, prefix and per-connector tables reaching the client; a
+settlement that fails during an outage reported as an event while the call keeps its
+reply.
 
 Integration tests: real redis-server processes on loopback, a hub on the real clock.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from patchwire import Hub
 from patchwire.errors import AuthError, ConfigError
 from patchwire.events import Event, EventKind
@@ -23,7 +25,7 @@ from patchwire.types import Completion, Usage
 from patchwire_redis.cache import RedisCacheBackend
 from patchwire_redis.limiter import RedisLimiterBackend
 from patchwire_redis.plugin import plugin
-from patchwire_redis.testing import RedisServer
+from patchwire_redis.testing import RedisServer, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -263,3 +265,49 @@ def test_the_readme_configuration_loads(make_hub: Callable[..., Hub]) -> None:
     assert set(hub.config.backends) == {"redis", "eu"}
     assert hub.config.limiter_backend == "redis"
     assert hub.config.connectors["mistral"].limiter_backend == "eu"
+
+
+@pytest.fixture(scope="module")
+def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RedisServer, Any]]:
+    """A server whose TLS port asks for a client certificate from the test CA; its plain
+    port only serves the start-up PING."""
+    folder = tmp_path_factory.mktemp("tls")
+    ca = trustme.CA()
+    server_cert = ca.issue_cert("127.0.0.1")
+    client_cert = ca.issue_cert("patchwire-client")
+    paths = {
+        "ca": folder / "ca.pem",
+        "server": folder / "server.pem",
+        "client": folder / "client.pem",
+    }
+    ca.cert_pem.write_to_path(str(paths["ca"]))
+    server_cert.private_key_and_cert_chain_pem.write_to_path(str(paths["server"]))
+    client_cert.private_key_and_cert_chain_pem.write_to_path(str(paths["client"]))
+    tls_port = free_port()
+    options = ["--tls-port", str(tls_port), "--tls-cert-file", str(paths["server"])]
+    options += ["--tls-key-file", str(paths["server"]), "--tls-ca-cert-file", str(paths["ca"])]
+    server = RedisServer(folder, options=options)
+    server.start()
+    yield server, (tls_port, paths)
+    server.kill()
+
+
+async def test_mutual_tls_with_the_configured_files(
+    tls_redis: tuple[RedisServer, Any],
+    make_hub: Callable[..., Hub],
+    fake_scripts: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    _, (port, paths) = tls_redis
+    tls = {"url": f"rediss://127.0.0.1:{port}/0", "tls_ca_file": str(paths["ca"])}
+    client = {"tls_cert_file": str(paths["client"]), "tls_key_file": str(paths["client"])}
+    async with make_hub({"redis": {**tls, **client}}) as hub:
+        model = hub.model("fake:m")
+        await model.complete("q", cache=True)
+        assert (await model.complete("q", cache=True)).cached
+    # Without the client certificate the server refuses the connection: a miss, logged.
+    async with make_hub({"redis": tls}) as hub:
+        model = hub.model("fake:m")
+        for _ in range(2):
+            assert not (await model.complete("q", cache=True)).cached
+    assert "failed" in caplog.text
