@@ -237,3 +237,47 @@ def test_the_entry_point_module_does_not_import_opentelemetry() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+async def test_a_cached_reply_has_no_attempt_and_adds_no_tokens(
+    otel_host: PluginHost,
+    telemetry: Telemetry,
+    virtual_clock: VirtualClock,
+    fake_scripts: dict[str, FakeScript],
+) -> None:
+    fake_scripts["fake"] = FakeScript(default="same answer")
+    config = {"connectors": {"fake": {"cache": {"ttl": 60}}}}
+    async with Hub.from_dict(config, host=otel_host, clock=virtual_clock) as hub:
+        first = await hub.model("fake:model-c").complete("hi", temperature=0)
+        second = await hub.model("fake:model-c").complete("hi", temperature=0)
+    assert not first.cached and second.cached
+    spans = telemetry.spans.get_finished_spans()
+    calls = [s for s in spans if s.name == "chat model-c"]
+    assert len(calls) == 2
+    fresh, cached = sorted(calls, key=lambda s: s.start_time or 0)
+    assert len(children(spans, fresh)) == 1 and children(spans, cached) == []
+    assert (cached.attributes or {})["patchwire.cache_hit"] is True
+    assert "gen_ai.usage.input_tokens" not in (cached.attributes or {})
+    (tokens_in,) = points(
+        telemetry,
+        "gen_ai.client.token.usage",
+        **{"gen_ai.request.model": "model-c", "gen_ai.token.type": "input"},
+    )
+    assert tokens_in.count == 1  # the cached reply billed nothing
+
+
+def test_calls_whose_end_never_comes_are_ended_when_room_is_needed(telemetry: Telemetry) -> None:
+    """At most ``max_open`` calls are tracked, so a lost end event cannot grow memory."""
+    from patchwire.events import Event, EventKind
+    from patchwire_otel.recorder import CallRecorder
+
+    recorder = CallRecorder(max_open=2)
+    for call_id in (1, 2, 3):
+        recorder(Event(EventKind.CALL_STARTED, "fake", "model-lost", time=0.0, call_id=call_id))
+    (ended,) = telemetry.spans.get_finished_spans()
+    assert ended.status.status_code is StatusCode.ERROR
+    assert ended.status.description == "no end event"
+    recorder(
+        Event(EventKind.CALL_SUCCEEDED, "fake", "model-lost", time=1.0, call_id=3, duration=1.0)
+    )
+    assert len(telemetry.spans.get_finished_spans()) == 3  # call 3's span and its attempt
