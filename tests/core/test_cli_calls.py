@@ -44,11 +44,17 @@ def simulator() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     root = f"http://127.0.0.1:{port}"
-    for _ in range(200):
+    # A deadline rather than a number of tries: a loaded machine can take many seconds to
+    # start the CLI, and a test that went on before it answered would fail for no reason.
+    deadline = time.monotonic() + 60
+    while True:
         try:
-            urllib.request.urlopen(f"{root}/stats", timeout=0.2)
+            urllib.request.urlopen(f"{root}/stats", timeout=2)
             break
         except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("the simulator CLI did not start", pytrace=False)
             time.sleep(0.05)
     yield f"{root}/v1"
     proc.terminate()
