@@ -40,6 +40,18 @@ _EXPORTS = {
     "CircuitOpenError": "patchwire.errors",
     "QuotaExhaustedError": "patchwire.errors",
     "hookimpl": "patchwire.hookspecs",
+    # rich calls: content parts, tool specs, structured output
+    "Text": "patchwire.parts",
+    "Image": "patchwire.parts",
+    "Document": "patchwire.parts",
+    "ToolCall": "patchwire.parts",
+    "ToolResultPart": "patchwire.parts",
+    "Reasoning": "patchwire.parts",
+    "ToolCallDelta": "patchwire.types",
+    "ToolSpec": "patchwire.tools",
+    "ToolArgumentsError": "patchwire.tools",
+    "OutputSpec": "patchwire.output",
+    "OutputValidationError": "patchwire.output",
 }
 
 __all__ = [
@@ -68,6 +80,17 @@ __all__ = [
     "CircuitOpenError",
     "QuotaExhaustedError",
     "hookimpl",
+    "Text",
+    "Image",
+    "Document",
+    "ToolCall",
+    "ToolResultPart",
+    "Reasoning",
+    "ToolCallDelta",
+    "ToolSpec",
+    "ToolArgumentsError",
+    "OutputSpec",
+    "OutputValidationError",
 ]
 
 if TYPE_CHECKING:
@@ -87,14 +110,18 @@ if TYPE_CHECKING:
     from patchwire.hookspecs import hookimpl
     from patchwire.hub import Hub
     from patchwire.model import Model, Tool
+    from patchwire.output import OutputSpec, OutputValidationError
+    from patchwire.parts import Document, Image, Reasoning, Text, ToolCall, ToolResultPart
     from patchwire.secrets import Secret
     from patchwire.sync import SyncHub
+    from patchwire.tools import ToolArgumentsError, ToolSpec
     from patchwire.types import (
         CallOptions,
         Completion,
         Embedding,
         Message,
         StreamChunk,
+        ToolCallDelta,
         ToolResult,
         Usage,
     )

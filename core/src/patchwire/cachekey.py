@@ -10,7 +10,10 @@ operation and payload. The rules that decide when two payloads are "equal":
   (every provider reads them the same), while ``True`` and ``1`` do not (JSON keeps
   booleans apart, and so do providers);
 - dict keys must be strings, or ints, which are written in decimal because that is what
-  they become on the wire (e.g. OpenAI's ``logit_bias`` token ids).
+  they become on the wire (e.g. OpenAI's ``logit_bias`` token ids);
+- image and document parts count by their sha256 (and media type, URL, filename), never
+  by their bytes; an output spec by its schema and name. Tools, tool choice and reasoning
+  settings are fields of the request's ``features`` and count like any other field.
 
 Anything else raises ``TypeError`` naming the type: falling back to ``repr`` would make
 keys depend on memory addresses or ``__repr__`` whims and silently stop hitting.
@@ -24,11 +27,18 @@ from collections.abc import Mapping
 
 import attrs
 
+from patchwire.output import OutputSpec
+from patchwire.parts import Media
+
 __all__ = ["cache_key"]
 
 # Bumped whenever the canonical form changes, so a shared (Redis) cache never answers
 # with an entry written under different rules.
 _SCHEME = "patchwire-cache-v1"
+
+# Values whose key is their ``cache_form()``: media by content hash (never their bytes),
+# an output spec by its schema (its Python type is not JSON).
+_BY_FORM = (Media, OutputSpec)
 
 # One encoder for every key: json.dumps with options builds a new one per call, which
 # was half the cost of a key.
@@ -58,6 +68,8 @@ def _canonical(value: object) -> _Canonical:
     if isinstance(value, Mapping):
         return _canonical_mapping(value)
     if attrs.has(type(value)):
+        if isinstance(value, _BY_FORM):
+            return _canonical(value.cache_form())
         return _canonical_mapping(attrs.asdict(value, recurse=False))  # type: ignore[arg-type]
     raise TypeError(f"cannot build a cache key from a value of type {type(value).__qualname__}")
 

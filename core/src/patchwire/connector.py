@@ -49,10 +49,25 @@ __all__ = [
 
 
 class Capability(enum.StrEnum):
+    """What a connector can do. The first four are operations; the rest are features of a
+    completion request that the pipeline checks before sending (``patchwire.features``)."""
+
     COMPLETE = "complete"
     STREAM = "stream"
     EMBED = "embed"
     TOOL = "tool"
+    #: offer ``tools=``, honour ``tool_choice``/``parallel_tool_calls``, send ToolCall and
+    #: ToolResultPart parts, and return ``Completion.tool_calls``
+    TOOLS = "tools"
+    #: send ``output=`` with the provider's native mechanism
+    STRUCTURED_OUTPUT = "structured_output"
+    #: send Image parts in user messages
+    IMAGES = "images"
+    #: send Document (PDF) parts in user messages
+    DOCUMENTS = "documents"
+    #: send ``reasoning=``, return Reasoning parts and ``usage.reasoning_tokens``, and
+    #: replay its own Reasoning parts (a connector drops other providers' Reasoning parts)
+    REASONING = "reasoning"
 
 
 @attrs.frozen
@@ -128,7 +143,17 @@ class Connector:
     type_name: ClassVar[str] = ""
     version: ClassVar[str] = "0"
     api_versions: ClassVar[tuple[str, ...]] = ()
+    #: what the connector can do under its default API version
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    #: what it can do under other API versions, where that differs from ``capabilities``
+    version_capabilities: ClassVar[Mapping[str, frozenset[Capability]]] = {}
+    #: the sampling knobs (``patchwire.features.SAMPLING_PARAMS``) its default API version
+    #: sends; the pipeline drops (or refuses, under ``unsupported_params = "error"``) the others
+    sampling_params: ClassVar[frozenset[str]] = frozenset(
+        {"temperature", "top_p", "top_k", "seed", "presence_penalty", "frequency_penalty"}
+    )
+    #: the same per API version, where it differs
+    version_sampling_params: ClassVar[Mapping[str, frozenset[str]]] = {}
     settings: ClassVar[Mapping[str, Setting]] = {}
     #: most inputs one embedding request may carry (the batcher's limit)
     max_batch_size: ClassVar[int] = 1
@@ -141,6 +166,24 @@ class Connector:
     def __init__(self, ctx: ConnectorContext) -> None:
         self.ctx = ctx
         self.name = ctx.name
+        #: the configured API version, or None for the connector's default
+        self.api_version: str | None = ctx.config.api_version
+        #: sampling knobs dropped before sending, by name (``unsupported_params = "drop"``)
+        self.dropped_params: dict[str, int] = {}
+
+    @classmethod
+    def capabilities_for(cls, api_version: str | None) -> frozenset[Capability]:
+        """The capabilities under ``api_version`` (None: the default one)."""
+        if api_version is None:
+            return cls.capabilities
+        return cls.version_capabilities.get(api_version, cls.capabilities)
+
+    @classmethod
+    def sampling_params_for(cls, api_version: str | None) -> frozenset[str]:
+        """The sampling knobs sendable under ``api_version`` (None: the default one)."""
+        if api_version is None:
+            return cls.sampling_params
+        return cls.version_sampling_params.get(api_version, cls.sampling_params)
 
     def setting(self, key: str) -> Any:
         value = self.ctx.config.settings.get(key)
@@ -202,7 +245,7 @@ class Connector:
         model connectors refine it (tiktoken when installed).
         """
         if isinstance(request, CompletionRequest):
-            chars = sum(len(m.content) + 4 for m in request.messages)
+            chars = sum(_content_chars(m.content) + 4 for m in request.messages)
             out = request.params.get("max_tokens") or 0
             return chars // 4 + 1 + int(out)
         if isinstance(request, EmbeddingRequest):
@@ -241,3 +284,27 @@ class Connector:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} type={self.type_name!r}>"
+
+
+#: a documented approximation for media: what an image or a PDF page costs is provider-
+#: specific (tiles, pages); connectors that know their rule override ``estimate_tokens``
+MEDIA_TOKEN_ESTIMATE = 1_000
+
+
+def _content_chars(content: object) -> int:
+    """Characters a message's content counts for the four-a-token estimate."""
+    if isinstance(content, str):
+        return len(content)
+    from patchwire.parts import Media, Reasoning, Text, ToolCall, ToolResultPart
+
+    total = 0
+    for part in content:  # type: ignore[attr-defined]
+        if isinstance(part, Text | Reasoning):
+            total += len(part.text)
+        elif isinstance(part, ToolCall):
+            total += len(part.raw_arguments) + len(part.name)
+        elif isinstance(part, ToolResultPart):
+            total += len(part.text)
+        elif isinstance(part, Media):
+            total += MEDIA_TOKEN_ESTIMATE * 4
+    return total

@@ -37,6 +37,7 @@ class EventKind(enum.StrEnum):
     BREAKER_TRANSITION = "breaker_transition"
     QUOTA_REPORTED = "quota_reported"
     BATCH_SENT = "batch_sent"
+    PARAM_DROPPED = "param_dropped"  # a sampling knob the connector cannot send; ``data["param"]``
     #: a shared limiter could not settle a finished call's tokens; ``category``, ``message``
     LIMITER_SETTLE_FAILED = "limiter_settle_failed"
 

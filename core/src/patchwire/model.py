@@ -16,6 +16,7 @@ from patchwire.arguments import (
 )
 from patchwire.connector import ToolInfo
 from patchwire.errors import InvalidRequestError
+from patchwire.features import split_features
 from patchwire.pipeline import Pipeline, Target
 from patchwire.types import (
     CallOptions,
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Model", "Tool"]
 
-Prompt = str | Message | Sequence[Message | Mapping[str, str]]
+Prompt = str | Message | Sequence[Message | Mapping[str, Any]]
 
 
 def _options(
@@ -107,11 +108,17 @@ class Model:
     ) -> Completion:
         messages = check_prompt(prompt)
         options = _options(priority, timeout, cache, idempotency_key, cache_ttl)
+        params, features = split_features(params)
 
         def request_for(target: Target) -> CompletionRequest:
-            return CompletionRequest(target.model or "", messages, params, idempotency_key)
+            return CompletionRequest(
+                target.model or "", messages, params, idempotency_key, features
+            )
 
-        return await self._pipeline.complete(self._targets_for(options), request_for, options)
+        output = features.output if features else None
+        return await self._pipeline.complete(
+            self._targets_for(options), request_for, options, output
+        )
 
     def stream(
         self,
@@ -124,9 +131,12 @@ class Model:
     ) -> AsyncIterator[StreamChunk]:
         messages = check_prompt(prompt)
         options = _options(priority, timeout, False, idempotency_key)
+        params, features = split_features(params)
 
         def request_for(target: Target) -> CompletionRequest:
-            return CompletionRequest(target.model or "", messages, params, idempotency_key)
+            return CompletionRequest(
+                target.model or "", messages, params, idempotency_key, features
+            )
 
         return self._pipeline.stream(self._targets_for(options), request_for, options)
 

@@ -38,7 +38,9 @@ from patchwire.errors import (
 )
 from patchwire.escalation import Failure
 from patchwire.events import Event, EventKind
+from patchwire.features import check_request, finish_output
 from patchwire.limiter import LimiterRefused, Permit
+from patchwire.output import OutputSpec
 from patchwire.prices import PriceTable
 from patchwire.redact import Redactor
 from patchwire.runtime import ConnectorRuntime
@@ -165,6 +167,28 @@ class Pipeline:
                 message=self._redactor.redact(err.message),
             )
 
+    def _features(
+        self,
+        rt: ConnectorRuntime,
+        model: str | None,
+        call_id: int,
+        operation: str,
+        request: CompletionRequest,
+    ) -> CompletionRequest:
+        """Refuse features the connector lacks; drop (or refuse) sampling knobs it cannot send."""
+        request, dropped = check_request(rt.connector, request, rt.config.unsupported_params)
+        for param in dropped:
+            self._event(
+                EventKind.PARAM_DROPPED,
+                rt.name,
+                model,
+                call_id,
+                operation,
+                message=f"{param} dropped: connector type '{rt.config.type}' cannot send it",
+                data={"param": param},
+            )
+        return request
+
     # --- the retry loop for one target ----------------------------------------------------
 
     async def _attempts(
@@ -185,6 +209,8 @@ class Pipeline:
         model = target.model
         if operation != "list_tools":
             try:
+                if isinstance(request, CompletionRequest):
+                    request = self._features(rt, model, call_id, operation, request)
                 conn.validate(request)
             except PatchwireError as invalid:
                 raise self._fill(invalid, rt.name, model, 0) from None
@@ -608,6 +634,7 @@ class Pipeline:
         targets: Sequence[Target],
         request_for: Callable[[Target], CompletionRequest],
         options: CallOptions,
+        output: OutputSpec | None = None,
     ) -> Completion:
         call_id, start, deadline = self._begin(targets, "complete", options)
         try:
@@ -616,6 +643,9 @@ class Pipeline:
                 result, target, attempts, _ = await self._route(
                     targets, "complete", request_for, _complete, options, deadline, call_id
                 )
+                if output is not None:
+                    # After the route, not per attempt: the error keeps its type and raw text.
+                    result = finish_output(output, result, target.runtime.name, attempts)
                 return result, targets.index(target), attempts
 
             (result, index, attempts), hit = await self._cached(
@@ -649,6 +679,8 @@ class Pipeline:
             latency=latency,
             cost=cost,
             raw=result.raw,
+            parts=result.parts,
+            parsed=result.parsed,
         )
 
     async def stream(

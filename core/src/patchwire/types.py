@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import attrs
+
+from patchwire.parts import Part, Reasoning, ToolCall, as_parts, text_of
+
+if TYPE_CHECKING:
+    from patchwire.output import OutputSpec
+    from patchwire.tools import ToolSpec
 
 __all__ = [
     "CallOptions",
     "Completion",
     "CompletionRequest",
+    "FINISH_REASONS",
     "Embedding",
     "EmbeddingBatch",
     "EmbeddingRequest",
     "Message",
+    "RequestFeatures",
     "Role",
     "StreamChunk",
+    "ToolCallDelta",
     "ToolRequest",
     "ToolResult",
     "Usage",
@@ -32,14 +41,39 @@ def _check_role(_: object, __: attrs.Attribute[str], value: str) -> None:
         raise ValueError(f"message role must be one of {sorted(_ROLES)}, got {value!r}")
 
 
+def _content(value: str | Sequence[Part | str]) -> str | tuple[Part, ...]:
+    # A string stays a string: the text-only path pays nothing for parts.
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes | bytearray) or not isinstance(value, Sequence):
+        raise TypeError(
+            "message content must be a string or a list of strings and parts"
+            f" (Image, Document, ...), got {type(value).__name__}"
+        )
+    return as_parts(value)
+
+
 @attrs.frozen(slots=True)
 class Message:
+    """One message. ``content`` is text, or a sequence of parts (``patchwire.parts``).
+
+    ``Message("user", ["What is this?", Image.from_path("cat.png")])``: strings in the
+    sequence become ``Text`` parts, so ``content`` is then a tuple of parts. Tool results
+    go in a ``user`` (or ``tool``) message as ``ToolResultPart`` values; the model's
+    tool calls and reasoning come back in ``Completion.message``.
+    """
+
     role: Role = attrs.field(validator=_check_role)
-    content: str
+    content: str | tuple[Part, ...] = attrs.field(converter=_content)
+
+    @property
+    def text(self) -> str:
+        """The text of the message (its Text parts joined, for part content)."""
+        return self.content if isinstance(self.content, str) else text_of(self.content)
 
 
 def as_messages(
-    prompt: str | Message | Sequence[Message | Mapping[str, str]],
+    prompt: str | Message | Sequence[Message | Mapping[str, Any]],
 ) -> tuple[Message, ...]:
     """Accept a plain prompt, one message, or a list of messages or ``{"role", "content"}`` dicts."""
     if isinstance(prompt, str):
@@ -51,7 +85,7 @@ def as_messages(
         if isinstance(item, Message):
             out.append(item)
         elif isinstance(item, Mapping) and "role" in item and "content" in item:
-            out.append(Message(item["role"], item["content"]))  # type: ignore[arg-type]
+            out.append(Message(item["role"], item["content"]))
         else:
             raise TypeError(
                 f"a message must be a Message or a mapping with 'role' and 'content', got {type(item).__name__}"
@@ -105,18 +139,72 @@ def _freeze(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 
 @attrs.frozen(slots=True)
+class RequestFeatures:
+    """The semantic features of a completion request, already checked and normalised by core.
+
+    - ``tools``: the tools offered (:class:`patchwire.tools.ToolSpec`);
+    - ``tool_choice``: ``"auto"``, ``"none"``, ``"required"``, an offered tool's name, or
+      None (the provider's default, which is auto when tools are offered);
+    - ``parallel_tool_calls``: False allows at most one call per turn; None the default;
+    - ``output``: the requested JSON shape (:class:`patchwire.output.OutputSpec`);
+    - ``reasoning``: ``"low"``, ``"medium"``, ``"high"``, or a token budget (0 turns
+      reasoning off where the provider allows it).
+    """
+
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: str | None = None
+    parallel_tool_calls: bool | None = None
+    output: OutputSpec | None = None
+    reasoning: str | int | None = None
+
+
+_NO_FEATURES: Final = RequestFeatures()
+
+
+@attrs.frozen(slots=True)
 class CompletionRequest:
     """What a connector receives for a completion or stream.
 
-    ``params`` holds the remaining generation parameters by their patchwire names
-    (``max_tokens``, ``temperature``, ``top_p``, ``stop``, ``seed``...); a connector maps
-    them to its wire names and rejects the ones its API refuses.
+    ``params`` holds the sampling parameters by their patchwire names: the portable
+    ``max_tokens``, ``temperature``, ``top_p``, ``stop``, ``seed`` and ``user``, and any
+    connector-specific extra; a connector maps them to its wire names and rejects the
+    ones its API refuses. ``features`` holds the semantic ones (tools, tool choice,
+    parallel calls, output, reasoning) as one :class:`RequestFeatures`, None when the call
+    asks for none of them, which keeps the text-only request as small as it was; read
+    them through the properties ``tools``, ``tool_choice``, ``parallel_tool_calls``,
+    ``output`` and ``reasoning``.
     """
 
     model: str
     messages: tuple[Message, ...]
     params: Mapping[str, Any] = attrs.field(factory=dict, converter=_freeze)
     idempotency_key: str | None = None
+    features: RequestFeatures | None = None
+
+    @property
+    def tools(self) -> tuple[ToolSpec, ...]:
+        return (self.features or _NO_FEATURES).tools
+
+    @property
+    def tool_choice(self) -> str | None:
+        return (self.features or _NO_FEATURES).tool_choice
+
+    @property
+    def parallel_tool_calls(self) -> bool | None:
+        return (self.features or _NO_FEATURES).parallel_tool_calls
+
+    @property
+    def output(self) -> OutputSpec | None:
+        return (self.features or _NO_FEATURES).output
+
+    @property
+    def reasoning(self) -> str | int | None:
+        return (self.features or _NO_FEATURES).reasoning
+
+    @property
+    def has_parts(self) -> bool:
+        """Whether any message holds parts rather than plain text."""
+        return any(m.content.__class__ is not str for m in self.messages)
 
 
 @attrs.frozen(slots=True)
@@ -135,8 +223,25 @@ class ToolRequest:
     idempotency_key: str | None = None
 
 
+#: patchwire's own finish reasons; connectors map their provider's words onto these
+FINISH_REASONS: Final = frozenset(
+    {"stop", "length", "tool_calls", "content_filter", "refusal", "pause", "other"}
+)
+
+
 @attrs.frozen(slots=True)
 class Completion:
+    """A reply.
+
+    ``text`` is the visible text. ``parts`` is the whole reply in the provider's order
+    (Text, ToolCall, Reasoning), empty when the reply is text only; ``tool_calls`` and
+    ``reasoning`` are views of it, and ``message`` is the assistant message to put in
+    the next turn's history (it keeps reasoning and signatures for replay). ``parsed``
+    is the validated value when ``output=`` was given. ``finish_reason`` is one of
+    ``FINISH_REASONS``: ``stop``, ``length`` (the token limit), ``tool_calls``,
+    ``content_filter``, ``refusal``, ``pause`` (the provider paused a long turn), ``other``.
+    """
+
     text: str
     usage: Usage = Usage()
     model: str = ""
@@ -148,15 +253,62 @@ class Completion:
     latency: float = 0.0
     cost: float | None = None
     raw: Mapping[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
+    parts: tuple[Part, ...] = ()
+    parsed: Any = None
+
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        return tuple(p for p in self.parts if isinstance(p, ToolCall))
+
+    @property
+    def reasoning(self) -> tuple[Reasoning, ...]:
+        return tuple(p for p in self.parts if isinstance(p, Reasoning))
+
+    @property
+    def message(self) -> Message:
+        """This reply as the assistant message of the next turn's history."""
+        return Message("assistant", self.parts if self.parts else self.text)
+
+
+@attrs.frozen(slots=True)
+class ToolCallDelta:
+    """A fragment of a streamed tool call.
+
+    ``index`` says which call of the turn it belongs to (several may stream at once);
+    ``id`` and ``name`` come on a call's first fragment, ``arguments`` is the next piece
+    of the argument JSON text (whole for providers that do not split it).
+    """
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
 
 
 @attrs.frozen(slots=True)
 class StreamChunk:
-    """A text delta; the final chunk carries ``usage`` and ``finish_reason`` when known."""
+    """A text delta; the final chunk carries ``usage`` and ``finish_reason`` when known.
+
+    ``tool_call_deltas`` carry tool-call fragments as they arrive and ``reasoning_text``
+    a delta of reasoning text or summary. The final chunk also carries the assembled
+    ``tool_calls``, the ``reasoning`` parts (with their signatures) and ``parts``, the
+    whole turn in order, as :attr:`Completion.parts` would hold it.
+    """
 
     text: str
     usage: Usage | None = None
     finish_reason: str | None = None
+    tool_call_deltas: tuple[ToolCallDelta, ...] = ()
+    reasoning_text: str = ""
+    parts: tuple[Part, ...] = ()
+
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        return tuple(p for p in self.parts if isinstance(p, ToolCall))
+
+    @property
+    def reasoning(self) -> tuple[Reasoning, ...]:
+        return tuple(p for p in self.parts if isinstance(p, Reasoning))
 
 
 @attrs.frozen(slots=True)

@@ -1,0 +1,192 @@
+"""The semantic features of a completion call, read from ``complete()``'s keywords and
+checked against what a connector can send before anything is sent.
+
+:func:`split_features` takes ``tools``, ``tool_choice``, ``parallel_tool_calls``,
+``output`` and ``reasoning`` out of the keyword parameters and normalises them into the
+fields of :class:`~patchwire.types.CompletionRequest`; the rest stay ``params``.
+
+:func:`check_request` runs once per target before the first attempt:
+
+- a semantic feature the connector lacks for its API version (tools, structured
+  output, image or document parts, reasoning) is an ``InvalidRequestError`` naming the
+  capability and the connector;
+- a sampling knob it cannot send (``temperature``, ``top_p``, ``seed``, penalties) is
+  dropped with a ``param_dropped`` event and a count on the connector
+  (``Connector.dropped_params``) under ``unsupported_params = "drop"``, the default, or
+  refused under ``"error"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+
+from patchwire.connector import Capability
+from patchwire.errors import InvalidRequestError
+from patchwire.parts import Document, Image, ToolCall, ToolResultPart
+from patchwire.types import Completion, CompletionRequest, RequestFeatures
+
+if TYPE_CHECKING:
+    from patchwire.connector import Connector
+    from patchwire.output import OutputSpec
+
+__all__ = [
+    "FEATURE_KEYS",
+    "REASONING_EFFORTS",
+    "SAMPLING_PARAMS",
+    "check_reasoning",
+    "check_request",
+    "finish_output",
+    "needed_capabilities",
+    "split_features",
+]
+
+FEATURE_KEYS: Final = frozenset(
+    {"tools", "tool_choice", "parallel_tool_calls", "output", "reasoning"}
+)
+REASONING_EFFORTS: Final = ("low", "medium", "high")
+#: knobs a connector may drop (with a warning) when its API version cannot send them
+SAMPLING_PARAMS: Final = frozenset(
+    {"temperature", "top_p", "top_k", "seed", "presence_penalty", "frequency_penalty"}
+)
+
+
+def check_reasoning(value: Any) -> str | int | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value in REASONING_EFFORTS:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise ValueError(
+        f"reasoning must be 'low', 'medium', 'high' or a token budget (an int >= 0), got {value!r}"
+    )
+
+
+def split_features(params: dict[str, Any]) -> tuple[dict[str, Any], RequestFeatures | None]:
+    """(sampling params, the request's features or None); bad values raise naming the keyword."""
+    if FEATURE_KEYS.isdisjoint(params):
+        return params, None
+    from patchwire.output import as_output
+    from patchwire.tools import as_tool_specs, check_tool_choice
+
+    rest = {k: v for k, v in params.items() if k not in FEATURE_KEYS}
+    tools = as_tool_specs(params["tools"]) if params.get("tools") is not None else ()
+    choice = params.get("tool_choice")
+    check_tool_choice(choice, tools)
+    parallel = params.get("parallel_tool_calls")
+    if parallel is not None and not isinstance(parallel, bool):
+        raise TypeError(f"parallel_tool_calls must be True or False, got {parallel!r}")
+    output = params.get("output")
+    features = RequestFeatures(
+        tools=tools,
+        tool_choice=choice,
+        parallel_tool_calls=parallel,
+        output=None if output is None else as_output(output),
+        reasoning=check_reasoning(params.get("reasoning")),
+    )
+    return rest, None if features == RequestFeatures() else features
+
+
+def needed_capabilities(request: CompletionRequest) -> list[tuple[Capability, str]]:
+    """Each semantic capability the request needs, with the thing in it that needs it."""
+    needed: list[tuple[Capability, str]] = []
+    if request.tools or request.tool_choice is not None:
+        needed.append((Capability.TOOLS, "tools="))
+    if request.output is not None:
+        needed.append((Capability.STRUCTURED_OUTPUT, "output="))
+    if request.reasoning is not None:
+        needed.append((Capability.REASONING, "reasoning="))
+    seen: set[Capability] = set()
+    for index, message in enumerate(request.messages):
+        if isinstance(message.content, str):
+            continue
+        for part in message.content:
+            cap = _PART_CAPS.get(type(part))
+            if cap is not None and cap not in seen:
+                seen.add(cap)
+                needed.append((cap, f"a {type(part).__name__} part in message {index}"))
+    return needed
+
+
+_PART_CAPS: Final[dict[type, Capability]] = {
+    Image: Capability.IMAGES,
+    Document: Capability.DOCUMENTS,
+    ToolCall: Capability.TOOLS,
+    ToolResultPart: Capability.TOOLS,
+    # Reasoning parts are history: a connector that cannot replay them drops them.
+}
+
+
+def check_request(
+    connector: Connector, request: CompletionRequest, policy: str = "drop"
+) -> tuple[CompletionRequest, tuple[str, ...]]:
+    """The request this connector may send, and the knobs dropped from it.
+
+    Refuses missing capabilities; drops (``policy="drop"``, counted in
+    ``connector.dropped_params``) or refuses (``"error"``) sampling knobs it cannot send.
+    The text-only request without knobs costs two attribute reads and a loop over messages.
+    """
+    rich = request.features is not None
+    if not rich:
+        for message in request.messages:
+            if message.content.__class__ is not str:
+                rich = True
+                break
+    version = connector.api_version
+    if rich:
+        have = connector.capabilities_for(version)
+        for capability, what in needed_capabilities(request):
+            if capability not in have:
+                raise InvalidRequestError(
+                    f"{what} needs the '{capability.value}' capability, which connector"
+                    f" type '{connector.type_name}' (API version {version or 'default'})"
+                    f" does not have; it has: {', '.join(sorted(c.value for c in have))}",
+                    connector=connector.name,
+                    model=request.model,
+                )
+    if not request.params or SAMPLING_PARAMS.isdisjoint(request.params):
+        return request, ()
+    unsupported = SAMPLING_PARAMS.intersection(request.params) - connector.sampling_params_for(
+        version
+    )
+    if not unsupported:
+        return request, ()
+    if policy == "error":
+        raise InvalidRequestError(
+            f"connector type '{connector.type_name}' (API version {version or 'default'})"
+            f" cannot send {', '.join(sorted(unsupported))}; remove them or set"
+            ' unsupported_params = "drop" to drop them with a warning',
+            connector=connector.name,
+            model=request.model,
+        )
+    dropped = tuple(sorted(unsupported))
+    for name in dropped:
+        connector.dropped_params[name] = connector.dropped_params.get(name, 0) + 1
+    params: Mapping[str, Any] = {k: v for k, v in request.params.items() if k not in unsupported}
+    trimmed = CompletionRequest(
+        request.model, request.messages, params, request.idempotency_key, request.features
+    )
+    return trimmed, dropped
+
+
+def finish_output(
+    output: OutputSpec, result: Completion, connector: str, attempts: int = 0
+) -> Completion:
+    """The reply with ``parsed`` set from its text; ``OutputValidationError`` if it does not fit.
+
+    A reply that ends in tool calls carries no answer yet, so it is left unparsed.
+    """
+    if result.parsed is not None or result.tool_calls:
+        return result
+    from patchwire.output import OutputValidationError, parse_output
+
+    try:
+        parsed = parse_output(output, result.text, connector=connector, model=result.model)
+    except OutputValidationError as error:
+        error.attempts = attempts
+        error.request_id = result.request_id
+        raise
+    return attrs.evolve(result, parsed=parsed)
