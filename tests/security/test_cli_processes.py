@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +104,9 @@ def _hub(host: PluginHost) -> Hub:
 
 
 async def _spawned(path: Path, count: int) -> list[int]:
-    for _ in range(500):
+    # A deadline, not a number of polls: a loaded machine can take seconds to start Python.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
         if len(pids := _pids(path)) >= count:
             return pids
         await asyncio.sleep(0.01)

@@ -47,7 +47,9 @@ def _read_pids(path: Path) -> list[int]:
 
 
 async def _pids(path: Path) -> list[int]:
-    for _ in range(500):
+    # A deadline, not a number of polls: a loaded machine can take seconds to start Python.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
         if pids := _read_pids(path):
             return pids
         await asyncio.sleep(0.01)
