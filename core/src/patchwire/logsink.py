@@ -56,40 +56,24 @@ class LoggingSink:
             "operation": event.operation,
             "call_id": event.call_id,
         }
-        if event.kind is _RETRY:
-            fields.update(
-                attempt=event.attempt,
-                delay=event.duration,
-                category=event.category,
-                message=event.message,
-            )
+        if event.kind is _RETRY or event.kind is _FALLBACK:
+            # One shape for both ways out of a failed attempt, so a timeout reads the same
+            # whether the target is tried again or the route moves on.
+            fields.update(attempt=event.attempt, category=event.category, message=event.message)
+            if event.kind is _RETRY:
+                fields["delay"] = event.duration
+                then = f"retrying in {event.duration or 0.0:.3f}s"
+            else:
+                fields["target"] = event.target
+                then = f"falling back to {event.target}"
             self._logger.log(
                 level,
-                "%s %s attempt %d failed [%s], retrying in %.3fs: %s",
+                "%s %s attempt %d failed [%s], %s: %s",
                 where,
                 event.operation,
                 event.attempt,
                 event.category,
-                event.duration or 0.0,
-                event.message or "",
-                extra={"patchwire": fields},
-            )
-            return
-        if event.kind is _FALLBACK:
-            fields.update(
-                attempt=event.attempt,
-                category=event.category,
-                target=event.target,
-                message=event.message,
-            )
-            self._logger.log(
-                level,
-                "%s %s attempt %d failed [%s], falling back to %s: %s",
-                where,
-                event.operation,
-                event.attempt,
-                event.category,
-                event.target,
+                then,
                 event.message or "",
                 extra={"patchwire": fields},
             )
