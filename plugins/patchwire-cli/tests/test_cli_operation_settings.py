@@ -39,8 +39,10 @@ async def test_a_command_timeout_replaces_the_connectors_for_that_command_only(
         tool = hub.tool("tool")
         started = time.monotonic()
         with pytest.raises(DegradedError, match=r"attempt timed out after 0\.3 s"):
-            await tool.call("quick", seconds=3)
-        assert time.monotonic() - started < 2.5  # 0.3 s, the kill grace, process start-up
+            await tool.call("quick", seconds=60)
+        # 0.3 s, the kill grace, process start-up: far below the program's 60 s, and loose
+        # enough that a loaded machine cannot fail it.
+        assert time.monotonic() - started < 20
         # The other command keeps the connector's 5 s.
         assert (await tool.call("patient", seconds=0.6)).output == "done\n"
         row = hub.metrics().for_model("tool", None)
