@@ -9,6 +9,7 @@ Integration tests: real redis-server processes on loopback, a hub on the real cl
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Callable, Iterator
@@ -311,3 +312,37 @@ async def test_mutual_tls_with_the_configured_files(
         for _ in range(2):
             assert not (await model.complete("q", cache=True)).cached
     assert "failed" in caplog.text
+
+
+def test_doctor_checks_backend_references_without_showing_them(
+    locked: RedisServer, tmp_path: Path
+) -> None:
+    """``patchwire doctor`` as a user runs it (a subprocess with the installed plugins)."""
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "patchwire.toml"
+    config.write_text(
+        '[backends.redis]\nurl = "env:TEST_REDIS_URL"\n\n'
+        '[backends.eu]\ntype = "redis"\npassword = "env:TEST_REDIS_MISSING"\n'
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TEST_REDIS_MISSING"}
+    env["TEST_REDIS_URL"] = with_password(locked)
+    for extra in ([], ["--json"]):
+        out = subprocess.run(
+            [sys.executable, "-m", "patchwire.cli.main", "doctor", "--config", str(config), *extra],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert PASSWORD not in out.stdout + out.stderr
+        assert out.returncode == 1, out.stderr
+    report = json.loads(out.stdout)
+    assert report["backends"]["redis"] == {
+        "type": "redis",
+        "credentials": {"env:TEST_REDIS_URL": "found"},
+    }
+    missing = report["backends"]["eu"]["credentials"]["env:TEST_REDIS_MISSING"]
+    assert missing.startswith("missing") and "TEST_REDIS_MISSING is not set" in missing

@@ -110,25 +110,36 @@ def _doctor_run(args: argparse.Namespace) -> int:
     from patchwire.errors import PatchwireError
 
     hub = _hub(args)
-    report: dict[str, Any] = {"config": hub.config.source, "connectors": {}, "routes": {}}
+    report: dict[str, Any] = {
+        "config": hub.config.source,
+        "connectors": {},
+        "backends": {},
+        "routes": {},
+    }
     problems = 0
+
+    def resolve(refs: list[str]) -> dict[str, str]:
+        nonlocal problems
+        states: dict[str, str] = {}
+        for ref in refs:
+            try:
+                hub.secrets.resolve(ref)
+                states[ref] = "found"
+            except PatchwireError as exc:
+                states[ref] = f"missing: {exc.message}"
+                problems += 1
+        return states
 
     async def check() -> None:
         nonlocal problems
         async with hub:
             for name, cfg in sorted(hub.config.connectors.items()):
-                entry: dict[str, Any] = {"type": cfg.type, "credentials": {}}
+                entry: dict[str, Any] = {"type": cfg.type}
                 refs = [cfg.api_key] if cfg.api_key else []
                 refs += _references(dict(cfg.auth or {}), hub.secrets.schemes)
                 refs += _references(dict(cfg.tls or {}), hub.secrets.schemes)
                 refs += _references(dict(cfg.settings), hub.secrets.schemes)
-                for ref in refs:
-                    try:
-                        hub.secrets.resolve(ref)
-                        entry["credentials"][ref] = "found"
-                    except PatchwireError as exc:
-                        entry["credentials"][ref] = f"missing: {exc.message}"
-                        problems += 1
+                entry["credentials"] = resolve(refs)
                 try:
                     runtime = hub.runtime(name)
                     entry["auth"] = dict(runtime.auth.describe())
@@ -139,6 +150,9 @@ def _doctor_run(args: argparse.Namespace) -> int:
                     entry["error"] = exc.message
                     problems += 1
                 report["connectors"][name] = entry
+            for name, backend in sorted(hub.config.backends.items()):
+                refs = _references(dict(backend.settings), hub.secrets.schemes)
+                report["backends"][name] = {"type": backend.type, "credentials": resolve(refs)}
             for name, route in sorted(hub.config.routes.items()):
                 report["routes"][name] = list(route.targets)
 
@@ -157,6 +171,10 @@ def _doctor_run(args: argparse.Namespace) -> int:
                 print(f"    {ref}: {state}")
             if "error" in entry:
                 print(f"    error: {entry['error']}")
+        for name, entry in report["backends"].items():
+            print(f"[backends.{name}] type={entry['type']}")
+            for ref, state in entry["credentials"].items():
+                print(f"    {ref}: {state}")
         for name, targets in report["routes"].items():
             print(f"route {name}: {' -> '.join(targets)}")
         print("ok" if not problems else f"{problems} problem(s)")
