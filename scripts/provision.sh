@@ -21,6 +21,8 @@ git             git             -
 redis-server    redis-server    -
 tinyproxy       tinyproxy       -
 prometheus      prometheus      -
+openssl         openssl         -
+prometheus      prometheus      -
 '
 
 venv_bin="$PWD/.venv/bin"
