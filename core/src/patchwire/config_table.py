@@ -81,6 +81,18 @@ class Table:
             raise self.error(key, f"must be >= {minimum:g} and <= {maximum:g}, got {shown(value)}")
         return float(value)
 
+    def seconds(self, key: str, *, zero: bool) -> float | None:
+        """An optional per-operation duration (a ``timeout``, a ``ttl``); None when absent.
+
+        ``zero`` says whether 0 is meaningful (a ttl of 0: never cache); a timeout must be > 0.
+        """
+        if key not in self.raw:
+            return None
+        value = self.number(key, 0.0, minimum=0)
+        if value == 0 and not zero:
+            raise self.error(key, "must be > 0 seconds (leave it out to use the connector's)")
+        return value
+
     def strings(self, key: str, default: Sequence[str]) -> tuple[str, ...]:
         value = self.get(key, (list, tuple), default, "a list of strings")
         for number, item in enumerate(value, 1):

@@ -221,15 +221,6 @@ def _cwd(table: Table, default: str | None) -> str | None:
     return cwd
 
 
-def _seconds(table: Table, key: str, *, zero: bool) -> float | None:
-    if key not in table.raw:
-        return None
-    seconds = table.number(key, 0.0, minimum=0)
-    if seconds == 0 and not zero:
-        raise table.error(key, "must be > 0 seconds (leave it out to use the connector's)")
-    return seconds
-
-
 def _command(name: str, table: Table, base: Table) -> Command:
     table.check_keys(_COMMAND_KEYS)
     if "argv" not in table.raw:
@@ -282,8 +273,8 @@ def _command(name: str, table: Table, base: Table) -> Command:
         allow_options=table.boolean("allow_options", False),
         defaults=dict(table.table("defaults").raw),
         description=table.string("description", "") or "",
-        timeout=_seconds(table, "timeout", zero=False),
-        ttl=_seconds(table, "ttl", zero=True),
+        timeout=table.seconds("timeout", zero=False),
+        ttl=table.seconds("ttl", zero=True),
     )
     unknown = sorted(command.defaults.keys() - command.arguments)
     if unknown:

@@ -49,6 +49,7 @@ from patchwire_web.operations import (
     parse_settings,
 )
 from patchwire_web.robots import Robots, origin
+from patchwire_web.urls import check_url
 
 __all__ = ["WebConnector"]
 
@@ -203,6 +204,18 @@ class WebConnector(Connector):
             return self.web.operations[request.operation].cache
         return False
 
+    def timeout_for(self, request: Request) -> float | None:
+        """An operation's own ``timeout``, else the connector's."""
+        if isinstance(request, ToolRequest) and request.operation in self.web.operations:
+            return self.web.operations[request.operation].timeout
+        return None
+
+    def ttl_for(self, request: Request) -> float | None:
+        """An operation's own ``ttl``, else the connector's ``[cache] ttl``."""
+        if isinstance(request, ToolRequest) and request.operation in self.web.operations:
+            return self.web.operations[request.operation].ttl
+        return None
+
     # --- one exchange -----------------------------------------------------------------------
 
     def _refused(self, detail: str) -> InvalidRequestError:
@@ -297,9 +310,17 @@ class WebConnector(Connector):
             response = await self._send(attempt, method, url, headers, json_body, form, max_body)
             try:
                 hop = redirect_target(response, url, method)
+                if hop is not None:
+                    check_url(hop.url)  # the server's Location, read as aiohttp would
             except IntegrationError as exc:
                 exc.connector = self.name
                 raise
+            except ValueError as exc:  # UrlProblem, or a Location urljoin cannot read
+                raise IntegrationError(
+                    f"{start} redirected to a URL that cannot be fetched: {exc}",
+                    connector=self.name,
+                    status=response.status,
+                ) from None
             if hop is None:
                 return attrs.evolve(response, raw_url=url)
             url, method = hop.url, hop.method

@@ -28,6 +28,7 @@ from patchwire_web.template import (
     render_json,
     scalar_text,
 )
+from patchwire_web.urls import UrlProblem, check_url
 
 __all__ = [
     "DEFAULT_HTTP_CACHE_SIZE",
@@ -74,6 +75,8 @@ _OPERATION_KEYS = (
     "cache",
     "description",
     "forward_headers",
+    "timeout",
+    "ttl",
 )
 
 
@@ -106,14 +109,21 @@ class Bound:
 
 
 def _check_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidRequestError(f"{url!r} is not an http(s) URL with a host")
-    return parts._replace(fragment="").geturl()
+    try:
+        return check_url(url)
+    except UrlProblem as exc:
+        raise InvalidRequestError(str(exc)) from None
+
+
+def _is_absolute(url: str) -> bool:
+    try:
+        return bool(urlsplit(url).scheme) or url.startswith("//")
+    except ValueError:
+        return True  # malformed: check_url says how
 
 
 def _absolute(url: str, base_url: str | None) -> str:
-    if urlsplit(url).scheme or url.startswith("//"):
+    if _is_absolute(url):
         return _check_url(url)
     if base_url is None:
         raise InvalidRequestError(
@@ -191,6 +201,10 @@ class Operation:
     description: str
     #: headers filled from arguments that may follow a redirect to another origin
     forward_headers: frozenset[str] = frozenset()
+    #: seconds one attempt may take (None: the connector's ``timeout``)
+    timeout: float | None = None
+    #: seconds a cached answer is served (None: the connector's ``[cache] ttl``; 0: never)
+    ttl: float | None = None
 
     @property
     def private_headers(self) -> frozenset[str]:
@@ -292,8 +306,10 @@ def _url(table: Table, base_url: str | None) -> Template:
             raise table.error(
                 "url", "placeholders may only stand in the path and query, not the scheme or host"
             )
-        if not urlsplit(template.literal_prefix).hostname:
-            raise table.error("url", f"the URL ({shown(text)}) has no host")
+        try:
+            check_url(template.literal_prefix)
+        except UrlProblem as exc:
+            raise table.error("url", exc.detail) from None
     elif "://" in text.split("?", 1)[0] or text.startswith("//"):
         raise table.error("url", f"only http and https URLs are allowed; got {shown(text)}")
     elif base_url is None:
@@ -417,6 +433,8 @@ def _operation(name: str, table: Table, base_url: str | None) -> Operation:
         cache=table.boolean("cache", False),
         description=table.string("description") or "",
         forward_headers=_forward_headers(table, headers),
+        timeout=table.seconds("timeout", zero=False),
+        ttl=table.seconds("ttl", zero=True),
     )
     unknown = sorted(operation.defaults.keys() - operation.fields)
     if unknown:
@@ -447,11 +465,12 @@ class WebSettings:
 def _base_url(config: ConnectorConfig) -> str | None:
     base = config.base_url
     if base is not None:
-        parts = urlsplit(base)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            check_url(base)
+        except UrlProblem as exc:
             raise config.where.error(
-                "base_url", f"expected an http(s) URL with a host; got {shown(base)}"
-            )
+                "base_url", f"expected an http(s) URL with a host: {exc.detail}"
+            ) from None
     return base
 
 
