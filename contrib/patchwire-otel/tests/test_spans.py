@@ -125,7 +125,9 @@ async def test_a_call_that_retried_and_fell_back_is_one_span_with_attempt_childr
     assert [a.status.status_code for a in attempts][:2] == [StatusCode.ERROR, StatusCode.ERROR]
     assert [round(seconds(a), 6) for a in attempts] == [0.25, 0.5, 1.0]
 
-    events = {event.name: dict(event.attributes or {}) for event in call.events}
+    events: dict[str, dict[str, Any]] = {
+        event.name: dict(event.attributes or {}) for event in call.events
+    }
     assert events["patchwire.retry"]["error.type"] == "transient"
     assert 0.0 <= events["patchwire.retry"]["patchwire.retry.delay_s"] <= 0.5
     assert events["patchwire.fallback"]["patchwire.fallback.from"] == "primary:model-a"
