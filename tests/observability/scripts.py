@@ -19,6 +19,14 @@ TARGETS = (("openai", "gpt-4o-mini"), ("openai", "gpt-4o"), ("anthropic", "claud
 CONNECTORS = ("openai", "anthropic")
 RETRYABLE = ("transient", "rate_limited", "degraded")
 FINAL = ("transient", "rate_limited", "degraded", "auth", "invalid_request", "integration")
+# A failure written "timeout" is an attempt that ran out of time: category degraded, with
+# the pipeline's timeout mark on its ATTEMPT_FAILED event.
+TIMEOUT = "timeout"
+OPERATIONS = ("complete", "stream", "tool:search")
+
+
+def category(failure: str) -> str:
+    return "degraded" if failure == TIMEOUT else failure
 
 
 @attrs.frozen
@@ -27,13 +35,14 @@ class Call:
     cache: bool | None  # None: not cacheable; True: served from cache; False: cache miss
     throttle: float | None
     refused: bool
-    failures: tuple[str, ...]  # category of each failed attempt, in order
+    failures: tuple[str, ...]  # category (or TIMEOUT) of each failed attempt, in order
     succeeded: bool
     delays: tuple[float, ...]  # one backoff per retry
     latency: float
     input_tokens: int
     output_tokens: int
     cost: float | None
+    operation: str = "complete"
 
 
 @attrs.frozen
@@ -80,8 +89,8 @@ def calls(draw: st.DrawFn) -> Call:
     succeeded = cache is True or (draw(st.booleans()) and not refused)
     failures: tuple[str, ...] = ()
     if cache is not True and not refused:
-        retried = tuple(draw(st.lists(st.sampled_from(RETRYABLE), max_size=3)))
-        final = () if succeeded else (draw(st.sampled_from(FINAL)),)
+        retried = tuple(draw(st.lists(st.sampled_from((*RETRYABLE, TIMEOUT)), max_size=3)))
+        final = () if succeeded else (draw(st.sampled_from((*FINAL, TIMEOUT))),)
         failures = retried + final
     retries = len(failures) if succeeded else max(0, len(failures) - 1)
     return Call(
@@ -96,6 +105,7 @@ def calls(draw: st.DrawFn) -> Call:
         input_tokens=draw(st.integers(0, 100_000)),
         output_tokens=draw(st.integers(0, 10_000)),
         cost=draw(st.none() | st.floats(min_value=0.0, max_value=5.0)),
+        operation=draw(st.sampled_from(OPERATIONS)),
     )
 
 
@@ -170,7 +180,7 @@ def events(script: list[Step]) -> Iterator[Event]:
 
 def _call_events(call_id: int, call: Call) -> Iterator[Event]:
     connector, model = call.target
-    common: dict[str, Any] = {"call_id": call_id}
+    common: dict[str, Any] = {"call_id": call_id, "operation": call.operation}
     yield Event(EventKind.CALL_STARTED, connector, model, **common)
     if call.cache is not None:
         kind = EventKind.CACHE_HIT if call.cache else EventKind.CACHE_MISS
@@ -189,9 +199,15 @@ def _call_events(call_id: int, call: Call) -> Iterator[Event]:
         )
         return
     retries = len(call.delays)
-    for attempt, category in enumerate(call.failures, start=1):
+    for attempt, failure in enumerate(call.failures, start=1):
         yield Event(
-            EventKind.ATTEMPT_FAILED, connector, model, attempt=attempt, category=category, **common
+            EventKind.ATTEMPT_FAILED,
+            connector,
+            model,
+            attempt=attempt,
+            category=category(failure),
+            data={"timeout": True} if failure == TIMEOUT else {},
+            **common,
         )
         if attempt <= retries:
             yield Event(
@@ -199,7 +215,7 @@ def _call_events(call_id: int, call: Call) -> Iterator[Event]:
                 connector,
                 model,
                 attempt=attempt,
-                category=category,
+                category=category(failure),
                 duration=call.delays[attempt - 1],
                 **common,
             )
@@ -223,7 +239,7 @@ def _call_events(call_id: int, call: Call) -> Iterator[Event]:
             model,
             duration=call.latency,
             retries=retries,
-            category=call.failures[-1],
+            category=category(call.failures[-1]),
             **common,
         )
 
@@ -245,6 +261,7 @@ class Row:
     retries_scheduled: int = 0
     delay_total: float = 0.0
     fallbacks: int = 0
+    timeouts: Counter[str] = attrs.field(factory=Counter)  # per operation
     input_tokens: int = 0
     output_tokens: int = 0
     cost: float = 0.0
@@ -309,7 +326,8 @@ def _account(r: Row, call: Call) -> None:
         r.failed_without_retry += 1
         r.errors["rate_limited"] += 1
         return
-    r.attempt_errors.update(call.failures)
+    r.attempt_errors.update(category(failure) for failure in call.failures)
+    r.timeouts[call.operation] += call.failures.count(TIMEOUT)
     r.retries_scheduled += len(call.delays)
     for delay in call.delays:
         r.delay_total += delay
@@ -329,7 +347,7 @@ def _account(r: Row, call: Call) -> None:
                 r.cost += call.cost
     else:
         r.failed += 1
-        r.errors[call.failures[-1]] += 1
+        r.errors[category(call.failures[-1])] += 1
         if call.delays:
             r.failed_after_retry += 1
         else:

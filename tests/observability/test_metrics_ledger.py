@@ -65,6 +65,8 @@ def assert_row_matches(row: ConnectorMetrics, expected: Row, *, exact: bool = Tr
     assert same(retries.delay_total, expected.delay_total)
 
     assert row.fallbacks == expected.fallbacks
+    assert row.timeouts == sum(expected.timeouts.values())
+    assert dict(row.timeouts_by_operation) == {op: n for op, n in expected.timeouts.items() if n}
     assert row.input_tokens == expected.input_tokens
     assert row.output_tokens == expected.output_tokens
     assert same(row.cost, expected.cost)
@@ -186,6 +188,9 @@ def test_combining_a_connectors_rows_adds_them_up_with_exact_latency_quantiles(
     assert combined.cache.hits == sum(r.cache_hits for r in expected)
     assert combined.limiter.wait_max == max((r.wait_max for r in expected), default=0.0)
     assert combined.breaker.transitions == sum(r.breaker_transitions for r in expected)
+    timeouts = sum((r.timeouts for r in expected), Counter())
+    assert combined.timeouts == sum(timeouts.values())
+    assert dict(combined.timeouts_by_operation) == {op: n for op, n in timeouts.items() if n}
     pooled = [latency for r in expected for latency in r.latencies]
     assert combined.latency.count == len(pooled)
     assert combined.latency.sum == pytest.approx(sum(pooled))
