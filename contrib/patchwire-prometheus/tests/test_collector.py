@@ -305,6 +305,16 @@ def test_a_plugin_host_registers_the_prometheus_format_at_metrics() -> None:
     assert exposition.plugin == "prometheus"
 
 
+def test_a_bad_bucket_setting_is_reported_as_the_plugins_load_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(BUCKETS_ENV, "5,1")
+    host = PluginHost(allowlist=["patchwire-prometheus"])
+    assert "/metrics" not in host.registries.metrics_formats  # core's table stays there
+    (info,) = [p for p in host.describe() if p.distribution == "patchwire-prometheus"]
+    assert info.error is not None and BUCKETS_ENV in info.error
+
+
 @pytest.mark.integration  # a fresh interpreter, to see what importing the entry point loads
 def test_the_entry_point_module_does_not_import_prometheus_client() -> None:
     probe = "import sys, patchwire_prometheus.plugin; print('prometheus_client' in sys.modules)"
