@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from aiohttp import web
 from patchwire.connector import Attempt, Capability, Connector
 from patchwire.errors import ConfigError, InvalidRequestError, PatchwireError
@@ -262,6 +264,39 @@ async def test_a_token_request_goes_through_the_proxy_like_the_call(
         reply = await hub.model("m:any").complete("hi")
     assert reply.text == "answer via Bearer tok-123"
     assert proxy.requests() == [f"POST {base}/token", f"GET {base}/answer"]
+
+
+async def test_an_https_call_is_tunnelled_through_the_proxy(
+    host: PluginHost,
+    proxies: Callable[..., TinyProxy],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Providers speak HTTPS: the proxy sees a CONNECT to the origin, never the request."""
+    proxy = proxies()
+    ca = trustme.CA()
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_tls)
+
+    async def answer(request: web.Request) -> web.Response:
+        return web.Response(text="secure answer")
+
+    app = web.Application()
+    app.router.add_get("/answer", answer)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_tls).start()
+    port = runner.addresses[0][1]
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+    table = getter(f"https://127.0.0.1:{port}", tls={"ca_bundle": str(ca_file)})
+    try:
+        async with Hub.from_dict({"connectors": {"m": table}}, host=host) as hub:
+            assert (await hub.model("m:any").complete("hi")).text == "secure answer"
+    finally:
+        await runner.cleanup()
+    assert proxy.requests() == [f"CONNECT 127.0.0.1:{port}"]
 
 
 # --- settings -------------------------------------------------------------------------------
