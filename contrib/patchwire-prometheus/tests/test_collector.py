@@ -320,3 +320,36 @@ def test_the_entry_point_module_does_not_import_prometheus_client() -> None:
     probe = "import sys, patchwire_prometheus.plugin; print('prometheus_client' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.integration  # a real metrics server and the real command in a child process
+@pytest.mark.parametrize("path", ["", "/metrics", "/metrics.txt", "/metrics.json"])
+async def test_patchwire_stats_reads_any_endpoint_while_metrics_is_prometheus(
+    path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    import aiohttp
+    from patchwire.hub import Hub
+    from patchwire_prometheus.exposition import CONTENT_TYPE
+
+    host = PluginHost(allowlist=["patchwire-prometheus"], strict=True)
+    async with Hub.from_dict({}, host=host) as hub:
+        hub.bus.emit(Event(EventKind.CALL_SUCCEEDED, "toy", "model-x", duration=0.2))
+        server = await hub.serve_metrics(port=0)
+        async with aiohttp.ClientSession() as session, session.get(server.url + "/metrics") as r:
+            assert r.headers["Content-Type"] == CONTENT_TYPE
+            assert 'patchwire_calls_total{category="",connector="toy"' in await r.text()
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "patchwire",
+            "stats",
+            "--url",
+            server.url + path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await child.communicate()
+    assert child.returncode == 0, err.decode()
+    assert "toy:model-x" in out.decode()
