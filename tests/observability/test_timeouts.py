@@ -13,7 +13,7 @@ from patchwire.errors import DegradedError
 from patchwire.hub import Hub
 from patchwire.logsink import CALLS_LOGGER
 from patchwire.metrics import MetricsSnapshot
-from patchwire.testing import FakeScript, Hang
+from patchwire.testing import Delay, FakeScript, Hang
 
 
 async def test_timeouts_are_counted_apart_from_other_degraded_failures(
@@ -76,3 +76,22 @@ async def test_a_timeout_that_ends_in_a_fallback_is_logged_like_one_that_ends_in
         assert "attempt timed out after 2 s" in record.getMessage()
     assert moved[0].patchwire["target"] == "fast:m"
     assert "falling back to fast:m" in moved[0].getMessage()
+
+
+async def test_a_stream_that_runs_out_of_time_after_its_first_chunk_counts_as_a_timeout(
+    plugin_host, virtual_clock, fake_scripts
+):
+    fake_scripts["fake"] = FakeScript().push(["first", Delay(10.0, "late")], ["a", "b"])
+    async with Hub.from_dict(
+        {"connectors": {"fake": {}}}, host=plugin_host, clock=virtual_clock
+    ) as hub:
+        model = hub.model("fake:m")
+        got: list[str] = []
+        with pytest.raises(DegradedError, match="stream broke after it started"):
+            async for chunk in model.stream("q", timeout=3):
+                got.append(chunk.text)
+        whole = [chunk.text async for chunk in model.stream("q")]
+        row = hub.metrics().for_model("fake", "m")
+    assert got == ["first"] and whole == ["a", "b"]
+    assert row.timeouts == 1 and dict(row.timeouts_by_operation) == {"stream": 1}
+    assert dict(row.attempt_errors) == {"degraded": 1} and row.failed == 1

@@ -731,6 +731,17 @@ class Pipeline:
             error.message = f"stream broke after it started: {error.message}"
             error.details = "partial output was delivered; not retried"
             outcome = error
+            self._event(
+                EventKind.ATTEMPT_FAILED,
+                target.runtime.name,
+                target.model,
+                call_id,
+                "stream",
+                attempt=attempts,
+                category=cls.category.value,
+                message=error.message,
+                data=_TIMED_OUT if _timed_out(exc) else {},
+            )
             if held.breaker is not None:
                 if cls.category in _BREAKER_FAILURES:
                     held.breaker.failure()
