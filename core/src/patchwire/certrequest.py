@@ -24,7 +24,7 @@ import aiohttp
 from patchwire.classification import Classification
 from patchwire.errors import Category
 
-__all__ = ["CertificateRequests"]
+__all__ = ["CERTIFICATE_REQUESTS", "CertificateRequests", "default_context"]
 
 _HANDSHAKE = 22
 _APPLICATION_DATA = 23
@@ -154,3 +154,20 @@ class CertificateRequests:
             " without answering: it requires mutual TLS. Set client_cert and client_key in"
             f" [connectors.{connector}.tls] to a certificate it trusts",
         )
+
+
+#: One record for the process: contexts are its keys, so hubs never mix, and a context
+#: shared by hubs (the default one) carries one callback, not one per hub.
+CERTIFICATE_REQUESTS = CertificateRequests()
+_default: ssl.SSLContext | None = None
+
+
+def default_context() -> ssl.SSLContext:
+    """aiohttp's default client context (verified, HTTP/1.1 by ALPN), watched. Built once per
+    process: loading the system's CA store takes tens of milliseconds."""
+    global _default
+    if _default is None:
+        context = ssl.create_default_context()
+        context.set_alpn_protocols(["http/1.1"])
+        _default = CERTIFICATE_REQUESTS.watch(context)
+    return _default

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from yarl import URL
 
-from patchwire.certrequest import CertificateRequests
+from patchwire.certrequest import CERTIFICATE_REQUESTS, default_context
 from patchwire.classification import Classification
 from patchwire.proxy import ProxyRules, proxy_request_class
 
@@ -30,21 +30,12 @@ __all__ = ["Outgoing"]
 class Outgoing:
     def __init__(self, config: HubConfig, secrets: SecretResolver) -> None:
         self.proxies = ProxyRules(config.proxy, secrets, config.source)
-        self.certificate_requests = CertificateRequests()
-        self._default_tls: ssl.SSLContext | None = None
-
-    def default_tls(self) -> ssl.SSLContext:
-        """The context for requests that name none: aiohttp's default, watched."""
-        if self._default_tls is None:
-            context = ssl.create_default_context()
-            context.set_alpn_protocols(["http/1.1"])
-            self._default_tls = self.certificate_requests.watch(context)
-        return self._default_tls
+        self.certificate_requests = CERTIFICATE_REQUESTS
 
     def session_options(self) -> dict[str, Any]:
         """Keyword arguments for the hub's ``aiohttp.ClientSession``."""
         return {
-            "connector": aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, ssl=self.default_tls()),
+            "connector": aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, ssl=default_context()),
             "request_class": proxy_request_class(self.proxies),
         }
 
@@ -65,5 +56,5 @@ class Outgoing:
         base = runtime.config.base_url
         host = URL(base).host if base else None
         return self.certificate_requests.classify(
-            error, [runtime.ssl, self._default_tls], host, runtime.name
+            error, [runtime.ssl, default_context()], host, runtime.name
         )
