@@ -120,16 +120,11 @@ def test_unknown_escalation_category(plugin_host):
     assert "panic" not in err.message
 
 
-def test_unknown_auth_scheme_names_installed_ones(plugin_host):
-    hub = Hub.from_dict(
-        {"connectors": {"fake": {"auth": {"scheme": "kerberos"}}}},
-        host=plugin_host,
-        source="app.toml",
-    )
-    with pytest.raises(ConfigError) as info:
-        hub.model("fake:m")
-    assert info.value.table == "connectors.fake.auth" and info.value.key == "scheme"
-    assert "bearer" in info.value.message
+def test_unknown_auth_scheme_names_installed_ones_at_load(plugin_host):
+    err = load(plugin_host, {"connectors": {"fake": {"auth": {"scheme": "beerer"}}}})
+    assert err.table == "connectors.fake.auth" and err.key == "scheme"
+    assert "Did you mean 'bearer'?" in err.message and "oauth2_client_credentials" in err.message
+    assert "beerer" not in err.message
 
 
 def test_unknown_model_name_lists_what_exists(plugin_host):

@@ -64,7 +64,9 @@ def _out_of_range(spec: tuple[str, str, bool, float, bool, float]) -> st.SearchS
     return st.one_of(options)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_any_value_out_of_its_documented_range_fails_at_load_naming_the_key(plugin_host, data):
     spec = data.draw(st.sampled_from(RANGES))

@@ -4,6 +4,7 @@ and names that can be addressed as ``"connector:model"``."""
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,16 @@ def check_auth(
     if not isinstance(scheme, str):
         raise w.error(
             "scheme", "expected the auth scheme's name (e.g. 'bearer', 'oauth2_client_credentials')"
+        )
+    # auth_secrets has an entry for every installed scheme (empty when given no registry).
+    if auth_secrets and scheme not in auth_secrets:
+        installed = sorted(auth_secrets)
+        close = difflib.get_close_matches(scheme, installed, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise w.error(
+            "scheme",
+            f"unknown auth scheme ({shown(scheme)}).{hint} Installed schemes:"
+            f" {', '.join(installed)}; a plugin may provide others",
         )
     secret = SECRET_SETTINGS | frozenset(auth_secrets.get(scheme, ()))
     for key in auth:
