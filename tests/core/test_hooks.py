@@ -265,3 +265,54 @@ async def test_hook_patchwire_register_metrics_formats(plugin_host, register_plu
                 assert "toy:m1" in await response.text()
             async with session.get(server.url + "/metrics.json") as response:
                 assert (await response.json())["connectors"][0]["succeeded"] == 1
+
+
+@pytest.mark.integration  # a real HTTP request on loopback
+async def test_hook_patchwire_request_headers(plugin_host, register_plugin):
+    import aiohttp
+    from aiohttp import web
+
+    seen: list[dict[str, str]] = []
+
+    async def echo(request):
+        seen.append(dict(request.headers))
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/", echo)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/"
+    urls: list[str] = []
+
+    class P:
+        @hookimpl
+        def patchwire_request_headers(self, url):
+            urls.append(url)
+            return {"traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01", "Authorization": "x"}
+
+    class Broken:
+        @hookimpl
+        def patchwire_request_headers(self, url):
+            raise RuntimeError("a plugin bug")
+
+    register_plugin(P(), "tracer")
+    register_plugin(Broken(), "broken")
+    try:
+        async with Hub.from_dict({}, host=plugin_host) as hub:
+            session = hub.session()
+            async with session.get(url, headers={"Authorization": "Bearer mine"}) as response:
+                assert response.status == 200
+            # One plugin raising drops this request's added headers, never the request.
+            assert hub.bus.sink_failures["request_headers"] == 1
+            plugin_host.unregister("broken")
+            async with session.get(url, headers={"Authorization": "Bearer mine"}) as response:
+                assert response.status == 200
+    finally:
+        await runner.cleanup()
+    assert urls and set(urls) == {url}
+    assert "traceparent" not in seen[0]
+    assert seen[1]["traceparent"].startswith("00-111")
+    assert seen[1]["Authorization"] == "Bearer mine"  # a plugin never replaces a header

@@ -13,6 +13,7 @@ A plugin states the contract major version it was built for as a module attribut
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -117,3 +118,15 @@ def patchwire_register_metrics_formats(register: MetricsFormatRegistrar) -> None
     Core always serves ``/metrics.txt`` (the table) and ``/metrics.json``; ``/metrics`` is the
     table unless a plugin registers it (patchwire-prometheus registers the Prometheus text
     format there)."""
+
+
+@hookspec
+def patchwire_request_headers(url: str) -> Mapping[str, str] | None:
+    """Headers to add to an outgoing HTTP request on the hub's session, or None.
+
+    Called per request, in the calling task's context (so a tracing plugin can read the
+    current span), before the request is sent; must not block. ``url`` is where it goes.
+    Core adds a returned header only when the request does not carry that name already,
+    so a plugin never replaces a credential or a connector's own header; a plugin that
+    raises is counted in ``hub.bus.sink_failures["request_headers"]`` and the request goes
+    on without its headers. patchwire-otel adds the W3C trace context (``traceparent``)."""

@@ -148,9 +148,39 @@ class Hub:
             self._session = aiohttp.ClientSession(
                 headers={"User-Agent": USER_AGENT},
                 timeout=aiohttp.ClientTimeout(total=None),
+                trace_configs=self._request_hooks(),
                 **self.outgoing.session_options(),  # proxy rule, watched default TLS
             )
         return self._session
+
+    def _request_hooks(self) -> list[aiohttp.TraceConfig]:
+        # Only when a plugin implements patchwire_request_headers: no cost per request otherwise.
+        if not self.host.hook.patchwire_request_headers.get_hookimpls():
+            return []
+        config = aiohttp.TraceConfig()
+        config.on_request_start.append(self._add_request_headers)
+        return [config]
+
+    async def _add_request_headers(
+        self,
+        session: aiohttp.ClientSession,
+        context: Any,
+        params: aiohttp.TraceRequestStartParams,
+    ) -> None:
+        try:
+            answers = self.host.hook.patchwire_request_headers(url=str(params.url))
+            added = {
+                str(name): str(value)
+                for answer in answers
+                if answer
+                for name, value in answer.items()
+                if name not in params.headers
+            }
+        except Exception:
+            failures = self.bus.sink_failures
+            failures["request_headers"] = failures.get("request_headers", 0) + 1
+            return
+        params.headers.update(added)
 
     async def __aenter__(self) -> Hub:
         return self
