@@ -167,3 +167,27 @@ async def test_nothing_outlives_a_cancelled_call(
         with pytest.raises(asyncio.CancelledError):
             await call
     _assert_all_gone(pids)
+
+
+async def test_the_helper_shows_the_program_no_environment_it_was_not_given(
+    plugin_host: PluginHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The program's parent is the reaper helper, whose environment any same-user process
+    can read in /proc; it holds the program's own allowlisted environment and nothing of
+    the host application's."""
+    monkeypatch.setenv("HOST_ONLY_SECRET", "sk-host-" + "7" * 24)
+    read_parent = (
+        "import os; data = open(f'/proc/{{os.getppid()}}/environ', 'rb').read();"
+        " print(b'HOST_ONLY_SECRET' in data, len(data) > 0)"
+    )
+    plugin_host.register(plugin, "cli")
+    connector = {
+        "type": "cli",
+        "timeout": 10,
+        "retry": {"max_attempts": 1},
+        "commands": {"peek": {"argv": [sys.executable, "-S", "-c", read_parent]}},
+    }
+    hub = Hub.from_dict({"connectors": {"tool": connector}}, host=plugin_host)
+    async with hub:
+        result = await hub.tool("tool").call("peek")
+    assert result.output == "False True\n"

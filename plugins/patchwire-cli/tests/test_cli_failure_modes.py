@@ -28,8 +28,8 @@ PYTHON = [sys.executable, "-S", "-c"]
 FLOOD = "import sys\nwhile True: sys.stdout.write('x' * 65536)"
 HANG = "import time; time.sleep(60)"
 
-# command name -> (its table, the arguments of a failing call, the category it ends in)
-MODES: dict[str, tuple[dict[str, Any], dict[str, Any], Category]] = {
+# command name -> (its table, the call's arguments, the category it ends in; None: success)
+MODES: dict[str, tuple[dict[str, Any], dict[str, Any], Category | None]] = {
     "flood": ({"argv": [*PYTHON, FLOOD], "max_output": 4096}, {}, Category.INTEGRATION),
     "usage": ({"argv": [*PYTHON, "raise SystemExit(64)"]}, {}, Category.INVALID_REQUEST),
     "unavailable": ({"argv": [*PYTHON, "raise SystemExit(69)"]}, {}, Category.DEGRADED),
@@ -44,6 +44,9 @@ MODES: dict[str, tuple[dict[str, Any], dict[str, Any], Category]] = {
     "option": ({"argv": [*PYTHON, "pass", "{x}"]}, {"x": "--evil"}, Category.INVALID_REQUEST),
     "missing": ({"argv": [*PYTHON, "pass", "{x}"]}, {}, Category.INVALID_REQUEST),
     "hang": ({"argv": [*PYTHON, HANG], "timeout": 0.3}, {}, Category.DEGRADED),
+    # The whole call's deadline (timeout=) rather than the attempt's.
+    "deadline": ({"argv": [*PYTHON, HANG]}, {"timeout": 0.3}, Category.DEGRADED),
+    "ok": ({"argv": [*PYTHON, "print('fine')"]}, {}, None),
 }
 
 
@@ -64,13 +67,17 @@ def _hub(host: PluginHost) -> Hub:
 
 
 async def _fails_as(hub: Hub, mode: str) -> None:
+    """Run ``mode``: it ends in its category, and the caller's cancel count is unchanged."""
     _, arguments, category = MODES[mode]
     task = asyncio.current_task()
     assert task is not None
     before = task.cancelling()
-    with pytest.raises(PatchwireError) as info:
+    if category is None:
         await hub.tool("tool").call(mode, **arguments)
-    assert info.value.category is category, info.value.message
+    else:
+        with pytest.raises(PatchwireError) as info:
+            await hub.tool("tool").call(mode, **arguments)
+        assert info.value.category is category, info.value.message
     assert task.cancelling() == before
 
 
@@ -84,8 +91,9 @@ async def _fails_as(hub: Hub, mode: str) -> None:
 async def test_after_any_failure_the_next_timeout_is_still_degraded(
     plugin_host: PluginHost, modes: list[str]
 ) -> None:
-    """Invariant: after any sequence of failed CLI calls the caller's task has the cancel
-    count it had before, so a following call that times out ends as ``degraded``."""
+    """Invariant: after any sequence of CLI calls, whatever each ended in, the caller's task
+    has the cancel count it had before, so a following call that times out ends as
+    ``degraded``."""
     hub = _hub(plugin_host)
     async with hub:
         for mode in modes:

@@ -179,3 +179,21 @@ async def test_no_zombie_after_a_normal_run() -> None:
 async def test_a_missing_program_raises_oserror() -> None:
     with pytest.raises(FileNotFoundError):
         await _run([os.path.join(os.sep, "nonexistent", "prog")])
+
+
+async def test_signal_dispositions_and_mask_are_the_defaults() -> None:
+    """Python ignores SIGPIPE and SIGXFSZ at start-up; a program run for a call must not
+    inherit that (``yes | head`` would never end), nor a blocked signal."""
+    program = shutil.which("cat")
+    assert program is not None
+    finished = await _run([program, "/proc/self/status"])
+    status = dict(
+        line.split(":\t", 1) for line in finished.stdout.decode().splitlines() if ":\t" in line
+    )
+    assert int(status["SigIgn"], 16) == 0
+    assert int(status["SigBlk"], 16) == 0
+
+
+async def test_a_nul_byte_in_the_environment_is_refused_before_anything_starts() -> None:
+    with pytest.raises(OSError, match="NUL"):
+        await _run([*PYTHON, "pass"], env={"X": "a\x00b"})

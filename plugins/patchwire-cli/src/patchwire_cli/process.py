@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import errno
 import os
 import signal
 import socket
@@ -37,7 +37,7 @@ _CHUNK = 65536
 # that escaped while holding our pipe) so cleanup can never hang the caller.
 _DRAIN_LIMIT = 1.0
 _REAPER = str(Path(__file__).with_name("reaper.py"))
-_USE_REAPER = sys.platform.startswith("linux")
+_USE_REAPER = sys.platform.startswith("linux") and bool(sys.executable)
 # The helper's own bound on killing an unkillable descendant, plus margin; past it the
 # helper itself is killed.
 _REAPER_SLACK = 7.0
@@ -168,6 +168,23 @@ class _Child:
             self.writer.close()
 
 
+def _request(argv: Sequence[str], cwd: str | None, env: Mapping[str, str], grace: float) -> bytes:
+    """The helper's request: NUL-separated fields (see reaper.py)."""
+    fields = [
+        repr(float(grace)),
+        str(os.getpid()),
+        cwd or "",
+        str(len(argv)),
+        *argv,
+        *(f"{name}={value}" for name, value in env.items()),
+    ]
+    encoded = [os.fsencode(field) for field in fields]
+    if any(b"\0" in field for field in encoded):
+        # No argv item or environment variable can hold one; the framing relies on it.
+        raise OSError(errno.EINVAL, "an argument or environment value contains a NUL byte")
+    return b"\0".join(encoded)
+
+
 async def _start(
     argv: Sequence[str], stdin: bool, cwd: str | None, env: Mapping[str, str], grace: float
 ) -> _Child:
@@ -183,6 +200,7 @@ async def _start(
             start_new_session=True,
         )
         return _Child(proc, None, None, grace)
+    request = _request(argv, cwd, env, grace)
     ours, theirs = socket.socketpair()
     try:
         # The helper gets the program's environment, no more: the program could read its
@@ -208,14 +226,7 @@ async def _start(
     reader, writer = await asyncio.open_connection(sock=ours)
     child = _Child(proc, reader, writer, grace)
     try:
-        config = {
-            "argv": list(argv),
-            "env": dict(env),
-            "cwd": cwd,
-            "grace": grace,
-            "parent": os.getpid(),
-        }
-        writer.write(json.dumps(config).encode())
+        writer.write(request)
         writer.write_eof()
         word, _, value = (await reader.readline()).decode().partition(" ")
     except BaseException:

@@ -1,31 +1,35 @@
 """The helper that runs one program and leaves nothing of it behind (Linux).
 
-Started as ``python -I -S reaper.py FD`` by ``patchwire_cli.process``; it imports only the
-standard library. It makes itself a child subreaper (``PR_SET_CHILD_SUBREAPER``), so every
-process the program starts is either its descendant or, once orphaned, its child: a
-background job, a double-forked daemon and a process that called ``setsid()`` all stay in
-reach, even after the program exits first. Being its own process, it changes nothing in the
-host application (a subreaper flag set there would collect every orphan of the host).
+Started as ``python -I -S reaper.py FD`` by ``patchwire_cli.process``. It makes itself a
+child subreaper (``PR_SET_CHILD_SUBREAPER``), so every process the program starts is
+either its descendant or, once orphaned, its child: a background job, a double-forked
+daemon and a process that called ``setsid()`` all stay in reach, even after the program
+exits first. Being its own process, it changes nothing in the host application (a
+subreaper flag set there would collect every orphan of the host).
 
-Protocol on the socket FD: the runner sends one JSON object (``argv``, ``env``, ``cwd``,
-``grace``, ``parent``) and closes its side for writing; the helper answers ``pid N`` once
-the program runs (or ``error ERRNO`` when it cannot start) and ``exit STATUS`` (negative:
-killed by that signal) when the program and everything it started are gone. Standard
-input, output and error are the runner's pipes, inherited by the program untouched.
+Protocol on the socket FD: the runner sends one request and shuts its side for writing.
+The request is NUL-separated bytes: the grace period, the runner's pid, the working
+directory (empty: inherit), the number of argv items, the argv items, then ``NAME=VALUE``
+environment entries (none of these can hold a NUL). The helper answers ``pid N`` once the
+program runs (or ``error ERRNO`` when it cannot start) and ``exit STATUS`` (negative: killed
+by that signal; ``stopped`` when it was stopped before it could be waited for) once the
+program and everything it started are gone. Standard input, output and error are the
+runner's pipes, inherited by the program untouched.
 
 The program ends on its own, or the runner sends SIGTERM (deadline, cancellation, output
 over its cap). Either way every descendant left gets SIGTERM, then SIGKILL after ``grace``
 seconds, and is reaped before ``exit`` is sent.
+
+Start-up time matters (every CLI call pays it), so this imports only built-in modules:
+``_signal`` rather than ``signal`` (which imports enum), plain fork and exec rather than
+``subprocess``, and ``os.read``/``os.write`` on the socket rather than ``socket``.
 """
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]
 import ctypes
-import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import time
 
@@ -35,6 +39,10 @@ _PR_SET_CHILD_SUBREAPER = 36
 # call forever: after this long of SIGKILL rounds the helper gives up on it and exits.
 _KILL_ROUNDS_LIMIT = 5.0
 _POLL = 0.005
+_STOP_SIGNALS = (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP)
+# Python ignores these at start-up; a program must get the default dispositions back, as
+# subprocess's restore_signals gives them.
+_RESTORE = (_signal.SIGPIPE, _signal.SIGXFSZ)
 
 
 class _Stop(Exception):
@@ -62,7 +70,7 @@ def _children(pid: int) -> list[int] | None:
     out: list[int] = []
     for tid in tasks:
         try:
-            with open(f"/proc/{pid}/task/{tid}/children") as f:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
                 out.extend(int(child) for child in f.read().split())
         except FileNotFoundError:
             if not os.path.exists(f"/proc/{pid}/task/{tid}"):
@@ -80,8 +88,8 @@ def _parents() -> dict[int, list[int]]:
         if not entry.isdigit():
             continue
         try:
-            with open(f"/proc/{entry}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
             continue
         tree.setdefault(ppid, []).append(int(entry))
@@ -115,8 +123,8 @@ def _signal_all(sig: int) -> None:
 
 
 class _Reaper:
-    def __init__(self, program: int | None) -> None:
-        self.program = program
+    def __init__(self) -> None:
+        self.program: int | None = None
         self.status: int | None = None
 
     def reap(self, block: bool) -> bool:
@@ -135,8 +143,8 @@ class _Reaper:
 
     def end_all(self, grace: float) -> None:
         """SIGTERM every descendant, SIGKILL what is left after ``grace``, reap them all."""
-        _signal_all(signal.SIGTERM)
-        _signal_all(signal.SIGCONT)  # a stopped process acts on SIGTERM only once resumed
+        _signal_all(_signal.SIGTERM)
+        _signal_all(_signal.SIGCONT)  # a stopped process acts on SIGTERM only once resumed
         until = time.monotonic() + grace
         while not self.reap(block=False):
             if time.monotonic() >= until:
@@ -146,44 +154,76 @@ class _Reaper:
         # Rounds, because a process may fork between the listing and the kill; its child
         # is orphaned to us when its parent dies and is found by the next listing.
         while not self.reap(block=False) and time.monotonic() < give_up:
-            _signal_all(signal.SIGKILL)
+            _signal_all(_signal.SIGKILL)
             time.sleep(_POLL)
 
 
-def main() -> None:
-    channel = socket.socket(fileno=int(sys.argv[1]))
+def _spawn(argv: list[bytes], env: dict[bytes, bytes], cwd: bytes | None) -> int:
+    """Fork and exec the program; its pid, or OSError as exec reported it."""
+    failed, report = os.pipe()  # non-inheritable: closes itself at a successful exec
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(failed)
+            for sig in (*_STOP_SIGNALS, *_RESTORE):
+                _signal.signal(sig, _signal.SIG_DFL)
+            if cwd:
+                os.chdir(cwd)
+            os.execvpe(argv[0], argv, env)
+        except OSError as exc:
+            os.write(report, str(exc.errno or 0).encode())
+        finally:
+            os._exit(127)
+    os.close(report)
+    answer = b""
+    while chunk := os.read(failed, 64):
+        answer += chunk
+    os.close(failed)
+    if answer:
+        os.waitpid(pid, 0)
+        raise OSError(int(answer), os.strerror(int(answer)))
+    return pid
+
+
+def _request(fd: int) -> tuple[float, int, bytes | None, list[bytes], dict[bytes, bytes]]:
     data = b""
-    while chunk := channel.recv(65536):
+    while chunk := os.read(fd, 65536):
         data += chunk
-    config = json.loads(data)
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, _on_signal)
+    grace, parent, cwd, count, *rest = data.split(b"\0")
+    argv = rest[: int(count)]
+    env = dict(entry.split(b"=", 1) for entry in rest[int(count) :] if entry)
+    return float(grace), int(parent), cwd or None, argv, env
+
+
+def main() -> None:
+    channel = int(sys.argv[1])
+    os.set_inheritable(channel, False)  # the program must not hold our channel
+    grace, parent, cwd, argv, env = _request(channel)
+    for sig in _STOP_SIGNALS:
+        _signal.signal(sig, _on_signal)
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)
-    reaper = _Reaper(None)
+    reaper = _Reaper()
     try:
         # The runner's death stops the program too; checked after, as it may already be gone.
-        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != config["parent"]:
+        _prctl(_PR_SET_PDEATHSIG, _signal.SIGTERM)
+        if os.getppid() != parent:
             raise _Stop
         try:
-            program = subprocess.Popen(
-                config["argv"], env=config["env"], cwd=config["cwd"], close_fds=True
-            )
+            reaper.program = _spawn(argv, env, cwd)
         except OSError as exc:
-            channel.sendall(f"error {exc.errno or 0}\n".encode())
+            os.write(channel, f"error {exc.errno or 0}\n".encode())
             os._exit(0)
-        reaper.program = program.pid
-        channel.sendall(f"pid {program.pid}\n".encode())
+        os.write(channel, f"pid {reaper.program}\n".encode())
         while reaper.status is None:
             reaper.reap(block=True)
     except _Stop:
         pass
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_IGN)
-    reaper.end_all(float(config["grace"]))
+    for sig in _STOP_SIGNALS:
+        _signal.signal(sig, _signal.SIG_IGN)
+    reaper.end_all(grace)
     status = "stopped" if reaper.status is None else str(reaper.status)
     try:
-        channel.sendall(f"exit {status}\n".encode())
+        os.write(channel, f"exit {status}\n".encode())
     except OSError:
         pass
     os._exit(0)
