@@ -14,6 +14,7 @@ from patchwire.errors import Category, InvalidRequestError
 from patchwire.hub import Hub
 from patchwire.model import Model, Tool
 from patchwire.testing.fake import FakeConnector
+from patchwire.testing.loopback import serve_app
 
 Call = Callable[[Model, Tool], Awaitable[Any]]
 
@@ -111,13 +112,8 @@ async def counting_server() -> AsyncIterator[tuple[str, list[str]]]:
     app = web.Application()
     app.router.add_post("/v1/chat/completions", answer)
     app.router.add_post("/v1/embeddings", answer)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}/v1", seen
-    await runner.cleanup()
+    async with serve_app(app) as url:
+        yield f"{url}/v1", seen
 
 
 @pytest.mark.integration

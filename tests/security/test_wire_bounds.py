@@ -9,6 +9,7 @@ The server is a real aiohttp app on loopback driven by the real openai connector
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -20,6 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from patchwire.errors import Category, IntegrationError, PatchwireError
 from patchwire.hub import Hub
+from patchwire.testing.loopback import serve_app
 from patchwire.types import Usage
 from patchwire.wire_bounds import MAX_TOKENS_PER_CALL, check_usage
 
@@ -80,21 +82,14 @@ def _app(usage: dict[str, Any], seen: list[str]) -> web.Application:
 
 @pytest.fixture
 async def serve() -> AsyncIterator[Serve]:
-    runners: list[web.AppRunner] = []
+    async with contextlib.AsyncExitStack() as stack:
 
-    async def start(usage: dict[str, Any]) -> tuple[str, list[str]]:
-        seen: list[str] = []
-        runner = web.AppRunner(_app(usage, seen), shutdown_timeout=0.1)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        runners.append(runner)
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return f"http://127.0.0.1:{port}/v1", seen
+        async def start(usage: dict[str, Any]) -> tuple[str, list[str]]:
+            seen: list[str] = []
+            url = await stack.enter_async_context(serve_app(_app(usage, seen)))
+            return f"{url}/v1", seen
 
-    yield start
-    for runner in runners:
-        await runner.cleanup()
+        yield start
 
 
 def _hub(url: str) -> Hub:
