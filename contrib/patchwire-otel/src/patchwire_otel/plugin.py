@@ -3,12 +3,14 @@
 Like every OpenTelemetry instrumentation, installing it turns it on, and it uses the
 application's global tracer and meter providers (without an SDK configured they are the
 API's no-op ones, and recording costs next to nothing). ``PATCHWIRE_OTEL=off`` turns it off.
+Outgoing HTTP requests carry the W3C trace context (``traceparent``) of their call.
 OpenTelemetry is imported at the first event, so ``import patchwire`` stays fast.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from patchwire.hookspecs import hookimpl
@@ -37,16 +39,23 @@ class OtelPlugin:
             self._enabled = os.environ.get(SWITCH_ENV, "on").strip().lower() not in _OFF
         return self._enabled
 
-    @hookimpl
-    def patchwire_record(self, event: Event) -> None:
-        if not self.enabled:
-            return
+    def _get_recorder(self) -> CallRecorder:
         recorder = self._recorder
         if recorder is None:
             from patchwire_otel.recorder import CallRecorder
 
             recorder = self._recorder = CallRecorder()
-        recorder(event)
+        return recorder
+
+    @hookimpl
+    def patchwire_record(self, event: Event) -> None:
+        if self.enabled:
+            self._get_recorder()(event)
+
+    @hookimpl
+    def patchwire_request_headers(self, url: str) -> Mapping[str, str] | None:
+        """The W3C trace context of the call the request belongs to."""
+        return self._get_recorder().request_headers() if self.enabled else None
 
 
 plugin = OtelPlugin()

@@ -14,6 +14,10 @@ later event is placed by its hub-clock offset from that, so span durations equal
 durations patchwire measured. Prompt and reply content never reaches this module: events
 carry none.
 
+Outgoing HTTP requests carry the W3C trace context of the call they belong to
+(``request_headers``, through ``patchwire_request_headers``), so a traced server's spans
+nest under the call's span; a request outside a call carries the current context's.
+
 Open calls are keyed by ``call_id``; at most ``max_open`` are tracked (a call whose end
 event never comes is ended, marked as such, when the oldest must make room).
 """
@@ -22,10 +26,11 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from contextvars import ContextVar
 from typing import Any
 
 import attrs
-from opentelemetry import metrics, trace
+from opentelemetry import metrics, propagate, trace
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
 from opentelemetry.semconv._incubating.metrics import gen_ai_metrics
 from opentelemetry.semconv.attributes import error_attributes
@@ -45,6 +50,10 @@ __all__ = ["INSTRUMENTATION_NAME", "CallRecorder"]
 INSTRUMENTATION_NAME = "patchwire_otel"
 _VERSION = "0.1.0"
 ERROR_TYPE = error_attributes.ERROR_TYPE
+
+# The call the current task is making: set when its call_started event is emitted (in the
+# caller's task, before any request), so its requests carry the call span's trace context.
+_CURRENT_CALL: ContextVar[int | None] = ContextVar("patchwire_otel_call", default=None)
 
 
 @attrs.define
@@ -81,6 +90,14 @@ class CallRecorder:
         )
         self._open: OrderedDict[int, _Call] = OrderedDict()
         self._max_open = max_open
+
+    def request_headers(self) -> dict[str, str] | None:
+        """The trace-context headers for a request made now, by the current task."""
+        call = self._open.get(_CURRENT_CALL.get() or -1)
+        context = trace.set_span_in_context(call.span) if call is not None else None
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier, context=context)
+        return carrier or None
 
     def __call__(self, event: Event) -> None:
         kind = event.kind
@@ -155,6 +172,7 @@ class CallRecorder:
             _, oldest = self._open.popitem(last=False)
             oldest.span.set_status(Status(StatusCode.ERROR, "no end event"))
             oldest.span.end()
+        _CURRENT_CALL.set(event.call_id)
         self._open[event.call_id] = _Call(
             span=span,
             operation=op,
@@ -192,7 +210,7 @@ class CallRecorder:
         call.attempt_start = event.time
 
     def _succeeded(self, call: _Call, event: Event) -> None:
-        del self._open[event.call_id]
+        self._close(event.call_id)
         span = call.span
         if event.cached:
             span.set_attribute("patchwire.cache_hit", True)
@@ -218,7 +236,7 @@ class CallRecorder:
         span.end(end_time=call.wall(event.time))
 
     def _failed(self, call: _Call, event: Event) -> None:
-        del self._open[event.call_id]
+        self._close(event.call_id)
         span = call.span
         category = event.category or "_OTHER"
         span.set_attribute(ERROR_TYPE, category)
@@ -229,6 +247,11 @@ class CallRecorder:
                 event.duration, {**self._metric_attributes(call, event), ERROR_TYPE: category}
             )
         span.end(end_time=call.wall(event.time))
+
+    def _close(self, call_id: int) -> None:
+        del self._open[call_id]
+        if _CURRENT_CALL.get() == call_id:
+            _CURRENT_CALL.set(None)
 
     @staticmethod
     def _metric_attributes(call: _Call, event: Event) -> dict[str, Any]:
