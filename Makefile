@@ -7,7 +7,10 @@ setup:
 demo: setup
 	.venv/bin/patchwire demo
 
-test: setup
+# The programs the tests drive come first: a machine that cannot get one stops in a second.
+test:
+	@bash scripts/provision.sh
+	@bash scripts/setup.sh
 	bash scripts/test.sh
 
 lint: setup

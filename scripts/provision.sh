@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Puts every program the tests drive on PATH before the test run, or stops at once with one
-# line naming what is missing and the command that installs it. `make test` (through
-# scripts/test.sh) and .ci/run both come through here, so this list is the one place a test's
-# program is declared. Run after scripts/setup.sh: .venv/bin is where non-root installs land.
+# line naming what is missing and the command that installs it. `make test` runs it first,
+# before setup.sh (so a machine that cannot get a program learns it in a second, not after
+# the whole install), and scripts/test.sh again; .ci/run is `make test`. This list is the one
+# place a test's program is declared. Non-root builds land in .venv/bin.
 #
 # Switches (the tests of this script use them; a user needs none):
 #   PATCHWIRE_PROVISION_ROOT=0   behave as a non-root user even when root (no apt-get)
@@ -40,12 +41,25 @@ missing() {
   done <<<"$PROGRAMS"
 }
 
+stop() {
+  # $1: the missing entries. One line: what is missing and the command that installs it.
+  local progs pkgs others how
+  progs=$(awk '{print $1}' <<<"$1" | paste -sd, - | sed 's/,/, /g')
+  pkgs=$(awk '$2 != "-" {print $2}' <<<"$1" | tr '\n' ' ' | sed 's/ $//')
+  others=$(awk '$2 == "-" {split($3, f, ":"); print f[1] " install " f[2]}' <<<"$1" | paste -sd';' - | sed 's/;/; /g')
+  how=${pkgs:+sudo apt-get install -y $pkgs}
+  how=${how:+$how${others:+; }}$others
+  echo "make test: missing $progs (the tests drive them); install with: $how" >&2
+  exit 1
+}
+
 install_fallback() {
   # $1 program, $2 fallback spec. Installs into .venv and links the program into .venv/bin.
   local prog=$1 kind dist file target
   IFS=: read -r kind dist file <<<"$2"
   case "$kind" in
     pip)
+      [ -x "$venv_bin/python" ] || "${PYTHON:-python3}" -m venv .venv >&2 || return 1
       "$venv_bin/python" -m pip install -q "$dist" >&2 || return 1
       target=$("$venv_bin/python" -c 'import sys, sysconfig; print(sysconfig.get_paths()["purelib"] + "/" + sys.argv[1])' "$file")
       ;;
@@ -63,6 +77,16 @@ install_fallback() {
 
 need=$(missing)
 [ -z "$need" ] && exit 0
+
+# What nothing here can install (no apt-get as this user, no pip/npm build): say so now.
+if is_root; then
+  hopeless=$(awk '$2 == "-" && $3 == "-"' <<<"$need")
+elif [ "${PATCHWIRE_PROVISION_FALLBACK:-1}" != 0 ]; then
+  hopeless=$(awk '$3 == "-"' <<<"$need")
+else
+  hopeless=$need
+fi
+[ -z "$hopeless" ] || stop "$need"
 
 pkgs=$(awk '$2 != "-" {print $2}' <<<"$need" | tr '\n' ' ')
 if is_root && [ -n "${pkgs// /}" ]; then
@@ -83,10 +107,4 @@ fi
 
 need=$(missing)
 [ -z "$need" ] && exit 0
-progs=$(awk '{print $1}' <<<"$need" | paste -sd, - | sed 's/,/, /g')
-pkgs=$(awk '$2 != "-" {print $2}' <<<"$need" | tr '\n' ' ' | sed 's/ $//')
-others=$(awk '$2 == "-" {split($3, f, ":"); print f[1] " install " f[2]}' <<<"$need" | paste -sd';' - | sed 's/;/; /g')
-how=${pkgs:+sudo apt-get install -y $pkgs}
-how=${how:+$how${others:+; }}$others
-echo "make test: missing $progs (the tests drive them); install with: $how" >&2
-exit 1
+stop "$need"

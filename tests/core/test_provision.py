@@ -109,3 +109,16 @@ def test_a_program_in_the_venv_counts_as_installed(tmp_path: Path) -> None:
     (root / ".venv" / "bin" / "jq").symlink_to(real)
     done, _ = _run(root, env)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_program_nothing_can_install_stops_before_any_install(tmp_path: Path) -> None:
+    """Non-root, redis-server has no pip build: the run stops at once, without first
+    spending minutes installing pandoc's pip build for a run that cannot happen."""
+    root, env = _layout(tmp_path, without={"pandoc", "redis-server"})
+    del env["PATCHWIRE_PROVISION_FALLBACK"]  # the pip/npm builds are allowed
+    done, took = _run(root, env)
+    assert done.returncode != 0 and took < 30
+    assert "missing pandoc, redis-server" in done.stderr
+    assert "apt-get install -y pandoc redis-server" in done.stderr
+    assert not (root / ".venv" / "bin" / "pandoc").exists()
+    assert "installing" not in done.stderr
