@@ -3,14 +3,15 @@
 The category decides what the pipeline does with a failure (retry, fall back, refresh a
 credential, escalate); the fields say where it came from. No field ever holds a
 credential: messages are built from provider error text, which the redaction filter also
-scrubs before it is logged.
+scrubs before it is logged, and every error that leaves a call is passed through
+:func:`seal` first, which also cuts the chained exceptions (where raw responses live).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
-from typing import ClassVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
 
 __all__ = [
     "AuthError",
@@ -25,6 +26,7 @@ __all__ = [
     "RateLimitedError",
     "TransientError",
     "error_class",
+    "seal",
 ]
 
 
@@ -189,3 +191,50 @@ _BY_CATEGORY: dict[Category, type[PatchwireError]] = {
 def error_class(category: Category) -> type[PatchwireError]:
     """The exception class for a call-failure category (configuration errors are raised at load)."""
     return _BY_CATEGORY[category]
+
+
+def seal(error: PatchwireError, redact: Callable[[str], str]) -> PatchwireError:
+    """Make ``error`` fit to leave patchwire, in place; returns it.
+
+    Nothing reachable from a sealed error holds a credential or a raw provider answer:
+    the chained exceptions go (``__cause__`` and ``__context__`` are where transport
+    errors and ``HttpStatusError`` responses, with their bodies and request headers,
+    live, even after ``raise ... from None``); so does the traceback, whose frames keep
+    the attempt (its credential headers) and the response as locals. Every text field,
+    the args and the notes are passed through ``redact``; a field holding any other
+    object is replaced by its redacted ``repr``; the errors in ``failures`` are sealed
+    the same way. Sealing twice changes nothing.
+    """
+    _seal(error, redact, set())
+    return error
+
+
+def _seal(error: BaseException, redact: Callable[[str], str], seen: set[int]) -> None:
+    if id(error) in seen:
+        return
+    seen.add(id(error))
+    error.__cause__ = None
+    error.__context__ = None
+    error.__traceback__ = None
+    for name, value in list(vars(error).items()):
+        setattr(error, name, _clean(value, redact, seen))
+    error.args = tuple(_clean(arg, redact, seen) for arg in error.args)
+
+
+def _clean(value: Any, redact: Callable[[str], str], seen: set[int]) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if value is None or isinstance(value, bool | int | float | enum.Enum):
+        return value
+    if isinstance(value, PatchwireError):
+        _seal(value, redact, seen)
+        return value
+    if type(value) in (tuple, list):
+        return type(value)(_clean(item, redact, seen) for item in value)
+    if isinstance(value, Mapping):
+        return {
+            _clean(key, redact, seen): _clean(item, redact, seen) for key, item in value.items()
+        }
+    if isinstance(value, BaseException):
+        return redact(f"{type(value).__name__}: {value}")
+    return redact(repr(value))

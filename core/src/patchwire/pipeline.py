@@ -35,6 +35,7 @@ from patchwire.errors import (
     PatchwireError,
     RateLimitedError,
     error_class,
+    seal,
 )
 from patchwire.escalation import Failure
 from patchwire.events import Event, EventKind
@@ -509,6 +510,10 @@ class Pipeline:
         first = targets[0]
         now = self.clock.now()
         if isinstance(err, PatchwireError):
+            # The one way out for a call's errors: nothing raw leaves with them (DESIGN §5).
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("call %d (%s) failed", call_id, operation, exc_info=err)
+            seal(err, self._redactor.redact)
             category = err.category.value
             connector = err.connector or first.runtime.name
             model = err.model if err.connector else first.model
@@ -749,7 +754,6 @@ class Pipeline:
                     held.breaker.ignore()
                 held.breaker = None
             self._failed(targets, "stream", call_id, start, error)
-            raise error from None
         finally:
             held.release()
             if held.breaker is not None:
@@ -760,6 +764,9 @@ class Pipeline:
             aclose = getattr(agen, "aclose", None)
             if aclose is not None:
                 await aclose()
+        if isinstance(outcome, PatchwireError):
+            # Raised outside the handler, so the provider's exception is not its context.
+            raise outcome
         cost = self._cost(target, usage) if usage is not None else None
         self._succeeded(target, "stream", call_id, start, attempts, usage, cost, False)
 

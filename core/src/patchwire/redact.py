@@ -37,6 +37,13 @@ _QUERY_KEY = re.compile(
 )
 _JSON_FIELD = re.compile(rf"(?i)([\"'](?:{_NAMED}|private_key)[\"']\s*:\s*[\"'])([^\"']+)")
 _MIN_SECRET = 4
+# A provider may echo part of a key back ("Incorrect API key provided: sk-abcd1234…").
+# Any run of _FRAGMENT characters from a loaded token (one word of at least _FRAGMENT_OF
+# characters: a key, a password) is masked too, extended to the whole run the text shares
+# with it. Structured values (a service-account JSON file, a PEM) are left out: their
+# windows would be ordinary text such as "https://".
+_FRAGMENT = 8
+_TOKEN = re.compile(r"[A-Za-z0-9._~+/=:-]{12,}")
 
 
 class Redactor:
@@ -45,6 +52,7 @@ class Redactor:
     def __init__(self) -> None:
         self._values: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._windows: frozenset[str] = frozenset()
         self._lock = threading.Lock()
         _REDACTORS.add(self)
 
@@ -56,6 +64,10 @@ class Redactor:
             self._values.add(value)
             ordered = sorted(self._values, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+            if _TOKEN.fullmatch(value):
+                self._windows = self._windows | {
+                    value[i : i + _FRAGMENT] for i in range(len(value) - _FRAGMENT + 1)
+                }
 
     def __contains__(self, value: str) -> bool:
         return value in self._values
@@ -64,9 +76,31 @@ class Redactor:
         pattern = self._pattern
         if pattern is not None:
             text = pattern.sub(MASK, text)
+        if self._windows:
+            text = self._mask_fragments(text)
         text = _HEADER_VALUE.sub(lambda m: m.group(1) + MASK, text)
         text = _JSON_FIELD.sub(lambda m: m.group(1) + MASK, text)
         return _QUERY_KEY.sub(lambda m: m.group(1) + MASK, text)
+
+    def _mask_fragments(self, text: str) -> str:
+        """Mask every run of ``text`` that holds ``_FRAGMENT`` or more characters of a secret."""
+        windows, values = self._windows, self._values
+        pieces: list[str] = []
+        done = 0  # text[:done] is already decided
+        i = 0
+        while i <= len(text) - _FRAGMENT:
+            if text[i : i + _FRAGMENT] not in windows:
+                i += 1
+                continue
+            end = i + _FRAGMENT
+            while end < len(text) and any(text[i : end + 1] in v for v in values):
+                end += 1
+            pieces += [text[done:i], MASK]
+            done = i = end
+        if not pieces:
+            return text
+        pieces.append(text[done:])
+        return "".join(pieces)
 
     def __repr__(self) -> str:
         return f"Redactor({len(self._values)} values)"
