@@ -26,6 +26,8 @@ __all__ = [
     "SimRequest",
     "SimResponse",
     "SimRoute",
+    "SimTool",
+    "SimToolCall",
     "StreamPlan",
     "WireFormat",
     "WireRequestError",
@@ -49,12 +51,40 @@ class SimRoute:
 
 
 @attrs.frozen
+class SimTool:
+    """A tool offered in a request: its name and the JSON Schema of its arguments."""
+
+    name: str
+    schema: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class SimToolCall:
+    """A tool call the simulator makes: ``arguments`` is the JSON text it sends.
+
+    ``id`` is neutral (hex digits); each wire dresses it (``call_``, ``toolu_``...).
+    """
+
+    id: str
+    name: str
+    arguments: str
+
+
+@attrs.frozen
 class SimRequest:
     """What the wire format read from a request, in the simulator's terms.
 
     ``prompt`` is the text the reply is derived from; ``input_tokens`` what the whole
     input counts (messages, their framing, or every embedding input); ``inputs`` the
     embedding inputs; ``options`` anything else the wire format needs to answer.
+
+    Rich requests (all optional): ``tools`` offered; ``tool_choice`` ``"auto"``,
+    ``"none"``, ``"required"`` or a tool's name (None: auto when tools are offered);
+    ``parallel_tool_calls`` False allows one call; ``after_tool_result`` says the last
+    message carries tool results (the model then answers instead of calling again);
+    ``output_schema`` asks for a JSON answer valid against it; ``reasoning`` asks for
+    reasoning (an effort word or a token budget); ``replayed`` counts the reasoning
+    signatures the request sent back (the wire checked each one).
     """
 
     operation: Operation
@@ -66,11 +96,25 @@ class SimRequest:
     max_tokens: int | None = None
     dimensions: int | None = None
     options: Mapping[str, Any] = attrs.field(factory=dict)
+    tools: tuple[SimTool, ...] = ()
+    tool_choice: str | None = None
+    parallel_tool_calls: bool = True
+    after_tool_result: bool = False
+    output_schema: Mapping[str, Any] | None = None
+    reasoning: str | int | None = None
+    replayed: int = 0
 
 
 @attrs.frozen
 class SimReply:
-    """The content the simulator computed for a request (the wire format only spells it)."""
+    """The content the simulator computed for a request (the wire format only spells it).
+
+    ``tool_calls`` are the calls the model makes (then ``text`` is empty and the turn
+    ends for tool use); ``reasoning`` is the reasoning text (or summary) and
+    ``reasoning_tokens`` what it counts (not included in ``output_tokens``: each wire
+    adds it where its provider does); ``signature`` an opaque token the wire may attach
+    to the reasoning so it can check the replay.
+    """
 
     request_id: str
     created: int  # unix seconds
@@ -80,6 +124,10 @@ class SimReply:
     input_tokens: int = 0
     output_tokens: int = 0
     vectors: tuple[tuple[float, ...], ...] = ()
+    tool_calls: tuple[SimToolCall, ...] = ()
+    reasoning: str = ""
+    reasoning_tokens: int = 0
+    signature: str = ""
 
 
 @attrs.frozen

@@ -34,6 +34,7 @@ from patchwire.testing.sim_limits import (
     SimRateLimits,
     WindowState,
 )
+from patchwire.testing.sim_rich import ToolScript, answer_json, plan_tool_calls, reasoning_for, sign
 from patchwire.testing.sim_stats import SimRecord, SimStats, StatsRecorder
 from patchwire.testing.sim_wire import (
     ErrorDetail,
@@ -43,6 +44,7 @@ from patchwire.testing.sim_wire import (
     SimRequest,
     SimResponse,
     SimRoute,
+    SimToolCall,
     StreamPlan,
     WireFormat,
     WireRequestError,
@@ -87,6 +89,13 @@ _FAULT_ERRORS = {
 }
 # Injected errors that come with a wait hint (the wire format decides how it is written).
 _HINTED = frozenset({ErrorKind.RATE_LIMITED, ErrorKind.OVERLOADED})
+
+
+def _within_budget(text: str, max_tokens: int | None) -> tuple[str, bool]:
+    """A structured answer cut at ``max_tokens`` as a model would: mid-JSON, marked truncated."""
+    if max_tokens is None or count_tokens(text) <= max_tokens:
+        return text, False
+    return text[: max(1, max_tokens * 4)], True
 
 
 def resolve_wire(wire: str | WireFormat, plugin_host: PluginHost | None = None) -> WireFormat:
@@ -143,8 +152,10 @@ class Simulator:
         port: int = 0,
         plugin_host: PluginHost | None = None,
         embedding_dimensions: int | None = None,
+        tool_script: ToolScript | None = None,
     ) -> None:
         self.wire = resolve_wire(wire, plugin_host)
+        self._tool_script = tool_script
         self.seed = seed
         self.host = host
         self._requested_port = port
@@ -283,9 +294,15 @@ class Simulator:
         except WireRequestError as exc:
             return self._error(arrival, exc.kind, request, message=exc.message, param=exc.param)
         arrival.stream = sim.stream
-        text, truncated = (
-            ("", False) if sim.operation == "embed" else reply_text(sim.prompt, sim.max_tokens)
-        )
+        calls = plan_tool_calls(sim, self._tool_script) if sim.tools else ()
+        if sim.operation == "embed" or calls:
+            text, truncated = "", False
+        elif sim.output_schema is not None:
+            text, truncated = _within_budget(
+                answer_json(sim.output_schema, sim.prompt, sim.model), sim.max_tokens
+            )
+        else:
+            text, truncated = reply_text(sim.prompt, sim.max_tokens)
         if self._limits.enabled:
             refused = self._admit(arrival, key or "", sim, text, request)
             if refused is not None:
@@ -308,7 +325,7 @@ class Simulator:
             if request.transport is not None:
                 request.transport.abort()
             return web.Response()
-        reply = self._reply(sim, arrival.request_id, text, truncated)
+        reply = self._reply(sim, arrival.request_id, text, truncated, calls)
         if fault is FaultKind.MALFORMED:
             bad = self.wire.malformed(sim, reply, arrival.rng)
             if isinstance(bad, StreamPlan):
@@ -353,7 +370,14 @@ class Simulator:
             retry_after=breach.wait,
         )
 
-    def _reply(self, sim: SimRequest, request_id: str, text: str, truncated: bool) -> SimReply:
+    def _reply(
+        self,
+        sim: SimRequest,
+        request_id: str,
+        text: str,
+        truncated: bool,
+        calls: tuple[SimToolCall, ...] = (),
+    ) -> SimReply:
         created = int(time.time())
         if sim.operation == "embed":
             dimensions = (
@@ -361,6 +385,7 @@ class Simulator:
             )
             vectors = tuple(embedding_vector(t, sim.model, dimensions) for t in sim.inputs)
             return SimReply(request_id, created, input_tokens=sim.input_tokens, vectors=vectors)
+        reasoning, reasoning_tokens = reasoning_for(sim.prompt, sim.reasoning)
         return SimReply(
             request_id,
             created,
@@ -368,7 +393,11 @@ class Simulator:
             truncated=truncated,
             pieces=stream_pieces(text),
             input_tokens=sim.input_tokens,
-            output_tokens=count_tokens(text),
+            output_tokens=count_tokens(text) + sum(count_tokens(c.arguments) for c in calls),
+            tool_calls=calls,
+            reasoning=reasoning,
+            reasoning_tokens=reasoning_tokens,
+            signature=sign(reasoning) if reasoning else "",
         )
 
     @staticmethod

@@ -17,11 +17,20 @@ from typing import Any, ClassVar, Final
 
 from patchwire.config import ConnectorConfig
 from patchwire.config_values import shown
-from patchwire.connector import Attempt, Capability, Connector, ConnectorContext, Setting
+from patchwire.connector import (
+    MEDIA_TOKEN_ESTIMATE,
+    Attempt,
+    Capability,
+    Connector,
+    ConnectorContext,
+    Setting,
+)
 from patchwire.errors import IntegrationError, InvalidRequestError, TransientError
 from patchwire.http import HttpResponse, HttpStatusError, open_stream, send
+from patchwire.parts import Document, Image, Part, Text
 from patchwire.prices import Price
 from patchwire.sse import as_one_chunk, iter_sse, read_unstreamed
+from patchwire.tools import ToolArgumentsError
 from patchwire.types import (
     Completion,
     CompletionRequest,
@@ -35,6 +44,8 @@ from patchwire.types import (
 from patchwire_openai.classify import stream_error
 from patchwire_openai.prices import PRICES
 from patchwire_openai.ratelimit import rate_limit_info
+from patchwire_openai.reply import ToolCallAssembler, finish_reason, message_parts
+from patchwire_openai.request import chat_messages, feature_fields
 from patchwire_openai.tokens import encoding_for
 
 __all__ = ["DEFAULT_BASE_URL", "OpenAIConnector"]
@@ -95,7 +106,18 @@ class OpenAIConnector(Connector):
     type_name = "openai"
     version = "0.1.0"
     api_versions = ("v1",)
-    capabilities = frozenset({Capability.COMPLETE, Capability.STREAM, Capability.EMBED})
+    capabilities = frozenset(
+        {
+            Capability.COMPLETE,
+            Capability.STREAM,
+            Capability.EMBED,
+            Capability.TOOLS,
+            Capability.STRUCTURED_OUTPUT,
+            Capability.IMAGES,
+            Capability.DOCUMENTS,
+            Capability.REASONING,
+        }
+    )
     max_batch_size = MAX_EMBEDDING_INPUTS
     default_api_key = "env:OPENAI_API_KEY"
     default_auth_scheme = "bearer"
@@ -158,12 +180,10 @@ class OpenAIConnector(Connector):
 
     def validate(self, request: CompletionRequest | EmbeddingRequest | ToolRequest) -> None:
         if isinstance(request, CompletionRequest):
-            for message in request.messages:
-                if message.role == "tool":
-                    raise self._invalid(
-                        "the openai connector cannot send a 'tool' message: OpenAI requires the"
-                        " tool_call_id of the call it answers"
-                    )
+            # Building the messages refuses what Chat Completions cannot carry, naming it.
+            chat_messages(request, self.name)
+            if request.output is not None and "response_format" in request.params:
+                raise self._invalid("give output= or response_format, not both")
             unknown = set(request.params) - _CHAT_PARAMS - {"max_tokens", "max_completion_tokens"}
             if unknown:
                 raise self._invalid(
@@ -203,17 +223,27 @@ class OpenAIConnector(Connector):
         if isinstance(request, EmbeddingRequest):
             return sum(len(encoding.encode_ordinary(text)) for text in request.inputs)
         prompt = sum(
-            len(encoding.encode_ordinary(m.content)) + _TOKENS_PER_MESSAGE for m in request.messages
+            len(encoding.encode_ordinary(m.text)) + _TOKENS_PER_MESSAGE for m in request.messages
+        )
+        # Media by OpenAI's documented upper bound rather than by tile arithmetic.
+        prompt += MEDIA_TOKEN_ESTIMATE * sum(
+            1
+            for m in request.messages
+            if not isinstance(m.content, str)
+            for p in m.content
+            if isinstance(p, Image | Document)
         )
         budget = request.params.get("max_tokens") or request.params.get("max_completion_tokens")
         return prompt + _TOKENS_PER_REPLY + int(budget or 0)
 
     def chat_body(self, request: CompletionRequest, *, stream: bool) -> dict[str, Any]:
         """The JSON body of a chat completion request."""
-        body: dict[str, Any] = {
-            "model": request.model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
-        }
+        messages = (
+            [{"role": m.role, "content": m.content} for m in request.messages]
+            if all(m.content.__class__ is str and m.role != "tool" for m in request.messages)
+            else chat_messages(request, self.name)
+        )
+        body: dict[str, Any] = {"model": request.model, "messages": messages}
         for name, value in request.params.items():
             if value is None:
                 continue
@@ -221,6 +251,8 @@ class OpenAIConnector(Connector):
                 body[self._max_tokens_field] = value
             else:
                 body[name] = value
+        if request.features is not None:
+            body.update(feature_fields(request))
         if stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
@@ -291,15 +323,21 @@ class OpenAIConnector(Connector):
         content = message.get("content")
         if content is not None and not isinstance(content, str):
             raise self._malformed("has message content that is not text", response, request_id)
-        finish = choices[0].get("finish_reason")
+        try:
+            text, parts, refused = message_parts(message)
+        except ToolArgumentsError as exc:
+            exc.request_id = request_id
+            raise
+        finish = "refusal" if refused else finish_reason(choices[0].get("finish_reason"))
         model = data.get("model")
         return Completion(
-            text=content or "",
+            text=text,
             usage=_usage(data.get("usage")),
             model=model if isinstance(model, str) and model else request.model,
-            finish_reason=finish if isinstance(finish, str) else None,
+            finish_reason=finish,
             request_id=request_id,
             raw=data,
+            parts=parts,
         )
 
     async def stream(
@@ -309,6 +347,8 @@ class OpenAIConnector(Connector):
         body = self.chat_body(request, stream=True)
         usage: Usage | None = None
         finish: str | None = None
+        calls = ToolCallAssembler()
+        texts: list[str] = []
         try:
             async with open_stream(
                 attempt, "POST", url, json_body=body, headers=self._headers
@@ -350,9 +390,15 @@ class OpenAIConnector(Connector):
                         if isinstance(choice.get("finish_reason"), str):
                             finish = choice["finish_reason"]
                         delta = choice.get("delta")
-                        text = delta.get("content") if isinstance(delta, Mapping) else None
+                        if not isinstance(delta, Mapping):
+                            continue
+                        text = delta.get("content")
+                        deltas = calls.add(delta.get("tool_calls"))
                         if isinstance(text, str) and text:
-                            yield StreamChunk(text)
+                            texts.append(text)
+                            yield StreamChunk(text, tool_call_deltas=deltas)
+                        elif deltas:
+                            yield StreamChunk("", tool_call_deltas=deltas)
                 if not done and finish is None:
                     raise TransientError(
                         "the stream ended before it finished (no finish_reason, no [DONE])",
@@ -362,7 +408,10 @@ class OpenAIConnector(Connector):
         except HttpStatusError as exc:
             self._report(attempt, exc.response.headers)
             raise
-        yield StreamChunk("", usage=usage, finish_reason=finish)
+        assembled = calls.calls()
+        whole = "".join(texts)
+        parts: tuple[Part, ...] = ((Text(whole),) if whole else ()) + assembled if assembled else ()
+        yield StreamChunk("", usage=usage, finish_reason=finish_reason(finish), parts=parts)
 
     async def embed(self, request: EmbeddingRequest, attempt: Attempt) -> EmbeddingBatch:
         response = await self._post(attempt, "/embeddings", self.embedding_body(request))

@@ -32,6 +32,7 @@ from patchwire.testing.sim_wire import (
 )
 
 from patchwire_openai.ratelimit import format_go_duration
+from patchwire_openai.wire_rich import read_chat, tool_call_fragments, tool_calls_json
 
 __all__ = ["OpenAIWire"]
 
@@ -45,6 +46,8 @@ _LIMIT_NAMES: Final = {
 _RATE_LIMITS_URL: Final = "Visit https://platform.openai.com/account/rate-limits to learn more."
 _DIMENSIONS: Final = {"text-embedding-3-large": 3072}
 _FIXED_DIMENSIONS: Final = frozenset({"text-embedding-ada-002"})
+#: what the simulator counts per image or file part (OpenAI's rule depends on size and detail)
+_IMAGE_TOKENS: Final = 765
 
 
 def _json(data: Any) -> bytes:
@@ -59,31 +62,6 @@ def _error_body(
     message: str, type_: str, param: str | None = None, code: str | None = None
 ) -> bytes:
     return _json({"error": {"message": message, "type": type_, "param": param, "code": code}})
-
-
-def _text_of(content: Any, where: str) -> str:
-    """A message's text: a string, or the text parts of a content array."""
-    if isinstance(content, str):
-        return content
-    if content is None:
-        return ""
-    if isinstance(content, list):
-        texts = []
-        for part in content:
-            if not isinstance(part, Mapping) or not isinstance(part.get("type"), str):
-                raise WireRequestError(f"Invalid content part in '{where}'.", param=where)
-            if part["type"] == "text":
-                if not isinstance(part.get("text"), str):
-                    raise WireRequestError(
-                        f"Missing 'text' in a text part of '{where}'.", param=where
-                    )
-                texts.append(part["text"])
-        return "\n".join(texts)
-    raise WireRequestError(
-        f"Invalid type for '{where}': expected one of a string or array of objects,"
-        f" but got {type(content).__name__} instead.",
-        param=where,
-    )
 
 
 def _positive_int(data: Mapping[str, Any], name: str) -> int | None:
@@ -159,15 +137,8 @@ class OpenAIWire:
             raise WireRequestError(
                 "Invalid 'messages': expected a non-empty array of messages.", param="messages"
             )
-        texts: list[tuple[str, str]] = []
-        for index, message in enumerate(messages):
-            where = f"messages[{index}]"
-            if not isinstance(message, Mapping) or message.get("role") not in _ROLES:
-                raise WireRequestError(
-                    f"Invalid value for '{where}.role': expected one of {', '.join(sorted(_ROLES))}.",
-                    param=f"{where}.role",
-                )
-            texts.append((message["role"], _text_of(message.get("content"), f"{where}.content")))
+        reading = read_chat(data, messages, _ROLES)
+        texts = reading.texts
         stream = data.get("stream", False)
         if stream is not None and not isinstance(stream, bool):
             raise WireRequestError("Invalid type for 'stream': expected a boolean.", param="stream")
@@ -189,6 +160,7 @@ class OpenAIWire:
         users = [text for role, text in texts if role == "user"]
         prompt = users[-1] if users else texts[-1][1]
         input_tokens = sum(count_tokens(text) + 3 for _, text in texts) + 3
+        input_tokens += _IMAGE_TOKENS * reading.media
         return SimRequest(
             operation="chat",
             model=model,
@@ -197,6 +169,12 @@ class OpenAIWire:
             stream=bool(stream),
             max_tokens=max_tokens,
             options={"include_usage": include_usage},
+            tools=reading.tools,
+            tool_choice=reading.tool_choice,
+            parallel_tool_calls=reading.parallel,
+            after_tool_result=reading.after_tool_result,
+            output_schema=reading.output_schema,
+            reasoning=reading.reasoning,
         )
 
     def _parse_embeddings(self, data: Mapping[str, Any], model: str) -> SimRequest:
@@ -261,13 +239,15 @@ class OpenAIWire:
 
     @staticmethod
     def _usage(reply: SimReply) -> dict[str, Any]:
+        # OpenAI counts reasoning inside completion_tokens.
+        output = reply.output_tokens + reply.reasoning_tokens
         return {
             "prompt_tokens": reply.input_tokens,
-            "completion_tokens": reply.output_tokens,
-            "total_tokens": reply.input_tokens + reply.output_tokens,
+            "completion_tokens": output,
+            "total_tokens": reply.input_tokens + output,
             "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
             "completion_tokens_details": {
-                "reasoning_tokens": 0,
+                "reasoning_tokens": reply.reasoning_tokens,
                 "audio_tokens": 0,
                 "accepted_prediction_tokens": 0,
                 "rejected_prediction_tokens": 0,
@@ -285,14 +265,9 @@ class OpenAIWire:
             "choices": [
                 {
                     "index": 0,
-                    "message": {
-                        "role": "assistant",
-                        "content": reply.text,
-                        "refusal": None,
-                        "annotations": [],
-                    },
+                    "message": self._message(reply),
                     "logprobs": None,
-                    "finish_reason": "length" if reply.truncated else "stop",
+                    "finish_reason": self._finish(reply),
                 }
             ],
             "usage": self._usage(reply),
@@ -300,6 +275,24 @@ class OpenAIWire:
             "system_fingerprint": FINGERPRINT,
         }
         return SimResponse(200, _json(body))
+
+    @staticmethod
+    def _finish(reply: SimReply) -> str:
+        if reply.tool_calls:
+            return "tool_calls"
+        return "length" if reply.truncated else "stop"
+
+    @staticmethod
+    def _message(reply: SimReply) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": None if reply.tool_calls else reply.text,
+            "refusal": None,
+            "annotations": [],
+        }
+        if reply.tool_calls:
+            message["tool_calls"] = tool_calls_json(reply)
+        return message
 
     @staticmethod
     def _embeddings(request: SimRequest, reply: SimReply) -> dict[str, Any]:
@@ -344,11 +337,18 @@ class OpenAIWire:
     def stream(self, request: SimRequest, reply: SimReply) -> StreamPlan:
         head = (
             self._delta(
-                request, reply, {"role": "assistant", "content": "", "refusal": None}, None
+                request,
+                reply,
+                {"role": "assistant", "content": None if reply.tool_calls else "", "refusal": None},
+                None,
             ),
         )
         pieces = tuple(self._delta(request, reply, {"content": p}, None) for p in reply.pieces)
-        tail = [self._delta(request, reply, {}, "length" if reply.truncated else "stop")]
+        pieces += tuple(
+            self._delta(request, reply, {"tool_calls": fragment}, None)
+            for fragment in tool_call_fragments(reply)
+        )
+        tail = [self._delta(request, reply, {}, self._finish(reply))]
         if request.options.get("include_usage"):
             tail.append(_frame({**self._chunk(request, reply, []), "usage": self._usage(reply)}))
         tail.append(b"data: [DONE]\n\n")
