@@ -85,3 +85,10 @@ async def test_only_public_answers_are_kept_so_only_they_are_connected_to() -> N
     resolver = GuardedResolver(_Answers("127.0.0.1", "93.184.216.34"))
     answers = await resolver.resolve("mixed.example", 443)
     assert [a["host"] for a in answers] == ["93.184.216.34"]
+
+
+async def test_a_name_resolving_to_a_6to4_address_of_a_private_one_is_refused() -> None:
+    """Issue 13.6: the resolver judges an embedded IPv4 address like a plain one."""
+    resolver = GuardedResolver(_Answers("2002:a00:7::1"))
+    with pytest.raises(AddressRefused, match=r"6to4 address embedding 10\.0\.0\.7"):
+        await resolver.resolve("innocent.example", 80, socket.AF_INET6)
