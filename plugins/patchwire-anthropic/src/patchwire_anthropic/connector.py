@@ -119,15 +119,19 @@ class AnthropicConnector(Connector):
             raise config.where.error("default_max_tokens", "must be at least 1")
 
     @property
-    def api_version(self) -> str:
-        return self.ctx.config.api_version or CURRENT_VERSION
+    def wire_version(self) -> str:
+        """The ``anthropic-version`` sent: the configured one, else the current one.
+
+        (``api_version`` is core's attribute: the configured version, None for the default.)
+        """
+        return self.api_version or CURRENT_VERSION
 
     @property
     def url(self) -> str:
         return messages_url(self.ctx.config.base_url)
 
     def _headers(self) -> dict[str, str]:
-        headers = {"anthropic-version": self.api_version, "content-type": "application/json"}
+        headers = {"anthropic-version": self.wire_version, "content-type": "application/json"}
         beta = self.setting("beta")
         if beta:
             headers["anthropic-beta"] = beta
@@ -145,9 +149,9 @@ class AnthropicConnector(Connector):
                 model=request.model,
             )
         sampling = [p for p in _SAMPLING if request.params.get(p) is not None]
-        if sampling and self.api_version != LEGACY_VERSION:
+        if sampling and self.wire_version != LEGACY_VERSION:
             raise InvalidRequestError(
-                f"anthropic-version {self.api_version} refuses {', '.join(sampling)} (even at"
+                f"anthropic-version {self.wire_version} refuses {', '.join(sampling)} (even at"
                 f' default values); remove them, or pin api_version = "{LEGACY_VERSION}"',
                 connector=self.name,
                 model=request.model,
