@@ -185,3 +185,22 @@ async def test_bad_feature_values_are_refused_at_the_call_naming_the_keyword(
             await model.complete("x", tools=[get_weather], tool_choice="nope")
         with pytest.raises(TypeError, match="parallel_tool_calls"):
             await model.complete("x", tools=[get_weather], parallel_tool_calls="yes")
+
+
+async def test_bad_feature_values_are_invalid_arguments_sent_nowhere(
+    plugin_host: PluginHost,
+) -> None:
+    from patchwire.arguments import InvalidArgument
+
+    async with Hub.from_dict({"connectors": {"fake": {}}}, host=plugin_host) as hub:
+        with pytest.raises(InvalidArgument, match="cannot write"):
+            await hub.model("fake:m").complete("x", output=complex)
+
+
+def test_plugins_lists_capabilities_per_api_version() -> None:
+    from patchwire.cli.commands import _by_version
+
+    listed = _by_version(Plain)
+    assert listed["v1"]["capabilities"] == ["complete"]
+    assert listed["v2"]["capabilities"] == ["complete", "images"]
+    assert listed["old"]["sampling_params"] == ["seed"]

@@ -66,13 +66,29 @@ def check_reasoning(value: Any) -> str | int | None:
 
 
 def split_features(params: dict[str, Any]) -> tuple[dict[str, Any], RequestFeatures | None]:
-    """(sampling params, the request's features or None); bad values raise naming the keyword."""
+    """(sampling params, the request's features or None).
+
+    A bad value is an ``InvalidArgument`` (an ``InvalidRequestError`` that is also a
+    ``TypeError``/``ValueError``, as for every argument of ``complete()``) naming the keyword.
+    """
     if FEATURE_KEYS.isdisjoint(params):
         return params, None
+    from patchwire.arguments import InvalidArgument
+
+    try:
+        features = _features(params)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, InvalidArgument):
+            raise
+        raise InvalidArgument(str(exc)) from None
+    rest = {k: v for k, v in params.items() if k not in FEATURE_KEYS}
+    return rest, None if features == RequestFeatures() else features
+
+
+def _features(params: Mapping[str, Any]) -> RequestFeatures:
     from patchwire.output import as_output
     from patchwire.tools import as_tool_specs, check_tool_choice
 
-    rest = {k: v for k, v in params.items() if k not in FEATURE_KEYS}
     tools = as_tool_specs(params["tools"]) if params.get("tools") is not None else ()
     choice = params.get("tool_choice")
     check_tool_choice(choice, tools)
@@ -80,14 +96,13 @@ def split_features(params: dict[str, Any]) -> tuple[dict[str, Any], RequestFeatu
     if parallel is not None and not isinstance(parallel, bool):
         raise TypeError(f"parallel_tool_calls must be True or False, got {parallel!r}")
     output = params.get("output")
-    features = RequestFeatures(
+    return RequestFeatures(
         tools=tools,
         tool_choice=choice,
         parallel_tool_calls=parallel,
         output=None if output is None else as_output(output),
         reasoning=check_reasoning(params.get("reasoning")),
     )
-    return rest, None if features == RequestFeatures() else features
 
 
 def needed_capabilities(request: CompletionRequest) -> list[tuple[Capability, str]]:

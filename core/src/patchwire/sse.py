@@ -101,5 +101,8 @@ async def read_unstreamed(
 def as_one_chunk(completion: Completion) -> StreamChunk:
     """A whole completion as the single, final chunk of a stream."""
     return StreamChunk(
-        completion.text, usage=completion.usage, finish_reason=completion.finish_reason
+        completion.text,
+        usage=completion.usage,
+        finish_reason=completion.finish_reason,
+        parts=completion.parts,  # tool calls and reasoning, assembled as a stream's end would
     )

@@ -61,6 +61,7 @@ def _plugins_run(args: argparse.Namespace) -> int:
                     "capabilities": caps[t],
                     "version": regs.connectors[t].version,
                     "api_versions": list(regs.connectors[t].api_versions),
+                    "capabilities_by_api_version": _by_version(regs.connectors[t]),
                 }
                 for (kind, t), owner in regs.owners.items()
                 if owner == info.name and kind == "connector type"
@@ -83,9 +84,25 @@ def _plugins_run(args: argparse.Namespace) -> int:
                 if cls.api_versions:
                     extra += f" api: {', '.join(cls.api_versions)}"
             print(f"    provides: {item}{extra}")
+            if item.startswith("connector type "):
+                cls = regs.connectors[item.removeprefix("connector type ")]
+                for version, listed in _by_version(cls).items():
+                    if listed["capabilities"] != sorted(c.value for c in cls.capabilities):
+                        print(f"      api {version}: {', '.join(listed['capabilities'])}")
         if info.error:
             print(f"    error: {info.error}")
     return 1 if any(i.error for i in infos) else 0
+
+
+def _by_version(cls: Any) -> dict[str, dict[str, list[str]]]:
+    """Capabilities and sendable sampling knobs under each API version a connector names."""
+    return {
+        version: {
+            "capabilities": sorted(c.value for c in cls.capabilities_for(version)),
+            "sampling_params": sorted(cls.sampling_params_for(version)),
+        }
+        for version in cls.api_versions
+    }
 
 
 # --- doctor ------------------------------------------------------------------------------
