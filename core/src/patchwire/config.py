@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+
 from patchwire.backends import BackendConfig, parse_backends
 from patchwire.config_checks import SECRET_SETTINGS
 from patchwire.config_checks import check_auth as _auth
