@@ -33,7 +33,13 @@ from patchwire.secrets import Secret
 from patchwire.types import Completion, Embedding, Message, ToolResult, Usage
 
 # Request and option types are what a caller sends, never what a cache holds.
-NOT_CACHED = {"CallOptions", "CompletionRequest", "EmbeddingRequest", "ToolRequest"}
+NOT_CACHED = {
+    "CallOptions",
+    "CompletionRequest",
+    "EmbeddingRequest",
+    "RequestFeatures",
+    "ToolRequest",
+}
 ALLOWED = ValueCodec(VALUE_TYPES).value_types
 
 # Fields whose classes' validators ask more than the annotation says (values that fail a

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from patchwire.cache import MemoryCacheBackend, ResponseCache
+from patchwire.cache import MemoryCacheBackend, ResponseCache, entry_shape, is_vector
 from patchwire.clock import VirtualClock
 
 
@@ -261,3 +261,44 @@ async def test_ttl_zero_turns_caching_and_coalescing_off() -> None:
 def test_a_negative_ttl_is_refused() -> None:
     with pytest.raises(ValueError):
         ResponseCache(MemoryCacheBackend(VirtualClock()), ttl=-1.0)
+
+
+async def test_a_stored_value_of_another_shape_is_a_counted_miss_and_is_replaced() -> None:
+    """What a shared store returns is whatever was written under the key; a value the
+    operation could not have produced is not served, and the call's answer replaces it."""
+    backend = MemoryCacheBackend(VirtualClock())
+    cache = ResponseCache(backend, ttl=60)
+    accept = entry_shape(str, lambda i: type(i) is int and 0 <= i < 2)
+    await backend.set("k", ("planted", 7))
+    calls = 0
+
+    async def call() -> tuple[str, int]:
+        nonlocal calls
+        calls += 1
+        return ("fresh", 1)
+
+    assert await cache.get_or_call("k", call, accept=accept) == (("fresh", 1), False)
+    assert (calls, cache.rejected) == (1, 1)
+    assert await cache.get_or_call("k", call, accept=accept) == (("fresh", 1), True)
+    assert calls == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        (("a", 1), True),
+        (("a", 1, 2), False),
+        (["a", 1], False),
+        ((1, 1), False),
+        (("a", True), False),
+        (("a", 1.0), False),
+        ("a", False),
+    ],
+)
+def test_entry_shape_checks_length_and_every_item(value: object, ok: bool) -> None:
+    assert entry_shape(str, lambda i: type(i) is int)(value) is ok
+
+
+def test_is_vector_takes_numbers_only() -> None:
+    assert is_vector((0.5, 1, -2.0)) and is_vector(())
+    assert not is_vector([0.5]) and not is_vector((0.5, "x")) and not is_vector((True,))

@@ -21,9 +21,10 @@ from typing import Any
 
 import pytest
 from patchwire import Hub
-from patchwire.cache_codec import FORMAT
+from patchwire.cache_codec import FORMAT, encode
 from patchwire.plugins import PluginHost
 from patchwire.testing.fake import FakeConnector
+from patchwire.types import Completion, ToolResult, Usage
 from patchwire_redis.cache import RedisCacheBackend
 from patchwire_redis.plugin import plugin
 from patchwire_redis.testing import RedisServer
@@ -154,6 +155,34 @@ async def test_an_entry_of_a_foreign_type_is_a_miss(
     key = await planted_key(hub)
     await backend_of(hub)._client.set(key, FORMAT + json.dumps(entry).encode(), px=60_000)
     await assert_a_miss_that_ran_nothing(hub, key, None)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        Usage(1, 2),
+        (Completion("planted"), 99, 1),
+        (Completion("planted"), 0.0, 1),
+        (Completion("planted"), 0),
+        (ToolResult(output="planted"), 1),
+        ((0.5, 0.25), 1, None),
+    ],
+    ids=["usage", "index-out-of-range", "float-index", "short", "tool-result", "vector"],
+)
+async def test_an_allowlisted_value_of_the_wrong_shape_is_a_miss_never_a_crash(
+    hub: Hub, fake_scripts: Any, value: object
+) -> None:
+    """Data the codec accepts can still be planted where the pipeline expects another
+    shape: the caller gets a fresh reply, never an unpacking or index error."""
+    key = await planted_key(hub)
+    backend = backend_of(hub)
+    await backend._client.set(key, encode(value), px=60_000)
+    upstream = len(FakeConnector.scripts["fake"].calls)
+    reply = await hub.model("fake:m").complete("q", cache=True)
+    assert (reply.text, reply.cached) == ("echo: q", False)
+    assert len(FakeConnector.scripts["fake"].calls) == upstream + 1
+    assert hub.runtime("fake").cache.rejected == 1  # type: ignore[union-attr]
+    assert (await hub.model("fake:m").complete("q", cache=True)).cached
 
 
 async def test_the_backend_never_unpickles(

@@ -17,7 +17,7 @@ import cachetools
 
 from patchwire.clock import Clock
 
-__all__ = ["CacheBackend", "MemoryCacheBackend", "ResponseCache"]
+__all__ = ["CacheBackend", "MemoryCacheBackend", "ResponseCache", "entry_shape", "is_vector"]
 
 T = TypeVar("T")
 
@@ -94,6 +94,37 @@ def _always(_value: object) -> bool:
     return True
 
 
+Check = Callable[[object], bool]
+
+
+def entry_shape(*items: type | tuple[type, ...] | Check) -> Check:
+    """A predicate for a tuple entry of ``len(items)`` values, each an instance of its
+    type(s) or passing its check: what ``accept`` of :meth:`ResponseCache.get_or_call`
+    takes for an operation's entries."""
+    checks = [
+        (lambda v, t=item: isinstance(v, t)) if isinstance(item, type | tuple) else item
+        for item in items
+    ]
+    size = len(checks)
+
+    def accept(value: object) -> bool:
+        return (
+            type(value) is tuple
+            and len(value) == size
+            and all(check(v) for check, v in zip(checks, value, strict=True))
+        )
+
+    return accept
+
+
+def is_vector(value: object) -> bool:
+    """A tuple of numbers (an embedding as the pipeline caches it)."""
+    return type(value) is tuple and all(
+        type(x) is float or type(x) is int
+        for x in value  # bool is not a number here
+    )
+
+
 @attrs.define(slots=True, eq=False)
 class _Flight:
     task: asyncio.Task[Any]
@@ -113,6 +144,8 @@ class ResponseCache:
         self._backend = backend
         self._ttl = ttl
         self._flights: dict[str, _Flight] = {}
+        #: values the backend returned that ``accept`` refused (each one a miss)
+        self.rejected = 0
 
     async def get_or_call(
         self,
@@ -121,6 +154,7 @@ class ResponseCache:
         *,
         store: Callable[[T], bool] = _always,
         ttl: float | None = None,
+        accept: Callable[[object], bool] = _always,
     ) -> tuple[T, bool]:
         """Return ``(value, hit)`` for ``key``, calling ``call`` only when needed.
 
@@ -133,6 +167,11 @@ class ResponseCache:
         the next request calls again. ``store(value)`` returning False keeps one
         particular value out of the cache (it is still shared with current waiters).
         ``ttl`` overrides this cache's ttl for the value stored now; 0 bypasses the cache.
+
+        ``accept(value)`` says whether a value from the backend is one ``call`` could have
+        produced. A shared store answers with whatever was written under the key, by
+        anyone who can write to it, so a value of another shape is a miss (counted in
+        ``rejected``), and the call's answer replaces it.
         """
         ttl = self._ttl if ttl is None else ttl
         if ttl == 0:
@@ -141,7 +180,9 @@ class ResponseCache:
         if flight is None:
             cached = await self._backend.get(key)
             if cached is not None:
-                return cast(T, cached), True
+                if accept(cached):
+                    return cast(T, cached), True
+                self.rejected += 1
             # Another caller may have started the call while the backend answered.
             flight = self._live_flight(key)
             if flight is None:

@@ -24,6 +24,7 @@ import attrs
 from patchwire.auth.attached import attach
 from patchwire.batching import BatchInfo, EmbeddingBatcher
 from patchwire.breaker import BreakerPermit
+from patchwire.cache import entry_shape, is_vector
 from patchwire.cachekey import cache_key
 from patchwire.classification import Classification
 from patchwire.clock import Clock, deadline_scope
@@ -70,6 +71,9 @@ Request = CompletionRequest | EmbeddingRequest | ToolRequest
 _BREAKER_FAILURES = frozenset({Category.TRANSIENT, Category.DEGRADED, Category.RATE_LIMITED})
 # After these a route moves on at once instead of retrying the same target.
 _MOVE_ON = frozenset({Category.DEGRADED, Category.CIRCUIT_OPEN, Category.QUOTA_EXHAUSTED})
+# What embed and tool calls cache; a shared store's answer of another shape is a miss.
+_EMBED_ENTRY = entry_shape(is_vector, int, (float, int, type(None)))
+_TOOL_ENTRY = entry_shape(ToolResult, int)
 
 
 @attrs.frozen
@@ -610,8 +614,10 @@ class Pipeline:
         options: CallOptions,
         call_id: int,
         compute: Callable[[], Awaitable[T]],
+        accept: Callable[[object], bool],
     ) -> tuple[T, bool]:
-        """``request`` may be a function, so an uncacheable call never builds it twice."""
+        """``request`` may be a function, so an uncacheable call never builds it twice.
+        ``accept`` says which stored values are entries of this operation's shape."""
         first = targets[0]
         rt = first.runtime
         if rt.cache is None or options.cache is False:
@@ -627,7 +633,7 @@ class Pipeline:
         # entry stored by a long-ttl one (the ttl bounds the age of what it gets).
         scope = None if options.cache_ttl is None else f"ttl={options.cache_ttl!r}"
         key = cache_key("|".join(t.label for t in targets), scope, operation, request)
-        value, hit = await rt.cache.get_or_call(key, compute, ttl=ttl)
+        value, hit = await rt.cache.get_or_call(key, compute, ttl=ttl, accept=accept)
         kind = EventKind.CACHE_HIT if hit else EventKind.CACHE_MISS
         self._event(kind, rt.name, first.model, call_id, operation)
         return value, hit
@@ -654,7 +660,13 @@ class Pipeline:
                 return result, targets.index(target), attempts
 
             (result, index, attempts), hit = await self._cached(
-                targets, "complete", lambda: request_for(targets[0]), options, call_id, compute
+                targets,
+                "complete",
+                lambda: request_for(targets[0]),
+                options,
+                call_id,
+                compute,
+                entry_shape(Completion, lambda i: type(i) is int and 0 <= i < len(targets), int),
             )
         except (PatchwireError, asyncio.CancelledError) as err:
             self._failed(targets, "complete", call_id, start, err)
@@ -837,7 +849,7 @@ class Pipeline:
                 return await batcher.submit(text, priority=options.priority, deadline=deadline)
 
             (vector, tokens, cost), hit = await self._cached(
-                targets, "embed", request, options, call_id, compute
+                targets, "embed", request, options, call_id, compute, _EMBED_ENTRY
             )
         except (PatchwireError, asyncio.CancelledError) as err:
             self._failed(targets, "embed", call_id, start, err)
@@ -875,7 +887,7 @@ class Pipeline:
                 return result, attempts
 
             (result, attempts), hit = await self._cached(
-                targets, operation, request, options, call_id, compute
+                targets, operation, request, options, call_id, compute, _TOOL_ENTRY
             )
         except (PatchwireError, asyncio.CancelledError) as err:
             self._failed(targets, operation, call_id, start, err)
