@@ -18,7 +18,7 @@ fields of :class:`~patchwire.types.CompletionRequest`; the rest stay ``params``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -26,7 +26,7 @@ import attrs
 from patchwire.connector import Capability
 from patchwire.errors import InvalidRequestError
 from patchwire.parts import Document, Image, ToolCall, ToolResultPart
-from patchwire.types import Completion, CompletionRequest, RequestFeatures
+from patchwire.types import Completion, CompletionRequest, RequestFeatures, StreamChunk
 
 if TYPE_CHECKING:
     from patchwire.connector import Connector
@@ -39,6 +39,7 @@ __all__ = [
     "check_reasoning",
     "check_request",
     "finish_output",
+    "parse_stream",
     "needed_capabilities",
     "split_features",
 ]
@@ -205,3 +206,27 @@ def finish_output(
         error.request_id = result.request_id
         raise
     return attrs.evolve(result, parsed=parsed)
+
+
+async def parse_stream(
+    chunks: AsyncIterator[StreamChunk], output: OutputSpec
+) -> AsyncIterator[StreamChunk]:
+    """The stream, its finishing chunk carrying ``parsed`` (the whole text, validated).
+
+    Text chunks pass through as they come; a stream that ends in tool calls is left
+    unparsed, and one whose text does not validate ends with ``OutputValidationError``.
+    """
+    from patchwire.output import parse_output
+
+    texts: list[str] = []
+    try:
+        async for chunk in chunks:
+            texts.append(chunk.text)
+            if chunk.finish_reason is not None and not chunk.tool_calls:
+                parsed = parse_output(output, "".join(texts))
+                chunk = attrs.evolve(chunk, parsed=parsed)
+            yield chunk
+    finally:
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -16,7 +16,7 @@ from patchwire.arguments import (
 )
 from patchwire.connector import ToolInfo
 from patchwire.errors import InvalidRequestError
-from patchwire.features import split_features
+from patchwire.features import parse_stream, split_features
 from patchwire.pipeline import Pipeline, Target
 from patchwire.types import (
     CallOptions,
@@ -138,7 +138,10 @@ class Model:
                 target.model or "", messages, params, idempotency_key, features
             )
 
-        return self._pipeline.stream(self._targets_for(options), request_for, options)
+        chunks = self._pipeline.stream(self._targets_for(options), request_for, options)
+        if features is not None and features.output is not None:
+            return parse_stream(chunks, features.output)
+        return chunks
 
     async def embed(
         self,

@@ -292,7 +292,8 @@ class StreamChunk:
     ``tool_call_deltas`` carry tool-call fragments as they arrive and ``reasoning_text``
     a delta of reasoning text or summary. The final chunk also carries the assembled
     ``tool_calls``, the ``reasoning`` parts (with their signatures) and ``parts``, the
-    whole turn in order, as :attr:`Completion.parts` would hold it.
+    whole turn in order, as :attr:`Completion.parts` would hold it, and, when ``output=``
+    was given, ``parsed``: the streamed text validated as for ``complete()``.
     """
 
     text: str
@@ -301,6 +302,7 @@ class StreamChunk:
     tool_call_deltas: tuple[ToolCallDelta, ...] = ()
     reasoning_text: str = ""
     parts: tuple[Part, ...] = ()
+    parsed: Any = None
 
     @property
     def tool_calls(self) -> tuple[ToolCall, ...]:

@@ -229,3 +229,16 @@ async def test_a_tool_spec_that_does_not_fit_strict_is_sent_without_strict(
     assert functions["get_weather"].get("strict") is None  # days is optional, so not strict
     assert reply.tool_calls
     validate("CreateChatCompletionRequest", wire.bodies[0])
+
+
+async def test_a_streamed_structured_answer_ends_with_the_parsed_value(
+    openai_host: PluginHost, sim_key: str
+) -> None:
+    async with (
+        Simulator(OpenAIWire(), plugin_host=openai_host) as sim,
+        await _hub(sim, openai_host) as hub,
+    ):
+        chunks = [c async for c in hub.model("openai:gpt-4o-mini").stream("F?", output=Forecast)]
+    assert isinstance(chunks[-1].parsed, Forecast)
+    assert all(c.parsed is None for c in chunks[:-1])
+    assert json.loads("".join(c.text for c in chunks)) == attrs.asdict(chunks[-1].parsed)
