@@ -13,6 +13,7 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
+from patchwire.config_values import shown
 from patchwire.connector import Attempt, Capability, Connector, ConnectorContext, Setting
 from patchwire.errors import IntegrationError, TransientError
 from patchwire.http import HttpResponse, open_stream, send
@@ -107,7 +108,8 @@ class GeminiConnector(Connector):
         task_type = config.settings.get("task_type")
         if task_type is not None and task_type not in TASK_TYPES:
             raise where.error(
-                "task_type", f"expected one of {', '.join(sorted(TASK_TYPES))}, got {task_type!r}"
+                "task_type",
+                f"expected one of {', '.join(sorted(TASK_TYPES))}, got {shown(task_type)}",
             )
         dimensions = config.settings.get("embedding_dimensions")
         if dimensions is not None and dimensions < 1:
