@@ -71,6 +71,25 @@ if shape == "session":
         os.setsid()
         linger()
     note(pid)
+if shape == "storm":
+    # A daemon that keeps forking while it is being killed: the helper must work in
+    # rounds, since each listing can miss a child born just after it.
+    first = os.fork()
+    if first == 0:
+        os.setsid()
+        if os.fork() == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            note(os.getpid())
+            for _ in range(150):
+                pid = os.fork()
+                if pid == 0:
+                    linger()
+                note(pid)
+                time.sleep(0.002)
+            linger()
+        os._exit(0)
+    os.waitpid(first, 0)
+    time.sleep(0.05)  # let the storm begin before the program ends
 if end == "fail":
     sys.exit(3)
 if end == "hang":
@@ -139,13 +158,16 @@ _ENDS: dict[str, tuple[type[Exception] | None, dict[str, Any]]] = {
         ("daemon", "hang"),
         ("session", "hang"),
         ("both", "hang"),
+        ("storm", "ok"),
+        ("storm", "hang"),
     ],
 )
 async def test_nothing_outlives_a_call_however_it_ends(
     plugin_host: PluginHost, tmp_path: Path, shape: str, end: str
 ) -> None:
     """At success, failure and timeout alike, every process the program started is gone
-    when the call returns: background jobs, double-forked daemons, setsid() callers."""
+    when the call returns: background jobs, double-forked daemons, setsid() callers, and
+    a daemon still forking while it is killed."""
     raises, options = _ENDS[end]
     pidfile = tmp_path / "pids"
     arguments = {"pidfile": str(pidfile), "shape": shape, "end": end, **options}
