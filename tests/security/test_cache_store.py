@@ -60,10 +60,8 @@ def test_the_crafted_pickle_does_run_code_when_unpickled(tmp_path: Path) -> None
 
 @pytest.fixture(scope="module")
 def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    yield server
-    server.kill()
+    with RedisServer.running(tmp_path_factory.mktemp("redis")) as server:
+        yield server
 
 
 @pytest.fixture

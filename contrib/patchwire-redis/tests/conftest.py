@@ -17,10 +17,8 @@ from patchwire_redis.testing import RedisServer
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """The server most tests share; each test keeps to its own key prefix."""
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    yield server
-    server.kill()
+    with RedisServer.running(tmp_path_factory.mktemp("redis")) as server:
+        yield server
 
 
 @pytest.fixture

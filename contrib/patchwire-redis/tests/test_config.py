@@ -36,10 +36,10 @@ PASSWORD = "s3cret-redis-pass-42"
 @pytest.fixture(scope="module")
 def locked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """A server that requires a password."""
-    server = RedisServer(tmp_path_factory.mktemp("locked"), options=["--requirepass", PASSWORD])
-    server.start()
-    yield server
-    server.kill()
+    with RedisServer.running(
+        tmp_path_factory.mktemp("locked"), options=["--requirepass", PASSWORD]
+    ) as server:
+        yield server
 
 
 @pytest.fixture
@@ -68,6 +68,13 @@ def with_password(server: RedisServer) -> str:
     return f"redis://:{PASSWORD}@127.0.0.1:{server.port}/0"
 
 
+async def assert_shared(hub: Hub) -> None:
+    """The second identical call is served by the Redis cache."""
+    model = hub.model("fake:m")
+    assert not (await model.complete("q", cache=True)).cached
+    assert (await model.complete("q", cache=True)).cached
+
+
 def assert_nowhere(hub: Hub, caplog: pytest.LogCaptureFixture) -> None:
     runtime = hub.runtime("fake")
     assert runtime.cache is not None
@@ -87,9 +94,7 @@ async def test_the_whole_url_as_a_reference(
     prefix = f"pw{uuid.uuid4().hex[:10]}"
     caplog.set_level(logging.DEBUG)
     async with make_hub({"redis": {"url": "env:TEST_REDIS_URL", "prefix": prefix}}) as hub:
-        model = hub.model("fake:m")
-        assert not (await model.complete("q", cache=True)).cached
-        assert (await model.complete("q", cache=True)).cached
+        await assert_shared(hub)
         backend = hub.runtime("fake").cache._backend  # type: ignore[union-attr]
         assert isinstance(backend, RedisCacheBackend)
         assert backend.name("k").startswith(f"{prefix}:cache:")
@@ -109,9 +114,7 @@ async def test_a_separate_password_reference_with_a_file_source(
     secret.write_text(PASSWORD + "\n")
     table = {"url": without_password(locked), "password": f"file:{secret}"}
     async with make_hub({"redis": table}) as hub:
-        model = hub.model("fake:m")
-        await model.complete("q", cache=True)
-        assert (await model.complete("q", cache=True)).cached
+        await assert_shared(hub)
         assert_nowhere(hub, caplog)
 
 
@@ -287,10 +290,8 @@ def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RedisS
     tls_port = free_port()
     options = ["--tls-port", str(tls_port), "--tls-cert-file", str(paths["server"])]
     options += ["--tls-key-file", str(paths["server"]), "--tls-ca-cert-file", str(paths["ca"])]
-    server = RedisServer(folder, options=options)
-    server.start()
-    yield server, (tls_port, paths)
-    server.kill()
+    with RedisServer.running(folder, options=options) as server:
+        yield server, (tls_port, paths)
 
 
 async def test_mutual_tls_with_the_configured_files(
@@ -303,9 +304,7 @@ async def test_mutual_tls_with_the_configured_files(
     tls = {"url": f"rediss://127.0.0.1:{port}/0", "tls_ca_file": str(paths["ca"])}
     client = {"tls_cert_file": str(paths["client"]), "tls_key_file": str(paths["client"])}
     async with make_hub({"redis": {**tls, **client}}) as hub:
-        model = hub.model("fake:m")
-        await model.complete("q", cache=True)
-        assert (await model.complete("q", cache=True)).cached
+        await assert_shared(hub)
     # Without the client certificate the server refuses the connection: a miss, logged.
     async with make_hub({"redis": tls}) as hub:
         model = hub.model("fake:m")

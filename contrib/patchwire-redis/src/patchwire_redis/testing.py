@@ -7,11 +7,12 @@ silently skipped suite would pass without ever talking to Redis.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,19 @@ class RedisServer:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.options = tuple(options)
         self._process: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    @contextlib.contextmanager
+    def running(
+        cls, directory: Path, port: int | None = None, options: Sequence[str] = ()
+    ) -> Iterator[RedisServer]:
+        """A started server, killed on exit."""
+        server = cls(directory, port, options)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.kill()
 
     def start(self) -> None:
         program = shutil.which("redis-server")
