@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 import shutil
 import socket
@@ -455,7 +454,3 @@ async def test_mcp_over_http_follows_the_proxy_setting(
     finally:
         server.kill()
         await server.wait()
-
-
-def test_the_test_environment_has_no_proxy_variables() -> None:
-    assert not any(os.environ.get(name) for name in _PROXY_VARS)
