@@ -86,7 +86,8 @@ async def test_embed_is_refused_naming_the_capabilities(
         with pytest.raises(InvalidRequestError) as info:
             await hub.model("anthropic:claude-haiku-4-5").embed("text")
     assert (
-        "does not support embed" in info.value.message and "complete, stream" in info.value.message
+        "does not support embed" in info.value.message
+        and "complete, documents, images, reasoning, stream" in info.value.message
     )
 
 

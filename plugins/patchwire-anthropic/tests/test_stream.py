@@ -123,7 +123,7 @@ async def test_stream_usage_keeps_cache_counts_and_the_latest_cumulative_output(
         chunks = [c async for c in h.model("anthropic:claude-haiku-4-5").stream("hi")]
     assert [c.text for c in chunks] == ["Hel", "lo", ""]
     usage = chunks[-1].usage
-    assert usage is not None and chunks[-1].finish_reason == "end_turn"
+    assert usage is not None and chunks[-1].finish_reason == "stop"
     assert (usage.input_tokens, usage.cached_input_tokens) == (35, 20)
     assert (usage.cache_creation_input_tokens, usage.output_tokens) == (5, 7)
     sent = seen[0].headers

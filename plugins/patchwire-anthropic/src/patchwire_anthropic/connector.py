@@ -5,9 +5,14 @@
 ``base_url`` and other connectors' do, is taken as it is.
 
 Plain replies and streams of named server-sent events (``message_start``,
-``content_block_delta``, ``message_delta`` with cumulative output tokens, ``message_stop``,
-``ping``, and ``error``, which may arrive after HTTP 200). The connector never retries:
-patchwire's pipeline does.
+``content_block_start``/``delta``/``stop``, ``message_delta`` with cumulative output
+tokens, ``message_stop``, ``ping``, and ``error``, which may arrive after HTTP 200). The
+connector never retries: patchwire's pipeline does.
+
+Rich calls (content parts, tools, structured output, thinking) are spelled by
+``patchwire_anthropic.request`` and read back by ``patchwire_anthropic.reply``; what
+each API version can do is stated on the class (``version_capabilities``,
+``version_sampling_params``) so the pipeline refuses or drops before sending.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from patchwire.errors import IntegrationError, InvalidRequestError, TransientErr
 from patchwire.http import HttpResponse, HttpStatusError, open_stream, send
 from patchwire.prices import Price
 from patchwire.sse import as_one_chunk, iter_sse, read_unstreamed
+from patchwire.tools import ToolArgumentsError
 from patchwire.types import (
     Completion,
     CompletionRequest,
@@ -34,6 +40,15 @@ from patchwire.types import (
 from patchwire_anthropic.classify import stream_error
 from patchwire_anthropic.prices import PRICES
 from patchwire_anthropic.ratelimit import rate_limit_info
+from patchwire_anthropic.reply import BlockAssembler, content_parts, finish_reason
+from patchwire_anthropic.request import (
+    THINKING_BUDGETS,
+    check_output_tool,
+    feature_fields,
+    messages_of,
+    output_tool_name,
+    system_of,
+)
 
 __all__ = ["CURRENT_VERSION", "AnthropicConnector"]
 
@@ -43,7 +58,20 @@ LEGACY_VERSION: Final = "2023-06-01"
 #: sampling parameters the 2026-10-21 API refuses even at their default values
 _SAMPLING: Final = ("temperature", "top_p", "top_k")
 _PASSED: Final = frozenset({"metadata", "service_tier"})
-_KNOWN: Final = frozenset({"max_tokens", "stop", *_SAMPLING, *_PASSED})
+_KNOWN: Final = frozenset({"max_tokens", "stop", "user", *_SAMPLING, *_PASSED})
+#: what both API versions can do: structured output is native (``output_config``) under
+#: 2026-10-21 and a forced answer tool under 2023-06-01, so both claim it
+_CAPABILITIES: Final = frozenset(
+    {
+        Capability.COMPLETE,
+        Capability.STREAM,
+        Capability.TOOLS,
+        Capability.STRUCTURED_OUTPUT,
+        Capability.IMAGES,
+        Capability.DOCUMENTS,
+        Capability.REASONING,
+    }
+)
 _USAGE_COUNTS: Final = (
     "input_tokens",
     "output_tokens",
@@ -60,9 +88,16 @@ def messages_url(base_url: str | None) -> str:
     return base + "/messages"
 
 
+def _thinking_tokens(data: Mapping[str, Any]) -> int | None:
+    details = data.get("output_tokens_details")
+    value = details.get("thinking_tokens") if isinstance(details, Mapping) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def usage_from(data: Any) -> Usage:
     """Anthropic counts cache reads and writes apart from ``input_tokens``; patchwire's
-    input is their sum, with the cached part named."""
+    input is their sum, with the cached part named. ``output_tokens`` already includes
+    thinking, which ``output_tokens_details.thinking_tokens`` names where reported."""
     if not isinstance(data, Mapping):
         return Usage()
 
@@ -71,27 +106,43 @@ def usage_from(data: Any) -> Usage:
         return value if isinstance(value, int) and value >= 0 else 0
 
     read, written = count("cache_read_input_tokens"), count("cache_creation_input_tokens")
+    thinking = _thinking_tokens(data)
     return Usage(
         input_tokens=count("input_tokens") + read + written,
         output_tokens=count("output_tokens"),
         cached_input_tokens=read,
         cache_creation_input_tokens=written,
+        reasoning_tokens=thinking if thinking is not None and thinking >= 0 else 0,
     )
 
 
-def _take_counts(counts: dict[str, int], usage: Any) -> None:
+def _take_counts(counts: dict[str, Any], usage: Any) -> None:
     if isinstance(usage, Mapping):
         for name in _USAGE_COUNTS:
             value = usage.get(name)
             if isinstance(value, int) and not isinstance(value, bool):
                 counts[name] = value
+        thinking = _thinking_tokens(usage)
+        if thinking is not None:
+            counts["output_tokens_details"] = {"thinking_tokens": thinking}
 
 
 class AnthropicConnector(Connector):
     type_name = "anthropic"
     version = "0.1.0"
     api_versions = (CURRENT_VERSION, LEGACY_VERSION)
-    capabilities = frozenset({Capability.COMPLETE, Capability.STREAM})
+    capabilities = _CAPABILITIES
+    version_capabilities: ClassVar[Mapping[str, frozenset[Capability]]] = {
+        CURRENT_VERSION: _CAPABILITIES,
+        LEGACY_VERSION: _CAPABILITIES,
+    }
+    #: 2026-10-21 refuses every sampling knob (even at default values): core drops them
+    #: with a warning (or refuses them under unsupported_params = "error")
+    sampling_params: ClassVar[frozenset[str]] = frozenset()
+    version_sampling_params: ClassVar[Mapping[str, frozenset[str]]] = {
+        CURRENT_VERSION: frozenset(),
+        LEGACY_VERSION: frozenset(_SAMPLING),
+    }
     default_api_key = "env:ANTHROPIC_API_KEY"
     default_auth_scheme = "api_key"
     default_auth_settings: ClassVar[Mapping[str, Any]] = {"header": "x-api-key"}
@@ -162,15 +213,36 @@ class AnthropicConnector(Connector):
                 connector=self.name,
                 model=request.model,
             )
-        if any(m.role == "tool" for m in request.messages):
+        if request.has_parts or any(m.role == "tool" for m in request.messages):
+            # Spelling the messages refuses what the Messages API cannot carry, naming it.
+            messages_of(request, self.name)
+            system_of(request, self.name)
+        if request.output is not None and not self.native_output:
+            check_output_tool(request, self.name)
+        if request.output is not None and self.native_output and "output_config" in request.params:
             raise InvalidRequestError(
-                "tool messages are not supported by the Anthropic connector",
+                "give output= or output_config, not both",
                 connector=self.name,
                 model=request.model,
             )
 
+    @property
+    def native_output(self) -> bool:
+        """Whether ``output=`` goes as ``output_config.format`` (else as a forced tool)."""
+        return self.wire_version != LEGACY_VERSION
+
     def max_tokens(self, request: CompletionRequest) -> int:
-        return int(request.params.get("max_tokens") or self.setting("default_max_tokens"))
+        """The caller's ``max_tokens``; else the default, plus the thinking budget when
+        reasoning is on (thinking spends the same budget and must stay below it)."""
+        given = request.params.get("max_tokens")
+        if given:
+            return int(given)
+        default = int(self.setting("default_max_tokens"))
+        reasoning = request.reasoning
+        if reasoning is None or reasoning == 0:
+            return default
+        budget = THINKING_BUDGETS[reasoning] if isinstance(reasoning, str) else int(reasoning)
+        return default + max(budget, 1024)
 
     def estimate_tokens(self, request: CompletionRequest | EmbeddingRequest | ToolRequest) -> int:
         """Anthropic counts a request's whole ``max_tokens`` against the output limit until
@@ -182,23 +254,34 @@ class AnthropicConnector(Connector):
 
     def body(self, request: CompletionRequest, *, stream: bool) -> dict[str, Any]:
         params = request.params
-        system = "\n\n".join(m.content for m in request.messages if m.role == "system")
-        body: dict[str, Any] = {
-            "model": request.model,
-            "max_tokens": self.max_tokens(request),
-            "messages": [
+        max_tokens = self.max_tokens(request)
+        if request.has_parts or any(m.role == "tool" for m in request.messages):
+            messages = messages_of(request, self.name)
+            system = system_of(request, self.name)
+        else:  # the text-only path, as cheap as it was
+            messages = [
                 {"role": m.role, "content": m.content}
                 for m in request.messages
                 if m.role in ("user", "assistant")
-            ],
+            ]
+            system = "\n\n".join(m.text for m in request.messages if m.role == "system")
+        body: dict[str, Any] = {
+            "model": request.model,
+            "max_tokens": max_tokens,
+            "messages": messages,
         }
         if system:
             body["system"] = system
+        if request.features is not None:
+            body.update(feature_fields(request, max_tokens, native_output=self.native_output))
+        user = params.get("user")
+        if user is not None:
+            body["metadata"] = {**(params.get("metadata") or {}), "user_id": str(user)}
         stop = params.get("stop")
         if stop:
             body["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
         for name in (*_SAMPLING, *_PASSED):
-            if params.get(name) is not None:
+            if params.get(name) is not None and name not in body:
                 body[name] = params[name]
         if stream:
             body["stream"] = True
@@ -242,23 +325,25 @@ class AnthropicConnector(Connector):
         content = data.get("content")
         if not isinstance(content, list):
             raise self._malformed("has no content list", response, request_id)
-        text = "".join(
-            block["text"]
-            for block in content
-            if isinstance(block, Mapping)
-            and block.get("type") == "text"
-            and isinstance(block.get("text"), str)
-        )
         model = data.get("model")
-        stop = data.get("stop_reason")
+        model = model if isinstance(model, str) and model else request.model
+        try:
+            text, parts, answered = content_parts(content, model, self._answer_tool(request))
+        except ToolArgumentsError as exc:
+            exc.request_id = request_id
+            raise
         return Completion(
             text=text,
             usage=usage_from(data.get("usage")),
-            model=model if isinstance(model, str) and model else request.model,
-            finish_reason=stop if isinstance(stop, str) else None,
+            model=model,
+            finish_reason=finish_reason(data.get("stop_reason"), answered),
             request_id=request_id,
             raw=data,
+            parts=parts,
         )
+
+    def _answer_tool(self, request: CompletionRequest) -> str | None:
+        return output_tool_name(request, self.native_output)
 
     async def stream(
         self, request: CompletionRequest, attempt: Attempt
@@ -276,7 +361,8 @@ class AnthropicConnector(Connector):
                 yield as_one_chunk(self._completion(unstreamed, request))
                 return
             request_id = resp.headers.get("request-id")
-            counts: dict[str, int] = {}
+            blocks = BlockAssembler(request.model, self._answer_tool(request))
+            counts: dict[str, Any] = {}
             stop_reason: str | None = None
             finished = False
             async for event in iter_sse(resp):
@@ -299,12 +385,20 @@ class AnthropicConnector(Connector):
                     message = data.get("message")
                     if isinstance(message, Mapping):
                         _take_counts(counts, message.get("usage"))
-                elif kind == "content_block_delta":
-                    delta = data.get("delta")
-                    if isinstance(delta, Mapping) and delta.get("type") == "text_delta":
-                        text = delta.get("text")
-                        if isinstance(text, str) and text:
-                            yield StreamChunk(text)
+                        if isinstance(message.get("model"), str) and message["model"]:
+                            blocks = BlockAssembler(message["model"], blocks.answer_tool)
+                elif kind in ("content_block_start", "content_block_delta"):
+                    got = (
+                        blocks.start(data.get("index"), data.get("content_block"))
+                        if kind == "content_block_start"
+                        else blocks.delta(data.get("index"), data.get("delta"))
+                    )
+                    if got is not None and (got.text or got.reasoning or got.call):
+                        yield StreamChunk(
+                            got.text,
+                            tool_call_deltas=(got.call,) if got.call else (),
+                            reasoning_text=got.reasoning,
+                        )
                 elif kind == "message_delta":
                     # message_delta's counts are cumulative: keep the latest, never add.
                     _take_counts(counts, data.get("usage"))
@@ -319,4 +413,14 @@ class AnthropicConnector(Connector):
                     "the stream ended without message_stop: the answer may be incomplete",
                     request_id=request_id,
                 )
-            yield StreamChunk("", usage=usage_from(counts), finish_reason=stop_reason)
+            try:
+                _, parts = blocks.parts()
+            except ToolArgumentsError as exc:
+                exc.request_id = request_id
+                raise
+            yield StreamChunk(
+                "",
+                usage=usage_from(counts),
+                finish_reason=finish_reason(stop_reason, blocks.answered),
+                parts=parts,
+            )
