@@ -179,12 +179,29 @@ class Getter(Connector):
         return Completion(text=response.text(), model=request.model)
 
 
+class DefaultGetter(Connector):
+    """Like a provider connector: a default base URL when the configuration names none."""
+
+    type_name = "defaultgetter"
+    capabilities = frozenset({Capability.COMPLETE})
+    DEFAULT_BASE_URL = ""  # set by the test
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        self.base_url = ctx.config.base_url or type(self).DEFAULT_BASE_URL
+
+    async def complete(self, request: CompletionRequest, attempt: Attempt) -> Completion:
+        response = await send(attempt, "GET", f"{self.base_url}/answer")
+        return Completion(text=response.text(), model=request.model)
+
+
 class GetterPlugin:
     PATCHWIRE_CONTRACT = "1.0"
 
     @hookimpl
     def patchwire_register_connectors(self, register: ConnectorRegistrar) -> None:
         register("getter", Getter)
+        register("defaultgetter", DefaultGetter)
 
 
 @pytest.fixture
@@ -373,6 +390,25 @@ def test_a_literal_proxy_url_with_a_password_is_a_config_error_that_does_not_ech
             Hub.from_dict(config, host=host)
         assert "proxy" in str(info.value) and "reference" in str(info.value)
         assert PROXY_PASSWORD not in str(info.value) and PROXY_USER not in str(info.value)
+
+
+async def test_a_connectors_proxy_covers_its_default_base_url(
+    host: PluginHost,
+    proxies: Callable[..., TinyProxy],
+    upstream: Upstream,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    proxy = proxies()
+    default, other = await upstream(), await upstream()
+    monkeypatch.setattr(DefaultGetter, "DEFAULT_BASE_URL", default)
+    table = {
+        "d": {"type": "defaultgetter", "proxy": proxy.url, "cache": {"ttl": 0}},
+        "m": getter(other),
+    }
+    async with Hub.from_dict({"connectors": table}, host=host) as hub:
+        await hub.model("d:any").complete("hi")
+        await hub.model("m:any").complete("hi")
+    assert proxy.requests() == [f"GET {default}/answer"]
 
 
 def test_a_proxy_setting_that_is_not_a_url_is_a_config_error(host: PluginHost) -> None:

@@ -252,7 +252,7 @@ class Hub:
         )
         auth = self._build_auth(config, cls)
         ssl_context = self._build_tls(config)
-        self.outgoing.add_connector(config, ssl_context)
+        self.outgoing.add_connector(config, ssl_context, connector)
         cache = None
         if config.cache.ttl > 0:
             cache = ResponseCache(self.backends.cache(config), ttl=config.cache.ttl)

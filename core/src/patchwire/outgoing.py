@@ -39,11 +39,13 @@ class Outgoing:
             "request_class": proxy_request_class(self.proxies),
         }
 
-    def add_connector(self, config: ConnectorConfig, tls: ssl.SSLContext | None) -> None:
+    def add_connector(
+        self, config: ConnectorConfig, tls: ssl.SSLContext | None, connector: object = None
+    ) -> None:
         """Register a connector's proxy for its origins and watch its TLS context."""
         auth = config.auth or {}
         token_url = auth.get("token_url") if isinstance(auth.get("token_url"), str) else None
-        self.proxies.add(config.name, config.proxy, [config.base_url, token_url])
+        self.proxies.add(config.name, config.proxy, [_base_url(config, connector), token_url])
         if tls is not None:
             self.certificate_requests.watch(tls)
 
@@ -53,8 +55,17 @@ class Outgoing:
         """``auth`` for a connection dropped by a server that wanted a client certificate."""
         if runtime is None:
             return None
-        base = runtime.config.base_url
+        base = _base_url(runtime.config, runtime.connector)
         host = URL(base).host if base else None
         return self.certificate_requests.classify(
             error, [runtime.ssl, default_context()], host, runtime.name
         )
+
+
+def _base_url(config: ConnectorConfig, connector: object) -> str | None:
+    """The configured base_url, else the connector's default (``self.base_url`` by the
+    convention the provider connectors follow), else None."""
+    if config.base_url:
+        return config.base_url
+    default = getattr(connector, "base_url", None)
+    return default if isinstance(default, str) and default else None
