@@ -92,9 +92,13 @@ class PrometheusServer:
             await asyncio.sleep(0.1)
         pytest.fail(f"prometheus not ready within {timeout} s:\n{self.log()}", pytrace=False)
 
-    async def query(self, session: aiohttp.ClientSession, promql: str) -> list[dict[str, Any]]:
-        """An instant query's result vector, through the HTTP API."""
-        async with session.get(self.url + "/api/v1/query", params={"query": promql}) as response:
+    async def query(
+        self, session: aiohttp.ClientSession, promql: str, at: float | None = None
+    ) -> list[dict[str, Any]]:
+        """An instant query's result vector, through the HTTP API, evaluated at ``at``
+        (Unix seconds) or now."""
+        params = {"query": promql} if at is None else {"query": promql, "time": repr(at)}
+        async with session.get(self.url + "/api/v1/query", params=params) as response:
             body = await response.json()
         assert body["status"] == "success", f"{promql}: {body}"
         assert body["data"]["resultType"] == "vector", f"{promql}: {body}"

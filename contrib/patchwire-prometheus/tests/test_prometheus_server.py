@@ -101,24 +101,30 @@ def served_samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], f
 
 async def wait_for_scrape_after(
     session: aiohttp.ClientSession, prometheus: Any, moment: float
-) -> None:
-    """Until Prometheus has finished a successful scrape that began after ``moment`` (bounded).
+) -> float:
+    """Until Prometheus has finished a successful scrape that began after ``moment`` (bounded);
+    returns that scrape's time.
 
     ``up`` is stamped with the scrape's start and written after the scraped samples, so once
     it shows such a scrape, every patchwire series holds the values served after ``moment``.
+    Queries evaluated at the returned time read exactly that scrape, whatever Prometheus
+    scrapes later (the server stopping, say, which marks every series stale).
     """
     deadline = time.monotonic() + 60.0
     while time.monotonic() < deadline:
         up = await prometheus.query(session, 'timestamp(up{job="patchwire"} == 1)')
         if up and float(up[0]["value"][1]) > moment:
-            return
+            return float(up[0]["value"][1])
         await asyncio.sleep(0.1)
     pytest.fail(f"no scrape after the workload within 60 s:\n{prometheus.log()}", pytrace=False)
+    raise AssertionError("unreachable")
 
 
-async def promql_number(session: aiohttp.ClientSession, prometheus: Any, promql: str) -> float:
+async def promql_number(
+    session: aiohttp.ClientSession, prometheus: Any, promql: str, at: float
+) -> float:
     # A family with no series yet (no failed call, say) sums to nothing, not to 0.
-    result = await prometheus.query(session, f"({promql}) or vector(0)")
+    result = await prometheus.query(session, f"({promql}) or vector(0)", at)
     assert len(result) == 1, f"{promql}: {result}"
     return float(result[0]["value"][1])
 
@@ -143,13 +149,13 @@ async def test_promql_returns_what_the_hub_snapshot_reports(
 
             outcomes = await workload(hub, calls=80, seed=5)
             finished = time.time()
-            await wait_for_scrape_after(session, prometheus, finished)
+            scraped = await wait_for_scrape_after(session, prometheus, finished)
             snapshot: MetricsSnapshot = hub.metrics()
 
             async with session.get(server.url + "/metrics") as response:
                 assert response.headers["Content-Type"] == CONTENT_TYPE
                 exposed = served_samples(await response.text())
-            result = await prometheus.query(session, '{__name__=~"patchwire_.+"}')
+            result = await prometheus.query(session, '{__name__=~"patchwire_.+"}', scraped)
 
         # The workload exercised what the comparison is about.
         rows = snapshot.connectors
@@ -185,19 +191,20 @@ async def test_promql_returns_what_the_hub_snapshot_reports(
             "sum(patchwire_call_duration_seconds_count)": total(lambda r: r.latency.count),
         }
         for promql, expected in checks.items():
-            assert await promql_number(session, prometheus, promql) == expected, promql
+            assert await promql_number(session, prometheus, promql, scraped) == expected, promql
         for promql, expected in {
             "sum(patchwire_cost_total)": total(lambda r: r.cost),
             "sum(patchwire_call_duration_seconds_sum)": total(lambda r: r.latency.sum),
         }.items():
-            got = await promql_number(session, prometheus, promql)
+            got = await promql_number(session, prometheus, promql, scraped)
             assert math.isclose(got, expected, rel_tol=1e-9), (promql, got, expected)
         for row in rows:
             if not row.model:
                 continue
             selector = f'connector="{row.connector}",model="{row.model}"'
-            assert await promql_number(
-                session, prometheus, f"sum(patchwire_calls_total{{{selector}}})"
-            ) == float(row.calls)
+            calls = f"sum(patchwire_calls_total{{{selector}}})"
+            assert await promql_number(session, prometheus, calls, scraped) == float(row.calls)
             inf = f'sum(patchwire_call_duration_seconds_bucket{{{selector},le="+Inf"}})'
-            assert await promql_number(session, prometheus, inf) == float(row.latency.count)
+            assert await promql_number(session, prometheus, inf, scraped) == float(
+                row.latency.count
+            )
