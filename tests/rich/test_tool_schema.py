@@ -196,3 +196,16 @@ def test_any_tool_schema_built_from_a_signature_validates_the_simulators_argumen
     jsonschema.validate(arguments, spec.parameters, cls=jsonschema.Draft202012Validator)
     for name, value in arguments.items():
         build(fn.__annotations__[name], value)  # builds back into the declared type
+
+
+def test_an_operation_a_hub_tool_lists_becomes_a_spec_renamed_when_not_portable() -> None:
+    from patchwire.connector import ToolInfo
+
+    info = ToolInfo(
+        "files.read", "Read a file.", {"type": "object", "properties": {"path": {"type": "string"}}}
+    )
+    with pytest.raises(ValueError, match="not portable"):
+        ToolSpec.from_info(info)
+    spec = ToolSpec.from_info(info, name="files_read")
+    assert spec.description == "Read a file." and spec.parameters["properties"]["path"]
+    assert ToolSpec.from_info(ToolInfo("ping")).parameters == {"type": "object", "properties": {}}

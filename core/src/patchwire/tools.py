@@ -102,6 +102,16 @@ class ToolSpec:
         return cls(name or fn.__name__, description or summary, parameters)
 
     @classmethod
+    def from_info(cls, info: Any, *, name: str | None = None) -> ToolSpec:
+        """From an operation a hub tool lists (``await hub.tool("web").list()``).
+
+        ``name`` renames it: MCP and namespaced names (``files.read``, ``a/b``) do not pass
+        every provider, so give a portable one and map calls back by it.
+        """
+        schema = info.input_schema or {"type": "object", "properties": {}}
+        return cls(name or info.name, info.description or "", schema)
+
+    @classmethod
     def from_type(
         cls, tp: type, *, name: str | None = None, description: str | None = None
     ) -> ToolSpec:
