@@ -94,6 +94,7 @@ _TAG: Final = "$"
 _BUILTIN_TAGS: Final = frozenset({"tuple", "dict", "bytes", "f64"})
 # Shorter float tuples stay readable JSON; the binary form pays off on vectors.
 _F64_MIN: Final = 16
+_JUST_FLOAT: Final = {float}
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, allow_nan=True)
 
 Check = Callable[[object], bool]
@@ -188,13 +189,15 @@ class ValueCodec:
         if kind is list:
             return [self._data(item) for item in value]  # type: ignore[attr-defined]
         if kind is tuple:
-            if len(value) >= _F64_MIN and all(type(item) is float for item in value):  # type: ignore[arg-type, attr-defined]
+            if len(value) >= _F64_MIN and set(map(type, value)) == _JUST_FLOAT:  # type: ignore[arg-type, call-overload]
                 return {_TAG: "f64", "v": _pack_floats(value)}  # type: ignore[arg-type]
             return {_TAG: "tuple", "v": [self._data(item) for item in value]}  # type: ignore[attr-defined]
-        if isinstance(value, collections.abc.Mapping):
-            if _TAG not in value and all(type(k) is str for k in value):
-                return {k: self._data(v) for k, v in value.items()}
-            pairs = [[self._data(k), self._data(v)] for k, v in value.items()]
+        # dict tested first: the ABC check is several times slower, and dicts are common.
+        if kind is dict or isinstance(value, collections.abc.Mapping):
+            mapping = typing.cast("collections.abc.Mapping[object, object]", value)
+            if _TAG not in mapping and all(type(k) is str for k in mapping):
+                return {k: self._data(v) for k, v in mapping.items()}
+            pairs = [[self._data(k), self._data(v)] for k, v in mapping.items()]
             return {_TAG: "dict", "v": pairs}
         if kind is bytes:
             return {_TAG: "bytes", "v": base64.b64encode(value).decode("ascii")}  # type: ignore[arg-type]
