@@ -15,6 +15,7 @@ from patchwire import (
     InvalidRequestError,
     Message,
     OutputValidationError,
+    Reasoning,
     Text,
     ToolCall,
 )
@@ -204,3 +205,18 @@ def test_plugins_lists_capabilities_per_api_version() -> None:
     assert listed["v1"]["capabilities"] == ["complete"]
     assert listed["v2"]["capabilities"] == ["complete", "images"]
     assert listed["old"]["sampling_params"] == ["seed"]
+
+
+async def test_a_text_only_connector_gets_text_and_never_foreign_reasoning(
+    host: PluginHost,
+) -> None:
+    thought = Reasoning("hmm", signature="sig", provider="anthropic")
+    history = [
+        Message("user", ["Hello ", "there"]),
+        Message("assistant", [thought, Text("hi")]),
+        Message("user", "go on"),
+    ]
+    async with _hub(host) as hub:
+        await hub.model("p:m").complete(history)
+    sent = Plain.seen[0].messages
+    assert [m.content for m in sent] == ["Hello there", "hi", "go on"]

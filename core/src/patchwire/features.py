@@ -25,8 +25,8 @@ import attrs
 
 from patchwire.connector import Capability
 from patchwire.errors import InvalidRequestError
-from patchwire.parts import Document, Image, ToolCall, ToolResultPart
-from patchwire.types import Completion, CompletionRequest, RequestFeatures, StreamChunk
+from patchwire.parts import Document, Image, Reasoning, Text, ToolCall, ToolResultPart, text_of
+from patchwire.types import Completion, CompletionRequest, Message, RequestFeatures, StreamChunk
 
 if TYPE_CHECKING:
     from patchwire.connector import Connector
@@ -136,6 +136,37 @@ _PART_CAPS: Final[dict[type, Capability]] = {
 }
 
 
+_PART_KINDS: Final = frozenset(
+    {Capability.TOOLS, Capability.IMAGES, Capability.DOCUMENTS, Capability.REASONING}
+)
+
+
+def _fit_parts(messages: tuple[Message, ...], have: frozenset[Capability]) -> tuple[Message, ...]:
+    """History a connector can take: without Reasoning parts when it cannot replay them,
+    and as plain text when it takes no parts at all and only Text parts remain."""
+    keep_reasoning = Capability.REASONING in have
+    flatten = not (_PART_KINDS & have)
+    out: list[Message] = []
+    changed = False
+    for message in messages:
+        content = message.content
+        if isinstance(content, str):
+            out.append(message)
+            continue
+        parts = (
+            content if keep_reasoning else tuple(p for p in content if not isinstance(p, Reasoning))
+        )
+        if flatten and all(isinstance(p, Text) for p in parts):
+            out.append(Message(message.role, text_of(parts)))
+            changed = True
+        elif parts is not content:
+            out.append(Message(message.role, parts))
+            changed = changed or len(parts) != len(content)
+        else:
+            out.append(message)
+    return tuple(out) if changed else messages
+
+
 def check_request(
     connector: Connector, request: CompletionRequest, policy: str = "drop"
 ) -> tuple[CompletionRequest, tuple[str, ...]]:
@@ -163,6 +194,9 @@ def check_request(
                     connector=connector.name,
                     model=request.model,
                 )
+        messages = _fit_parts(request.messages, have)
+        if messages is not request.messages:
+            request = attrs.evolve(request, messages=messages)
     if not request.params or SAMPLING_PARAMS.isdisjoint(request.params):
         return request, ()
     unsupported = SAMPLING_PARAMS.intersection(request.params) - connector.sampling_params_for(
