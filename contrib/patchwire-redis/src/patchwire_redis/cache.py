@@ -107,7 +107,9 @@ class RedisCacheBackend:
             data = encode(value)
         except CacheEncodeError as err:
             self.unstorable += 1
-            log.warning("cache: not storing %s: %s", key, err)
+            # Every call with such a value would say the same: once loudly, then quietly.
+            level = logging.WARNING if self.unstorable == 1 else logging.DEBUG
+            log.log(level, "cache: not storing %s: %s", key, err)
             return
         try:
             await self._client.set(self.name(key), data, px=ms)
