@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from typing import Any, Final
 
 from patchwire.errors import InvalidRequestError
@@ -44,6 +45,7 @@ __all__ = [
     "MIN_THINKING_BUDGET",
     "THINKING_BUDGETS",
     "check_output_tool",
+    "closed_schema",
     "feature_fields",
     "forced_output_tool",
     "messages_of",
@@ -242,6 +244,23 @@ def forced_output_tool(output: OutputSpec) -> dict[str, Any]:
     }
 
 
+def closed_schema(schema: Any) -> Any:
+    """``schema`` with ``additionalProperties: false`` on every object that does not say,
+    as Anthropic's structured output requires (and its SDK does); an explicit value stays."""
+    if isinstance(schema, list):
+        return [closed_schema(s) for s in schema]
+    if not isinstance(schema, Mapping):
+        return schema
+    out = {k: closed_schema(v) if k != "properties" else v for k, v in schema.items()}
+    if isinstance(schema.get("properties"), Mapping):
+        out["properties"] = {k: closed_schema(v) for k, v in schema["properties"].items()}
+    if isinstance(schema.get("$defs"), Mapping):
+        out["$defs"] = {k: closed_schema(v) for k, v in schema["$defs"].items()}
+    if (out.get("type") == "object" or "properties" in out) and "additionalProperties" not in out:
+        out["additionalProperties"] = False
+    return out
+
+
 def _choice(choice: str | None, parallel: bool | None) -> dict[str, Any] | None:
     if choice == "none":
         return {"type": "none"}
@@ -275,7 +294,9 @@ def feature_fields(
     choice = _choice(request.tool_choice, request.parallel_tool_calls) if tools else None
     output = request.output
     if output is not None and native_output:
-        fields["output_config"] = {"format": {"type": "json_schema", "schema": dict(output.schema)}}
+        fields["output_config"] = {
+            "format": {"type": "json_schema", "schema": closed_schema(output.schema)}
+        }
     elif output is not None:
         tools.append(forced_output_tool(output))
         if choice is None or choice["type"] == "auto":

@@ -5,6 +5,13 @@ official SDK read it: messages with text blocks and separate cache usage, stream
 named events, errors as ``{"type": "error", "error": {type, message}, "request_id"}``
 (529 for overload), ``anthropic-ratelimit-*`` headers with RFC 3339 reset instants, and
 an ``event: error`` after HTTP 200 as the stream a client cannot use.
+
+Rich requests are read by ``patchwire_anthropic.wire_rich``; replies carry ``thinking``
+blocks (signed, so a replay is checked), optionally a ``redacted_thinking`` block
+(``AnthropicWire(redacted_thinking=True)``), text, and ``tool_use`` blocks with
+``toolu_`` ids; streams send them as ``content_block_start``, ``thinking_delta`` then
+``signature_delta``, ``text_delta``, ``input_json_delta`` pieces and
+``content_block_stop``, with ``output_tokens_details.thinking_tokens`` in the usage.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from typing import Any, Final
 
 from patchwire.testing.sim_content import count_tokens
 from patchwire.testing.sim_limits import LimitState
+from patchwire.testing.sim_rich import sign
 from patchwire.testing.sim_wire import (
     ErrorDetail,
     ErrorKind,
@@ -29,9 +37,11 @@ from patchwire.testing.sim_wire import (
     WireRequestError,
 )
 
+from patchwire_anthropic.wire_rich import REDACTED_PREFIX, read_messages_request
+
 __all__ = ["AnthropicWire"]
 
-_ROLES: Final = frozenset({"user", "assistant"})
+_PIECE: Final = 16  # characters per input_json_delta / thinking_delta
 
 
 def _json(data: Any) -> bytes:
@@ -67,14 +77,31 @@ def _instant(now_wall: float, seconds: float) -> str:
     return datetime.fromtimestamp(math.ceil(now_wall + seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _pieces(text: str) -> tuple[str, ...]:
+    return tuple(text[i : i + _PIECE] for i in range(0, len(text), _PIECE))
+
+
+def _stop_reason(reply: SimReply) -> str:
+    if reply.tool_calls:
+        return "tool_use"
+    return "max_tokens" if reply.truncated else "end_turn"
+
+
 class AnthropicWire:
-    """The Messages API as the simulator serves it under ``/v1``."""
+    """The Messages API as the simulator serves it under ``/v1``.
+
+    ``redacted_thinking=True`` adds a ``redacted_thinking`` block after each thinking
+    block, as the real API does when its safety systems flag the reasoning.
+    """
 
     name = "anthropic"
     connector_type = "anthropic"
     prefix = "/v1"
     example_model = "claude-haiku-4-5"
     routes: Sequence[SimRoute] = (SimRoute("/messages", "chat"),)
+
+    def __init__(self, *, redacted_thinking: bool = False) -> None:
+        self.redacted_thinking = redacted_thinking
 
     def credential(self, headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
         key = headers.get("x-api-key")
@@ -105,21 +132,20 @@ class AnthropicWire:
         messages = data.get("messages")
         if not isinstance(messages, list) or not messages:
             raise WireRequestError("messages: at least one message is required", param="messages")
-        texts = []
-        for index, message in enumerate(messages):
-            where = f"messages.{index}"
-            if not isinstance(message, Mapping) or message.get("role") not in _ROLES:
-                raise WireRequestError(
-                    f"{where}.role: Input should be 'user' or 'assistant'", param=where
-                )
-            texts.append((message["role"], _text(message.get("content"), f"{where}.content")))
+        reading = read_messages_request(data, messages, max_tokens)
+        texts = reading.texts
         system = data.get("system")
         system_text = _text(system, "system") if system is not None else ""
         stream = data.get("stream", False)
         if not isinstance(stream, bool):
             raise WireRequestError("stream: Input should be a valid boolean", param="stream")
         users = [t for role, t in texts if role == "user"]
-        input_tokens = sum(count_tokens(t) + 3 for _, t in texts) + count_tokens(system_text)
+        # Media by a flat rate (the real count is by pixels and pages).
+        input_tokens = (
+            sum(count_tokens(t) + 3 for _, t in texts)
+            + count_tokens(system_text)
+            + 1000 * reading.media
+        )
         return SimRequest(
             operation="chat",
             model=model,
@@ -127,6 +153,13 @@ class AnthropicWire:
             input_tokens=input_tokens,
             stream=stream,
             max_tokens=max_tokens,
+            tools=reading.tools,
+            tool_choice=reading.tool_choice,
+            parallel_tool_calls=reading.parallel,
+            after_tool_result=reading.after_tool_result,
+            output_schema=reading.output_schema,
+            reasoning=reading.reasoning,
+            replayed=reading.replayed,
         )
 
     def default_dimensions(self, model: str) -> int:
@@ -141,7 +174,7 @@ class AnthropicWire:
 
     @staticmethod
     def _usage(reply: SimReply, output: int) -> dict[str, Any]:
-        return {
+        usage = {
             "input_tokens": reply.input_tokens,
             "output_tokens": output,
             "cache_creation_input_tokens": 0,
@@ -150,17 +183,49 @@ class AnthropicWire:
             "server_tool_use": None,
             "service_tier": "standard",
         }
+        if reply.reasoning_tokens:
+            usage["output_tokens_details"] = {"thinking_tokens": reply.reasoning_tokens}
+        return usage
+
+    @staticmethod
+    def _output(reply: SimReply) -> int:
+        # Anthropic's output_tokens include thinking.
+        return reply.output_tokens + reply.reasoning_tokens
+
+    def _content(self, reply: SimReply) -> list[dict[str, Any]]:
+        """The reply's content blocks in order: thinking, text, tool calls."""
+        blocks: list[dict[str, Any]] = []
+        if reply.reasoning:
+            blocks.append(
+                {"type": "thinking", "thinking": reply.reasoning, "signature": reply.signature}
+            )
+            if self.redacted_thinking:
+                hidden = f"(redacted) {reply.reasoning}"
+                data = f"{REDACTED_PREFIX}{hidden}:{sign(hidden)}"
+                blocks.append({"type": "redacted_thinking", "data": data})
+        if reply.text or not reply.tool_calls:
+            blocks.append({"type": "text", "text": reply.text, "citations": None})
+        blocks.extend(
+            {
+                "type": "tool_use",
+                "id": "toolu_" + c.id,
+                "name": c.name,
+                "input": json.loads(c.arguments),
+            }
+            for c in reply.tool_calls
+        )
+        return blocks
 
     def success(self, request: SimRequest, reply: SimReply) -> SimResponse:
         body = {
             "id": self._id(reply),
             "type": "message",
             "role": "assistant",
-            "content": [{"type": "text", "text": reply.text, "citations": None}],
+            "content": self._content(reply),
             "model": request.model,
-            "stop_reason": "max_tokens" if reply.truncated else "end_turn",
+            "stop_reason": _stop_reason(reply),
             "stop_sequence": None,
-            "usage": self._usage(reply, reply.output_tokens),
+            "usage": self._usage(reply, self._output(reply)),
         }
         return SimResponse(200, _json(body))
 
@@ -175,51 +240,80 @@ class AnthropicWire:
             "stop_sequence": None,
             "usage": self._usage(reply, 1),
         }
+        message["usage"].pop("output_tokens_details", None)
         return (
             _event("message_start", {"type": "message_start", "message": message}),
-            _event(
-                "content_block_start",
-                {
-                    "type": "content_block_start",
-                    "index": 0,
-                    "content_block": {"type": "text", "text": ""},
-                },
-            ),
+            self._start(0, {"type": "text", "text": ""}),
             _event("ping", {"type": "ping"}),
         )
 
     @staticmethod
-    def _delta(text: str) -> bytes:
+    def _start(index: int, block: Mapping[str, Any]) -> bytes:
         return _event(
-            "content_block_delta",
-            {
-                "type": "content_block_delta",
-                "index": 0,
-                "delta": {"type": "text_delta", "text": text},
-            },
+            "content_block_start",
+            {"type": "content_block_start", "index": index, "content_block": block},
         )
 
+    @staticmethod
+    def _delta(text: str, index: int = 0, kind: str = "text_delta", key: str = "text") -> bytes:
+        return _event(
+            "content_block_delta",
+            {"type": "content_block_delta", "index": index, "delta": {"type": kind, key: text}},
+        )
+
+    def _block_events(self, reply: SimReply) -> list[bytes]:
+        """Every content block as start, deltas, stop (the first start is in the head)."""
+        events: list[bytes] = []
+        for index, block in enumerate(self._content(reply)):
+            kind = block["type"]
+            if kind == "thinking":
+                events.append(
+                    self._start(index, {"type": "thinking", "thinking": "", "signature": ""})
+                )
+                events.extend(
+                    self._delta(p, index, "thinking_delta", "thinking")
+                    for p in _pieces(block["thinking"])
+                )
+                # The signature comes just before the block stops.
+                events.append(
+                    self._delta(block["signature"], index, "signature_delta", "signature")
+                )
+            elif kind == "redacted_thinking":
+                events.append(self._start(index, block))  # no delta type: it comes whole
+            elif kind == "text":
+                events.append(self._start(index, {"type": "text", "text": ""}))
+                events.extend(self._delta(p, index) for p in reply.pieces)
+            else:
+                events.append(self._start(index, {**block, "input": {}}))
+                arguments = json.dumps(block["input"], separators=(",", ":"))
+                events.extend(
+                    self._delta(p, index, "input_json_delta", "partial_json")
+                    for p in _pieces(arguments)
+                )
+            events.append(
+                _event("content_block_stop", {"type": "content_block_stop", "index": index})
+            )
+        return events
+
     def stream(self, request: SimRequest, reply: SimReply) -> StreamPlan:
+        usage: dict[str, Any] = {"output_tokens": self._output(reply)}
+        if reply.reasoning_tokens:
+            usage["output_tokens_details"] = {"thinking_tokens": reply.reasoning_tokens}
         tail = (
-            _event("content_block_stop", {"type": "content_block_stop", "index": 0}),
             _event(
                 "message_delta",
                 {
                     "type": "message_delta",
-                    "delta": {
-                        "stop_reason": "max_tokens" if reply.truncated else "end_turn",
-                        "stop_sequence": None,
-                    },
-                    "usage": {"output_tokens": reply.output_tokens},
+                    "delta": {"stop_reason": _stop_reason(reply), "stop_sequence": None},
+                    "usage": usage,
                 },
             ),
             _event("message_stop", {"type": "message_stop"}),
         )
-        return StreamPlan(
-            head=self._head(request, reply),
-            pieces=tuple(self._delta(p) for p in reply.pieces),
-            tail=tail,
-        )
+        head = self._head(request, reply)
+        events = self._block_events(reply)
+        # The head already opened block 0; when that is not a text block, open it here.
+        return StreamPlan(head=(head[0], events[0], head[2]), pieces=tuple(events[1:]), tail=tail)
 
     def malformed(
         self, request: SimRequest, reply: SimReply, rng: random.Random
