@@ -80,8 +80,11 @@ class Hub:
         )
         self.prices = PriceTable()
         for ctype, cls in self.registries.connectors.items():
-            self.prices.extend({(ctype, model): price for model, price in cls.prices().items()})
-        self.prices.extend(self.config.prices)
+            self.prices.extend(
+                {(ctype, model): price for model, price in cls.prices().items()},
+                origin=f"plugin {ctype}",
+            )
+        self.prices.extend(self.config.prices, origin="configuration")
         for config_ in self.config.connectors.values():
             self.registries.connectors[config_.type].check_config(config_)
         # [backends.NAME] tables and every connector's choice of them, checked at load.

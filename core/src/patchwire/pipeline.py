@@ -43,7 +43,7 @@ from patchwire.events import Event, EventKind
 from patchwire.features import check_request, finish_output
 from patchwire.limiter import LimiterRefused, Permit
 from patchwire.output import OutputSpec
-from patchwire.prices import PriceTable
+from patchwire.prices import Bill, Cost, PriceTable
 from patchwire.redact import Redactor
 from patchwire.runtime import ConnectorRuntime
 from patchwire.types import (
@@ -74,6 +74,8 @@ _MOVE_ON = frozenset({Category.DEGRADED, Category.CIRCUIT_OPEN, Category.QUOTA_E
 # What embed and tool calls cache; a shared store's answer of another shape is a miss.
 _EMBED_ENTRY = entry_shape(is_vector, int, (float, int, type(None)))
 _TOOL_ENTRY = entry_shape(ToolResult, int)
+# A target without a model (a tool) has no price: its calls' cost is unknown.
+_NO_MODEL_BILL = Bill(charges=(), missing=("price",))
 
 
 @attrs.frozen
@@ -574,9 +576,15 @@ class Pipeline:
         usage: Usage | None,
         cost: float | None,
         cached: bool,
+        missing: tuple[str, ...] = (),
     ) -> float:
         now = self.clock.now()
         latency = now - start
+        # Which pricing rules were unknown, and what the prompt cache saved, per call.
+        savings = getattr(cost, "cache_savings", 0.0)
+        data: dict[str, object] = {"cost_missing": missing} if missing else {}
+        if savings:
+            data["cache_savings"] = savings
         self.emit(
             Event(
                 EventKind.CALL_SUCCEEDED,
@@ -591,20 +599,18 @@ class Pipeline:
                 output_tokens=usage.output_tokens if usage else None,
                 cost=cost,
                 cached=cached,
+                data=data,
             )
         )
         return latency
 
-    def _cost(self, target: Target, usage: Usage) -> float | None:
+    def _bill(self, target: Target, usage: Usage) -> Bill:
         if target.model is None:
-            return None
-        return self.prices.cost(
-            target.runtime.config.type,
-            target.model,
-            usage.input_tokens,
-            usage.output_tokens,
-            usage.cached_input_tokens,
-        )
+            return _NO_MODEL_BILL
+        return self.prices.bill(target.runtime.config.type, target.model, usage)
+
+    def _cost(self, target: Target, usage: Usage) -> Cost | None:
+        return self._bill(target, usage).cost()
 
     async def _cached(
         self,
@@ -672,7 +678,8 @@ class Pipeline:
             self._failed(targets, "complete", call_id, start, err)
             raise
         target = targets[index]
-        cost = None if hit else self._cost(target, result.usage)
+        billed = None if hit else self._bill(target, result.usage)
+        cost = None if billed is None else billed.cost()
         latency = self._succeeded(
             target,
             "complete",
@@ -682,6 +689,7 @@ class Pipeline:
             None if hit else result.usage,
             cost,
             hit,
+            () if billed is None else billed.missing,
         )
         # Built directly: attrs.evolve introspects the class on every call, and this is the hot path.
         return Completion(
@@ -779,8 +787,18 @@ class Pipeline:
         if isinstance(outcome, PatchwireError):
             # Raised outside the handler, so the provider's exception is not its context.
             raise outcome
-        cost = self._cost(target, usage) if usage is not None else None
-        self._succeeded(target, "stream", call_id, start, attempts, usage, cost, False)
+        billed = self._bill(target, usage) if usage is not None else None
+        self._succeeded(
+            target,
+            "stream",
+            call_id,
+            start,
+            attempts,
+            usage,
+            None if billed is None else billed.cost(),
+            False,
+            () if billed is None else billed.missing,
+        )
 
     def batcher(
         self, key: str, targets: Sequence[Target], params: dict[str, Any]

@@ -99,9 +99,15 @@ def as_messages(
 class Usage:
     """Token counts as the provider reported them.
 
-    ``input_tokens`` counts every prompt token, cached ones included;
-    ``cached_input_tokens`` and ``cache_creation_input_tokens`` say how many of those were
-    read from or written to the provider's prompt cache (priced differently).
+    ``input_tokens`` counts every prompt token, cached ones included (it is the prompt
+    size that context-length price tiers go by); ``cached_input_tokens`` and
+    ``cache_creation_input_tokens`` say how many of those were read from or written to
+    the provider's prompt cache (priced differently), and
+    ``cache_creation_1h_input_tokens`` how many of the written ones were kept for an hour
+    rather than five minutes. ``reasoning_tokens`` are part of ``output_tokens``.
+    ``web_search_requests`` are searches the provider ran for the call (billed per
+    request); ``service_tier`` is the tier the provider says served it ("standard",
+    "batch", "flex", "priority"; None when it does not say).
     """
 
     input_tokens: int = 0
@@ -109,6 +115,9 @@ class Usage:
     cached_input_tokens: int = 0
     cache_creation_input_tokens: int = 0
     reasoning_tokens: int = 0
+    cache_creation_1h_input_tokens: int = 0
+    web_search_requests: int = 0
+    service_tier: str | None = None
 
     @property
     def total_tokens(self) -> int:

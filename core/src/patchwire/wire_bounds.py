@@ -36,6 +36,8 @@ def check_usage(usage: Usage | None) -> Usage | None:
     if usage is None:
         return None
     for field in attrs.fields(Usage):
+        if field.type not in (int, "int"):
+            continue  # a label such as service_tier, not a count
         value = getattr(usage, field.name)
         plausible = (
             isinstance(value, int)

@@ -1,0 +1,142 @@
+"""The price table in force: entries by ``(connector_type, model)``, each with its origin.
+
+Plugins extend the table first and configuration last, so an operator's negotiated price
+replaces a plugin's list price for that model (the whole entry: a negotiated input rate
+says nothing about the plugin's cache-write rates, which are then unknown rather than
+wrong). A model may have several entries for successive date ranges.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime
+
+import attrs
+
+from patchwire.prices.bill import Bill, bill
+from patchwire.prices.model import Price
+from patchwire.types import Usage
+
+__all__ = ["PriceEntry", "PriceTable"]
+
+# A provider's dated or versioned snapshot of a model keeps the model's price:
+# gpt-4o-mini-2024-07-18, claude-sonnet-4-5-20250929, claude-3-opus@20240229,
+# gemini-1.5-pro-002, gpt-4-0613, claude-3-5-haiku-latest. Anything else after the
+# prefix names a different model (gpt-4o-mini is not gpt-4o), whose price is unknown.
+_SNAPSHOT_SUFFIX = re.compile(r"[-@](?:latest|\d{3,}(?:-\d{2}-\d{2})?)")
+
+# Lookups are memoised because cost is computed on every call; model ids come from callers,
+# so the memo is capped rather than allowed to grow with every id ever asked about.
+_RESOLVED_LIMIT = 4096
+
+PriceSpec = Price | Sequence[Price]
+
+
+@attrs.frozen(slots=True)
+class PriceEntry:
+    """One model's prices (one per date range) and where they came from."""
+
+    connector_type: str
+    model: str
+    prices: tuple[Price, ...]
+    origin: str
+
+    def on(self, day: date) -> Price | None:
+        for price in self.prices:
+            if price.applies_on(day):
+                return price
+        return None
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+class PriceTable:
+    """Prices keyed by ``(connector_type, model)``; later entries replace earlier ones."""
+
+    __slots__ = ("_entries", "_resolved")
+
+    def __init__(
+        self, entries: Mapping[tuple[str, str], PriceSpec] | None = None, origin: str = ""
+    ) -> None:
+        self._entries: dict[str, dict[str, PriceEntry]] = {}
+        self._resolved: dict[tuple[str, str], PriceEntry | None] = {}
+        if entries:
+            self.extend(entries, origin)
+
+    def extend(self, entries: Mapping[tuple[str, str], PriceSpec], origin: str = "") -> None:
+        """Add or replace entries; ``origin`` says where they came from ("plugin openai",
+        "configuration"). A model's value is one price or several for successive dates."""
+        for (connector_type, model), spec in entries.items():
+            prices = (spec,) if isinstance(spec, Price) else tuple(spec)
+            self._entries.setdefault(connector_type, {})[model] = PriceEntry(
+                connector_type, model, prices, origin
+            )
+        self._resolved.clear()
+
+    def entry(self, connector_type: str, model: str) -> PriceEntry | None:
+        """The entry of ``model``, or of the longest known model it is a dated snapshot of."""
+        key = (connector_type, model)
+        try:
+            return self._resolved[key]
+        except KeyError:
+            pass
+        models = self._entries.get(connector_type, {})
+        found = models.get(model)
+        if found is None:
+            best = ""
+            for known, candidate in models.items():
+                if (
+                    len(known) > len(best)
+                    and model.startswith(known)
+                    and _SNAPSHOT_SUFFIX.fullmatch(model, len(known)) is not None
+                ):
+                    best, found = known, candidate
+        if len(self._resolved) >= _RESOLVED_LIMIT:
+            self._resolved.clear()
+        self._resolved[key] = found
+        return found
+
+    def lookup(self, connector_type: str, model: str, on: date | None = None) -> Price | None:
+        """The price of ``model`` on ``on`` (today, UTC, by default); None when unknown."""
+        found = self.entry(connector_type, model)
+        return None if found is None else found.on(on or _today())
+
+    def bill(self, connector_type: str, model: str, usage: Usage, on: date | None = None) -> Bill:
+        """The bill of one call; an unknown model's bill misses the rule ``price``."""
+        price = self.lookup(connector_type, model, on)
+        if price is None:
+            return Bill(charges=(), missing=("price",))
+        return bill(price, usage)
+
+    def cost(
+        self,
+        connector_type: str,
+        model: str,
+        input_tokens: int,
+        output_tokens: int,
+        cached_input_tokens: int = 0,
+    ) -> float | None:
+        """Cost of a plain call; ``input_tokens`` includes the cached ones. None when unknown."""
+        if input_tokens < 0 or output_tokens < 0 or cached_input_tokens < 0:
+            raise ValueError("token counts must be >= 0")
+        usage = Usage(
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cached_input_tokens=cached_input_tokens,
+        )
+        return self.bill(connector_type, model, usage).total
+
+    def __iter__(self) -> Iterator[PriceEntry]:
+        for connector_type in sorted(self._entries):
+            models = self._entries[connector_type]
+            for model in sorted(models):
+                yield models[model]
+
+    def __len__(self) -> int:
+        return sum(len(models) for models in self._entries.values())
+
+    def __repr__(self) -> str:
+        return f"PriceTable({len(self)} prices)"
