@@ -1,0 +1,152 @@
+"""A call's cost by rule: what each pricing rule charged, and which rules were unknown.
+
+The charges, in the order an invoice lists them:
+
+* ``input``: prompt tokens neither read from nor written to the prompt cache;
+* ``cache_read``, ``cache_write_5m``, ``cache_write_1h``: prompt-cache reads and writes;
+* ``output``: visible output; ``reasoning``: reasoning/thinking output;
+* ``per_unit:NAME``: requests billed per unit, such as ``per_unit:web_search``.
+
+A context-length tier replaces the token rates for the whole call when the prompt is
+longer than its threshold; a service tier multiplies every token charge (not per-unit
+charges). A rule the call used whose figure is unknown is named in ``missing``
+(``cache_write_1h``, ``context_tier:>200000``, ``service_tier:priority``,
+``per_unit:web_search``), and the total is then None: a partial sum would be a silently
+low bill.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+
+from patchwire.prices.model import Price
+from patchwire.types import Usage
+
+__all__ = ["Bill", "Cost", "bill"]
+
+_PER_MILLION = 1_000_000
+
+#: per-unit charges and the Usage field that counts them
+UNIT_COUNTS: Mapping[str, str] = {"web_search": "web_search_requests"}
+
+
+class Cost(float):
+    """A known cost: a float (``reply.cost`` stays a number) that also carries its bill.
+
+    ``breakdown`` maps each rule to what it charged; ``cache_savings`` is what the prompt
+    cache saved against paying the input rate for every prompt token (reads' discount less
+    writes' premium; negative when writes cost more than reads saved).
+    """
+
+    __slots__ = ("breakdown", "cache_savings", "currency")
+
+    breakdown: Mapping[str, float]
+    cache_savings: float
+    currency: str
+
+    def __new__(
+        cls, total: float, breakdown: Mapping[str, float], cache_savings: float, currency: str
+    ) -> Cost:
+        self = super().__new__(cls, total)
+        self.breakdown = dict(breakdown)
+        self.cache_savings = cache_savings
+        self.currency = currency
+        return self
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (Cost, (float(self), self.breakdown, self.cache_savings, self.currency))
+
+
+@attrs.frozen(slots=True)
+class Bill:
+    """What a call cost under one price: the charges by rule, and the rules not known."""
+
+    charges: tuple[tuple[str, float], ...]
+    missing: tuple[str, ...] = ()
+    cache_savings: float = 0.0
+    currency: str = "USD"
+
+    @property
+    def total(self) -> float | None:
+        return None if self.missing else sum(amount for _, amount in self.charges)
+
+    def cost(self) -> Cost | None:
+        total = self.total
+        if total is None:
+            return None
+        return Cost(total, dict(self.charges), self.cache_savings, self.currency)
+
+
+def _context_rates(price: Price, prompt: int, missing: list[str]) -> Price:
+    rates = price
+    for tier in price.tiers:  # sorted by threshold: the last one exceeded applies
+        if prompt > tier.above:
+            if tier.price is None:
+                missing.append(f"context_tier:>{tier.above}")
+                return price
+            rates = tier.price
+    return rates
+
+
+def bill(price: Price, usage: Usage) -> Bill:
+    """The bill for ``usage`` under ``price``. Counts are clamped into their containers
+    (cache reads and writes within the prompt, reasoning within the output)."""
+    missing: list[str] = []
+    prompt = max(0, usage.input_tokens)
+    rates = _context_rates(price, prompt, missing)
+    tier = usage.service_tier or "standard"
+    factor = price.service_factor(tier)
+    if factor is None:
+        missing.append(f"service_tier:{tier}")
+        factor = 1.0
+
+    read = min(max(0, usage.cached_input_tokens), prompt)
+    written = min(max(0, usage.cache_creation_input_tokens), prompt - read)
+    written_1h = min(max(0, usage.cache_creation_1h_input_tokens), written)
+    written_5m = written - written_1h
+    plain = prompt - read - written
+    output = max(0, usage.output_tokens)
+    reasoning = min(max(0, usage.reasoning_tokens), output)
+
+    charges: list[tuple[str, float]] = []
+
+    def charge(rule: str, tokens: int, rate: float | None) -> float:
+        if tokens == 0:
+            return 0.0
+        if rate is None:
+            missing.append(rule)
+            return 0.0
+        amount = tokens * rate * factor / _PER_MILLION
+        charges.append((rule, amount))
+        return amount
+
+    charge("input", plain, rates.input_per_million)
+    charge("cache_read", read, rates.cached_rate)
+    charge("cache_write_5m", written_5m, rates.cache_write_5m_per_million)
+    charge("cache_write_1h", written_1h, rates.cache_write_1h_per_million)
+    charge("output", output - reasoning, rates.output_per_million)
+    charge("reasoning", reasoning, rates.reasoning_rate)
+    for unit, field in UNIT_COUNTS.items():
+        count = getattr(usage, field)
+        if count > 0:
+            each = price.unit_price(unit)
+            if each is None:
+                missing.append(f"per_unit:{unit}")
+            else:
+                charges.append((f"per_unit:{unit}", count * each))
+
+    savings = read * (rates.input_per_million - rates.cached_rate)
+    for tokens, rate in (
+        (written_5m, rates.cache_write_5m_per_million),
+        (written_1h, rates.cache_write_1h_per_million),
+    ):
+        if rate is not None:
+            savings -= tokens * (rate - rates.input_per_million)
+    return Bill(
+        charges=tuple(charges),
+        missing=tuple(missing),
+        cache_savings=savings * factor / _PER_MILLION,
+        currency=price.currency,
+    )
