@@ -296,7 +296,14 @@ class AnthropicWire:
         return events
 
     def stream(self, request: SimRequest, reply: SimReply) -> StreamPlan:
-        usage: dict[str, Any] = {"output_tokens": self._output(reply)}
+        # message_delta counts are cumulative; the spec's MessageDeltaUsage names them all.
+        usage: dict[str, Any] = {
+            "input_tokens": reply.input_tokens,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+            "output_tokens": self._output(reply),
+            "server_tool_use": None,
+        }
         if reply.reasoning_tokens:
             usage["output_tokens_details"] = {"thinking_tokens": reply.reasoning_tokens}
         tail = (
