@@ -45,6 +45,7 @@ from patchwire.http import HttpResponse, HttpStatusError
 from patchwire.hub import Hub
 from patchwire.plugins import PluginHost
 from patchwire.redact import Redactor
+from patchwire.testing.loopback import serve_app
 from patchwire_anthropic.plugin import AnthropicPlugin
 from patchwire_cli.plugin import plugin as cli_plugin
 from patchwire_gemini.plugin import GeminiPlugin
@@ -180,14 +181,8 @@ async def echoing(status: int, body: Mapping[str, Any]) -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", answer)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
+    async with serve_app(app) as url:
+        yield url
 
 
 @pytest.fixture
@@ -257,13 +252,8 @@ async def test_a_stream_that_breaks_after_its_first_chunk_with_the_key_is_sealed
 
     app = web.Application()
     app.router.add_post("/{tail:.*}", answer)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
     chunks = []
-    try:
+    async with serve_app(app) as url:
         hub = Hub.from_dict(
             {"connectors": {"openai": provider_table(url)}},
             host=host,
@@ -273,8 +263,6 @@ async def test_a_stream_that_breaks_after_its_first_chunk_with_the_key_is_sealed
             with pytest.raises(IntegrationError) as info:
                 async for chunk in hub.model("openai:gpt-4o-mini").stream("hello"):
                     chunks.append(chunk.text)
-    finally:
-        await runner.cleanup()
     assert chunks == ["Hi"]
     assert info.value.message.startswith("stream broke after it started")
     assert_sealed(info.value)

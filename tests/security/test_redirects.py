@@ -30,11 +30,8 @@ import attrs
 import pytest
 import trustme
 from aiohttp import web
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from joserfc.jwk import ECKey
 from patchwire.auth.attached import Attached, origin_of
 from patchwire.auth.base import AuthContext, AuthScheme
 from patchwire.clock import VirtualClock
@@ -52,6 +49,7 @@ from patchwire_openai.plugin import OpenAIPlugin
 from patchwire_web.plugin import plugin as web_plugin
 
 from ..auth.authserver import AuthServer, Client, serve
+from ..auth.test_oauth2 import SA_EMAIL, _ec_pem, _service_account
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +57,6 @@ REDIRECTS = (301, 302, 303, 307, 308)
 KEY = "pw-sec-Kq7vTz0xR4mN8bY2wQ5e"  # what every static scheme sends
 CLIENT_ID = "redirect-client"
 CLIENT_SECRET = "pw-sec-client-Hj3kL9pQ2sV6"
-SA_EMAIL = "svc@redirects.example.com"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
@@ -286,28 +283,10 @@ async def credentials(
         }
         yield Credentials(auth, None, lambda: [CLIENT_SECRET, *server.tokens]), None
     elif scheme == "jwt_bearer":
-        private = ec.generate_private_key(ec.SECP256R1())
-        pem = private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ).decode()
-        client = Client(
-            SA_EMAIL, grant_types=(JWT_GRANT,), public_key=ECKey.import_key(private.public_key())
-        )
+        pem, public = _ec_pem()
+        client = Client(SA_EMAIL, grant_types=(JWT_GRANT,), public_key=public)
         server = await stack.enter_async_context(serve(AuthServer([client])))
-        key_file = folder / "sa.json"
-        key_file.write_text(
-            json.dumps(
-                {
-                    "type": "service_account",
-                    "client_email": SA_EMAIL,
-                    "private_key": pem,
-                    "private_key_id": "key-1",
-                    "token_uri": server.url,
-                }
-            )
-        )
+        key_file = _service_account(server, pem, folder / "sa.json")
         auth = {"scheme": "jwt_bearer", "key_file": f"file:{key_file}"}
         body = pem.split("-----")[2].replace("\n", "")
         yield Credentials(auth, None, lambda: [body[:40], *server.tokens]), None
@@ -321,6 +300,37 @@ async def credentials(
         yield Credentials(None, tls, lambda: []), pki
     else:
         raise AssertionError(scheme)
+
+
+@attrs.frozen
+class Scene:
+    """Two origins, ``home`` answering every request with a redirect to ``away``."""
+
+    creds: Credentials
+    mtls: bool
+    home: Origin
+    away: Origin
+
+
+@asynccontextmanager
+async def scene(
+    scheme: str, status: int, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Scene]:
+    async with AsyncExitStack() as stack:
+        creds, pki = await stack.enter_async_context(
+            credentials(scheme, stack, folder, monkeypatch)
+        )
+        home_tls = pki.server_context(required=True) if pki else None
+        away_tls = pki.server_context(required=False) if pki else None
+        home = await stack.enter_async_context(origin(home_tls))
+        away = await stack.enter_async_context(origin(away_tls))
+        home.redirect = (status, f"{away.url}/landed?from=home")
+        yield Scene(creds, pki is not None, home, away)
+
+
+def hub_of(host: PluginHost, connectors: Mapping[str, Any]) -> Hub:
+    """A hub on virtual time that nobody advances: loopback I/O never waits on it."""
+    return Hub.from_dict({"connectors": connectors}, host=host, clock=VirtualClock(autojump=False))
 
 
 def connector_table(creds: Credentials, base_url: str, **more: Any) -> dict[str, Any]:
@@ -378,35 +388,24 @@ async def test_a_followed_redirect_to_another_origin_carries_no_credential(
     scheme: str,
     status: int,
 ) -> None:
-    async with AsyncExitStack() as stack:
-        creds, pki = await stack.enter_async_context(
-            credentials(scheme, stack, tmp_path, monkeypatch)
-        )
-        home_tls = pki.server_context(required=True) if pki else None
-        away_tls = pki.server_context(required=False) if pki else None
-        home = await stack.enter_async_context(origin(home_tls))
-        away = await stack.enter_async_context(origin(away_tls))
-        home.redirect = (status, f"{away.url}/landed?from=home")
+    async with scene(scheme, status, tmp_path, monkeypatch) as sc:
         if follower == "web":
             table = connector_table(
-                creds,
-                home.url,
+                sc.creds,
+                sc.home.url,
                 type="web",
                 allow_private=True,
                 respect_robots=False,
                 operations={"go": {"url": "/start"}},
             )
         else:
-            table = connector_table(creds, home.url, type="probe", follow=True)
-        hub = Hub.from_dict(
-            {"connectors": {"svc": table}}, host=host, clock=VirtualClock(autojump=False)
-        )
-        async with hub:
+            table = connector_table(sc.creds, sc.home.url, type="probe", follow=True)
+        async with hub_of(host, {"svc": table}) as hub:
             result = await hub.tool("svc").call("go")
-        assert result.output == {"ok": True, "path": "/landed"}
-        secrets = creds.secrets()
-        assert_sent_home(home.seen, secrets, mtls=pki is not None)
-        assert_no_credential(away.seen, secrets, mtls=pki is not None)
+        secrets = sc.creds.secrets()
+    assert result.output == {"ok": True, "path": "/landed"}
+    assert_sent_home(sc.home.seen, secrets, mtls=sc.mtls)
+    assert_no_credential(sc.away.seen, secrets, mtls=sc.mtls)
 
 
 async def test_same_origin_hops_keep_the_credential_and_leaving_drops_it_for_good(
@@ -414,20 +413,14 @@ async def test_same_origin_hops_keep_the_credential_and_leaving_drops_it_for_goo
 ) -> None:
     """home → home (same origin: key kept) → away (dropped) → home again: the credential
     belongs to its origin, so it is attached there and nowhere else."""
-    async with AsyncExitStack() as stack:
-        creds, _ = await stack.enter_async_context(
-            credentials("api_key_header", stack, tmp_path, monkeypatch)
-        )
-        home = await stack.enter_async_context(origin())
-        away = await stack.enter_async_context(origin())
+    async with scene("api_key_header", 307, tmp_path, monkeypatch) as sc:
+        home, away = sc.home, sc.away
+        home.redirect = None
         home.routes["/start"] = (307, f"{home.url}/second")
         home.routes["/second"] = (302, f"{away.url}/third")
         away.routes["/third"] = (302, f"{home.url}/back")
-        table = connector_table(creds, home.url, type="probe", follow=True)
-        hub = Hub.from_dict(
-            {"connectors": {"svc": table}}, host=host, clock=VirtualClock(autojump=False)
-        )
-        async with hub:
+        table = connector_table(sc.creds, home.url, type="probe", follow=True)
+        async with hub_of(host, {"svc": table}) as hub:
             result = await hub.tool("svc").call("go")
     assert result.output == {"ok": True, "path": "/back"}
     assert [s.path for s in home.seen] == ["/start", "/second", "/back"]
@@ -443,27 +436,17 @@ async def test_same_origin_hops_keep_the_credential_and_leaving_drops_it_for_goo
 async def test_by_default_a_redirect_is_an_integration_error_naming_its_origin(
     host: PluginHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scheme: str, status: int
 ) -> None:
-    async with AsyncExitStack() as stack:
-        creds, pki = await stack.enter_async_context(
-            credentials(scheme, stack, tmp_path, monkeypatch)
-        )
-        home_tls = pki.server_context(required=True) if pki else None
-        away_tls = pki.server_context(required=False) if pki else None
-        home = await stack.enter_async_context(origin(home_tls))
-        away = await stack.enter_async_context(origin(away_tls))
-        home.redirect = (status, f"{away.url}/landed")
-        table = connector_table(creds, home.url, type="probe")
-        hub = Hub.from_dict(
-            {"connectors": {"svc": table}}, host=host, clock=VirtualClock(autojump=False)
-        )
-        async with hub:
+    async with scene(scheme, status, tmp_path, monkeypatch) as sc:
+        table = connector_table(sc.creds, sc.home.url, type="probe")
+        async with hub_of(host, {"svc": table}) as hub:
             with pytest.raises(IntegrationError) as info:
                 await hub.tool("svc").call("go")
+        secrets = sc.creds.secrets()
     error = info.value
     assert error.status == status and error.attempts == 1
-    assert origin_of(away.url) in error.message and "another origin" in error.message
-    assert away.seen == []
-    for secret in creds.secrets():
+    assert origin_of(sc.away.url) in error.message and "another origin" in error.message
+    assert sc.away.seen == []
+    for secret in secrets:
         assert secret not in f"{error} {error!r}"
 
 
@@ -490,10 +473,7 @@ async def test_a_provider_redirect_is_not_followed_and_the_other_origin_sees_not
         table = connector_table(
             Credentials(None, None, lambda: [KEY]), home.url, api_key="env:PW_SEC_KEY"
         )
-        hub = Hub.from_dict(
-            {"connectors": {provider: table}}, host=host, clock=VirtualClock(autojump=False)
-        )
-        async with hub:
+        async with hub_of(host, {provider: table}) as hub:
             model = hub.model(f"{provider}:{model_name}")
             with pytest.raises(IntegrationError) as info:
                 if stream:
@@ -536,10 +516,7 @@ async def test_headers_filled_from_arguments_stay_with_the_calls_origin_unless_f
             "retry": {"max_attempts": 1},
             "operations": {"go": operation},
         }
-        hub = Hub.from_dict(
-            {"connectors": {"site": table}}, host=host, clock=VirtualClock(autojump=False)
-        )
-        async with hub:
+        async with hub_of(host, {"site": table}) as hub:
             result = await hub.tool("site").call("go", tok=token, trace="trace-1")
     assert result.output["path"] == "/landed"
     assert home.seen[0].headers["X-Token"] == token
