@@ -74,13 +74,13 @@ async def test_complete_stream_and_embed_through_the_hub(make_hub: HubFactory) -
             max_tokens=100,
         )
         assert reply.text == full_reply("Hi there")
-        assert (reply.finish_reason, reply.attempts) == ("STOP", 1)
+        assert (reply.finish_reason, reply.attempts) == ("stop", 1)
         assert reply.usage.input_tokens > 0 and reply.usage.output_tokens > 0
         assert reply.cost is not None and reply.cost > 0
         assert reply.request_id
         chunks = [chunk async for chunk in model.stream("Hi there")]
         assert "".join(c.text for c in chunks) == reply.text
-        assert chunks[-1].usage is not None and chunks[-1].finish_reason == "STOP"
+        assert chunks[-1].usage is not None and chunks[-1].finish_reason == "stop"
         vector = await model.embed("hello", dimensions=8)
         assert vector.vector == pytest.approx(embedding_vector("hello", MODEL, 8))
 

@@ -13,10 +13,12 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
+import attrs
 from patchwire.config_values import shown
 from patchwire.connector import Attempt, Capability, Connector, ConnectorContext, Setting
 from patchwire.errors import IntegrationError, TransientError
 from patchwire.http import HttpResponse, open_stream, send
+from patchwire.parts import ToolCall
 from patchwire.sse import as_one_chunk, iter_sse, read_unstreamed
 from patchwire.types import (
     Completion,
@@ -37,7 +39,8 @@ from patchwire_gemini.request import (
     generate_body,
     model_url,
 )
-from patchwire_gemini.response import parse_chunk, usage_from, vectors_from
+from patchwire_gemini.response import finish_reason, parse_chunk, usage_from, vectors_from
+from patchwire_gemini.turn import TurnAssembler, one_call_only
 
 if TYPE_CHECKING:
     from patchwire.config import ConnectorConfig
@@ -48,13 +51,39 @@ __all__ = ["DEFAULT_HOST", "GeminiConnector"]
 DEFAULT_HOST: Final = "https://generativelanguage.googleapis.com"
 
 
+_RICH: Final = frozenset(
+    {
+        Capability.COMPLETE,
+        Capability.STREAM,
+        Capability.EMBED,
+        Capability.TOOLS,
+        Capability.STRUCTURED_OUTPUT,
+        Capability.IMAGES,
+        Capability.DOCUMENTS,
+        Capability.REASONING,
+    }
+)
+
+
 class GeminiConnector(Connector):
-    """Connector type ``gemini``: text generation, streaming and embeddings."""
+    """Connector type ``gemini``: text generation, streaming and embeddings, with tools,
+    structured output, images and PDFs, and thinking.
+
+    Both API versions carry every capability; they differ in how schemas are spelled:
+    ``v1beta`` (the default) sends JSON Schema (``parametersJsonSchema``,
+    ``responseJsonSchema``) to 2.5 and later models, ``v1`` and older models get the
+    OpenAPI subset (``parameters``, ``responseSchema``). Every sampling knob is sendable
+    on both.
+    """
 
     type_name = "gemini"
-    version = "0.1.0"
+    version = "0.2.0"
     api_versions = ("v1beta", "v1")
-    capabilities = frozenset({Capability.COMPLETE, Capability.STREAM, Capability.EMBED})
+    capabilities = _RICH
+    version_capabilities: ClassVar[Mapping[str, frozenset[Capability]]] = {
+        "v1beta": _RICH,
+        "v1": _RICH,
+    }
     max_batch_size = MAX_BATCH
     default_api_key = "env:GEMINI_API_KEY"
     default_auth_scheme = "api_key"
@@ -136,14 +165,19 @@ class GeminiConnector(Connector):
     def prices(cls) -> Mapping[str, Price]:
         return PRICES
 
+    def _body(self, request: CompletionRequest) -> dict[str, Any]:
+        return generate_body(
+            request, self._generation_defaults, api_version=self.api_version, connector=self.name
+        )
+
     def validate(self, request: CompletionRequest | EmbeddingRequest | ToolRequest) -> None:
         if isinstance(request, CompletionRequest):
-            generate_body(request, self._generation_defaults)
+            self._body(request)
         elif isinstance(request, EmbeddingRequest):
             batch_embed_body(request, self._embed_defaults)
 
     async def complete(self, request: CompletionRequest, attempt: Attempt) -> Completion:
-        body = generate_body(request, self._generation_defaults)
+        body = self._body(request)
         url = model_url(self.base_url, request.model, "generateContent")
         response = await send(attempt, "POST", url, json_body=body, headers=self._headers)
         return self._completion(response, request)
@@ -152,26 +186,29 @@ class GeminiConnector(Connector):
         """A generateContent body (also what a server that ignores ``alt=sse`` answers with)."""
         data = response.json()
         chunk = parse_chunk(data, model=request.model, connector=self.name)
-        if chunk.finish_reason is None and not chunk.text:
+        if chunk.finish_reason is None and not chunk.text and not chunk.parts:
             raise IntegrationError(
                 "Gemini's reply has no candidate and no block reason",
                 connector=self.name,
                 model=request.model,
                 status=response.status,
             )
+        parts = one_call_only(chunk.parts) if request.parallel_tool_calls is False else chunk.parts
+        calls = any(isinstance(p, ToolCall) for p in parts)
         return Completion(
             text=chunk.text,
             usage=chunk.usage or Usage(),
             model=request.model,
-            finish_reason=chunk.finish_reason,
+            finish_reason=finish_reason(chunk.finish_reason, calls),
             request_id=chunk.response_id,
             raw=data,
+            parts=parts,
         )
 
     async def stream(
         self, request: CompletionRequest, attempt: Attempt
     ) -> AsyncIterator[StreamChunk]:
-        body = generate_body(request, self._generation_defaults)
+        body = self._body(request)
         url = model_url(self.base_url, request.model, "streamGenerateContent")
         async with open_stream(
             attempt, "POST", url, json_body=body, headers=self._headers, params={"alt": "sse"}
@@ -182,6 +219,7 @@ class GeminiConnector(Connector):
                 return
             finished = False
             usage: Usage | None = None
+            turn = TurnAssembler(single_call=request.parallel_tool_calls is False)
             async for event in iter_sse(response):
                 try:
                     data = json.loads(event.data)
@@ -191,14 +229,24 @@ class GeminiConnector(Connector):
                         connector=self.name,
                         model=request.model,
                     ) from None
-                chunk = parse_chunk(data, model=request.model, connector=self.name)
+                chunk = parse_chunk(
+                    data, model=request.model, connector=self.name, call_offset=turn.calls
+                )
                 if chunk.usage is not None:
                     usage = chunk.usage
+                piece = turn.add(chunk)
                 if chunk.finish_reason is not None and not finished:
                     finished = True
-                    yield StreamChunk(chunk.text, usage=usage, finish_reason=chunk.finish_reason)
-                elif chunk.text:
-                    yield StreamChunk(chunk.text)
+                    parts = turn.parts()
+                    calls = any(isinstance(p, ToolCall) for p in parts)
+                    yield attrs.evolve(
+                        piece,
+                        usage=usage,
+                        finish_reason=finish_reason(chunk.finish_reason, calls),
+                        parts=parts,
+                    )
+                elif piece.text or piece.tool_call_deltas or piece.reasoning_text:
+                    yield piece
                 elif finished and chunk.usage is not None:
                     yield StreamChunk("", usage=chunk.usage)
         if not finished:

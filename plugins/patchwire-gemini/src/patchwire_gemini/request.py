@@ -1,8 +1,9 @@
 """Request bodies in Gemini's wire format, from patchwire's requests.
 
-patchwire ``system`` messages become ``systemInstruction``, ``assistant`` turns become
-role ``model``, and the generation parameters (patchwire names) map to
-``generationConfig``. A parameter the API would refuse is refused here, before sending,
+Messages and their parts become ``contents`` and ``systemInstruction``
+(:mod:`patchwire_gemini.request_parts`), the generation parameters (patchwire names) map
+to ``generationConfig``, and tools, tool choice, output and reasoning to their fields
+(:mod:`patchwire_gemini.request_features`). A parameter the API would refuse is refused here, before sending,
 with a message that names it.
 """
 
@@ -13,7 +14,10 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from patchwire.errors import InvalidRequestError
-from patchwire.types import CompletionRequest, EmbeddingRequest, Message
+from patchwire.types import CompletionRequest, EmbeddingRequest
+
+from patchwire_gemini.request_features import feature_fields
+from patchwire_gemini.request_parts import build_contents
 
 __all__ = [
     "EMBED_PARAMS",
@@ -46,8 +50,6 @@ TASK_TYPES: Final = frozenset(
         "CODE_RETRIEVAL_QUERY",
     }
 )
-
-_ROLES: Final = {"user": "user", "assistant": "model"}
 
 
 def _number(low: float, high: float) -> Callable[[Any], str | None]:
@@ -151,48 +153,39 @@ def _checked(
     return out
 
 
-def _turns(messages: tuple[Message, ...], model: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """Conversation turns, consecutive messages of one role merged, and the system texts."""
-    contents: list[dict[str, Any]] = []
-    system: list[str] = []
-    for message in messages:
-        if message.role == "system":
-            system.append(message.content)
-            continue
-        role = _ROLES.get(message.role)
-        if role is None:
-            raise _invalid(
-                f"the gemini connector cannot send a '{message.role}' message: Gemini's"
-                " function responses need the function's name, which a patchwire message"
-                " does not carry; send it as a user message instead",
-                model,
-            )
-        if contents and contents[-1]["role"] == role:
-            contents[-1]["parts"].append({"text": message.content})
-        else:
-            contents.append({"role": role, "parts": [{"text": message.content}]})
-    if not contents:
-        raise _invalid(
-            "Gemini needs at least one user or assistant message; only system messages were given",
-            model,
-        )
-    return contents, system
-
-
 def generate_body(
-    request: CompletionRequest, defaults: Mapping[str, Any] | None = None
+    request: CompletionRequest,
+    defaults: Mapping[str, Any] | None = None,
+    *,
+    api_version: str | None = None,
+    connector: str | None = None,
 ) -> dict[str, Any]:
-    """The GenerateContentRequest for ``request``; ``defaults`` are parameters the call may override."""
-    contents, system = _turns(request.messages, request.model)
-    params = {**(defaults or {}), **request.params}
-    config = _checked(params, GENERATION_PARAMS, request.model, "generation")
+    """The GenerateContentRequest for ``request``; ``defaults`` are parameters the call may override.
+
+    ``api_version`` (None: v1beta) and the model's generation decide how schemas and
+    reasoning are spelled (:mod:`patchwire_gemini.request_features`).
+    """
+    contents, system = build_contents(request.messages, request.model, connector)
+    params = dict(request.params)
+    # Gemini has no end-user field; ``user`` is an abuse-monitoring hint, so it is not sent.
+    params.pop("user", None)
+    if request.reasoning is not None and "thinking_budget" in params:
+        raise _invalid("give reasoning= or thinking_budget, not both", request.model)
+    merged = {**(defaults or {}), **params}
+    if request.reasoning is not None:
+        merged.pop("thinking_budget", None)  # the call's reasoning= beats the configured default
+    config = _checked(merged, GENERATION_PARAMS, request.model, "generation")
     budget = config.pop("thinkingBudget", None)
     if budget is not None:
         config["thinkingConfig"] = {"thinkingBudget": budget}
     # The spec marks ``model`` required in the body too; the API accepts it beside the path.
     body: dict[str, Any] = {"model": model_resource(request.model), "contents": contents}
     if system:
-        body["systemInstruction"] = {"parts": [{"text": text} for text in system]}
+        body["systemInstruction"] = {"parts": system}
+    if request.features is not None:
+        fields, rich = feature_fields(request, api_version)
+        body.update(fields)
+        config.update(rich)
     if config:
         body["generationConfig"] = config
     return body

@@ -8,12 +8,15 @@ reason, which the pipeline never retries (the same prompt would be blocked again
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import attrs
 from patchwire.errorbody import ErrorBody, parse_error_body
 from patchwire.errors import IntegrationError, InvalidRequestError, PatchwireError
+from patchwire.parts import Part, Reasoning, Text, ToolCall
 from patchwire.types import Usage
 
 from patchwire_gemini.status import classify_error_body
@@ -21,6 +24,8 @@ from patchwire_gemini.status import classify_error_body
 __all__ = [
     "BLOCKED_FINISH_REASONS",
     "Chunk",
+    "finish_reason",
+    "mint_call_id",
     "parse_chunk",
     "usage_from",
     "vectors_from",
@@ -43,12 +48,42 @@ BLOCKED_FINISH_REASONS: Final = frozenset(
 
 @attrs.frozen(slots=True)
 class Chunk:
-    """What one GenerateContentResponse (a whole reply, or one SSE event) says."""
+    """What one GenerateContentResponse (a whole reply, or one SSE event) says.
+
+    ``finish_reason`` is Gemini's own word (:func:`finish_reason` maps it); ``parts`` the
+    candidate's parts as patchwire parts, in order (empty for a text-only answer whose
+    parts carry nothing but text).
+    """
 
     text: str
     finish_reason: str | None
     usage: Usage | None
     response_id: str | None
+    parts: tuple[Part, ...] = ()
+
+
+#: Gemini finish reasons -> patchwire's (the blocked ones are raised as errors instead)
+_FINISH: Final = {"STOP": "stop", "MAX_TOKENS": "length"}
+
+
+def finish_reason(raw: str | None, tool_calls: bool) -> str | None:
+    """patchwire's finish reason for Gemini's. Gemini says ``STOP`` after function calls too."""
+    if raw is None:
+        return None
+    if tool_calls and raw == "STOP":
+        return "tool_calls"
+    return _FINISH.get(raw, "other")
+
+
+def mint_call_id(response_id: str | None, index: int, name: str, raw_arguments: str) -> str:
+    """A stable id for a call Gemini gave none: the same reply gives the same ids.
+
+    ``call_`` and 24 hex digits (``request_parts.minted`` recognises them and never sends
+    them to Gemini); the characters suit every provider's id rules, so the call can be
+    answered on another provider after a fallback.
+    """
+    material = f"{response_id or ''}\x00{index}\x00{name}\x00{raw_arguments}".encode()
+    return "call_" + hashlib.sha256(material).hexdigest()[:24]
 
 
 def _count(meta: Mapping[str, Any], key: str) -> int:
@@ -85,25 +120,69 @@ def usage_from(meta: Any) -> Usage | None:
     )
 
 
-def _text(candidate: Mapping[str, Any]) -> str:
+def _call(raw: Any, signature: str | None, index: int, response_id: str | None) -> ToolCall:
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("name"), str):
+        raise IntegrationError("a functionCall part has no name")
+    args = raw.get("args", {})
+    if args is None:
+        args = {}
+    if not isinstance(args, Mapping):
+        raise IntegrationError(
+            f"the arguments of the call to {raw['name']!r} are a JSON {type(args).__name__},"
+            " not an object"
+        )
+    text = json.dumps(args, separators=(",", ":"), ensure_ascii=False)
+    given = raw.get("id")
+    call_id = given if isinstance(given, str) and given else None
+    return ToolCall(
+        call_id or mint_call_id(response_id, index, raw["name"], text),
+        raw["name"],
+        args,
+        text,
+        signature=signature,
+        provider="gemini",
+    )
+
+
+def _parts(
+    candidate: Mapping[str, Any], model: str, response_id: str | None, call_offset: int
+) -> tuple[str, tuple[Part, ...]]:
+    """(answer text, parts) of a candidate; thoughts are reasoning, not answer text."""
     content = candidate.get("content")
     if content is None:
-        return ""
+        return "", ()
     parts = content.get("parts") if isinstance(content, Mapping) else None
     if parts is None:
         # A reply cut by maxOutputTokens while the model was still thinking has no parts.
-        return ""
+        return "", ()
     if not isinstance(parts, Sequence) or isinstance(parts, str):
         raise IntegrationError("candidate content.parts is not a list")
-    out: list[str] = []
+    texts: list[str] = []
+    out: list[Part] = []
+    rich = False
     for part in parts:
         if not isinstance(part, Mapping):
             raise IntegrationError("a candidate part is not an object")
+        signature = part.get("thoughtSignature")
+        signature = signature if isinstance(signature, str) and signature else None
         text = part.get("text")
-        # Thought summaries are the model's reasoning, not its answer.
-        if isinstance(text, str) and not part.get("thought"):
-            out.append(text)
-    return "".join(out)
+        if "functionCall" in part:
+            rich = True
+            out.append(_call(part["functionCall"], signature, call_offset + len(out), response_id))
+            continue
+        if part.get("thought"):
+            rich = True
+            thought = text if isinstance(text, str) else ""
+            out.append(Reasoning(thought, True, signature, provider="gemini", model=model))
+            continue
+        if signature is not None:
+            # A signature on a text part goes back on that text part (request_parts).
+            rich = True
+            out.append(Reasoning("", False, signature, provider="gemini", model=model))
+        if isinstance(text, str) and text:
+            texts.append(text)
+            out.append(Text(text))
+    return "".join(texts), (tuple(out) if rich else ())
 
 
 def _flagged(ratings: Any) -> str:
@@ -137,8 +216,14 @@ def _stream_error(data: Mapping[str, Any], model: str, connector: str | None) ->
     return classify_error_body(status, body).to_error(connector=connector, model=model, attempts=0)
 
 
-def parse_chunk(data: Any, *, model: str, connector: str | None = None) -> Chunk:
-    """Read one GenerateContentResponse; raise the classified error it carries, if any."""
+def parse_chunk(
+    data: Any, *, model: str, connector: str | None = None, call_offset: int = 0
+) -> Chunk:
+    """Read one GenerateContentResponse; raise the classified error it carries, if any.
+
+    ``call_offset`` is how many calls earlier events of the same stream brought, so a
+    minted call id counts the call's place in the whole turn.
+    """
     if not isinstance(data, Mapping):
         raise IntegrationError(
             f"expected a GenerateContentResponse object, got {type(data).__name__}",
@@ -181,7 +266,24 @@ def parse_chunk(data: Any, *, model: str, connector: str | None = None) -> Chunk
             if isinstance(message, str) and message:
                 extra += f": {message}"
             raise _blocked("response", str(finish), extra, response_id, model, connector)
-        return Chunk(_text(candidate), finish or None, usage, response_id)
+        if finish == "MALFORMED_FUNCTION_CALL":
+            message = candidate.get("finishMessage")
+            raise IntegrationError(
+                "Gemini generated a function call that is not valid (MALFORMED_FUNCTION_CALL)"
+                + (f": {message}" if isinstance(message, str) and message else "")
+            )
+        if finish == "MISSING_THOUGHT_SIGNATURE":
+            raise InvalidRequestError(
+                "Gemini refused the history: a function call in it lacks its thought signature"
+                " (MISSING_THOUGHT_SIGNATURE); keep Completion.message unchanged in the history",
+                connector=connector,
+                model=model,
+                status=200,
+                code="MISSING_THOUGHT_SIGNATURE",
+                request_id=response_id,
+            )
+        text, parts = _parts(candidate, model, response_id, call_offset)
+        return Chunk(text, finish or None, usage, response_id, parts)
     except IntegrationError as exc:
         exc.connector = exc.connector or connector
         exc.model = exc.model or model

@@ -29,6 +29,17 @@ from patchwire.testing.sim_wire import (
     WireRequestError,
 )
 
+from patchwire_gemini.generations import strict_signatures
+from patchwire_gemini.simwire_rich import (
+    MEDIA_TOKENS,
+    Reading,
+    call_signature,
+    read_contents,
+    read_generation,
+    read_tools,
+    text_signature,
+)
+
 __all__ = ["BLOCK_PROMPT", "BLOCK_RESPONSE", "GeminiWire", "format_duration"]
 
 #: A prompt containing this is blocked as Gemini blocks an unsafe prompt: HTTP 200,
@@ -244,18 +255,18 @@ class GeminiWire:
             raise WireRequestError(
                 "* GenerateContentRequest.contents: contents is not specified", param="contents"
             )
-        texts: list[str] = []
-        prompt = ""
         for index, content in enumerate(contents):
-            role, text = _text_of(content, f"contents[{index}]")
-            texts.append(text)
-            if role in (None, "user"):
-                prompt = text
+            _text_of(content, f"contents[{index}]")
+        reading = Reading()
+        read_contents(contents, model, reading)
+        read_tools(data, reading)
+        texts = list(reading.texts)
         system = _field(data, "systemInstruction")
         if system is not None:
             texts.append(_text_of(system, "system_instruction", turn=False)[1])
         config = _object(_field(data, "generationConfig") or {}, "generation_config")
         _known(config, _CONFIG_FIELDS, "generation_config")
+        read_generation(config, model, reading)
         max_tokens = _int_field(config, "maxOutputTokens", "generation_config")
         if max_tokens is not None and max_tokens < 1:
             raise WireRequestError(
@@ -270,14 +281,23 @@ class GeminiWire:
             ),
             None,
         )
+        options: dict[str, Any] = {"thoughts": reading.thoughts}
+        if block:
+            options["block"] = block
         return SimRequest(
             operation="chat",
             model=model,
-            prompt=prompt,
-            input_tokens=sum(count_tokens(t) for t in texts),
+            prompt=reading.prompt,
+            input_tokens=sum(count_tokens(t) for t in texts) + MEDIA_TOKENS * reading.media,
             stream=stream,
             max_tokens=max_tokens,
-            options={"block": block} if block else {},
+            options=options,
+            tools=reading.tools,
+            tool_choice=reading.tool_choice,
+            after_tool_result=reading.after_tool_result,
+            output_schema=reading.output_schema,
+            reasoning=reading.reasoning,
+            replayed=reading.replayed,
         )
 
     def _embed_request(
@@ -343,29 +363,55 @@ class GeminiWire:
         return {}
 
     def _usage(self, reply: SimReply, *, final: bool) -> dict[str, Any]:
+        thoughts = reply.reasoning_tokens if final else 0
         usage: dict[str, Any] = {
             "promptTokenCount": reply.input_tokens,
-            "totalTokenCount": reply.input_tokens + (reply.output_tokens if final else 0),
+            # Thoughts are not part of the candidates count, but are of the total.
+            "totalTokenCount": reply.input_tokens
+            + (reply.output_tokens if final else 0)
+            + thoughts,
             "promptTokensDetails": [{"modality": "TEXT", "tokenCount": reply.input_tokens}],
         }
         if final:
             usage["candidatesTokenCount"] = reply.output_tokens
+            if thoughts:
+                usage["thoughtsTokenCount"] = thoughts
         return usage
 
-    def _candidate(self, text: str, finish: str | None) -> dict[str, Any]:
-        candidate: dict[str, Any] = {
-            "content": {"parts": [{"text": text}], "role": "model"},
-            "index": 0,
-        }
+    def _candidate(self, parts: list[dict[str, Any]], finish: str | None) -> dict[str, Any]:
+        candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
         if finish is not None:
             candidate["finishReason"] = finish
         return candidate
 
+    @staticmethod
+    def _signs(request: SimRequest, reply: SimReply) -> bool:
+        """Whether the model thought, so its turn carries a signature (Gemini 3 always thinks)."""
+        return strict_signatures(request.model) or reply.reasoning_tokens > 0
+
+    def _thought(self, request: SimRequest, reply: SimReply) -> list[dict[str, Any]]:
+        if reply.reasoning and request.options.get("thoughts"):
+            return [{"text": reply.reasoning, "thought": True}]
+        return []
+
+    def _calls(self, request: SimRequest, reply: SimReply) -> list[dict[str, Any]]:
+        parts: list[dict[str, Any]] = []
+        for index, call in enumerate(reply.tool_calls):
+            args = json.loads(call.arguments)
+            part: dict[str, Any] = {"functionCall": {"name": call.name, "args": args}}
+            # Only the first call of a parallel turn carries the signature.
+            if index == 0 and self._signs(request, reply):
+                part["thoughtSignature"] = call_signature(call.name, args)
+            parts.append(part)
+        return parts
+
+    def _finish_reason(self, reply: SimReply) -> str:
+        return "MAX_TOKENS" if reply.truncated else "STOP"
+
     def _generate(
-        self, request: SimRequest, reply: SimReply, text: str, *, final: bool
+        self, request: SimRequest, reply: SimReply, parts: list[dict[str, Any]], *, final: bool
     ) -> dict[str, Any]:
-        finish = ("MAX_TOKENS" if reply.truncated else "STOP") if final else None
-        candidate = self._candidate(text, finish)
+        candidate = self._candidate(parts, self._finish_reason(reply) if final else None)
         if final and request.options.get("block") == "response":
             candidate = {"finishReason": "SAFETY", "index": 0, "safetyRatings": [_HARASSMENT]}
         return {
@@ -374,6 +420,15 @@ class GeminiWire:
             "modelVersion": request.model,
             "responseId": reply.request_id,
         }
+
+    def _whole(self, request: SimRequest, reply: SimReply) -> list[dict[str, Any]]:
+        parts = self._thought(request, reply)
+        if reply.tool_calls:
+            return parts + self._calls(request, reply)
+        text: dict[str, Any] = {"text": reply.text}
+        if self._signs(request, reply):
+            text["thoughtSignature"] = text_signature(reply.request_id)
+        return [*parts, text]
 
     def _blocked_prompt(self, request: SimRequest, reply: SimReply) -> dict[str, Any]:
         return {
@@ -395,20 +450,34 @@ class GeminiWire:
             return _json(200, body)
         if request.options.get("block") == "prompt":
             return _json(200, self._blocked_prompt(request, reply))
-        return _json(200, self._generate(request, reply, reply.text, final=True))
+        return _json(200, self._generate(request, reply, self._whole(request, reply), final=True))
 
     def stream(self, request: SimRequest, reply: SimReply) -> StreamPlan:
         if request.options.get("block") == "prompt":
             return StreamPlan(
                 head=(), pieces=(), tail=(_frame(self._blocked_prompt(request, reply)),)
             )
-        pieces = tuple(
-            _frame(self._generate(request, reply, piece, final=False)) for piece in reply.pieces
+        head = tuple(
+            _frame(self._generate(request, reply, [part], final=False))
+            for part in self._thought(request, reply)
         )
-        # Gemini's last event names the finish reason and carries the totals; it may
-        # bring no text of its own.
-        tail = (_frame(self._generate(request, reply, "", final=True)),)
-        return StreamPlan(head=(), pieces=pieces, tail=tail)
+        if reply.tool_calls:
+            # Each call comes whole; a parallel turn's calls come in one event.
+            pieces: tuple[bytes, ...] = (
+                _frame(self._generate(request, reply, self._calls(request, reply), final=False)),
+            )
+        else:
+            pieces = tuple(
+                _frame(self._generate(request, reply, [{"text": piece}], final=False))
+                for piece in reply.pieces
+            )
+        # Gemini's last event names the finish reason and carries the totals; it may bring
+        # no text of its own, only the turn's signature on an empty text part.
+        last: dict[str, Any] = {"text": ""}
+        if not reply.tool_calls and self._signs(request, reply):
+            last["thoughtSignature"] = text_signature(reply.request_id)
+        tail = (_frame(self._generate(request, reply, [last], final=True)),)
+        return StreamPlan(head=head, pieces=pieces, tail=tail)
 
     def error(self, detail: ErrorDetail) -> SimResponse:
         kind = detail.kind
