@@ -49,6 +49,7 @@ from patchwire_anthropic.request import (
     output_tool_name,
     system_of,
 )
+from patchwire_anthropic.usage import billing_details, keep_billing_details
 
 __all__ = ["CURRENT_VERSION", "AnthropicConnector"]
 
@@ -113,6 +114,7 @@ def usage_from(data: Any) -> Usage:
         cached_input_tokens=read,
         cache_creation_input_tokens=written,
         reasoning_tokens=thinking if thinking is not None and thinking >= 0 else 0,
+        **billing_details(data),
     )
 
 
@@ -125,6 +127,7 @@ def _take_counts(counts: dict[str, Any], usage: Any) -> None:
         thinking = _thinking_tokens(usage)
         if thinking is not None:
             counts["output_tokens_details"] = {"thinking_tokens": thinking}
+        keep_billing_details(counts, usage)
 
 
 class AnthropicConnector(Connector):
