@@ -427,12 +427,12 @@ def test_a_sealed_error_shows_no_registered_secret_through_any_field_arg_note_or
     redactor = Redactor()
     redactor.add(secret)
     error = data.draw(errors(secret))
-    sealed = seal(error, redactor.redact)
+    sealed = seal(error, redactor.scrub)
     assert sealed is error
     assert leaks(error, secret) == []
     assert error.__cause__ is None and error.__context__ is None and error.__traceback__ is None
     again = repr(vars(error))
-    assert seal(error, redactor.redact) is error and repr(vars(error)) == again  # idempotent
+    assert seal(error, redactor.scrub) is error and repr(vars(error)) == again  # idempotent
 
 
 def test_sealing_keeps_what_the_caller_reads() -> None:
@@ -449,7 +449,7 @@ def test_sealing_keeps_what_the_caller_reads() -> None:
         retry_after=1.5,
         failures=[IntegrationError("bad", connector="gemini")],
     )
-    seal(error, redactor.redact)
+    seal(error, redactor.scrub)
     assert error.message == "upstream said ****" and error.args == ("upstream said ****",)
     assert (error.connector, error.model, error.status, error.code) == (
         "openai",
@@ -475,4 +475,4 @@ def test_a_provider_error_chain_used_to_hold_the_key() -> None:
     assert leaks(error) != []  # what an unsealed error exposes
     redactor = Redactor()
     redactor.add(KEY)
-    assert leaks(seal(error, redactor.redact)) == []
+    assert leaks(seal(error, redactor.scrub)) == []

@@ -399,7 +399,7 @@ class Pipeline:
             return Classification(Category.DEGRADED, message)
         cls = self._classify(conn, exc)
         if cls.message:
-            cls = attrs.evolve(cls, message=self._redactor.redact(cls.message))
+            cls = attrs.evolve(cls, message=self._redactor.scrub(cls.message))
         return cls
 
     async def _refresh(self, rt: ConnectorRuntime, deadline: float | None) -> bool:
@@ -519,7 +519,7 @@ class Pipeline:
             # The one way out for a call's errors: nothing raw leaves with them (DESIGN §5).
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("call %d (%s) failed", call_id, operation, exc_info=err)
-            seal(err, self._redactor.redact)
+            seal(err, self._redactor.scrub)
             category = err.category.value
             connector = err.connector or first.runtime.name
             model = err.model if err.connector else first.model

@@ -38,8 +38,8 @@ _QUERY_KEY = re.compile(
 _JSON_FIELD = re.compile(rf"(?i)([\"'](?:{_NAMED}|private_key)[\"']\s*:\s*[\"'])([^\"']+)")
 _MIN_SECRET = 4
 # A provider may echo part of a key back ("Incorrect API key provided: sk-abcd1234…").
-# Any run of _FRAGMENT characters from a loaded token (one word of at least _FRAGMENT_OF
-# characters: a key, a password) is masked too, extended to the whole run the text shares
+# Redactor.scrub masks any run of _FRAGMENT characters from a loaded token (one word of
+# at least 12 characters: a key, a password), extended to the whole run the text shares
 # with it. Structured values (a service-account JSON file, a PEM) are left out: their
 # windows would be ordinary text such as "https://".
 _FRAGMENT = 8
@@ -76,15 +76,21 @@ class Redactor:
         pattern = self._pattern
         if pattern is not None:
             text = pattern.sub(MASK, text)
-        if self._windows:
-            text = self._mask_fragments(text)
         text = _HEADER_VALUE.sub(lambda m: m.group(1) + MASK, text)
         text = _JSON_FIELD.sub(lambda m: m.group(1) + MASK, text)
         return _QUERY_KEY.sub(lambda m: m.group(1) + MASK, text)
 
-    def _mask_fragments(self, text: str) -> str:
-        """Mask every run of ``text`` that holds ``_FRAGMENT`` or more characters of a secret."""
+    def scrub(self, text: str) -> str:
+        """:meth:`redact`, and also mask every piece of a loaded token that ``text`` quotes.
+
+        For text that may hold a provider's echo of part of a key: error messages and
+        the fields of errors leaving a call. (Logs take :meth:`redact` alone; this costs
+        a scan of the text.)
+        """
+        text = self.redact(text)
         windows, values = self._windows, self._values
+        if not windows:
+            return text
         pieces: list[str] = []
         done = 0  # text[:done] is already decided
         i = 0
