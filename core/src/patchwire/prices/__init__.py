@@ -11,7 +11,7 @@ missing price shows up in the metrics instead of silently lowering the bill.
 from __future__ import annotations
 
 from patchwire.prices.bill import Bill, Cost, bill
-from patchwire.prices.model import STANDARD_TIERS, ContextTier, Price
+from patchwire.prices.model import STANDARD_TIERS, ContextTier, Price, tier_name
 from patchwire.prices.table import PriceEntry, PriceTable
 
 __all__ = [
@@ -23,4 +23,5 @@ __all__ = [
     "PriceEntry",
     "PriceTable",
     "bill",
+    "tier_name",
 ]

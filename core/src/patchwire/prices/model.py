@@ -8,15 +8,26 @@ rule did not exist (see :mod:`patchwire.prices.bill`).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from datetime import date
+from typing import Any
 
 import attrs
 
-__all__ = ["STANDARD_TIERS", "ContextTier", "Price"]
+__all__ = ["STANDARD_TIERS", "ContextTier", "Price", "tier_name"]
 
 #: service-tier names that mean "the list price" (OpenAI says "default", Anthropic "standard")
 STANDARD_TIERS = frozenset({"standard", "default", "auto", "on_demand"})
+
+# A tier name from the wire is a short word; anything else is not kept (it would be shown
+# in metrics and CLI output).
+_TIER_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+
+
+def tier_name(value: Any) -> str | None:
+    """A provider's ``service_tier`` value as ``Usage.service_tier``: the name, or None."""
+    return value if isinstance(value, str) and _TIER_NAME.fullmatch(value) else None
 
 
 def _rate(_: object, attribute: attrs.Attribute[float], value: float) -> None:

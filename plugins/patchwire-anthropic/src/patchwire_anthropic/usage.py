@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
+
+from patchwire.prices import tier_name
 
 __all__ = ["billing_details", "keep_billing_details"]
-
-# A tier name is a short word; anything else from the wire is not kept (it would be shown
-# in metrics and CLI output).
-_TIER: Final = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 
 
 def _count(table: Any, name: str) -> int:
@@ -23,13 +20,12 @@ def billing_details(usage: Mapping[str, Any]) -> dict[str, Any]:
     """``Usage`` keyword arguments for the 1-hour share of cache writes
     (``cache_creation.ephemeral_1h_input_tokens``), web searches
     (``server_tool_use.web_search_requests``) and ``service_tier``."""
-    tier = usage.get("service_tier")
     return {
         "cache_creation_1h_input_tokens": _count(
             usage.get("cache_creation"), "ephemeral_1h_input_tokens"
         ),
         "web_search_requests": _count(usage.get("server_tool_use"), "web_search_requests"),
-        "service_tier": tier if isinstance(tier, str) and _TIER.fullmatch(tier) else None,
+        "service_tier": tier_name(usage.get("service_tier")),
     }
 
 

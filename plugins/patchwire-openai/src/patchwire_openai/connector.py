@@ -28,7 +28,7 @@ from patchwire.connector import (
 from patchwire.errors import IntegrationError, InvalidRequestError, TransientError
 from patchwire.http import HttpResponse, HttpStatusError, open_stream, send
 from patchwire.parts import Document, Image, Part, Text
-from patchwire.prices import Price
+from patchwire.prices import Price, tier_name
 from patchwire.sse import as_one_chunk, iter_sse, read_unstreamed
 from patchwire.tools import ToolArgumentsError
 from patchwire.types import (
@@ -79,7 +79,8 @@ _TOKENS_PER_MESSAGE: Final = 3
 _TOKENS_PER_REPLY: Final = 3
 
 
-def _usage(data: Any) -> Usage:
+def _usage(data: Any, tier: Any = None) -> Usage:
+    """Usage from ``usage``; ``tier`` is the reply's top-level ``service_tier``."""
     if not isinstance(data, Mapping):
         return Usage()
 
@@ -97,6 +98,7 @@ def _usage(data: Any) -> Usage:
         reasoning_tokens=count(completion.get("reasoning_tokens"))
         if isinstance(completion, Mapping)
         else 0,
+        service_tier=tier_name(tier),
     )
 
 
@@ -332,7 +334,7 @@ class OpenAIConnector(Connector):
         model = data.get("model")
         return Completion(
             text=text,
-            usage=_usage(data.get("usage")),
+            usage=_usage(data.get("usage"), data.get("service_tier")),
             model=model if isinstance(model, str) and model else request.model,
             finish_reason=finish,
             request_id=request_id,
@@ -383,7 +385,7 @@ class OpenAIConnector(Connector):
                         if error is not None:
                             raise error
                     if isinstance(chunk.get("usage"), Mapping):
-                        usage = _usage(chunk["usage"])
+                        usage = _usage(chunk["usage"], chunk.get("service_tier"))
                     for choice in chunk.get("choices") or ():
                         if not isinstance(choice, Mapping) or choice.get("index", 0) != 0:
                             continue
