@@ -42,9 +42,7 @@ async def test_reply_stream_and_usage(anthropic_host: PluginHost, key: str) -> N
             )
             same = await model.complete("hello", max_tokens=50)
             chunks = [c async for c in model.stream("hello", max_tokens=50)]
-    assert (
-        "hello" in reply.text and reply.usage.input_tokens > 0 and reply.finish_reason == "stop"
-    )
+    assert "hello" in reply.text and reply.usage.input_tokens > 0 and reply.finish_reason == "stop"
     assert reply.request_id and reply.cost is not None and reply.cost > 0
     assert "".join(c.text for c in chunks) == same.text  # the stream spells the same answer
     assert chunks[-1].usage is not None and chunks[-1].usage.output_tokens > 0

@@ -210,7 +210,7 @@ class AnthropicConnector(Connector):
                 connector=self.name,
                 model=request.model,
             )
-        if not any(m.role in ("user", "assistant") for m in request.messages):
+        if not any(m.role in ("user", "assistant", "tool") for m in request.messages):
             raise InvalidRequestError(
                 "the Messages API needs at least one user or assistant message",
                 connector=self.name,

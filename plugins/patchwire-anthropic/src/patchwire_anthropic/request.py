@@ -299,12 +299,13 @@ def feature_fields(
         }
     elif output is not None:
         tools.append(forced_output_tool(output))
-        if choice is None or choice["type"] == "auto":
-            # Alone, the answer tool is forced; beside the caller's tools, some tool must be
-            # called, and a call to the answer tool is the answer.
-            choice = {"type": "any"} if request.tools else {"type": "tool", "name": output.name}
-            if request.parallel_tool_calls is False or not request.tools:
-                choice["disable_parallel_tool_use"] = True
+        if not request.tools or (choice is not None and choice["type"] == "none"):
+            # Alone (or with the caller's tools barred), the answer tool is forced.
+            choice = {"type": "tool", "name": output.name, "disable_parallel_tool_use": True}
+        elif choice is None or choice["type"] == "auto":
+            # Beside the caller's tools some tool must be called; a call to the answer
+            # tool is the answer.
+            choice = {"type": "any", **{k: v for k, v in (choice or {}).items() if k != "type"}}
     if tools:
         fields["tools"] = tools
     if choice is not None:
