@@ -295,3 +295,11 @@ def test_legacy_output_beside_tools_lets_the_model_call_them_or_answer(
     )
     assert body["tool_choice"] == sent
     assert [t["name"] for t in body["tools"]] == ["get_weather", "get_time", "answer"]
+
+
+def test_a_temperature_the_version_cannot_send_makes_nothing_deterministic(
+    anthropic_host: PluginHost, key: str
+) -> None:
+    request = CompletionRequest("m", (Message("user", "x"),), {"temperature": 0})
+    assert not connector(anthropic_host, None).is_deterministic(request)
+    assert connector(anthropic_host, "2023-06-01").is_deterministic(request)

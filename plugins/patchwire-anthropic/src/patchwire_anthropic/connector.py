@@ -229,6 +229,13 @@ class AnthropicConnector(Connector):
                 model=request.model,
             )
 
+    def is_deterministic(self, request: CompletionRequest | EmbeddingRequest | ToolRequest) -> bool:
+        """A ``temperature=0`` that this version cannot send (it is dropped) makes nothing
+        deterministic, so such replies are cached only when a call asks (``cache=True``)."""
+        if "temperature" not in self.sampling_params_for(self.api_version):
+            return False
+        return super().is_deterministic(request)
+
     @property
     def native_output(self) -> bool:
         """Whether ``output=`` goes as ``output_config.format`` (else as a forced tool)."""
