@@ -525,6 +525,31 @@ async def test_headers_filled_from_arguments_stay_with_the_calls_origin_unless_f
     assert landed.headers["X-Trace"] == "trace-1" and landed.headers["X-Static"] == "always"
 
 
+@pytest.mark.parametrize("scheme", ["api_key_header", "api_key_query", "mutual_tls"])
+async def test_a_web_operation_on_another_origin_than_base_url_goes_without_credentials(
+    host: PluginHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scheme: str
+) -> None:
+    """The credentials belong to ``base_url``'s origin: an operation whose absolute URL is
+    elsewhere (no redirect involved) sends none of them, one on base_url does."""
+    async with scene(scheme, 307, tmp_path, monkeypatch) as sc:
+        sc.home.redirect = None
+        table = connector_table(
+            sc.creds,
+            sc.home.url,
+            type="web",
+            allow_private=True,
+            respect_robots=False,
+            operations={"go": {"url": "/start"}, "away": {"url": f"{sc.away.url}/page"}},
+        )
+        async with hub_of(host, {"site": table}) as hub:
+            await hub.tool("site").call("go")
+            elsewhere = await hub.tool("site").call("away")
+        secrets = sc.creds.secrets()
+    assert elsewhere.output == {"ok": True, "path": "/page"}
+    assert_sent_home(sc.home.seen, secrets, mtls=sc.mtls)
+    assert_no_credential(sc.away.seen, secrets, mtls=sc.mtls)
+
+
 def test_forward_headers_must_name_a_declared_header(host: PluginHost) -> None:
     from patchwire.errors import ConfigError
 
