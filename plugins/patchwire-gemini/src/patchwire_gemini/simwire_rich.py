@@ -83,6 +83,19 @@ _LEVELS: Final = {"MINIMAL": "low", "LOW": "low", "MEDIUM": "medium", "HIGH": "h
 _TAG: Final = b"pwsim"
 
 
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word[:1].upper() + word[1:] for word in rest)
+
+
+def _proto(value: Any) -> Any:
+    """A proto message's fields by their lowerCamelCase names: Google reads the proto's
+    snake_case names too, and the SDK passes some through (``thinking_config`` fields)."""
+    if not isinstance(value, Mapping):
+        return value
+    return {_camel(key): item for key, item in value.items()}
+
+
 def _fail(message: str, where: str) -> WireRequestError:
     return WireRequestError(message, param=where)
 
@@ -107,10 +120,15 @@ def text_signature(request_id: str) -> str:
     return _token(f"text\x00{request_id}".encode())
 
 
+def _bytes(text: str) -> bytes:
+    """Proto JSON bytes: standard or URL-safe base64, as Google reads both (the SDK sends the latter)."""
+    return base64.b64decode(text.replace("-", "+").replace("_", "/"), validate=True)
+
+
 def _genuine(signature: str) -> bytes | None:
     """The signed digest, if ``signature`` is one the simulator issued."""
     try:
-        raw = base64.b64decode(signature, validate=True)
+        raw = _bytes(signature)
     except (binascii.Error, ValueError):
         return None
     if len(raw) != len(_TAG) + 32 or not raw.startswith(_TAG):
@@ -152,7 +170,7 @@ def _blob(value: Any, where: str, *, uri: bool) -> None:
     try:
         if not isinstance(data, str) or not data:
             raise ValueError
-        base64.b64decode(data, validate=True)
+        _bytes(data)
     except (binascii.Error, ValueError):
         raise _fail(
             f"Invalid value at '{where}.data' (TYPE_BYTES), Base64 decoding failed", where
@@ -213,8 +231,16 @@ def read_contents(contents: list[Any], model: str, out: Reading) -> None:
         calls: list[str] = []
         responses: list[str] = []
         texts: list[str] = []
-        for number, part in enumerate(parts):
+        for number, raw in enumerate(parts):
             at = f"{where}.parts[{number}]"
+            part = {
+                key: _proto(value) if key in ("inlineData", "fileData") else value
+                for key, value in _proto(raw).items()
+            }
+            if "functionCall" in part:
+                part["functionCall"] = _proto(part["functionCall"])
+            if "functionResponse" in part:
+                part["functionResponse"] = _proto(part["functionResponse"])
             unknown = set(part) - _PART_FIELDS
             if unknown:
                 name = sorted(unknown)[0]
@@ -263,7 +289,9 @@ def read_contents(contents: list[Any], model: str, out: Reading) -> None:
         for index in range(current_from, len(contents)):
             role, calls, _, _ = turns[index]
             if role == "model" and calls:
-                first = next(p for p in contents[index]["parts"] if "functionCall" in p)
+                first = next(
+                    _proto(p) for p in contents[index]["parts"] if "functionCall" in _proto(p)
+                )
                 if "thoughtSignature" not in first:
                     raise _fail(
                         f"Function call is missing a thought_signature in functionCall parts."
@@ -368,6 +396,20 @@ def _openapi_problem(schema: Any, where: str) -> str | None:
     return None
 
 
+def _proto_schema(schema: Any) -> Any:
+    """An OpenAPI Schema's fields in lowerCamelCase at every level (property names kept)."""
+    if not isinstance(schema, Mapping):
+        return schema
+    out = _proto(schema)
+    if isinstance(out.get("properties"), Mapping):
+        out["properties"] = {k: _proto_schema(v) for k, v in out["properties"].items()}
+    if "items" in out:
+        out["items"] = _proto_schema(out["items"])
+    if isinstance(out.get("anyOf"), list):
+        out["anyOf"] = [_proto_schema(b) for b in out["anyOf"]]
+    return out
+
+
 def _schema(holder: Mapping[str, Any], openapi: str, json_form: str, where: str) -> Any:
     """The JSON Schema a declaration or config carries in one of its two forms."""
     if openapi in holder and json_form in holder:
@@ -378,10 +420,11 @@ def _schema(holder: Mapping[str, Any], openapi: str, json_form: str, where: str)
             raise _fail(f"* {problem}", f"{where}.{json_form}")
         return holder[json_form]
     if openapi in holder:
-        problem = _openapi_problem(holder[openapi], f"{where}.{openapi}")
+        schema = _proto_schema(holder[openapi])
+        problem = _openapi_problem(schema, f"{where}.{openapi}")
         if problem:
             raise _fail(f"Invalid JSON payload received. {problem}", f"{where}.{openapi}")
-        return from_openapi(holder[openapi])
+        return from_openapi(schema)
     return None
 
 
@@ -394,8 +437,9 @@ def read_tools(data: Mapping[str, Any], out: Reading) -> None:
         where = f"tools[{index}]"
         if not isinstance(tool, Mapping):
             raise _fail(f"Invalid value at '{where}': expected an object", where)
-        for number, decl in enumerate(tool.get("functionDeclarations") or ()):
+        for number, raw in enumerate(_proto(tool).get("functionDeclarations") or ()):
             at = f"{where}.function_declarations[{number}]"
+            decl = _proto(raw)
             name = decl.get("name") if isinstance(decl, Mapping) else None
             if not isinstance(name, str) or not _NAME.match(name):
                 raise _fail(
@@ -410,8 +454,8 @@ def read_tools(data: Mapping[str, Any], out: Reading) -> None:
             if any(t.name == name for t in declared):
                 raise _fail(f"* {at}.name: Duplicate function declaration: {name}", at)
             declared.append(SimTool(name, schema if isinstance(schema, Mapping) else {}))
-    config = data.get("toolConfig") or {}
-    calling = config.get("functionCallingConfig") if isinstance(config, Mapping) else None
+    config = _proto(data.get("toolConfig") or data.get("tool_config") or {})
+    calling = _proto(config.get("functionCallingConfig")) if isinstance(config, Mapping) else None
     mode, allowed = "AUTO", None
     if isinstance(calling, Mapping):
         mode = calling.get("mode") or "AUTO"
@@ -444,6 +488,7 @@ def read_tools(data: Mapping[str, Any], out: Reading) -> None:
 
 
 def read_generation(config: Mapping[str, Any], model: str, out: Reading) -> None:
+    config = _proto(config)
     mime = config.get("responseMimeType")
     schema = _schema(config, "responseSchema", "responseJsonSchema", "generation_config")
     if schema is not None:
@@ -454,7 +499,7 @@ def read_generation(config: Mapping[str, Any], model: str, out: Reading) -> None
                 "generation_config.response_mime_type",
             )
         out.output_schema = schema
-    thinking = config.get("thinkingConfig")
+    thinking = _proto(config.get("thinkingConfig"))
     if thinking is None:
         return
     where = "generation_config.thinking_config"
