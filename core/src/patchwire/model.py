@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from patchwire.arguments import (
@@ -14,6 +14,7 @@ from patchwire.arguments import (
     check_options,
     check_prompt,
 )
+from patchwire.clock import Clock
 from patchwire.connector import ToolInfo
 from patchwire.errors import InvalidRequestError
 from patchwire.features import parse_stream, split_features
@@ -31,6 +32,8 @@ from patchwire.types import (
 
 if TYPE_CHECKING:
     from patchwire.metrics import ConnectorMetrics
+    from patchwire.run import Run, RunEvent
+    from patchwire.run_tools import BoundTool
 
 __all__ = ["Model", "Tool"]
 
@@ -86,6 +89,11 @@ class Model:
         self._usage = usage
 
     @property
+    def clock(self) -> Clock:
+        """The hub's clock, which this model's calls and runs are timed by."""
+        return self._pipeline.clock
+
+    @property
     def targets(self) -> tuple[str, ...]:
         return tuple(t.label for t in self._targets)
 
@@ -108,6 +116,10 @@ class Model:
     ) -> Completion:
         messages = check_prompt(prompt)
         options = _options(priority, timeout, cache, idempotency_key, cache_ttl)
+        if params.get("tools"):  # hub tools and bound functions offered as their specs
+            from patchwire.run_tools import resolve_tools
+
+            params["tools"] = list((await resolve_tools(params["tools"])).specs)
         params, features = split_features(params)
 
         def request_for(target: Target) -> CompletionRequest:
@@ -187,6 +199,22 @@ class Model:
             )
         )
 
+    async def run(self, prompt: Prompt, **options: Any) -> Run:
+        """Call the model, run the tool calls it asks for, send the results back, repeat.
+
+        See :func:`patchwire.run.run` for the options (``tools``, ``max_steps``,
+        ``timeout``, budgets, ``stop_on``, ``approve``).
+        """
+        from patchwire.run import run
+
+        return await run(self, prompt, **options)
+
+    def run_stream(self, prompt: Prompt, **options: Any) -> AsyncIterator[RunEvent]:
+        """:meth:`run` as events, as they happen; the last is ``finished`` or ``failed``."""
+        from patchwire.run import run_events
+
+        return run_events(self, prompt, **options)
+
     def usage(self) -> ConnectorMetrics:
         """A metrics snapshot for this model (every target of a route, combined)."""
         if self._usage is None:
@@ -221,6 +249,31 @@ class Tool:
         options = _options(priority, timeout, cache, idempotency_key, cache_ttl)
         request = ToolRequest(operation, arguments, idempotency_key)
         return await self._pipeline.call_tool(self._target, request, options, self.name)
+
+    async def call_with(
+        self, operation: str, arguments: Mapping[str, Any], *, timeout: float | None = None
+    ) -> ToolResult:
+        """:meth:`call` with the arguments as a mapping, for names that clash with its options
+        (a model's tool call may well pass ``timeout`` or ``cache`` as an argument)."""
+        check_operation(operation)
+        options = _options(0, timeout, None, None)
+        request = ToolRequest(operation, arguments, None)
+        return await self._pipeline.call_tool(self._target, request, options, self.name)
+
+    async def as_tools(
+        self,
+        *,
+        operations: Collection[str] | None = None,
+        needs_approval: bool | Collection[str] = False,
+        timeout: float | None = None,
+    ) -> tuple[BoundTool, ...]:
+        """Every operation this tool lists, as a tool a model can call (``tools=[...]`` of
+        ``complete``/``run``); see :mod:`patchwire.run_tools` for the names."""
+        from patchwire.run_tools import hub_tools
+
+        return await hub_tools(
+            self, operations=operations, needs_approval=needs_approval, timeout=timeout
+        )
 
     async def list(self, *, timeout: float | None = None) -> list[ToolInfo]:
         """The operations this tool offers (MCP tools, declared web operations, CLI commands)."""
