@@ -56,3 +56,32 @@ def validate() -> Callable[[str, Any], None]:
         assert not errors, f"{name}: {errors[0].message} at {list(errors[0].absolute_path)}"
 
     return check
+
+
+@pytest.fixture(scope="session")
+def fits_spec(validate: Callable[[str, Any], None]) -> Callable[[Any], None]:
+    """fits_spec(body): a request body against the spec copy (v195).
+
+    ``output_config`` and a tool's ``strict`` are GA in SDK 2.17 (which sends
+    2026-10-21) but only beta in this spec snapshot, so they are checked on their own
+    against the beta schemas (``BetaJsonOutputFormat``, ``BetaTool``) and the rest of the
+    body against ``CreateMessageParams``.
+    """
+
+    def check(body: Any) -> None:
+        body = dict(body)
+        config = body.pop("output_config", None)
+        if config is not None:
+            assert set(config) == {"format"}, config
+            validate("BetaJsonOutputFormat", config["format"])
+        tools = []
+        for tool in body.get("tools", ()):
+            if "strict" in tool:
+                validate("BetaTool", tool)
+                tool = {k: v for k, v in tool.items() if k != "strict"}
+            tools.append(tool)
+        if tools:
+            body["tools"] = tools
+        validate("CreateMessageParams", body)
+
+    return check

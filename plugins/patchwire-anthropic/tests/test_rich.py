@@ -31,7 +31,7 @@ from patchwire_anthropic.wire import AnthropicWire
 
 pytestmark = pytest.mark.integration  # a real simulator on loopback
 
-Validate = Callable[[str, Any], None]
+FitsSpec = Callable[[Any], None]
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
 PDF = b"%PDF-1.7 minimal"
 LEGACY = "2023-06-01"
@@ -70,17 +70,6 @@ class Forecast:
     sunny: bool
 
 
-def fits_spec(validate: Validate, body: Mapping[str, Any]) -> None:
-    """The body against the spec copy. ``output_config`` is GA in SDK 2.17 but only beta in
-    the spec snapshot (v195), so it is checked on its own against the beta format schema."""
-    body = dict(body)
-    config = body.pop("output_config", None)
-    validate("CreateMessageParams", body)
-    if config is not None:
-        assert set(config) == {"format"}
-        validate("BetaJsonOutputFormat", config["format"])
-
-
 def hub_for(sim: Simulator, host: PluginHost, version: str | None = None, **extra: Any) -> Hub:
     table: dict[str, Any] = {
         "base_url": sim.base_url,
@@ -99,7 +88,7 @@ def schema_of(body: Mapping[str, Any], name: str) -> Any:
 
 @VERSIONS
 async def test_a_two_turn_tool_exchange_with_a_parallel_call(
-    anthropic_host: PluginHost, key: str, validate: Validate, version: str | None
+    anthropic_host: PluginHost, key: str, fits_spec: FitsSpec, version: str | None
 ) -> None:
     wire = CapturingWire()
     async with Simulator(wire, plugin_host=anthropic_host) as sim:
@@ -126,11 +115,11 @@ async def test_a_two_turn_tool_exchange_with_a_parallel_call(
     assert [b["tool_use_id"] for b in sent[2]["content"]] == [c.id for c in first.tool_calls]
     assert [b.get("is_error", False) for b in sent[2]["content"]] == [False, True]
     for body in wire.bodies:
-        fits_spec(validate, body)
+        fits_spec(body)
 
 
 async def test_tool_choices_map_to_anthropic_and_the_simulator_obeys(
-    anthropic_host: PluginHost, key: str, validate: Validate
+    anthropic_host: PluginHost, key: str, fits_spec: FitsSpec
 ) -> None:
     wire = CapturingWire()
     tools = [get_weather, get_time]
@@ -153,7 +142,7 @@ async def test_tool_choices_map_to_anthropic_and_the_simulator_obeys(
         {"type": "any"},
     ]
     for body in wire.bodies:
-        fits_spec(validate, body)
+        fits_spec(body)
 
 
 async def test_the_simulator_takes_the_shared_script_for_tools_and_arguments(
@@ -178,7 +167,7 @@ async def test_the_simulator_takes_the_shared_script_for_tools_and_arguments(
 
 @VERSIONS
 async def test_structured_output_is_native_or_a_forced_tool_per_version(
-    anthropic_host: PluginHost, key: str, validate: Validate, version: str | None
+    anthropic_host: PluginHost, key: str, fits_spec: FitsSpec, version: str | None
 ) -> None:
     wire = CapturingWire()
     async with Simulator(wire, plugin_host=anthropic_host) as sim:
@@ -204,11 +193,11 @@ async def test_structured_output_is_native_or_a_forced_tool_per_version(
         assert body["output_config"]["format"]["type"] == "json_schema"
         assert schema["additionalProperties"] is False and "tools" not in body
     for sent in wire.bodies:
-        fits_spec(validate, sent)
+        fits_spec(sent)
 
 
 async def test_image_and_pdf_parts_are_sent_as_anthropic_blocks(
-    anthropic_host: PluginHost, key: str, validate: Validate
+    anthropic_host: PluginHost, key: str, fits_spec: FitsSpec
 ) -> None:
     wire = CapturingWire()
     image = Image.from_bytes(PNG, "image/png")
@@ -244,11 +233,11 @@ async def test_image_and_pdf_parts_are_sent_as_anthropic_blocks(
     assert urls[1]["source"] == {"type": "url", "url": "https://example.test/a.pdf"}
     assert reply.usage.input_tokens > by_url.usage.input_tokens - 100  # media are counted
     for body in wire.bodies:
-        fits_spec(validate, body)
+        fits_spec(body)
 
 
 async def test_thinking_is_kept_across_turns_and_a_changed_signature_is_refused(
-    anthropic_host: PluginHost, key: str, validate: Validate
+    anthropic_host: PluginHost, key: str, fits_spec: FitsSpec
 ) -> None:
     wire = CapturingWire(redacted_thinking=True)
     async with Simulator(wire, plugin_host=anthropic_host) as sim:
@@ -288,7 +277,7 @@ async def test_thinking_is_kept_across_turns_and_a_changed_signature_is_refused(
     }
     assert replayed[1] == {"type": "redacted_thinking", "data": redacted.encrypted}
     for body in wire.bodies:
-        fits_spec(validate, body)
+        fits_spec(body)
 
 
 async def test_reasoning_from_another_provider_is_dropped_not_replayed(
@@ -310,7 +299,7 @@ async def test_reasoning_from_another_provider_is_dropped_not_replayed(
 
 
 async def test_a_stream_delivers_tool_call_and_thinking_deltas_and_the_turn_last(
-    anthropic_host: PluginHost, key: str, validate: Validate
+    anthropic_host: PluginHost, key: str, fits_spec: FitsSpec
 ) -> None:
     wire = CapturingWire()
     async with Simulator(wire, plugin_host=anthropic_host) as sim:
@@ -337,11 +326,11 @@ async def test_a_stream_delivers_tool_call_and_thinking_deltas_and_the_turn_last
     assert final.tool_calls == whole.tool_calls and final.reasoning == whole.reasoning
     assert final.usage is not None and final.usage.reasoning_tokens > 0
     assert wire.bodies[0]["thinking"] == {"type": "enabled", "budget_tokens": 2000}
-    fits_spec(validate, wire.bodies[0])
+    fits_spec(wire.bodies[0])
 
 
 async def test_sampling_knobs_are_dropped_under_the_current_version_and_sent_under_legacy(
-    anthropic_host: PluginHost, key: str, validate: Validate
+    anthropic_host: PluginHost, key: str, fits_spec: FitsSpec
 ) -> None:
     wire = CapturingWire()
     seen: list[Any] = []
@@ -360,7 +349,7 @@ async def test_sampling_knobs_are_dropped_under_the_current_version_and_sent_und
     assert wire.bodies[0]["metadata"] == {"user_id": "u-1"}
     assert wire.bodies[1]["temperature"] == 0.2
     for body in wire.bodies:
-        fits_spec(validate, body)
+        fits_spec(body)
 
 
 async def test_the_simulator_refuses_unanswered_tool_use_and_bad_blocks(
@@ -410,6 +399,30 @@ async def test_the_simulator_refuses_unanswered_tool_use_and_bad_blocks(
         async with aiohttp.ClientSession() as session:
             for messages, needle in bad:
                 body = {"model": "m", "max_tokens": 50, "messages": messages}
+                async with session.post(url, json=body, headers=headers) as resp:
+                    assert resp.status == 400
+                    assert needle in (await resp.json())["error"]["message"]
+            open_tool = {"name": "f", "input_schema": {"type": "object"}, "strict": True}
+            extras: list[tuple[dict[str, Any], str]] = [
+                ({"tools": [open_tool]}, "additionalProperties"),
+                ({"thinking": {"type": "enabled", "budget_tokens": 1024}}, "budget_tokens"),
+                ({"tool_choice": {"type": "any"}}, "tools"),
+                (
+                    {
+                        "output_config": {
+                            "format": {"type": "json_schema", "schema": {"type": "object"}}
+                        }
+                    },
+                    "additionalProperties",
+                ),
+            ]
+            for extra, needle in extras:
+                body = {
+                    "model": "m",
+                    "max_tokens": 50,
+                    "messages": [{"role": "user", "content": "x"}],
+                    **extra,
+                }
                 async with session.post(url, json=body, headers=headers) as resp:
                     assert resp.status == 400
                     assert needle in (await resp.json())["error"]["message"]

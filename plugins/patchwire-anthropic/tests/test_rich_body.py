@@ -31,7 +31,7 @@ from patchwire_anthropic.connector import AnthropicConnector
 from patchwire_anthropic.reply import BlockAssembler, content_parts, finish_reason
 from patchwire_anthropic.request import MIN_THINKING_BUDGET, closed_schema, thinking_budget
 
-Validate = Callable[[str, Any], None]
+FitsSpec = Callable[[Any], None]
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(16))
 TOOLS = [
     ToolSpec(
@@ -52,13 +52,6 @@ def connector(host: PluginHost, version: str | None) -> AnthropicConnector:
     )
     assert isinstance(made, AnthropicConnector)
     return made
-
-
-def fits_spec(validate: Validate, body: dict[str, Any]) -> None:
-    config = body.pop("output_config", None)
-    validate("CreateMessageParams", body)
-    if config is not None:
-        validate("BetaJsonOutputFormat", config["format"])
 
 
 call = ToolCall("toolu_1", "get_weather", {"city": "Oslo"}, provider="anthropic")
@@ -96,7 +89,7 @@ user_parts = st.lists(
 def test_any_rich_request_gives_a_body_the_spec_accepts(
     anthropic_host: PluginHost,
     key: str,
-    validate: Validate,
+    fits_spec: FitsSpec,
     parts: list[Any],
     with_exchange: bool,
     is_error: bool,
@@ -150,7 +143,7 @@ def test_any_rich_request_gives_a_body_the_spec_accepts(
         answered = [b["tool_use_id"] for b in sent[2]["content"] if b["type"] == "tool_result"]
         assert asked == answered == ["toolu_1"] and sent[2]["content"][0]["type"] == "tool_result"
         assert len(sent) == 3  # the tool message and the next user message merged
-    fits_spec(validate, body)
+    fits_spec(body)
 
 
 @given(
@@ -303,3 +296,30 @@ def test_a_temperature_the_version_cannot_send_makes_nothing_deterministic(
     request = CompletionRequest("m", (Message("user", "x"),), {"temperature": 0})
     assert not connector(anthropic_host, None).is_deterministic(request)
     assert connector(anthropic_host, "2023-06-01").is_deterministic(request)
+
+
+def test_a_strict_tool_is_sent_strict_and_closed_only_where_it_fits(
+    anthropic_host: PluginHost, key: str, fits_spec: FitsSpec
+) -> None:
+    fits = ToolSpec(
+        "lookup",
+        "Look up.",
+        {"type": "object", "properties": {"q": {"type": "string"}}},
+        strict=True,
+    )
+    bounded = ToolSpec(
+        "count",
+        "",
+        {"type": "object", "properties": {"n": {"type": "integer", "minimum": 1}}},
+        strict=True,
+    )
+    plain = ToolSpec("plain", "", {"type": "object", "properties": {}})
+    params, features = split_features({"tools": [fits, bounded, plain]})
+    request = CompletionRequest("m", (Message("user", "x"),), params, None, features)
+    current = connector(anthropic_host, None).body(request, stream=False)["tools"]
+    assert current[0]["strict"] is True
+    assert current[0]["input_schema"]["additionalProperties"] is False
+    assert "strict" not in current[1] and "strict" not in current[2]
+    legacy = connector(anthropic_host, "2023-06-01").body(request, stream=False)["tools"]
+    assert all("strict" not in t for t in legacy)
+    fits_spec({"model": "m", "max_tokens": 5, "messages": [], "tools": current})

@@ -17,7 +17,9 @@ What maps to what (also in the README):
 - ``Reasoning`` parts that Anthropic issued: ``thinking`` blocks (text and signature)
   or ``redacted_thinking`` blocks (``data``), unchanged and in order; reasoning from
   other providers is dropped (only the issuer can verify it).
-- ``tools``: ``{name, description, input_schema}``. ``tool_choice``: auto ``{"type":
+- ``tools``: ``{name, description, input_schema}``; under 2026-10-21 a ``ToolSpec`` with
+  ``strict=True`` whose schema fits Anthropic's strict subset adds ``strict: true`` (its
+  objects closed). ``tool_choice``: auto ``{"type":
   "auto"}``, none ``{"type": "none"}``, required ``{"type": "any"}``, a name ``{"type":
   "tool", "name"}``; ``parallel_tool_calls=False`` adds ``disable_parallel_tool_use``.
 - ``output``: under 2026-10-21 ``output_config: {"format": {"type": "json_schema",
@@ -47,6 +49,7 @@ __all__ = [
     "check_output_tool",
     "closed_schema",
     "feature_fields",
+    "fits_strict",
     "forced_output_tool",
     "messages_of",
     "output_tool_name",
@@ -228,10 +231,53 @@ def _merged(
     return results + [b for b in blocks if b.get("type") != "tool_result"]
 
 
-def _tool(spec: ToolSpec) -> dict[str, Any]:
+#: keywords Anthropic's strict mode (and structured output) does not support
+_NOT_STRICT: Final = frozenset(
+    {
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "minLength",
+        "maxLength",
+        "not",
+        "if",
+        "then",
+        "else",
+    }
+)
+
+
+def fits_strict(schema: Any) -> bool:
+    """Whether Anthropic's strict mode takes ``schema`` (once closed): no numeric or length
+    bounds, ``minItems`` 0 or 1, primitive enums, no recursion through ``#``."""
+    if isinstance(schema, list):
+        return all(fits_strict(s) for s in schema)
+    if not isinstance(schema, Mapping):
+        return True
+    if _NOT_STRICT.intersection(schema) or schema.get("minItems", 0) not in (0, 1):
+        return False
+    if schema.get("$ref") == "#":
+        return False
+    enum = schema.get("enum")
+    if isinstance(enum, list) and any(isinstance(v, dict | list) for v in enum):
+        return False
+    return all(
+        fits_strict(list(v.values()) if isinstance(v, Mapping) else v)
+        for key, v in schema.items()
+        if key in ("properties", "$defs", "items", "anyOf", "allOf", "prefixItems")
+    )
+
+
+def _tool(spec: ToolSpec, strict_ok: bool) -> dict[str, Any]:
     tool: dict[str, Any] = {"name": spec.name, "input_schema": dict(spec.parameters)}
     if spec.description:
         tool["description"] = spec.description
+    if spec.strict and strict_ok and fits_strict(spec.parameters):
+        # Strict needs every object closed; the SDK closes them the same way.
+        tool["input_schema"] = closed_schema(spec.parameters)
+        tool["strict"] = True
     return tool
 
 
@@ -290,7 +336,7 @@ def feature_fields(
 ) -> dict[str, Any]:
     """The body fields for tools, tool choice, output and reasoning."""
     fields: dict[str, Any] = {}
-    tools = [_tool(t) for t in request.tools]
+    tools = [_tool(t, native_output) for t in request.tools]
     choice = _choice(request.tool_choice, request.parallel_tool_calls) if tools else None
     output = request.output
     if output is not None and native_output:

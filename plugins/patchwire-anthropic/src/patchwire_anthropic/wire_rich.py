@@ -9,7 +9,7 @@ simulator issued for exactly that text (a modified or foreign block is a 400, as
 real API) and ``redacted_thinking`` blocks whose ``data`` it issued.
 
 Fields: ``tools`` (names ``^[a-zA-Z0-9_-]{1,128}$``, unique, ``input_schema`` an object
-schema); ``tool_choice`` (``auto``/``any``/``tool`` with an offered name/``none``,
+schema, every object closed when ``strict``); ``tool_choice`` (``auto``/``any``/``tool`` with an offered name/``none``,
 ``disable_parallel_tool_use``; only with tools); ``thinking`` (``enabled`` with
 ``budget_tokens`` >= 1024 and below ``max_tokens``, ``disabled``, ``adaptive``);
 ``output_config.format`` (``json_schema`` with a schema).
@@ -244,6 +244,16 @@ def _read_tools(data: Mapping[str, Any], out: MessagesReading) -> None:
         schema = tool.get("input_schema")
         if not isinstance(schema, Mapping) or schema.get("type") != "object":
             raise _fail(f"{where}.custom.input_schema.type: Input should be 'object'", where)
+        strict = tool.get("strict", False)
+        if not isinstance(strict, bool):
+            raise _fail(f"{where}.custom.strict: Input should be a valid boolean", where)
+        problem = _open_object(schema, "") if strict else None
+        if problem is not None:
+            raise _fail(
+                f"{where}: For '{problem or 'root'}': 'additionalProperties' must be explicitly"
+                " set to false for object types in strict tools",
+                where,
+            )
         read.append(SimTool(name, schema))
     out.tools = tuple(read)
 
