@@ -20,6 +20,7 @@ from patchwire import (
     Message,
     Reasoning,
     StreamChunk,
+    ToolCall,
     ToolResultPart,
 )
 from patchwire.events import EventKind
@@ -280,22 +281,36 @@ async def test_thinking_is_kept_across_turns_and_a_changed_signature_is_refused(
         fits_spec(body)
 
 
-async def test_reasoning_from_another_provider_is_dropped_not_replayed(
-    anthropic_host: PluginHost, key: str
+async def test_a_conversation_begun_on_another_provider_continues_here(
+    anthropic_host: PluginHost, key: str, fits_spec: FitsSpec
 ) -> None:
+    """Fallback mid-conversation: an OpenAI turn (its call ids, its reasoning) goes on
+    on Anthropic; the calls and results map, the foreign reasoning is dropped."""
     wire = CapturingWire()
     foreign = Reasoning("openai's summary", encrypted="opaque", provider="openai")
+    calls = [
+        ToolCall("call_a1", "get_weather", {"city": "Oslo"}, provider="openai"),
+        ToolCall("call_b2", "get_time", {"zone": "CET"}, provider="openai"),
+    ]
+    history = [
+        Message("user", "Weather and time in Oslo?"),
+        Message("assistant", [foreign, "Looking.", *calls]),
+        Message("tool", [ToolResultPart.for_call(c, "fine") for c in calls]),
+    ]
     async with Simulator(wire, plugin_host=anthropic_host) as sim:
         async with hub_for(sim, anthropic_host) as hub:
             reply = await hub.model("anthropic:claude-haiku-4-5").complete(
-                [
-                    Message("user", "hi"),
-                    Message("assistant", [foreign, "hello"]),
-                    Message("user", "?"),
-                ]
+                history, tools=[get_weather, get_time]
             )
-    assert reply.text
-    assert wire.bodies[0]["messages"][1]["content"] == [{"type": "text", "text": "hello"}]
+    assert reply.text and reply.finish_reason == "stop"
+    sent = wire.bodies[0]["messages"]
+    assert sent[1]["content"] == [
+        {"type": "text", "text": "Looking."},
+        {"type": "tool_use", "id": "call_a1", "name": "get_weather", "input": {"city": "Oslo"}},
+        {"type": "tool_use", "id": "call_b2", "name": "get_time", "input": {"zone": "CET"}},
+    ]
+    assert [b["tool_use_id"] for b in sent[2]["content"]] == ["call_a1", "call_b2"]
+    fits_spec(wire.bodies[0])
 
 
 async def test_a_stream_delivers_tool_call_and_thinking_deltas_and_the_turn_last(
