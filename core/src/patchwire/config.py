@@ -28,7 +28,8 @@ from patchwire.config_values import read as _get
 from patchwire.config_values import subtable as _table
 from patchwire.errors import Category, ConfigError
 from patchwire.limiter import LimitsConfig
-from patchwire.prices import Price
+from patchwire.prices.settings import prices_from_config
+from patchwire.prices.table import PriceSpec
 from patchwire.proxy import check_proxy
 
 __all__ = [
@@ -57,7 +58,6 @@ _MAX_MIN_CALLS = 1_000_000
 _MAX_PROBES = 1_000
 _MAX_BATCH = 100_000
 _MAX_RATE = 1e12  # requests or tokens per window
-_MAX_PRICE = 1e6  # per million tokens
 _MAX_PRIORITY = 1_000_000_000
 
 
@@ -133,7 +133,7 @@ class RouteConfig:
 class HubConfig:
     connectors: Mapping[str, ConnectorConfig] = attrs.field(factory=dict)
     routes: Mapping[str, RouteConfig] = attrs.field(factory=dict)
-    prices: Mapping[tuple[str, str], Price] = attrs.field(factory=dict)
+    prices: Mapping[tuple[str, str], PriceSpec] = attrs.field(factory=dict)
     escalate: frozenset[Category] = frozenset(
         {Category.AUTH, Category.INVALID_REQUEST, Category.INTEGRATION}
     )
@@ -282,7 +282,7 @@ def _connector(
     where: Where,
     connector_types: Mapping[str, Any],
     schemes: Mapping[str, object],
-    prices: dict[tuple[str, str], Price],
+    prices: dict[tuple[str, str], PriceSpec],
     auth_secrets: Mapping[str, Collection[str]],
 ) -> ConnectorConfig:
     if not isinstance(raw, Mapping):
@@ -352,23 +352,8 @@ def _connector(
     )
 
 
-def _price(entry: Any, where: Where, model: str) -> Price:
-    w = where.child(model)
-    if not isinstance(entry, Mapping):
-        raise w.error(None, "expected a table with 'input' and 'output' (price per million tokens)")
-    _check_keys(entry, ["input", "output", "cached_input"], w)
-    for key in ("input", "output"):
-        if key not in entry:
-            raise w.error(key, "missing; give the price per million tokens")
-    return Price(
-        input_per_million=_get(entry, "input", (int, float), 0.0, w, minimum=0, maximum=_MAX_PRICE),
-        output_per_million=_get(
-            entry, "output", (int, float), 0.0, w, minimum=0, maximum=_MAX_PRICE
-        ),
-        cached_input_per_million=_get(
-            entry, "cached_input", (int, float), None, w, minimum=0, maximum=_MAX_PRICE
-        ),
-    )
+def _price(entry: Any, where: Where, model: str) -> PriceSpec:
+    return prices_from_config(entry, where.child(model))
 
 
 def _route(name: str, raw: Any, where: Where) -> RouteConfig:
@@ -423,7 +408,7 @@ def parse_config(
     if not isinstance(data, Mapping):
         raise root.error(None, "the configuration must be a table")
     _check_keys(data, ["connectors", "routes", "hub", "prices", "backends"], root)
-    prices: dict[tuple[str, str], Price] = {}
+    prices: dict[tuple[str, str], PriceSpec] = {}
     connectors: dict[str, ConnectorConfig] = {}
     for name, raw in _table(data, "connectors", root).items():
         _check_name(name, root.child("connectors"), "connector")
