@@ -168,7 +168,8 @@ def _parts(
         text = part.get("text")
         if "functionCall" in part:
             rich = True
-            out.append(_call(part["functionCall"], signature, call_offset + len(out), response_id))
+            index = call_offset + sum(1 for p in out if isinstance(p, ToolCall))
+            out.append(_call(part["functionCall"], signature, index, response_id))
             continue
         if part.get("thought"):
             rich = True
