@@ -119,7 +119,9 @@ def test_a_parameter_the_api_would_refuse_is_refused_before_sending(
 def test_only_system_messages_or_a_tool_message_are_refused() -> None:
     with pytest.raises(InvalidRequestError, match="at least one user or assistant"):
         generate_body(CompletionRequest("m", (Message("system", "x"),)))
-    with pytest.raises(InvalidRequestError, match="a 'tool' message must hold ToolResultPart parts"):
+    with pytest.raises(
+        InvalidRequestError, match="a 'tool' message must hold ToolResultPart parts"
+    ):
         generate_body(CompletionRequest("m", (Message("user", "x"), Message("tool", "42"))))
 
 
