@@ -9,6 +9,7 @@ import inspect
 import json
 import keyword
 import random
+import struct
 from typing import Any, Literal
 
 import attrs
@@ -18,13 +19,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from patchwire.errors import InvalidRequestError
 from patchwire.features import split_features
-from patchwire.parts import Image, Reasoning, Text, ToolCall, ToolResultPart
+from patchwire.hub import Hub
+from patchwire.parts import Document, Image, Reasoning, Text, ToolCall, ToolResultPart
+from patchwire.plugins import PluginHost
 from patchwire.testing.sim_schema import instance_for
 from patchwire.tools import ToolSpec
 from patchwire.types import CompletionRequest, Message
+from patchwire_gemini.media_tokens import media_tokens
 from patchwire_gemini.openapi_schema import SchemaSubsetError, from_openapi, to_openapi
+from patchwire_gemini.plugin import GeminiPlugin
 from patchwire_gemini.request import generate_body
 from patchwire_gemini.request_features import thinking_config
+from patchwire_gemini.request_parts import FILES_PREFIX as FILES
 from patchwire_gemini.request_parts import SKIP_SIGNATURE
 from patchwire_gemini.simwire import GeminiWire
 from patchwire_gemini.simwire_rich import call_signature, text_signature
@@ -297,3 +303,37 @@ def test_any_signature_tool_gemini_accepts_gets_simulator_arguments_valid_agains
     (tool,) = sim_read(body, model).tools
     arguments = instance_for(dict(tool.schema), random.Random(seed))
     jsonschema.validate(arguments, spec.parameters, cls=jsonschema.Draft202012Validator)
+
+
+def _png(width: int, height: int) -> bytes:
+    return b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + struct.pack(">II", width, height) + b"\x08\x02"
+
+
+def test_media_is_estimated_by_geminis_rule(
+    plugin_host: PluginHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GEMINI_EST_KEY", "k")
+    plugin_host.register(GeminiPlugin(), "gemini")
+    table = {"base_url": "http://127.0.0.1:9/v1beta", "api_key": "env:GEMINI_EST_KEY"}
+    hub = Hub.from_dict({"connectors": {"gemini": table}}, host=plugin_host)
+    conn = hub.runtime("gemini").connector
+    assert media_tokens(Image.from_bytes(_png(300, 200), "image/png")) == 258
+    assert media_tokens(Image.from_bytes(_png(1000, 800), "image/png")) == 258 * 2 * 2
+    assert media_tokens(Image.from_url(FILES + "x", "image/jpeg")) == 258 * 4  # size unknown
+    pdf = b"%PDF /Type /Pages /Type /Page x /Type/Page y"
+    assert media_tokens(Document.from_bytes(pdf)) == 258 * 2
+    text = CompletionRequest("gemini-2.5-flash", (Message("user", "x" * 40),))
+    small = Image.from_bytes(_png(10, 10), "image/png")
+    call = ToolCall("c", "f", {})
+    rich = CompletionRequest(
+        "gemini-2.5-flash",
+        (
+            Message("user", ["x" * 40, small]),
+            Message("assistant", [call]),
+            Message("user", [ToolResultPart.for_call(call, [small])]),
+        ),
+    )
+    base = conn.estimate_tokens(text)
+    extra = conn.estimate_tokens(rich) - base
+    # Two images at 258 each, and the call and result framing (a few characters).
+    assert 2 * 258 <= extra < 2 * 258 + 10

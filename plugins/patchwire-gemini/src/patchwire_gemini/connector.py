@@ -15,10 +15,17 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 import attrs
 from patchwire.config_values import shown
-from patchwire.connector import Attempt, Capability, Connector, ConnectorContext, Setting
+from patchwire.connector import (
+    MEDIA_TOKEN_ESTIMATE,
+    Attempt,
+    Capability,
+    Connector,
+    ConnectorContext,
+    Setting,
+)
 from patchwire.errors import IntegrationError, TransientError
 from patchwire.http import HttpResponse, open_stream, send
-from patchwire.parts import ToolCall
+from patchwire.parts import Media, ToolCall, ToolResultPart
 from patchwire.sse import as_one_chunk, iter_sse, read_unstreamed
 from patchwire.types import (
     Completion,
@@ -30,6 +37,7 @@ from patchwire.types import (
     Usage,
 )
 
+from patchwire_gemini.media_tokens import media_tokens
 from patchwire_gemini.prices import PRICES
 from patchwire_gemini.request import (
     MAX_BATCH,
@@ -164,6 +172,22 @@ class GeminiConnector(Connector):
     @classmethod
     def prices(cls) -> Mapping[str, Price]:
         return PRICES
+
+    def estimate_tokens(self, request: CompletionRequest | EmbeddingRequest | ToolRequest) -> int:
+        """Core's estimate, with images and PDFs (tool results' too) counted by Gemini's rule."""
+        estimate = super().estimate_tokens(request)
+        if not isinstance(request, CompletionRequest) or not request.has_parts:
+            return estimate
+        for message in request.messages:
+            if isinstance(message.content, str):
+                continue
+            for part in message.content:
+                if isinstance(part, Media):
+                    # core counted MEDIA_TOKEN_ESTIMATE for it; Gemini's rule replaces that
+                    estimate += media_tokens(part) - MEDIA_TOKEN_ESTIMATE
+                elif isinstance(part, ToolResultPart) and not isinstance(part.content, str):
+                    estimate += sum(media_tokens(m) for m in part.content if isinstance(m, Media))
+        return max(estimate, 1)
 
     def _body(self, request: CompletionRequest) -> dict[str, Any]:
         return generate_body(
