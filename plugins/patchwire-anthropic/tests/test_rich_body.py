@@ -323,3 +323,16 @@ def test_a_strict_tool_is_sent_strict_and_closed_only_where_it_fits(
     legacy = connector(anthropic_host, "2023-06-01").body(request, stream=False)["tools"]
     assert all("strict" not in t for t in legacy)
     fits_spec({"model": "m", "max_tokens": 5, "messages": [], "tools": current})
+
+
+def test_reasoning_with_too_small_a_max_tokens_is_refused_before_sending(
+    anthropic_host: PluginHost, key: str
+) -> None:
+    conn = connector(anthropic_host, None)
+    params, features = split_features({"reasoning": "low", "max_tokens": 1024})
+    with pytest.raises(InvalidRequestError, match="max_tokens above 1024"):
+        conn.validate(CompletionRequest("m", (Message("user", "x"),), params, None, features))
+    params, features = split_features({"reasoning": "high"})
+    request = CompletionRequest("m", (Message("user", "x"),), params, None, features)
+    conn.validate(request)  # no max_tokens: the default plus the budget
+    assert conn.body(request, stream=False)["max_tokens"] == 1024 + 16384

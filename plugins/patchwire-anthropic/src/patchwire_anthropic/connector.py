@@ -42,6 +42,7 @@ from patchwire_anthropic.prices import PRICES
 from patchwire_anthropic.ratelimit import rate_limit_info
 from patchwire_anthropic.reply import BlockAssembler, content_parts, finish_reason
 from patchwire_anthropic.request import (
+    MIN_THINKING_BUDGET,
     THINKING_BUDGETS,
     check_output_tool,
     feature_fields,
@@ -222,6 +223,15 @@ class AnthropicConnector(Connector):
             system_of(request, self.name)
         if request.output is not None and not self.native_output:
             check_output_tool(request, self.name)
+        if request.reasoning and self.max_tokens(request) <= MIN_THINKING_BUDGET:
+            raise InvalidRequestError(
+                f"reasoning needs max_tokens above {MIN_THINKING_BUDGET}: Anthropic's thinking"
+                f" budget is at least {MIN_THINKING_BUDGET} tokens and must stay below"
+                f" max_tokens (got {self.max_tokens(request)}); raise max_tokens or leave it"
+                " unset (the default then adds the budget)",
+                connector=self.name,
+                model=request.model,
+            )
         if request.output is not None and self.native_output and "output_config" in request.params:
             raise InvalidRequestError(
                 "give output= or output_config, not both",
@@ -252,7 +262,7 @@ class AnthropicConnector(Connector):
         if reasoning is None or reasoning == 0:
             return default
         budget = THINKING_BUDGETS[reasoning] if isinstance(reasoning, str) else int(reasoning)
-        return default + max(budget, 1024)
+        return default + max(budget, MIN_THINKING_BUDGET)
 
     def estimate_tokens(self, request: CompletionRequest | EmbeddingRequest | ToolRequest) -> int:
         """Anthropic counts a request's whole ``max_tokens`` against the output limit until
