@@ -1,106 +1,101 @@
-"""The template's tests: a loopback Acme server, and patchwire's conformance suite.
+"""The template's tests: patchwire's conformance suite against Acme's simulator, one class
+per capability the connector claims, and tests of Acme's own behaviour.
 
-Copy this pattern for your own connector: a small aiohttp server that speaks your
-provider's real wire format (success, errors, hangs), and a ConnectorConformance subclass.
+Copy this pattern: register your wire format as a simulator (``wire.py``), subclass the
+conformance classes for what your connector claims, and add tests for what is particular
+to your provider.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import Mapping
 
 import pytest
-from aiohttp import web
+from patchwire.connector import Attempt
 from patchwire.errors import QuotaExhaustedError
 from patchwire.hub import Hub
+from patchwire.limiter import RateLimitInfo
 from patchwire.plugins import PluginHost
-from patchwire.testing.conformance import ConnectorConformance, Scenario
+from patchwire.testing.conformance import (
+    CompleteConformance,
+    EmbedConformance,
+    PluginConformance,
+    StreamConformance,
+)
+from patchwire.testing.sim_wire import ErrorKind
+from patchwire.testing.simulator import SimLimits, Simulator
+from patchwire_acme.connector import AcmeConnector
 from patchwire_acme.plugin import AcmePlugin
 
-pytestmark = pytest.mark.integration  # real HTTP over loopback
+pytestmark = pytest.mark.integration  # the simulator is a real HTTP server on loopback
 
 
-def acme_app(scenario: Scenario, key: str) -> web.Application:
-    count = 0
-
-    async def generate(request: web.Request) -> web.Response:
-        nonlocal count
-        count += 1
-        if (
-            request.headers.get("Authorization") != f"Bearer {key}"
-            or scenario is Scenario.AUTH_ERROR
-        ):
-            return web.json_response(
-                {"error": {"type": "auth", "message": "unknown key"}}, status=401
-            )
-        if scenario is Scenario.SERVER_ERROR or (scenario is Scenario.MIXED and count % 3 == 0):
-            return web.json_response(
-                {"error": {"type": "busy", "message": "try later"}}, status=503
-            )
-        if scenario is Scenario.HANG:
-            await asyncio.sleep(3600)
-        body = await request.json()
-        if body["prompt"] == "no credit":
-            return web.json_response(
-                {"error": {"type": "no_credit", "message": "top up"}}, status=402
-            )
-        return web.json_response({"output": body["prompt"].upper(), "usage": {"in": 3, "out": 2}})
-
-    app = web.Application()
-    app.router.add_post("/v1/generate", generate)
-    return app
+class Acme:
+    plugin = AcmePlugin()
+    wire = "acme"
+    model = "acme-small"
 
 
-async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    # handler_cancellation: a client that gives up also ends the server's handler, and a
-    # short shutdown_timeout keeps cleanup from waiting on handlers that hang on purpose.
-    runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://127.0.0.1:{port}/v1"
+class TestAcmePlugin(Acme, PluginConformance):
+    embed_model = "acme-embed"
 
 
-class TestAcmeConformance(ConnectorConformance):
-    @pytest.fixture
-    def conformance_host(self, plugin_host: PluginHost) -> PluginHost:
-        plugin_host.register(AcmePlugin(), "acme")
-        return plugin_host
-
-    async def make_hub(self, scenario: Scenario, host: PluginHost) -> AsyncIterator[Hub]:
-        from patchwire.testing.conformance import SECRET
-
-        runner, url = await serve(acme_app(scenario, SECRET))
-        table: dict[str, Any] = {
-            "type": "acme",
-            "base_url": url,
-            "api_key": f"env:{self.CREDENTIAL_ENV}",
-            "timeout": self.ATTEMPT_TIMEOUT,
-            "retry": {"max_attempts": self.MAX_ATTEMPTS, "initial": 0.01, "cap": 0.05},
-        }
-        try:
-            yield Hub.from_dict({"connectors": {self.connector_name: table}}, host=host)
-        finally:
-            await runner.cleanup()
-
-    async def call(self, hub: Hub) -> Any:
-        return await hub.model(f"{self.connector_name}:acme-small").complete("hello")
+class TestAcmeComplete(Acme, CompleteConformance):
+    pass
 
 
-async def test_no_credit_is_quota_exhausted_and_priced_reply(plugin_host, monkeypatch):
+class TestAcmeStream(Acme, StreamConformance):
+    pass
+
+
+class TestAcmeEmbed(Acme, EmbedConformance):
+    model = "acme-embed"
+
+
+@pytest.fixture
+def acme_host(plugin_host: PluginHost, monkeypatch: pytest.MonkeyPatch) -> PluginHost:
     plugin_host.register(AcmePlugin(), "acme")
     monkeypatch.setenv("ACME_API_KEY", "acme-test-key")
-    runner, url = await serve(acme_app(Scenario.OK, "acme-test-key"))
-    try:
-        async with Hub.from_dict(
-            {"connectors": {"acme": {"base_url": url}}}, host=plugin_host
-        ) as hub:
-            reply = await hub.model("acme:acme-small").complete("shout")
+    return plugin_host
+
+
+async def test_no_credit_is_quota_exhausted_and_replies_are_priced(acme_host: PluginHost) -> None:
+    async with Simulator("acme", plugin_host=acme_host, keys=["acme-test-key"]) as sim:
+        config = {"connectors": {"acme": {"base_url": sim.base_url}}}
+        async with Hub.from_dict(config, host=acme_host) as hub:
+            reply = await hub.model("acme:acme-small").complete("shout", max_tokens=8)
+            sim.force_error(ErrorKind.QUOTA_EXHAUSTED)
             with pytest.raises(QuotaExhaustedError) as info:
-                await hub.model("acme:acme-small").complete("no credit")
-    finally:
-        await runner.cleanup()
-    assert reply.text == "SHOUT" and reply.cost == pytest.approx((3 * 0.10 + 2 * 0.40) / 1e6)
+                await hub.model("acme:acme-small").complete("again")
+    usage = reply.usage
+    expected = (usage.input_tokens * 0.10 + usage.output_tokens * 0.40) / 1e6
+    assert reply.cost == pytest.approx(expected)
     assert info.value.attempts == 1 and info.value.code == "no_credit"
+
+
+async def test_rate_limit_headers_are_reported(
+    acme_host: PluginHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reported: list[RateLimitInfo] = []
+    original = AcmeConnector.report
+
+    def spy(self: AcmeConnector, attempt: Attempt, headers: Mapping[str, str]) -> None:
+        sink = attempt.report_limits
+        assert sink is not None, "the pipeline hands every attempt a report_limits sink"
+
+        def both(info: RateLimitInfo) -> None:
+            reported.append(info)
+            sink(info)
+
+        attempt.report_limits = both
+        original(self, attempt, headers)
+
+    monkeypatch.setattr(AcmeConnector, "report", spy)
+    limits = SimLimits(requests_per_minute=600, tokens_per_minute=100_000)
+    async with Simulator("acme", plugin_host=acme_host, limits=limits) as sim:
+        config = {"connectors": {"acme": {"base_url": sim.base_url}}}
+        async with Hub.from_dict(config, host=acme_host) as hub:
+            await hub.model("acme:acme-small").complete("hello", max_tokens=8)
+    assert len(reported) == 1
+    assert (reported[0].requests_limit, reported[0].tokens_limit) == (600, 100_000)
+    assert reported[0].requests_remaining == 599

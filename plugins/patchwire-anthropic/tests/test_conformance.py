@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
-from patchwire.testing.conformance import SimulatedModelConformance
+import pytest
+from patchwire.testing.conformance import (
+    CompleteConformance,
+    PluginConformance,
+    StreamConformance,
+)
 from patchwire_anthropic.plugin import AnthropicPlugin
 
+pytestmark = pytest.mark.integration  # the simulator is a real server on loopback
 
-class TestAnthropicConformance(SimulatedModelConformance):
+
+class Anthropic:
     plugin = AnthropicPlugin()
     wire = "anthropic"
-    connector_type = "anthropic"
     model = "claude-haiku-4-5"
+
+
+class TestAnthropicPlugin(Anthropic, PluginConformance):
+    pass
+
+
+class TestAnthropicComplete(Anthropic, CompleteConformance):
+    pass
+
+
+class TestAnthropicStream(Anthropic, StreamConformance):
+    pass

@@ -3,22 +3,34 @@
 from __future__ import annotations
 
 import pytest
-from patchwire.testing.conformance import SimulatedModelConformance
+from patchwire.testing.conformance import (
+    CompleteConformance,
+    EmbedConformance,
+    PluginConformance,
+    StreamConformance,
+)
 from patchwire_gemini.plugin import GeminiPlugin
 
 pytestmark = pytest.mark.integration  # real HTTP to the simulator on loopback
 
 
-class TestGeminiCompletionConformance(SimulatedModelConformance):
+class Gemini:
     plugin = GeminiPlugin()
     wire = "gemini"
-    connector_type = "gemini"
     model = "gemini-2.5-flash"
 
 
-class TestGeminiEmbeddingConformance(SimulatedModelConformance):
-    plugin = GeminiPlugin()
-    wire = "gemini"
-    connector_type = "gemini"
+class TestGeminiPlugin(Gemini, PluginConformance):
+    embed_model = "gemini-embedding-001"
+
+
+class TestGeminiComplete(Gemini, CompleteConformance):
+    pass
+
+
+class TestGeminiStream(Gemini, StreamConformance):
+    pass
+
+
+class TestGeminiEmbed(Gemini, EmbedConformance):
     model = "gemini-embedding-001"
-    operation = "embed"

@@ -3,22 +3,34 @@
 from __future__ import annotations
 
 import pytest
-from patchwire.testing.conformance import SimulatedModelConformance
+from patchwire.testing.conformance import (
+    CompleteConformance,
+    EmbedConformance,
+    PluginConformance,
+    StreamConformance,
+)
 from patchwire_openai.plugin import OpenAIPlugin
 
 pytestmark = pytest.mark.integration  # the simulator is a real server on loopback
 
 
-class TestOpenAICompletionConformance(SimulatedModelConformance):
+class OpenAI:
     plugin = OpenAIPlugin()
     wire = "openai"
-    connector_type = "openai"
     model = "gpt-4o-mini"
 
 
-class TestOpenAIEmbeddingConformance(SimulatedModelConformance):
-    plugin = OpenAIPlugin()
-    wire = "openai"
-    connector_type = "openai"
+class TestOpenAIPlugin(OpenAI, PluginConformance):
+    embed_model = "text-embedding-3-small"
+
+
+class TestOpenAIComplete(OpenAI, CompleteConformance):
+    pass
+
+
+class TestOpenAIStream(OpenAI, StreamConformance):
+    pass
+
+
+class TestOpenAIEmbed(OpenAI, EmbedConformance):
     model = "text-embedding-3-small"
-    operation = "embed"

@@ -9,6 +9,7 @@ from patchwire.hookspecs import hookimpl
 
 
 class AcmePlugin:
+    # The plugin contract this plugin was built against: patchwire.hookspecs.CONTRACT_VERSION.
     PATCHWIRE_CONTRACT = "1.0"
 
     @hookimpl
@@ -16,6 +17,12 @@ class AcmePlugin:
         from patchwire_acme.connector import AcmeConnector
 
         register("acme", AcmeConnector)
+
+    @hookimpl
+    def patchwire_register_simulators(self, register: Any) -> None:
+        from patchwire_acme.wire import AcmeWire
+
+        register("acme", AcmeWire)
 
     @hookimpl
     def patchwire_classify_error(self, connector: Any, error: BaseException, response: Any) -> Any:

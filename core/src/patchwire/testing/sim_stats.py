@@ -32,6 +32,12 @@ class SimRecord:
     retry_after: float | None = None
     stream: bool = False
     request_id: str = ""
+    # What the server read and what it meant to send, for faithfulness checks: the raw
+    # request body, the parsed SimRequest (None when it did not parse) and the SimReply
+    # (None for an error answer). Kept out of repr and equality: they can be large.
+    body: bytes = attrs.field(default=b"", repr=False, eq=False)
+    request: Any = attrs.field(default=None, repr=False, eq=False)
+    reply: Any = attrs.field(default=None, repr=False, eq=False)
 
 
 @attrs.frozen

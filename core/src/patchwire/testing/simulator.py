@@ -129,6 +129,9 @@ class _Arrival:
     stream: bool = False
     fault: FaultKind | None = None
     limited: str | None = None
+    body: bytes = b""
+    request: SimRequest | None = None
+    reply: SimReply | None = None
 
 
 class Simulator:
@@ -169,6 +172,7 @@ class Simulator:
         self._stats = StatsRecorder()
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
+        self._forced: tuple[ErrorKind, int | None, float | None] | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -247,6 +251,15 @@ class Simulator:
         """Change the fault mix for requests that arrive from now on."""
         self._faults = faults
 
+    def force_error(
+        self, kind: ErrorKind | None, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        """Answer every request that parses with the error ``kind`` (None: stop), in the
+        wire's shape; ``status`` replaces the wire's status (a 403 for AUTH, a 422 for
+        INVALID_REQUEST) and ``retry_after`` is the hint it asks for. The conformance
+        suite drives each class of answer through this."""
+        self._forced = None if kind is None else (kind, status, retry_after)
+
     def stats(self) -> SimStats:
         return self._stats.snapshot()
 
@@ -283,6 +296,7 @@ class Simulator:
     async def _handle(self, request: web.Request, route: SimRoute) -> web.StreamResponse:
         arrival, delay = self._arrive(request)
         body = await request.read()
+        arrival.body = body
         if delay > 0:
             await asyncio.sleep(delay)
         key = self.wire.credential(request.headers, request.query)
@@ -294,6 +308,10 @@ class Simulator:
         except WireRequestError as exc:
             return self._error(arrival, exc.kind, request, message=exc.message, param=exc.param)
         arrival.stream = sim.stream
+        arrival.request = sim
+        if self._forced is not None:
+            forced, status, hint = self._forced
+            return self._error(arrival, forced, request, sim=sim, retry_after=hint, status=status)
         calls = plan_tool_calls(sim, self._tool_script) if sim.tools else ()
         if sim.operation == "embed" or calls:
             text, truncated = "", False
@@ -326,6 +344,7 @@ class Simulator:
                 request.transport.abort()
             return web.Response()
         reply = self._reply(sim, arrival.request_id, text, truncated, calls)
+        arrival.reply = reply
         if fault is FaultKind.MALFORMED:
             bad = self.wire.malformed(sim, reply, arrival.rng)
             if isinstance(bad, StreamPlan):
@@ -428,6 +447,9 @@ class Simulator:
                 retry_after=retry_after,
                 stream=arrival.stream,
                 request_id=arrival.request_id,
+                body=arrival.body,
+                request=arrival.request,
+                reply=arrival.reply if status is not None and status < 400 else None,
             )
         )
 
@@ -442,6 +464,7 @@ class Simulator:
         param: str | None = None,
         retry_after: float | None = None,
         breach: LimitBreach | None = None,
+        status: int | None = None,
     ) -> web.Response:
         detail = ErrorDetail(
             kind=kind,
@@ -456,7 +479,10 @@ class Simulator:
             method=request.method,
             path=request.path,
         )
-        return self._send(arrival, self.wire.error(detail))
+        answer = self.wire.error(detail)
+        if status is not None:
+            answer = attrs.evolve(answer, status=status)
+        return self._send(arrival, answer)
 
     def _send(self, arrival: _Arrival, answer: SimResponse) -> web.Response:
         self._finish(arrival, answer.status, retry_after=answer.retry_after)

@@ -33,7 +33,7 @@ from patchwire.plugins import PluginHost
 
 __all__ = ["ConnectorConformance", "Scenario", "SimulatedModelConformance"]
 
-SECRET = "pwconf-" + "7f3a9c1e5b2d8046" * 2
+from patchwire.testing.conformance.harness import SECRET
 
 
 class Scenario(enum.StrEnum):
