@@ -441,3 +441,24 @@ async def test_the_simulator_refuses_unanswered_tool_use_and_bad_blocks(
                 async with session.post(url, json=body, headers=headers) as resp:
                     assert resp.status == 400
                     assert needle in (await resp.json())["error"]["message"]
+
+
+async def test_a_streamed_turn_with_redacted_thinking_replays_on_the_next_turn(
+    anthropic_host: PluginHost, key: str
+) -> None:
+    wire = CapturingWire(redacted_thinking=True)
+    async with Simulator(wire, plugin_host=anthropic_host) as sim:
+        async with hub_for(sim, anthropic_host) as hub:
+            model = hub.model("anthropic:claude-haiku-4-5")
+            history = [Message("user", "Weather in Rome?")]
+            chunks = [c async for c in model.stream(history, tools=[get_weather], reasoning="low")]
+            final = chunks[-1]
+            thinking, redacted = final.reasoning
+            assert thinking.signature and redacted.encrypted
+            results = [ToolResultPart.for_call(c, "warm") for c in final.tool_calls]
+            turn = Message("assistant", final.parts)
+            history += [turn, Message("user", results)]
+            second = await model.complete(history, tools=[get_weather], reasoning="low")
+    assert second.finish_reason == "stop"
+    kinds = [b["type"] for b in wire.bodies[1]["messages"][1]["content"]]
+    assert kinds == ["thinking", "redacted_thinking", "tool_use"]
