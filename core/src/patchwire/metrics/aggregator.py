@@ -15,7 +15,9 @@ What is counted, per ``(connector, model)`` as the events name them:
 * ``errors``: final failures by category; ``attempt_errors``: failed attempts by category;
 * retries split by outcome, plus every scheduled retry and its delay;
 * tokens and cost billed by the provider: replies served from patchwire's cache add none,
-  and a reply whose cost is unknown counts in ``cost_unknown`` instead of adding zero;
+  and a reply whose cost is unknown counts in ``cost_unknown`` instead of adding zero,
+  with ``cost_missing`` naming the pricing rules that were unknown (``price`` for a model
+  without one); ``cache_savings`` adds up what the provider's prompt cache saved;
 * limiter waits and refusals, cache hits and misses, fallbacks taken (under the target
   left), breaker transitions, credential events, embedding batches sent;
 * current state, the same in every view: breaker state and the quota as last reported.
@@ -66,7 +68,9 @@ class _Tally:
         "breaker_transitions",
         "cache_hits",
         "cache_misses",
+        "cache_savings",
         "cost",
+        "cost_missing",
         "cost_unknown",
         "credential_events",
         "errors",
@@ -113,6 +117,8 @@ class _Tally:
         self.output_tokens = 0
         self.cost = 0.0
         self.cost_unknown = 0
+        self.cost_missing: dict[str, int] = {}
+        self.cache_savings = 0.0
         self.throttled = 0
         self.wait_total = 0.0
         self.wait_max = 0.0
@@ -147,6 +153,14 @@ class _Tally:
             self.cost += cost
         else:
             self.cost_unknown += 1
+        data = event.data
+        if data:
+            savings = data.get("cache_savings")
+            if isinstance(savings, float) and math.isfinite(savings):
+                self.cache_savings += savings
+            for rule in data.get("cost_missing", ()):
+                if isinstance(rule, str):
+                    self.cost_missing[rule] = self.cost_missing.get(rule, 0) + 1
 
     def on_failed(self, event: Event) -> None:
         self.failed += 1
@@ -214,6 +228,7 @@ class _Tally:
             (self.attempt_errors, other.attempt_errors),
             (self.credential_events, other.credential_events),
             (self.timeouts_by_operation, other.timeouts_by_operation),
+            (self.cost_missing, other.cost_missing),
         ):
             for key, n in theirs.items():
                 mine[key] = mine.get(key, 0) + n
@@ -231,6 +246,7 @@ _ADDITIVE = tuple(
         "attempt_errors",
         "credential_events",
         "timeouts_by_operation",
+        "cost_missing",
         "latency",
         "wait_max",
     }
@@ -498,6 +514,8 @@ def _row(
         output_tokens=tally.output_tokens,
         cost=tally.cost,
         cost_unknown=tally.cost_unknown,
+        cost_missing=tally.cost_missing,
+        cache_savings=tally.cache_savings,
         limiter=LimiterMetrics(
             throttled=tally.throttled,
             wait_total=tally.wait_total,

@@ -32,6 +32,7 @@ _SUMMED = (
     "output_tokens",
     "cost",
     "cost_unknown",
+    "cache_savings",
     "batches",
     "batched_items",
 )
@@ -47,7 +48,13 @@ def combine_rows(
     if len(rows) == 1:
         return attrs.evolve(rows[0], connector=connector, model=model)
     fields: dict[str, Any] = {name: sum(getattr(row, name) for row in rows) for name in _SUMMED}
-    for name in ("errors", "attempt_errors", "credential_events", "timeouts_by_operation"):
+    for name in (
+        "errors",
+        "attempt_errors",
+        "credential_events",
+        "timeouts_by_operation",
+        "cost_missing",
+    ):
         counts: Counter[str] = Counter()
         for row in rows:
             counts.update(getattr(row, name))

@@ -192,6 +192,10 @@ class ConnectorMetrics:
     output_tokens: int = 0
     cost: float = 0.0
     cost_unknown: int = 0
+    #: unknown-cost calls by the pricing rule that was unknown ("price", "cache_write_1h"...)
+    cost_missing: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen_counts)
+    #: what the provider's prompt cache saved against the input rate (writes' premium netted)
+    cache_savings: float = 0.0
     limiter: LimiterMetrics = attrs.field(factory=LimiterMetrics)
     quota: QuotaMetrics = attrs.field(factory=QuotaMetrics)
     cache: CacheMetrics = attrs.field(factory=CacheMetrics)

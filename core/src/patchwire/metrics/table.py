@@ -27,6 +27,13 @@ def render_table(snapshot: MetricsSnapshot) -> str:
             cells = [f"{row.name:<{width}}"]
             cells += [f"{render(row):>{size}}" for _, size, render in _COLUMNS]
             lines.append("  ".join(cells))
+    # A model with no price at all is the "+?" of its cost cell; a priced model whose calls
+    # used a rule without a figure (a cache write class, a service tier...) is named here.
+    for row in snapshot.connectors:
+        rules = {rule: n for rule, n in row.cost_missing.items() if rule != "price"}
+        if rules:
+            named = ", ".join(f"{rule}={n}" for rule, n in sorted(rules.items()))
+            lines.append(f"cost unknown, {row.name}: no figure for {named}")
     if snapshot.sink_failures:
         failures = ", ".join(f"{name}={n}" for name, n in sorted(snapshot.sink_failures.items()))
         lines.append(f"sink failures: {failures}")
@@ -62,6 +69,7 @@ _COLUMNS: Sequence[tuple[str, int, Callable[[ConnectorMetrics], str]]] = (
     ("tok in", 9, lambda r: str(r.input_tokens)),
     ("tok out", 9, lambda r: str(r.output_tokens)),
     ("cost", 10, _cost),
+    ("saved", 8, lambda r: f"{r.cache_savings:.4f}"),
     ("cache %", 7, lambda r: _pct(r.cache.hit_rate)),
     ("wait s", 7, lambda r: f"{r.limiter.wait_total:.2f}"),
     ("quota %", 7, _quota),
