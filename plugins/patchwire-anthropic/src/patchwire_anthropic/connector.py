@@ -131,6 +131,15 @@ def _take_counts(counts: dict[str, Any], usage: Any) -> None:
         keep_billing_details(counts, usage)
 
 
+def _plain(request: CompletionRequest) -> bool:
+    """Whether every message is text and none is a tool message (one pass: the text-only
+    path stays as cheap as it was)."""
+    for message in request.messages:
+        if message.content.__class__ is not str or message.role == "tool":
+            return False
+    return True
+
+
 class AnthropicConnector(Connector):
     type_name = "anthropic"
     version = "0.1.0"
@@ -217,7 +226,7 @@ class AnthropicConnector(Connector):
                 connector=self.name,
                 model=request.model,
             )
-        if request.has_parts or any(m.role == "tool" for m in request.messages):
+        if not _plain(request):
             # Spelling the messages refuses what the Messages API cannot carry, naming it.
             messages_of(request, self.name)
             system_of(request, self.name)
@@ -275,7 +284,7 @@ class AnthropicConnector(Connector):
     def body(self, request: CompletionRequest, *, stream: bool) -> dict[str, Any]:
         params = request.params
         max_tokens = self.max_tokens(request)
-        if request.has_parts or any(m.role == "tool" for m in request.messages):
+        if not _plain(request):
             messages = messages_of(request, self.name)
             system = system_of(request, self.name)
         else:  # the text-only path, as cheap as it was
