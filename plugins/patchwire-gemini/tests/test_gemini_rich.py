@@ -6,8 +6,8 @@ calls; and every request body the connector sends fits Google's spec."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Literal
 
 import attrs
 import jsonschema
@@ -24,12 +24,11 @@ from patchwire import (
 )
 from patchwire.hub import Hub
 from patchwire.plugins import PluginHost
-from patchwire.testing.sim_wire import SimRequest, SimRoute
+from patchwire.testing.sim_wire import SimRequest
 from patchwire.testing.simulator import Simulator
 from patchwire_gemini.openapi_schema import from_openapi
 from patchwire_gemini.plugin import GeminiPlugin
 from patchwire_gemini.request_parts import SKIP_SIGNATURE
-from patchwire_gemini.simwire import GeminiWire
 
 pytestmark = pytest.mark.integration  # a real simulator on loopback
 
@@ -38,33 +37,34 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Page >> endobj\n%%EOF\n"
 
 
-class CapturingWire(GeminiWire):
-    """The Gemini wire, keeping every request body it reads."""
+class Sent:
+    """The request bodies the test's simulators read, in order (from their journals)."""
 
     def __init__(self) -> None:
-        self.bodies: list[Any] = []
+        self.sims: list[Simulator] = []
 
-    def parse(self, route: SimRoute, body: bytes, path_params: Mapping[str, str]) -> SimRequest:
-        self.bodies.append(json.loads(body))
-        return super().parse(route, body, path_params)
+    @property
+    def bodies(self) -> list[Any]:
+        return [json.loads(r.body) for sim in self.sims for r in sim.journal if r.body]
 
 
-def get_weather(city: str, days: int = 1) -> str:
-    """Weather forecast for a city.
+def find_flight(origin: str, destination: str, day: int = 1) -> str:
+    """Flights between two airports.
 
     Args:
-        city: the city's name
-        days: how many days ahead
+        origin: IATA code of the departure airport
+        destination: IATA code of the arrival airport
+        day: days from today
     """
-    return f"sunny in {city}"
+    return f"{origin}-{destination}"
 
 
-def get_time(zone: str) -> str:
-    """The local time in a time zone."""
-    return "12:00"
+def convert(amount: float, currency: Literal["EUR", "USD", "JPY"]) -> str:
+    """Convert an amount into a currency."""
+    return f"{amount} {currency}"
 
 
-TOOLS = [get_weather, get_time]
+TOOLS = [find_flight, convert]
 
 
 @attrs.frozen
@@ -82,22 +82,23 @@ def host(plugin_host: PluginHost, monkeypatch: pytest.MonkeyPatch) -> PluginHost
 
 
 @pytest.fixture
-def wire() -> CapturingWire:
-    return CapturingWire()
+def wire() -> Sent:
+    return Sent()
 
 
 Session = Callable[..., Any]
 
 
 @pytest.fixture
-async def session(wire: CapturingWire, host: PluginHost) -> AsyncIterator[Callable[..., Any]]:
-    """``await session(**table)``: a hub on a simulator of ``wire``; both closed after."""
+async def session(wire: Sent, host: PluginHost) -> AsyncIterator[Callable[..., Any]]:
+    """``await session(**table)``: a hub on a new simulator; both closed after."""
     opened: list[Any] = []
 
     async def make(tool_script: Any = None, **table: Any) -> Hub:
-        sim = Simulator(wire, keys=[KEY], seed=5, plugin_host=host, tool_script=tool_script)
+        sim = Simulator("gemini", keys=[KEY], seed=5, plugin_host=host, tool_script=tool_script)
         await sim.__aenter__()
         opened.append(sim)
+        wire.sims.append(sim)
         connector = {
             "base_url": sim.base_url,
             "api_key": "env:GEMINI_RICH_KEY",
@@ -120,13 +121,13 @@ def _declaration(body: Any, name: str) -> Any:
 
 
 async def test_a_two_turn_tool_exchange_with_a_parallel_call(
-    session: Session, wire: CapturingWire, gemini_spec: Any
+    session: Session, wire: Sent, gemini_spec: Any
 ) -> None:
     model = (await session()).model("gemini:gemini-2.5-flash")
     history = [Message("user", "Weather and time in Paris?")]
     first = await model.complete(history, tools=TOOLS)
     assert first.finish_reason == "tool_calls" and first.text == ""
-    assert [c.name for c in first.tool_calls] == ["get_weather", "get_time"]
+    assert [c.name for c in first.tool_calls] == ["find_flight", "convert"]
     for call in first.tool_calls:
         assert call.id.startswith("call_") and call.provider == "gemini"
         assert json.loads(call.raw_arguments) == call.arguments
@@ -134,40 +135,38 @@ async def test_a_two_turn_tool_exchange_with_a_parallel_call(
         jsonschema.validate(call.arguments, schema)
     assert len({c.id for c in first.tool_calls}) == 2
     results = [
-        ToolResultPart.for_call(first.tool_calls[0], "sunny"),
-        ToolResultPart.for_call(first.tool_calls[1], "no clock", is_error=True),
+        ToolResultPart.for_call(first.tool_calls[0], "AF1234"),
+        ToolResultPart.for_call(first.tool_calls[1], "rate service down", is_error=True),
     ]
     history += [first.message, Message("user", results)]
     second = await model.complete(history, tools=TOOLS)
     assert second.finish_reason == "stop" and second.tool_calls == () and second.text
     sent = wire.bodies[1]["contents"]
     assert [c["role"] for c in sent] == ["user", "model", "user"]
-    assert [p["functionCall"]["name"] for p in sent[1]["parts"]] == ["get_weather", "get_time"]
+    assert [p["functionCall"]["name"] for p in sent[1]["parts"]] == ["find_flight", "convert"]
     responses = [p["functionResponse"] for p in sent[2]["parts"]]
     assert responses == [
-        {"name": "get_weather", "response": {"output": "sunny"}},
-        {"name": "get_time", "response": {"error": "no clock"}},
+        {"name": "find_flight", "response": {"output": "AF1234"}},
+        {"name": "convert", "response": {"error": "rate service down"}},
     ]  # minted ids are never sent to Gemini
     for body in wire.bodies:
         gemini_spec.validate("GenerateContentRequest", body)
 
 
-async def test_tool_choice_modes_and_the_one_call_rule(
-    session: Session, wire: CapturingWire
-) -> None:
+async def test_tool_choice_modes_and_the_one_call_rule(session: Session, wire: Sent) -> None:
     model = (await session()).model("gemini:gemini-2.5-flash")
     one = await model.complete("x", tools=TOOLS, parallel_tool_calls=False)
-    named = await model.complete("x", tools=TOOLS, tool_choice="get_time")
+    named = await model.complete("x", tools=TOOLS, tool_choice="convert")
     required = await model.complete("x", tools=TOOLS, tool_choice="required")
     none = await model.complete("x", tools=TOOLS, tool_choice="none")
-    assert [c.name for c in one.tool_calls] == ["get_weather"]  # Gemini has no switch: enforced
-    assert [c.name for c in named.tool_calls] == ["get_time"]
+    assert [c.name for c in one.tool_calls] == ["find_flight"]  # Gemini has no switch: enforced
+    assert [c.name for c in named.tool_calls] == ["convert"]
     assert required.tool_calls and required.finish_reason == "tool_calls"
     assert none.tool_calls == () and none.finish_reason == "stop"
     configs = [b.get("toolConfig", {}).get("functionCallingConfig") for b in wire.bodies]
     assert configs == [
         None,
-        {"mode": "ANY", "allowedFunctionNames": ["get_time"]},
+        {"mode": "ANY", "allowedFunctionNames": ["convert"]},
         {"mode": "ANY"},
         {"mode": "NONE"},
     ]
@@ -179,13 +178,16 @@ async def test_the_simulator_takes_a_script_for_which_tools_and_arguments(
     def script(request: SimRequest) -> list[tuple[str, dict[str, Any]]] | None:
         if "twice" not in request.prompt:
             return None
-        return [("get_weather", {"city": "Oslo"}), ("get_weather", {"city": "Rome", "days": 2})]
+        return [
+            ("find_flight", {"origin": "OSL", "destination": "CDG"}),
+            ("find_flight", {"origin": "FCO", "destination": "CDG", "day": 2}),
+        ]
 
     model = (await session(tool_script=script)).model("gemini:gemini-2.5-flash")
-    reply = await model.complete("twice please", tools=[get_weather])
+    reply = await model.complete("twice please", tools=[find_flight])
     assert [c.arguments for c in reply.tool_calls] == [
-        {"city": "Oslo"},
-        {"city": "Rome", "days": 2},
+        {"origin": "OSL", "destination": "CDG"},
+        {"origin": "FCO", "destination": "CDG", "day": 2},
     ]
     assert reply.tool_calls[0].id != reply.tool_calls[1].id  # same name, distinct ids
 
@@ -200,7 +202,7 @@ async def test_the_simulator_takes_a_script_for_which_tools_and_arguments(
 )
 async def test_structured_output_is_parsed_into_the_type(
     session: Session,
-    wire: CapturingWire,
+    wire: Sent,
     gemini_spec: Any,
     model_name: str,
     table: dict[str, Any],
@@ -218,20 +220,20 @@ async def test_structured_output_is_parsed_into_the_type(
     gemini_spec.validate("GenerateContentRequest", wire.bodies[0])
 
 
-async def test_tools_on_v1_send_the_openapi_subset(session: Session, wire: CapturingWire) -> None:
+async def test_tools_on_v1_send_the_openapi_subset(session: Session, wire: Sent) -> None:
     model = (await session(api_version="v1")).model("gemini:gemini-2.5-flash")
-    reply = await model.complete("Weather?", tools=[get_weather])
-    declaration = _declaration(wire.bodies[0], "get_weather")
+    reply = await model.complete("Weather?", tools=[find_flight])
+    declaration = _declaration(wire.bodies[0], "find_flight")
     assert "parametersJsonSchema" not in declaration
-    assert declaration["parameters"]["properties"]["days"] == {
+    assert declaration["parameters"]["properties"]["day"] == {
         "type": "INTEGER",
-        "description": "how many days ahead",
+        "description": "days from today",
     }
     jsonschema.validate(reply.tool_calls[0].arguments, from_openapi(declaration["parameters"]))
 
 
 async def test_images_and_pdfs_go_inline_and_files_by_uri(
-    session: Session, wire: CapturingWire, gemini_spec: Any
+    session: Session, wire: Sent, gemini_spec: Any
 ) -> None:
     model = (await session()).model("gemini:gemini-2.5-flash")
     files_uri = "https://generativelanguage.googleapis.com/v1beta/files/abc123"
@@ -256,7 +258,7 @@ async def test_images_and_pdfs_go_inline_and_files_by_uri(
 
 
 async def test_a_url_gemini_cannot_read_is_refused_before_sending(
-    session: Session, wire: CapturingWire
+    session: Session, wire: Sent
 ) -> None:
     model = (await session()).model("gemini:gemini-2.5-flash")
     picture = Image.from_url("https://example.com/cat.png")
@@ -266,7 +268,7 @@ async def test_a_url_gemini_cannot_read_is_refused_before_sending(
 
 
 async def test_thinking_and_signatures_are_kept_across_turns_on_gemini_3(
-    session: Session, wire: CapturingWire, gemini_spec: Any
+    session: Session, wire: Sent, gemini_spec: Any
 ) -> None:
     model = (await session()).model("gemini:gemini-3-pro-preview")
     history = [Message("user", "Weather and time in Paris?")]
@@ -299,34 +301,38 @@ async def test_thinking_and_signatures_are_kept_across_turns_on_gemini_3(
 
 
 async def test_a_tampered_signature_is_refused_and_a_foreign_call_gets_the_placeholder(
-    session: Session, wire: CapturingWire
+    session: Session, wire: Sent
 ) -> None:
     model = (await session()).model("gemini:gemini-3-pro-preview")
-    first = await model.complete("Weather?", tools=[get_weather])
+    first = await model.complete("Weather?", tools=[find_flight])
     call = first.tool_calls[0]
-    moved = attrs.evolve(call, arguments={"city": "elsewhere"})  # its signature no longer fits
+    moved = attrs.evolve(
+        call, arguments={"origin": "XXX", "destination": "YYY"}
+    )  # its signature no longer fits
     result = ToolResultPart.for_call(call, "ok")
     with pytest.raises(InvalidRequestError, match="thought signature"):
         await model.complete(
             [Message("user", "Weather?"), Message("assistant", [moved]), Message("user", [result])],
-            tools=[get_weather],
+            tools=[find_flight],
         )
-    foreign = ToolCall("call_abc", "get_weather", {"city": "Oslo"}, provider="openai")
+    foreign = ToolCall(
+        "call_abc", "find_flight", {"origin": "OSL", "destination": "CDG"}, provider="openai"
+    )
     answer = ToolResultPart.for_call(foreign, "ok")
     reply = await model.complete(
         [Message("user", "Weather?"), Message("assistant", [foreign]), Message("user", [answer])],
-        tools=[get_weather],
+        tools=[find_flight],
     )
     assert reply.text
     sent = wire.bodies[-1]["contents"][1]["parts"][0]
     assert sent == {
-        "functionCall": {"name": "get_weather", "args": {"city": "Oslo"}},
+        "functionCall": {"name": "find_flight", "args": {"origin": "OSL", "destination": "CDG"}},
         "thoughtSignature": SKIP_SIGNATURE,
     }
 
 
 async def test_reasoning_on_2_5_is_a_budget_and_earlier_models_refuse_it(
-    session: Session, wire: CapturingWire
+    session: Session, wire: Sent
 ) -> None:
     hub = await session()
     reply = await hub.model("gemini:gemini-2.5-flash").complete("Think", reasoning="low")
@@ -342,7 +348,7 @@ async def test_reasoning_on_2_5_is_a_budget_and_earlier_models_refuse_it(
 
 
 async def test_a_stream_delivers_whole_calls_and_the_assembled_turn(
-    session: Session, wire: CapturingWire
+    session: Session, wire: Sent
 ) -> None:
     model = (await session()).model("gemini:gemini-3-pro-preview")
     chunks: list[StreamChunk] = [
