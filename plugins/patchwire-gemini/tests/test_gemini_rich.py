@@ -68,10 +68,11 @@ TOOLS = [find_flight, convert]
 
 
 @attrs.frozen
-class Forecast:
-    city: str
-    high: int
-    sunny: bool
+class Stay:
+    hotel: str
+    nights: int
+    rating: float | None
+    extras: list[str]
 
 
 @pytest.fixture
@@ -209,14 +210,16 @@ async def test_structured_output_is_parsed_into_the_type(
     field: str,
 ) -> None:
     model = (await session(**table)).model(f"gemini:{model_name}")
-    reply = await model.complete("Forecast for Paris?", output=Forecast)
-    assert isinstance(reply.parsed, Forecast) and reply.finish_reason == "stop"
+    reply = await model.complete("A stay in Lisbon?", output=Stay)
+    assert isinstance(reply.parsed, Stay) and reply.finish_reason == "stop"
     config = wire.bodies[0]["generationConfig"]
     assert config["responseMimeType"] == "application/json" and field in config
     if field == "responseSchema":
         assert config["responseSchema"]["type"] == "OBJECT"
-        assert config["responseSchema"]["propertyOrdering"] == ["city", "high", "sunny"]
-        assert from_openapi(config["responseSchema"])["required"] == ["city", "high", "sunny"]
+        schema = config["responseSchema"]
+        assert schema["propertyOrdering"] == ["hotel", "nights", "rating", "extras"]
+        assert schema["properties"]["rating"] == {"type": "NUMBER", "nullable": True}
+        assert from_openapi(schema)["required"] == ["hotel", "nights", "rating", "extras"]
     gemini_spec.validate("GenerateContentRequest", wire.bodies[0])
 
 
