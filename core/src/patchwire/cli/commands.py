@@ -432,6 +432,12 @@ def register_core(cli: CommandRegistrar) -> None:
         _lazy("patchwire.cli.simulate", "run"),
     )
     cli.add(
+        "prices",
+        "show the price table in force and where each entry came from (plugin, configuration)",
+        _lazy("patchwire.cli.prices", "configure"),
+        _lazy("patchwire.cli.prices", "run"),
+    )
+    cli.add(
         "stats",
         "show the metrics of a running hub (see Hub.serve_metrics)",
         _lazy("patchwire.cli.stats", "configure"),
