@@ -135,3 +135,15 @@ def test_completion_views_and_the_replay_message_keep_order_and_signatures() -> 
     assert reply.message == Message("assistant", [thought, "ok", call])
     assert "sig-1" not in repr(thought)
     assert Completion(text="plain").message == Message("assistant", "plain")
+
+
+def test_parts_tool_specs_and_output_specs_are_hashable_values() -> None:
+    from patchwire import OutputSpec, ToolSpec
+
+    call = ToolCall("c1", "f", {"a": [1]}, '{"a":[1]}')
+    assert {call, ToolCall("c1", "f", {"a": [1]}, '{"a":[1]}')} == {call}
+    assert call != ToolCall("c1", "f", {"a": [2]}, '{"a":[1]}')
+    assert len({ToolSpec("f"), ToolSpec("f")}) == 1
+    assert len({OutputSpec({"type": "object"}), OutputSpec({"type": "object"})}) == 1
+    image = Image.from_bytes(PNG, "image/png")
+    assert hash(image) == hash(Image.from_bytes(PNG, "image/png"))

@@ -36,7 +36,7 @@ def _schema_copy(value: Mapping[str, Any]) -> dict[str, Any]:
 class OutputSpec:
     """The shape the reply must have: a JSON Schema, and the Python type it came from (if any)."""
 
-    schema: Mapping[str, Any] = attrs.field(converter=_schema_copy)
+    schema: Mapping[str, Any] = attrs.field(converter=_schema_copy, hash=False)
     name: str = "output"
     type: Any = attrs.field(default=None, eq=False, repr=False)
 

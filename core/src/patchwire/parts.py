@@ -232,7 +232,8 @@ class ToolCall:
 
     id: str
     name: str
-    arguments: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+    # Left out of the hash (a dict is not hashable) but not out of equality.
+    arguments: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, hash=False)
     raw_arguments: str = ""
     signature: str | None = attrs.field(default=None, repr=False)
     provider: str = ""

@@ -61,7 +61,7 @@ class ToolSpec:
     name: str
     description: str = ""
     parameters: Mapping[str, Any] = attrs.field(
-        factory=lambda: {"type": "object", "properties": {}}, converter=_schema_copy
+        factory=lambda: {"type": "object", "properties": {}}, converter=_schema_copy, hash=False
     )
     strict: bool = False
 
