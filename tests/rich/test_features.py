@@ -220,3 +220,9 @@ async def test_a_text_only_connector_gets_text_and_never_foreign_reasoning(
         await hub.model("p:m").complete(history)
     sent = Plain.seen[0].messages
     assert [m.content for m in sent] == ["Hello there", "hi", "go on"]
+
+
+async def test_tool_choice_none_without_tools_needs_no_tool_capability(host: PluginHost) -> None:
+    async with _hub(host) as hub:
+        reply = await hub.model("p:m").complete("hi", tool_choice="none")
+    assert reply.text == "ok"

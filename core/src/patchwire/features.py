@@ -109,7 +109,7 @@ def _features(params: Mapping[str, Any]) -> RequestFeatures:
 def needed_capabilities(request: CompletionRequest) -> list[tuple[Capability, str]]:
     """Each semantic capability the request needs, with the thing in it that needs it."""
     needed: list[tuple[Capability, str]] = []
-    if request.tools or request.tool_choice is not None:
+    if request.tools or request.tool_choice not in (None, "none"):
         needed.append((Capability.TOOLS, "tools="))
     if request.output is not None:
         needed.append((Capability.STRUCTURED_OUTPUT, "output="))
