@@ -202,3 +202,18 @@ async def test_a_reply_carries_its_cost_by_rule_and_the_metrics_add_up_savings_a
     exported = json.loads(json.dumps(hub.metrics().to_dict()))
     (json_row,) = [r for r in exported["connectors"] if r["model"] == "m"]
     assert json_row["cost_missing"] == {"cache_write_1h": 1, "service_tier:priority": 1}
+
+
+async def test_a_reply_served_from_patchwires_cache_costs_nothing_and_its_cost_is_saved(
+    plugin_host, virtual_clock, fake_scripts
+) -> None:
+    fake_scripts["fake"] = FakeScript(default="ok")
+    config = {"connectors": {"fake": {"cache": {"ttl": 60}}}, "prices": CONFIG["prices"]}
+    async with Hub.from_dict(config, host=plugin_host, clock=virtual_clock) as hub:
+        model = hub.model("fake:m")
+        first = await model.complete("q", cache=True)
+        again = await model.complete("q", cache=True)
+        row = model.usage()
+    # the fake's usage: 10 input x 3 + 5 output x 15 = 105 micro-dollars, paid once
+    assert round(first.cost * 1e6, 6) == 105 and again.cached and again.cost is None
+    assert row.cost == pytest.approx(105e-6) and row.cache_savings == pytest.approx(105e-6)

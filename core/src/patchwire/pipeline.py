@@ -577,11 +577,13 @@ class Pipeline:
         cost: float | None,
         cached: bool,
         missing: tuple[str, ...] = (),
+        saved: float | None = None,
     ) -> float:
         now = self.clock.now()
         latency = now - start
-        # Which pricing rules were unknown, and what the prompt cache saved, per call.
-        savings = getattr(cost, "cache_savings", 0.0)
+        # Which pricing rules were unknown, and what caching saved: the provider's prompt
+        # cache (the cost's own figure) or, for a reply patchwire's cache served, ``saved``.
+        savings = getattr(cost, "cache_savings", 0.0) if saved is None else saved
         data: dict[str, object] = {"cost_missing": missing} if missing else {}
         if savings:
             data["cache_savings"] = savings
@@ -678,8 +680,9 @@ class Pipeline:
             self._failed(targets, "complete", call_id, start, err)
             raise
         target = targets[index]
-        billed = None if hit else self._bill(target, result.usage)
-        cost = None if billed is None else billed.cost()
+        # A reply served from patchwire's cache costs nothing; what it would have cost is saved.
+        billed = self._bill(target, result.usage)
+        cost = None if hit else billed.cost()
         latency = self._succeeded(
             target,
             "complete",
@@ -689,7 +692,8 @@ class Pipeline:
             None if hit else result.usage,
             cost,
             hit,
-            () if billed is None else billed.missing,
+            () if hit else billed.missing,
+            saved=billed.total if hit else None,
         )
         # Built directly: attrs.evolve introspects the class on every call, and this is the hot path.
         return Completion(

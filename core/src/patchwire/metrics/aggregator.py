@@ -142,6 +142,11 @@ class _Tally:
         latency = _seconds(event.duration)
         if latency is not None:
             self.latency.record(latency)
+        data = event.data
+        if data:
+            savings = data.get("cache_savings")
+            if isinstance(savings, float) and math.isfinite(savings):
+                self.cache_savings += savings
         if event.cached:
             return
         if event.input_tokens:
@@ -153,11 +158,7 @@ class _Tally:
             self.cost += cost
         else:
             self.cost_unknown += 1
-        data = event.data
         if data:
-            savings = data.get("cache_savings")
-            if isinstance(savings, float) and math.isfinite(savings):
-                self.cache_savings += savings
             for rule in data.get("cost_missing", ()):
                 if isinstance(rule, str):
                     self.cost_missing[rule] = self.cost_missing.get(rule, 0) + 1

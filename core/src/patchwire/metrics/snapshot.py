@@ -194,7 +194,8 @@ class ConnectorMetrics:
     cost_unknown: int = 0
     #: unknown-cost calls by the pricing rule that was unknown ("price", "cache_write_1h"...)
     cost_missing: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen_counts)
-    #: what the provider's prompt cache saved against the input rate (writes' premium netted)
+    #: what caching saved: the provider's prompt cache against the input rate (writes'
+    #: premium netted) and, for replies patchwire's own cache served, their whole cost
     cache_savings: float = 0.0
     limiter: LimiterMetrics = attrs.field(factory=LimiterMetrics)
     quota: QuotaMetrics = attrs.field(factory=QuotaMetrics)
