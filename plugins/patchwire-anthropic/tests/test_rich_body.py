@@ -336,3 +336,24 @@ def test_reasoning_with_too_small_a_max_tokens_is_refused_before_sending(
     request = CompletionRequest("m", (Message("user", "x"),), params, None, features)
     conn.validate(request)  # no max_tokens: the default plus the budget
     assert conn.body(request, stream=False)["max_tokens"] == 1024 + 16384
+
+
+def test_a_turn_left_empty_by_dropped_reasoning_is_left_out_and_neighbours_merge(
+    anthropic_host: PluginHost, key: str, fits_spec: FitsSpec
+) -> None:
+    foreign = Reasoning("summary", encrypted="opaque", provider="openai")
+    messages = (
+        Message("user", "a"),
+        Message("assistant", [foreign]),
+        Message("user", ["b", Image.from_bytes(PNG, "image/png")]),
+        Message("assistant", "c"),
+        Message("assistant", "d"),
+    )
+    body = connector(anthropic_host, None).body(CompletionRequest("m", messages), stream=False)
+    assert [m["role"] for m in body["messages"]] == ["user", "assistant"]
+    assert [b.get("text") for b in body["messages"][0]["content"]] == ["a", "b", None]
+    assert body["messages"][1]["content"] == [
+        {"type": "text", "text": "c"},
+        {"type": "text", "text": "d"},
+    ]
+    fits_spec(body)

@@ -191,8 +191,8 @@ def system_of(request: CompletionRequest, connector: str) -> str:
 def messages_of(request: CompletionRequest, connector: str) -> list[dict[str, Any]]:
     """The ``messages`` array; refuses what the Messages API cannot carry, naming the message.
 
-    ``tool`` messages become user messages, and consecutive user messages merge into one
-    with its tool results first, as the API requires.
+    ``tool`` messages become user messages, and consecutive messages of one role merge
+    into one (a user message with its tool results first), as the API requires.
     """
     out: list[dict[str, Any]] = []
     for index, message in enumerate(request.messages):
@@ -210,7 +210,11 @@ def messages_of(request: CompletionRequest, connector: str) -> list[dict[str, An
             content: str | list[dict[str, Any]] = message.content
         else:
             content = _blocks(role, message.content, connector, where)
-        if out and out[-1]["role"] == role == "user":
+            if not content:
+                # All of it was dropped (another provider's reasoning): the API refuses
+                # an empty message, and the turn said nothing this provider can read.
+                continue
+        if out and out[-1]["role"] == role:
             out[-1]["content"] = _merged(out[-1]["content"], content)
         else:
             out.append({"role": role, "content": content})
