@@ -316,3 +316,42 @@ async def test_hook_patchwire_request_headers(plugin_host, register_plugin):
     assert "traceparent" not in seen[0]
     assert seen[1]["traceparent"].startswith("00-111")
     assert seen[1]["Authorization"] == "Bearer mine"  # a plugin never replaces a header
+
+
+async def test_hook_patchwire_transform_request(
+    plugin_host, register_plugin, virtual_clock, fake_scripts
+):
+    """A plugin's transform answers before core's, sees the failure with the route's
+    context windows and what already ran, and its request is sent once."""
+    import attrs
+    from patchwire.transforms import RequestFailure, Transformed
+    from patchwire.types import Message
+
+    seen: list[RequestFailure] = []
+
+    class AddReference:
+        @hookimpl
+        def patchwire_transform_request(
+            self, connector: Any, request: CompletionRequest, failure: RequestFailure
+        ) -> Transformed | None:
+            seen.append(failure)
+            if "reference" not in failure.error.message or "add_reference" in failure.ran:
+                return None
+            messages = (Message("system", "reference: R-1"), *request.messages)
+            return Transformed("add_reference", attrs.evolve(request, messages=messages))
+
+    register_plugin(AddReference(), "add-reference")
+    script = fake_scripts.setdefault("fake", FakeScript())
+    script.push(InvalidRequestError("a reference is required"), "thanks")
+    script.push(InvalidRequestError("a reference is required"), InvalidRequestError("reference!"))
+    config = {"connectors": {"fake": {"context_windows": {"m": 5000}}}}
+    async with Hub.from_dict(config, host=plugin_host, clock=virtual_clock) as hub:
+        reply = await hub.model("fake:m").complete("hi")
+        assert reply.transforms == ("add_reference",)
+        assert script.calls[1].request.messages[0] == Message("system", "reference: R-1")
+        assert seen[0].target.label == "fake:m" and seen[0].target.window == 5000
+        assert seen[0].ran == ()
+        with pytest.raises(InvalidRequestError):  # once per call: the second failure stands
+            await hub.model("fake:m").complete("hi")
+    assert len(script.calls) == 4
+    assert seen[-1].ran == ("add_reference",)

@@ -147,7 +147,8 @@ async def test_a_reply_that_does_not_validate_is_an_integration_error_keeping_th
     from patchwire.testing import FakeScript
 
     fake_scripts["fake"] = FakeScript().push('{"city": "Paris"}')
-    config = {"connectors": {"fake": {"retry": {"max_attempts": 1}}}}
+    # repair_attempts = 0: this reply's own error, not a repaired retry's (tests/transforms)
+    config = {"connectors": {"fake": {"retry": {"max_attempts": 1}, "repair_attempts": 0}}}
     async with Hub.from_dict(config, host=plugin_host) as hub:
         with pytest.raises(IntegrationError) as info:
             await hub.model("fake:m").complete("forecast?", output=Forecast)

@@ -111,4 +111,11 @@ def BUILTIN_PLUGINS() -> list[tuple[str, Any]]:
         ("patchwire.backends", CoreBackends()),
         ("patchwire.escalation", LoggingEscalation()),
         ("patchwire.commands", CoreCommands()),
+        ("patchwire.transforms", _core_transforms()),
     ]
+
+
+def _core_transforms() -> Any:
+    from patchwire.transforms.core import CoreTransforms
+
+    return CoreTransforms()

@@ -31,6 +31,7 @@ from patchwire.limiter import LimitsConfig
 from patchwire.prices.settings import prices_from_config
 from patchwire.prices.table import PriceSpec
 from patchwire.proxy import check_proxy
+from patchwire.transforms.base import TRANSFORM_KEYS, TransformConfig, parse_transform_config
 
 __all__ = [
     "SECRET_SETTINGS",
@@ -119,6 +120,8 @@ class ConnectorConfig:
     escalate: frozenset[Category] = frozenset()
     settings: Mapping[str, Any] = attrs.field(factory=dict)
     where: Where = Where("<defaults>", "")
+    #: on_context_overflow, repair_attempts, context_windows (patchwire.transforms)
+    transforms: TransformConfig = TransformConfig()
 
 
 @attrs.frozen
@@ -266,6 +269,7 @@ _COMMON_KEYS = (
     "proxy",
     "escalate",
     "prices",
+    *TRANSFORM_KEYS,
 )
 
 
@@ -349,6 +353,7 @@ def _connector(
         else frozenset(),
         settings=settings,
         where=where,
+        transforms=parse_transform_config(raw, where),
     )
 
 

@@ -157,6 +157,9 @@ class Connector:
     settings: ClassVar[Mapping[str, Setting]] = {}
     #: most inputs one embedding request may carry (the batcher's limit)
     max_batch_size: ClassVar[int] = 1
+    #: context window in tokens per model, for the context-overflow transforms
+    #: (``patchwire.transforms``); configuration's ``context_windows`` adds to it
+    context_windows: ClassVar[Mapping[str, int]] = {}
     #: the credential reference used when the configuration gives none (e.g. "env:OPENAI_API_KEY")
     default_api_key: ClassVar[str | None] = None
     #: the auth scheme used when the configuration names none but gives ``api_key``

@@ -40,6 +40,8 @@ class EventKind(enum.StrEnum):
     PARAM_DROPPED = "param_dropped"  # a sampling knob the connector cannot send; ``data["param"]``
     #: a shared limiter could not settle a finished call's tokens; ``category``, ``message``
     LIMITER_SETTLE_FAILED = "limiter_settle_failed"
+    #: a failed request changed and tried again; ``data["transform"]``, ``target``, ``message``
+    REQUEST_TRANSFORMED = "request_transformed"
 
 
 @attrs.frozen(slots=True)

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
         MetricsFormatRegistrar,
         SimulatorRegistrar,
     )
+    from patchwire.transforms import RequestFailure, Transformed
+    from patchwire.types import CompletionRequest
 
 PROJECT = "patchwire"
 CONTRACT_VERSION = "1.0"
@@ -130,3 +132,20 @@ def patchwire_request_headers(url: str) -> Mapping[str, str] | None:
     so a plugin never replaces a credential or a connector's own header; a plugin that
     raises is counted in ``hub.bus.sink_failures["request_headers"]`` and the request goes
     on without its headers. patchwire-otel adds the W3C trace context (``traceparent``)."""
+
+
+@hookspec(firstresult=True)
+def patchwire_transform_request(
+    connector: Connector, request: CompletionRequest, failure: RequestFailure
+) -> Transformed | None:
+    """Change a failed completion request so it can be tried once more, or return None.
+
+    Called once per failure of a completion call (after its retries and fallbacks), first
+    result wins; core's own transforms (context-overflow ``fallback``/``trim``, output
+    ``repair``) answer last. ``failure`` holds the classified error, the target that
+    failed and the call's route with each target's context window, the transforms that
+    already ran for this call (``failure.ran``: do not repeat yours beyond its bound) and
+    the connector's transform settings. The returned :class:`patchwire.transforms.Transformed`
+    is sent once, within the call's deadline, to ``target`` (a route target's label) or to
+    the target that failed. Must not block.
+    """

@@ -37,6 +37,7 @@ from patchwire.prices import PriceTable
 from patchwire.redact import Redactor, install_log_redaction
 from patchwire.runtime import ConnectorRuntime
 from patchwire.secrets import SecretResolver
+from patchwire.transforms.driver import Healer
 
 if TYPE_CHECKING:
     from patchwire.metrics_server import MetricsServer
@@ -94,6 +95,10 @@ class Hub:
         self._session: aiohttp.ClientSession | None = None
         self._runtimes: dict[str, ConnectorRuntime] = {}
         self._metrics_server: MetricsServer | None = None
+        #: request transforms (patchwire.transforms); ``transforms.counts`` per connector
+        self.transforms = Healer(
+            self.host.hook.patchwire_transform_request, self.bus.emit, self.clock
+        )
         self.pipeline = Pipeline(
             clock=self.clock,
             emit=self.bus.emit,
@@ -103,6 +108,7 @@ class Hub:
             session=self.session,
             prices=self.prices,
             redactor=self.redactor,
+            transform=self.transforms,
         )
 
     # --- construction ----------------------------------------------------------------------

@@ -16,7 +16,7 @@ import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 import attrs
@@ -59,6 +59,9 @@ from patchwire.types import (
     Usage,
 )
 from patchwire.wire_bounds import check_usage
+
+if TYPE_CHECKING:
+    from patchwire.transforms.driver import Healer
 
 __all__ = ["Pipeline", "Target"]
 
@@ -113,8 +116,11 @@ class Pipeline:
         session: Callable[[], aiohttp.ClientSession],
         prices: PriceTable,
         redactor: Redactor,
+        transform: Healer | None = None,
     ) -> None:
         self.clock = clock
+        #: request transforms for failed completions (patchwire.transforms.driver)
+        self._transform = transform
         self.emit = emit
         self._classify = classify
         self._escalate = escalate
@@ -659,12 +665,25 @@ class Pipeline:
         try:
 
             async def compute() -> tuple[Completion, int, int]:
-                result, target, attempts, _ = await self._route(
-                    targets, "complete", request_for, _complete, options, deadline, call_id
-                )
-                if output is not None:
-                    # After the route, not per attempt: the error keeps its type and raw text.
-                    result = finish_output(output, result, target.runtime.name, attempts)
+                route, make, ran = targets, request_for, list[str]()
+                while True:
+                    try:
+                        result, target, attempts, _ = await self._route(
+                            route, "complete", make, _complete, options, deadline, call_id
+                        )
+                        if output is not None:
+                            # After the route, not per attempt: the error keeps its type and raw text.
+                            result = finish_output(output, result, target.runtime.name, attempts)
+                        break
+                    except PatchwireError as err:
+                        healed = self._transform and self._transform(
+                            targets, route, make, err, ran, call_id, deadline
+                        )
+                        if not healed:
+                            raise
+                        route, make = healed
+                if ran:
+                    result = attrs.evolve(result, transforms=tuple(ran))
                 return result, targets.index(target), attempts
 
             (result, index, attempts), hit = await self._cached(
@@ -710,6 +729,7 @@ class Pipeline:
             raw=result.raw,
             parts=result.parts,
             parsed=result.parsed,
+            transforms=result.transforms,
         )
 
     async def stream(

@@ -264,6 +264,9 @@ class Completion:
     raw: Mapping[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
     parts: tuple[Part, ...] = ()
     parsed: Any = None
+    #: the request transforms that ran before this reply came (``fallback``, ``trim``,
+    #: ``repair``...), in order; empty when the request went through as sent
+    transforms: tuple[str, ...] = ()
 
     @property
     def tool_calls(self) -> tuple[ToolCall, ...]:
