@@ -268,6 +268,12 @@ async def run_demo(
             "lost": requests - succeeded - failed_total,
         }
         sims = {"primary": _stats(primary), "backup": _stats(backup)}
+        rows = snapshot.connectors
+        cost = {
+            "billed": sum(row.cost for row in rows),
+            "saved_by_caching": sum(row.cache_savings for row in rows),
+            "calls_of_unknown_cost": sum(row.cost_unknown for row in rows),
+        }
     summary = (
         f"ledger: submitted {ledger['submitted']} = succeeded {ledger['succeeded']}"
         f" + failed with a classified error {ledger['failed']}"
@@ -275,13 +281,16 @@ async def run_demo(
         + f"; lost = {ledger['lost']}\n"
         f"workload: {dict(by_kind)} in {elapsed:.2f} s ({requests / elapsed:.0f} calls/s);"
         f" backup: {backup_type}:{backup_model}\n"
-        f"simulators saw: primary {sims['primary']}, backup {sims['backup']}"
+        f"simulators saw: primary {sims['primary']}, backup {sims['backup']}\n"
+        f"cost: ${cost['billed']:.6f} billed, ${cost['saved_by_caching']:.6f} saved by caching"
+        f" ({cost['calls_of_unknown_cost']} calls of unknown cost; see 'patchwire prices')"
     )
     return {
         "ledger": ledger,
         "metrics": snapshot.to_dict(),
         "table": snapshot.render_table(),
         "summary": summary,
+        "cost": cost,
         "elapsed": elapsed,
         "simulators": sims,
     }
