@@ -217,3 +217,22 @@ async def test_a_reply_served_from_patchwires_cache_costs_nothing_and_its_cost_i
     # the fake's usage: 10 input x 3 + 5 output x 15 = 105 micro-dollars, paid once
     assert round(first.cost * 1e6, 6) == 105 and again.cached and again.cost is None
     assert row.cost == pytest.approx(105e-6) and row.cache_savings == pytest.approx(105e-6)
+
+
+async def test_an_embedding_cost_is_a_plain_float_that_a_shared_cache_can_store(
+    plugin_host, virtual_clock, fake_scripts
+) -> None:
+    from patchwire.cache_codec import CacheEncodeError, encode
+    from patchwire.events import Event, EventKind
+
+    fake_scripts["fake"] = FakeScript()
+    config = {"connectors": {"fake": {}}, "prices": {"fake:emb": {"input": 0.02, "output": 0.0}}}
+    seen: list[Event] = []
+    async with Hub.from_dict(config, host=plugin_host, clock=virtual_clock) as hub:
+        hub.bus.add("test", seen.append)
+        await hub.model("fake:emb").embed("some text to embed", cache=False)
+    (done,) = [e for e in seen if e.kind is EventKind.CALL_SUCCEEDED]
+    assert type(done.cost) is float and done.cost > 0
+    encode(((0.5, 0.25), 3, done.cost))  # an entry of the embed cache's shape
+    with pytest.raises(CacheEncodeError):  # what a Cost there would have done
+        encode(((0.5, 0.25), 3, Cost(done.cost, {}, 0.0, "USD")))

@@ -43,7 +43,7 @@ from patchwire.events import Event, EventKind
 from patchwire.features import check_request, finish_output
 from patchwire.limiter import LimiterRefused, Permit
 from patchwire.output import OutputSpec
-from patchwire.prices import Bill, Cost, PriceTable
+from patchwire.prices import Bill, PriceTable
 from patchwire.redact import Redactor
 from patchwire.runtime import ConnectorRuntime
 from patchwire.types import (
@@ -617,9 +617,6 @@ class Pipeline:
             return _NO_MODEL_BILL
         return self.prices.bill(target.runtime.config.type, target.model, usage)
 
-    def _cost(self, target: Target, usage: Usage) -> Cost | None:
-        return self._bill(target, usage).cost()
-
     async def _cached(
         self,
         targets: Sequence[Target],
@@ -864,7 +861,9 @@ class Pipeline:
             out = []
             for text, vector in zip(texts, batch.vectors, strict=True):
                 share = round(batch.usage.input_tokens * len(text) / total_chars)
-                out.append((vector, share, self._cost(target, Usage(input_tokens=share))))
+                # A plain float (Bill.total), not a Cost: the entry may go in a shared cache.
+                cost = self._bill(target, Usage(input_tokens=share)).total
+                out.append((vector, share, cost))
             return out
 
         batcher = EmbeddingBatcher(
