@@ -7,7 +7,8 @@ knobs dropped per version; every request body fits the spec copy."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 import attrs
@@ -18,6 +19,7 @@ from patchwire import (
     Image,
     InvalidRequestError,
     Message,
+    Model,
     Reasoning,
     StreamChunk,
     ToolCall,
@@ -71,6 +73,16 @@ class Forecast:
     sunny: bool
 
 
+@asynccontextmanager
+async def served(
+    host: PluginHost, wire: AnthropicWire, version: str | None = None, **options: Any
+) -> AsyncIterator[Model]:
+    """A simulator speaking ``wire`` and a hub's model pointed at it."""
+    async with Simulator(wire, plugin_host=host, **options) as sim:
+        async with hub_for(sim, host, version) as hub:
+            yield hub.model("anthropic:claude-haiku-4-5")
+
+
 def hub_for(sim: Simulator, host: PluginHost, version: str | None = None, **extra: Any) -> Hub:
     table: dict[str, Any] = {
         "base_url": sim.base_url,
@@ -92,23 +104,21 @@ async def test_a_two_turn_tool_exchange_with_a_parallel_call(
     anthropic_host: PluginHost, key: str, fits_spec: FitsSpec, version: str | None
 ) -> None:
     wire = CapturingWire()
-    async with Simulator(wire, plugin_host=anthropic_host) as sim:
-        async with hub_for(sim, anthropic_host, version) as hub:
-            model = hub.model("anthropic:claude-haiku-4-5")
-            history = [Message("user", "Weather and time in Paris?")]
-            first = await model.complete(history, tools=[get_weather, get_time])
-            assert first.finish_reason == "tool_calls"
-            assert [c.name for c in first.tool_calls] == ["get_weather", "get_time"]
-            for call in first.tool_calls:
-                assert call.id.startswith("toolu_") and call.provider == "anthropic"
-                jsonschema.validate(call.arguments, schema_of(wire.bodies[0], call.name))
-                assert json.loads(call.raw_arguments) == call.arguments
-            results = [
-                ToolResultPart.for_call(c, f"result of {c.name}", is_error=c.name == "get_time")
-                for c in first.tool_calls
-            ]
-            history += [first.message, Message("tool", results)]
-            second = await model.complete(history, tools=[get_weather, get_time])
+    async with served(anthropic_host, wire, version) as model:
+        history = [Message("user", "Weather and time in Paris?")]
+        first = await model.complete(history, tools=[get_weather, get_time])
+        assert first.finish_reason == "tool_calls"
+        assert [c.name for c in first.tool_calls] == ["get_weather", "get_time"]
+        for call in first.tool_calls:
+            assert call.id.startswith("toolu_") and call.provider == "anthropic"
+            jsonschema.validate(call.arguments, schema_of(wire.bodies[0], call.name))
+            assert json.loads(call.raw_arguments) == call.arguments
+        results = [
+            ToolResultPart.for_call(c, f"result of {c.name}", is_error=c.name == "get_time")
+            for c in first.tool_calls
+        ]
+        history += [first.message, Message("tool", results)]
+        second = await model.complete(history, tools=[get_weather, get_time])
     assert second.finish_reason == "stop" and second.tool_calls == () and second.text
     sent = wire.bodies[1]["messages"]
     assert [m["role"] for m in sent] == ["user", "assistant", "user"]
@@ -124,13 +134,11 @@ async def test_tool_choices_map_to_anthropic_and_the_simulator_obeys(
 ) -> None:
     wire = CapturingWire()
     tools = [get_weather, get_time]
-    async with Simulator(wire, plugin_host=anthropic_host) as sim:
-        async with hub_for(sim, anthropic_host) as hub:
-            model = hub.model("anthropic:claude-haiku-4-5")
-            one = await model.complete("x", tools=tools, parallel_tool_calls=False)
-            named = await model.complete("x", tools=tools, tool_choice="get_time")
-            none = await model.complete("x", tools=tools, tool_choice="none")
-            required = await model.complete("x", tools=tools, tool_choice="required")
+    async with served(anthropic_host, wire) as model:
+        one = await model.complete("x", tools=tools, parallel_tool_calls=False)
+        named = await model.complete("x", tools=tools, tool_choice="get_time")
+        none = await model.complete("x", tools=tools, tool_choice="none")
+        required = await model.complete("x", tools=tools, tool_choice="required")
     assert len(one.tool_calls) == 1
     assert [c.name for c in named.tool_calls] == ["get_time"]
     assert none.tool_calls == () and none.finish_reason == "stop"
@@ -154,11 +162,9 @@ async def test_the_simulator_takes_the_shared_script_for_tools_and_arguments(
             return None
         return [("get_weather", {"city": "Oslo"}), ("get_weather", {"city": "Rome", "days": 2})]
 
-    async with Simulator(AnthropicWire(), plugin_host=anthropic_host, tool_script=script) as sim:
-        async with hub_for(sim, anthropic_host) as hub:
-            model = hub.model("anthropic:claude-haiku-4-5")
-            reply = await model.complete("twice please", tools=[get_weather])
-            default = await model.complete("once", tools=[get_weather])
+    async with served(anthropic_host, AnthropicWire(), tool_script=script) as model:
+        reply = await model.complete("twice please", tools=[get_weather])
+        default = await model.complete("once", tools=[get_weather])
     assert [c.arguments for c in reply.tool_calls] == [
         {"city": "Oslo"},
         {"city": "Rome", "days": 2},
@@ -171,11 +177,9 @@ async def test_structured_output_is_native_or_a_forced_tool_per_version(
     anthropic_host: PluginHost, key: str, fits_spec: FitsSpec, version: str | None
 ) -> None:
     wire = CapturingWire()
-    async with Simulator(wire, plugin_host=anthropic_host) as sim:
-        async with hub_for(sim, anthropic_host, version) as hub:
-            model = hub.model("anthropic:claude-haiku-4-5")
-            reply = await model.complete("Forecast?", output=Forecast)
-            streamed = [c async for c in model.stream("Forecast?", output=Forecast)]
+    async with served(anthropic_host, wire, version) as model:
+        reply = await model.complete("Forecast?", output=Forecast)
+        streamed = [c async for c in model.stream("Forecast?", output=Forecast)]
     assert isinstance(reply.parsed, Forecast) and reply.finish_reason == "stop"
     assert reply.tool_calls == ()
     assert json.loads("".join(c.text for c in streamed)) == attrs.asdict(reply.parsed)
@@ -203,24 +207,22 @@ async def test_image_and_pdf_parts_are_sent_as_anthropic_blocks(
     wire = CapturingWire()
     image = Image.from_bytes(PNG, "image/png")
     pdf = Document.from_bytes(PDF, filename="r.pdf")
-    async with Simulator(wire, plugin_host=anthropic_host) as sim:
-        async with hub_for(sim, anthropic_host) as hub:
-            model = hub.model("anthropic:claude-haiku-4-5")
-            reply = await model.complete([Message("user", ["What is this?", image, pdf])])
-            by_url = await model.complete(
-                [
-                    Message(
-                        "user",
-                        [
-                            Image.from_url("https://example.test/cat.png"),
-                            Document.from_url("https://example.test/a.pdf"),
-                            "and these?",
-                        ],
-                    )
-                ]
-            )
-            with pytest.raises(InvalidRequestError, match="user messages and tool results only"):
-                await model.complete([Message("assistant", ["look", image]), Message("user", "?")])
+    async with served(anthropic_host, wire) as model:
+        reply = await model.complete([Message("user", ["What is this?", image, pdf])])
+        by_url = await model.complete(
+            [
+                Message(
+                    "user",
+                    [
+                        Image.from_url("https://example.test/cat.png"),
+                        Document.from_url("https://example.test/a.pdf"),
+                        "and these?",
+                    ],
+                )
+            ]
+        )
+        with pytest.raises(InvalidRequestError, match="user messages and tool results only"):
+            await model.complete([Message("assistant", ["look", image]), Message("user", "?")])
     assert reply.text and by_url.text
     assert len(wire.bodies) == 2  # the refusal happened before sending
     content = wire.bodies[0]["messages"][0]["content"]
@@ -241,32 +243,30 @@ async def test_thinking_is_kept_across_turns_and_a_changed_signature_is_refused(
     anthropic_host: PluginHost, key: str, fits_spec: FitsSpec
 ) -> None:
     wire = CapturingWire(redacted_thinking=True)
-    async with Simulator(wire, plugin_host=anthropic_host) as sim:
-        async with hub_for(sim, anthropic_host) as hub:
-            model = hub.model("anthropic:claude-haiku-4-5")
-            history = [Message("user", "Weather in Paris?")]
-            first = await model.complete(history, tools=[get_weather], reasoning="high")
-            thinking, redacted = first.reasoning
-            assert thinking.text and thinking.signature and thinking.provider == "anthropic"
-            assert redacted.encrypted and not redacted.text
-            assert first.usage.reasoning_tokens > 0
-            assert first.usage.output_tokens > first.usage.reasoning_tokens  # included
-            results = [ToolResultPart.for_call(c, "sunny") for c in first.tool_calls]
-            history += [first.message, Message("user", results)]
-            second = await model.complete(history, tools=[get_weather], reasoning="high")
-            assert second.finish_reason == "stop" and second.text
-            forged = Reasoning(
-                thinking.text + " (edited)",
-                signature=thinking.signature,
-                provider="anthropic",
-            )
-            tampered = [
-                history[0],
-                Message("assistant", [forged, *first.tool_calls]),
-                history[2],
-            ]
-            with pytest.raises(InvalidRequestError, match="signature"):
-                await model.complete(tampered, tools=[get_weather], reasoning="high")
+    async with served(anthropic_host, wire) as model:
+        history = [Message("user", "Weather in Paris?")]
+        first = await model.complete(history, tools=[get_weather], reasoning="high")
+        thinking, redacted = first.reasoning
+        assert thinking.text and thinking.signature and thinking.provider == "anthropic"
+        assert redacted.encrypted and not redacted.text
+        assert first.usage.reasoning_tokens > 0
+        assert first.usage.output_tokens > first.usage.reasoning_tokens  # included
+        results = [ToolResultPart.for_call(c, "sunny") for c in first.tool_calls]
+        history += [first.message, Message("user", results)]
+        second = await model.complete(history, tools=[get_weather], reasoning="high")
+        assert second.finish_reason == "stop" and second.text
+        forged = Reasoning(
+            thinking.text + " (edited)",
+            signature=thinking.signature,
+            provider="anthropic",
+        )
+        tampered = [
+            history[0],
+            Message("assistant", [forged, *first.tool_calls]),
+            history[2],
+        ]
+        with pytest.raises(InvalidRequestError, match="signature"):
+            await model.complete(tampered, tools=[get_weather], reasoning="high")
     first_budget = wire.bodies[0]["thinking"]
     assert first_budget == {"type": "enabled", "budget_tokens": 16384}
     assert wire.bodies[0]["max_tokens"] > first_budget["budget_tokens"]
@@ -297,11 +297,8 @@ async def test_a_conversation_begun_on_another_provider_continues_here(
         Message("assistant", [foreign, "Looking.", *calls]),
         Message("tool", [ToolResultPart.for_call(c, "fine") for c in calls]),
     ]
-    async with Simulator(wire, plugin_host=anthropic_host) as sim:
-        async with hub_for(sim, anthropic_host) as hub:
-            reply = await hub.model("anthropic:claude-haiku-4-5").complete(
-                history, tools=[get_weather, get_time]
-            )
+    async with served(anthropic_host, wire) as model:
+        reply = await model.complete(history, tools=[get_weather, get_time])
     assert reply.text and reply.finish_reason == "stop"
     sent = wire.bodies[0]["messages"]
     assert sent[1]["content"] == [
@@ -317,16 +314,11 @@ async def test_a_stream_delivers_tool_call_and_thinking_deltas_and_the_turn_last
     anthropic_host: PluginHost, key: str, fits_spec: FitsSpec
 ) -> None:
     wire = CapturingWire()
-    async with Simulator(wire, plugin_host=anthropic_host) as sim:
-        async with hub_for(sim, anthropic_host) as hub:
-            model = hub.model("anthropic:claude-haiku-4-5")
-            chunks: list[StreamChunk] = [
-                c
-                async for c in model.stream(
-                    "Weather?", tools=[get_weather, get_time], reasoning=2000
-                )
-            ]
-            whole = await model.complete("Weather?", tools=[get_weather, get_time], reasoning=2000)
+    async with served(anthropic_host, wire) as model:
+        chunks: list[StreamChunk] = [
+            c async for c in model.stream("Weather?", tools=[get_weather, get_time], reasoning=2000)
+        ]
+        whole = await model.complete("Weather?", tools=[get_weather, get_time], reasoning=2000)
     deltas = [d for c in chunks for d in c.tool_call_deltas]
     assert {d.index for d in deltas} == {0, 1}
     final = chunks[-1]
@@ -447,18 +439,16 @@ async def test_a_streamed_turn_with_redacted_thinking_replays_on_the_next_turn(
     anthropic_host: PluginHost, key: str
 ) -> None:
     wire = CapturingWire(redacted_thinking=True)
-    async with Simulator(wire, plugin_host=anthropic_host) as sim:
-        async with hub_for(sim, anthropic_host) as hub:
-            model = hub.model("anthropic:claude-haiku-4-5")
-            history = [Message("user", "Weather in Rome?")]
-            chunks = [c async for c in model.stream(history, tools=[get_weather], reasoning="low")]
-            final = chunks[-1]
-            thinking, redacted = final.reasoning
-            assert thinking.signature and redacted.encrypted
-            results = [ToolResultPart.for_call(c, "warm") for c in final.tool_calls]
-            turn = Message("assistant", final.parts)
-            history += [turn, Message("user", results)]
-            second = await model.complete(history, tools=[get_weather], reasoning="low")
+    async with served(anthropic_host, wire) as model:
+        history = [Message("user", "Weather in Rome?")]
+        chunks = [c async for c in model.stream(history, tools=[get_weather], reasoning="low")]
+        final = chunks[-1]
+        thinking, redacted = final.reasoning
+        assert thinking.signature and redacted.encrypted
+        results = [ToolResultPart.for_call(c, "warm") for c in final.tool_calls]
+        turn = Message("assistant", final.parts)
+        history += [turn, Message("user", results)]
+        second = await model.complete(history, tools=[get_weather], reasoning="low")
     assert second.finish_reason == "stop"
     kinds = [b["type"] for b in wire.bodies[1]["messages"][1]["content"]]
     assert kinds == ["thinking", "redacted_thinking", "tool_use"]
