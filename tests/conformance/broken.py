@@ -6,7 +6,6 @@ Each is the template's AcmeConnector (which passes the whole suite) with one def
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -95,7 +94,7 @@ class TurnsTimeoutsIntoIntegration(Broken):
 
 class EmptyOnBadBody(Broken):
     async def complete(self, request: CompletionRequest, attempt: Attempt) -> Completion:
-        data, response = await self.post(attempt, "/generate", self.body(request))
+        data, _ = await self.post(attempt, "/generate", self.body(request))
         return Completion(text=str(data.get("output", "")), model=request.model)
 
 
@@ -220,8 +219,11 @@ class LeaksKey(Broken):
             return await super().complete(request, attempt)
         except Exception:
             key = attempt.headers.get("Authorization", "").removeprefix("Bearer ")
-            logging.getLogger("acme.debug").warning("call failed; sent key %s", key)
+            self.last_key = key  # kept "for debugging", and shown by repr
             raise
+
+    def __repr__(self) -> str:
+        return f"LeaksKey(last_key={getattr(self, 'last_key', None)!r})"
 
 
 class SwallowsCancel(Broken):
@@ -248,7 +250,7 @@ class HoldsResponse(Broken):
             attempt, "POST", self.url("/generate"), json_body=self.body(request, stream=True)
         )
         response = await context.__aenter__()  # released only when the stream ends normally
-        self.held = response
+        self.held = (context, response)  # kept for "diagnostics": nothing releases them
         import json
 
         from patchwire.sse import iter_sse

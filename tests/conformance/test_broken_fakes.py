@@ -119,21 +119,7 @@ def test_every_rule_has_a_broken_fake() -> None:
     assert sorted(CASES) == sorted(RULES)
 
 
-# Not yet proven: core masks the credential in logs and errors before the suite sees them,
-# and the held stream response is released by the pipeline's own close; these fakes do
-# not break the rule observably, so the check is unproven (strict xfail keeps it visible).
-UNPROVEN = {"no-credential-leak", "stream-early-exit"}
-
-
-@pytest.mark.parametrize(
-    "rule",
-    [
-        pytest.param(r, marks=pytest.mark.xfail(strict=True, reason="fake not observable yet"))
-        if r in UNPROVEN
-        else r
-        for r in sorted(CASES)
-    ],
-)
+@pytest.mark.parametrize("rule", sorted(CASES))
 async def test_the_suite_fails_the_fake_naming_the_rule(rule: str, plugin_host: PluginHost) -> None:
     suite_class, check, plugin = CASES[rule]
     suite = type(

@@ -156,9 +156,13 @@ class Simulator:
         plugin_host: PluginHost | None = None,
         embedding_dimensions: int | None = None,
         tool_script: ToolScript | None = None,
+        stream_pause: float = 0.0,
     ) -> None:
         self.wire = resolve_wire(wire, plugin_host)
         self._tool_script = tool_script
+        # Seconds between stream frames: keeps a stream open long enough for a test to
+        # leave it early while the server is still writing.
+        self._stream_pause = stream_pause
         self.seed = seed
         self.host = host
         self._requested_port = port
@@ -511,6 +515,8 @@ class Simulator:
             frames += plan.tail
         for frame in frames:
             await response.write(frame)
+            if self._stream_pause:
+                await asyncio.sleep(self._stream_pause)
         self._finish(arrival, 200)
         if abort:
             # close() sends what is buffered, then drops the connection mid-body.

@@ -138,6 +138,7 @@ class SimulatedSuite:
         *,
         keys: tuple[str, ...] = (SECRET,),
         max_attempts: int | None = None,
+        stream_pause: float = 0.0,
     ) -> AsyncIterator[Run]:
         """A simulator and a hub for one check; hygiene rules are checked when it ends."""
         self._host = host
@@ -148,7 +149,12 @@ class SimulatedSuite:
         try:
             with logs.installed(), LoopLag() as lag:
                 async with Simulator(
-                    self.wire, faults=faults, seed=7, keys=keys, plugin_host=host
+                    self.wire,
+                    faults=faults,
+                    seed=7,
+                    keys=keys,
+                    plugin_host=host,
+                    stream_pause=stream_pause,
                 ) as sim:
                     table = self.connector_table(sim.base_url)
                     if max_attempts is not None:

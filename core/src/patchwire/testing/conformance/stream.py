@@ -80,7 +80,9 @@ class StreamConformance(OperationChecks):
             )
 
     async def test_leaving_early_releases_the_response(self, conformance_host: PluginHost) -> None:
-        async with self.run(conformance_host) as run:
+        # The server pauses between frames, so the response is still being written when
+        # the consumer leaves: only the connector's release can close it.
+        async with self.run(conformance_host, stream_pause=0.05) as run:
             census = run.census()
             stream = run.hub.model(self.model_ref()).stream(PROMPT, max_tokens=4096)
             async for _ in stream:
