@@ -70,7 +70,9 @@ def _usage(counts: dict[str, int], tier: str | None) -> Usage:
     )
 
 
-_count = st.integers(0, 400_000)
+# Mostly zero or small, sometimes past a context tier: a call uses few rules at once, and
+# a bill that used a rule without a figure (unknown) tells nothing about monotonicity.
+_count = st.sampled_from([0, 0, 0, 1]) | st.integers(0, 5000) | st.integers(0, 400_000)
 
 
 @settings(max_examples=300, deadline=None)
