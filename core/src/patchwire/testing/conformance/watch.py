@@ -83,33 +83,49 @@ def _open_fds() -> set[int] | None:
         return None
 
 
-def _live(kind: type) -> list[Any]:
-    gc.collect()
-    return [o for o in gc.get_objects() if isinstance(o, kind) and not getattr(o, "closed", True)]
+def _open_http(collect: bool) -> tuple[dict[int, Any], dict[int, Any]]:
+    """Open aiohttp sessions and responses by id, in one pass over the heap (a full gc
+    first when ``collect``: only what is still reachable counts as leaked)."""
+    if collect:
+        gc.collect()
+    sessions: dict[int, Any] = {}
+    responses: dict[int, Any] = {}
+    for obj in gc.get_objects():
+        if isinstance(obj, aiohttp.ClientSession) and not obj.closed:
+            sessions[id(obj)] = obj
+        elif isinstance(obj, aiohttp.ClientResponse) and not obj.closed:
+            responses[id(obj)] = obj
+    return sessions, responses
 
 
 class Resources:
     """A census of open sessions, responses, tasks and descriptors, to compare later."""
 
     def __init__(self) -> None:
-        self.sessions = {id(s) for s in _live(aiohttp.ClientSession)}
-        self.responses = {id(r) for r in _live(aiohttp.ClientResponse)}
+        sessions, responses = _open_http(collect=False)
+        self.sessions = set(sessions)
+        self.responses = set(responses)
         self.tasks = set(asyncio.all_tasks())
         self.fds = _open_fds()
 
     def open_responses(self) -> list[str]:
-        return [repr(r) for r in _live(aiohttp.ClientResponse) if id(r) not in self.responses]
+        _, responses = _open_http(collect=True)
+        return [repr(r) for i, r in responses.items() if i not in self.responses]
 
     async def leftovers(self) -> list[str]:
         """What was opened since the census and is still open, after a few loop turns."""
-        for _ in range(5):
-            await asyncio.sleep(0.01)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.01)
+        sessions, responses = _open_http(collect=True)
         found = [
             f"open aiohttp.ClientSession {s!r}"
-            for s in _live(aiohttp.ClientSession)
-            if id(s) not in self.sessions
+            for i, s in sessions.items()
+            if i not in self.sessions
         ]
-        found += [f"unreleased response {r}" for r in self.open_responses()]
+        found += [
+            f"unreleased response {r!r}" for i, r in responses.items() if i not in self.responses
+        ]
         found += [
             f"running task {t.get_name()} ({t.get_coro()!r})"
             for t in asyncio.all_tasks() - self.tasks
