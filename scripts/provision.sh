@@ -23,7 +23,6 @@ redis-server    redis-server    -
 tinyproxy       tinyproxy       -
 prometheus      prometheus      -
 openssl         openssl         -
-prometheus      prometheus      -
 '
 
 venv_bin="$PWD/.venv/bin"
