@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar, Final
 
 from patchwire.config import ConnectorConfig
-from patchwire.connector import Attempt, Capability, Connector, Setting
+from patchwire.connector import MEDIA_TOKEN_ESTIMATE, Attempt, Capability, Connector, Setting
 from patchwire.errors import IntegrationError, InvalidRequestError, TransientError
 from patchwire.http import HttpResponse, HttpStatusError, open_stream, send
 from patchwire.prices import Price
@@ -38,6 +38,7 @@ from patchwire.types import (
 )
 
 from patchwire_anthropic.classify import stream_error
+from patchwire_anthropic.estimate import media_tokens, tools_tokens
 from patchwire_anthropic.prices import PRICES
 from patchwire_anthropic.ratelimit import rate_limit_info
 from patchwire_anthropic.reply import BlockAssembler, content_parts, finish_reason
@@ -275,10 +276,17 @@ class AnthropicConnector(Connector):
 
     def estimate_tokens(self, request: CompletionRequest | EmbeddingRequest | ToolRequest) -> int:
         """Anthropic counts a request's whole ``max_tokens`` against the output limit until
-        it ends, and every request carries one, so the estimate includes the default too."""
+        it ends, and every request carries one, so the estimate includes the default too.
+        Media and tool definitions count by Anthropic's rules (``patchwire_anthropic.estimate``)."""
         estimate = super().estimate_tokens(request)
-        if isinstance(request, CompletionRequest) and not request.params.get("max_tokens"):
+        if not isinstance(request, CompletionRequest):
+            return estimate
+        if not request.params.get("max_tokens"):
             estimate += self.max_tokens(request)
+        if request.features is not None or not _plain(request):
+            # Anthropic's own rules for media and tools, in place of core's flat rate.
+            count, cost = media_tokens(request)
+            estimate += cost - count * MEDIA_TOKEN_ESTIMATE + tools_tokens(request)
         return estimate
 
     def body(self, request: CompletionRequest, *, stream: bool) -> dict[str, Any]:
