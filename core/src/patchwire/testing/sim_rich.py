@@ -65,7 +65,8 @@ def plan_tool_calls(sim: SimRequest, script: ToolScript | None = None) -> tuple[
     if not sim.tools or sim.tool_choice == "none":
         return ()
     named = sim.tool_choice not in (None, "auto", "required")
-    if sim.after_tool_result and not named and sim.tool_choice != "required":
+    multi_step = getattr(script, "multi_step", False)  # sim_steps.StepScript: every turn
+    if sim.after_tool_result and not named and sim.tool_choice != "required" and not multi_step:
         return ()
     scripted = script(sim) if script is not None else None
     if scripted is not None:

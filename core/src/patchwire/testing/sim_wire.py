@@ -103,6 +103,11 @@ class SimRequest:
     output_schema: Mapping[str, Any] | None = None
     reasoning: str | int | None = None
     replayed: int = 0
+    #: assistant turns with tool calls in the conversation, when the wire counts them
+    #: (``patchwire.testing.sim_steps.StepScript`` decides each turn by it)
+    tool_rounds: int | None = None
+    #: the request body's size in bytes; the simulator sets it after ``parse``
+    body_size: int = 0
 
 
 @attrs.frozen

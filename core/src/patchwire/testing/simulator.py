@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -36,6 +36,7 @@ from patchwire.testing.sim_limits import (
 )
 from patchwire.testing.sim_rich import ToolScript, answer_json, plan_tool_calls, reasoning_for, sign
 from patchwire.testing.sim_stats import SimRecord, SimStats, StatsRecorder
+from patchwire.testing.sim_steps import broken_answer, context_overflow
 from patchwire.testing.sim_wire import (
     ErrorDetail,
     ErrorKind,
@@ -156,6 +157,8 @@ class Simulator:
         plugin_host: PluginHost | None = None,
         embedding_dimensions: int | None = None,
         tool_script: ToolScript | None = None,
+        context_windows: Mapping[str, int] | None = None,
+        break_schema: int = 0,
         stream_pause: float = 0.0,
     ) -> None:
         self.wire = resolve_wire(wire, plugin_host)
@@ -163,6 +166,11 @@ class Simulator:
         # Seconds between stream frames: keeps a stream open long enough for a test to
         # leave it early while the server is still writing.
         self._stream_pause = stream_pause
+        # tool-loop scripting (patchwire.testing.sim_steps): a request over its model's
+        # window is answered as a context overflow; the first ``break_schema`` structured
+        # answers break their schema
+        self._windows = dict(context_windows or {})
+        self._schema_breaks = break_schema
         self.seed = seed
         self.host = host
         self._requested_port = port
@@ -311,14 +319,21 @@ class Simulator:
             sim = self.wire.parse(route, body, request.match_info)
         except WireRequestError as exc:
             return self._error(arrival, exc.kind, request, message=exc.message, param=exc.param)
+        sim = attrs.evolve(sim, body_size=len(body))
         arrival.stream = sim.stream
         arrival.request = sim
         if self._forced is not None:
             forced, status, hint = self._forced
             return self._error(arrival, forced, request, sim=sim, retry_after=hint, status=status)
+        window = self._windows.get(sim.model)
+        if window is not None and sim.input_tokens > window:
+            return self._overflow(arrival, request, sim, window)
         calls = plan_tool_calls(sim, self._tool_script) if sim.tools else ()
         if sim.operation == "embed" or calls:
             text, truncated = "", False
+        elif sim.output_schema is not None and self._schema_breaks > 0:
+            self._schema_breaks -= 1
+            text, truncated = broken_answer(sim.output_schema), False
         elif sim.output_schema is not None:
             text, truncated = _within_budget(
                 answer_json(sim.output_schema, sim.prompt, sim.model), sim.max_tokens
@@ -487,6 +502,20 @@ class Simulator:
         if status is not None:
             answer = attrs.evolve(answer, status=status)
         return self._send(arrival, answer)
+
+    def _overflow(
+        self, arrival: _Arrival, request: web.Request, sim: SimRequest, window: int
+    ) -> web.Response:
+        detail = ErrorDetail(
+            kind=ErrorKind.INVALID_REQUEST,
+            rng=arrival.rng,
+            request_id=arrival.request_id,
+            now_wall=time.time(),
+            request=sim,
+            method=request.method,
+            path=request.path,
+        )
+        return self._send(arrival, context_overflow(self.wire, detail, window))
 
     def _send(self, arrival: _Arrival, answer: SimResponse) -> web.Response:
         self._finish(arrival, answer.status, retry_after=answer.retry_after)

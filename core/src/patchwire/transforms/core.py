@@ -97,7 +97,7 @@ def _trim(
         return None
     budget = int(window * fill_ratio)
 
-    def fits(messages: Sequence[Message]) -> bool:
+    def estimate(messages: Sequence[Message]) -> int:
         candidate = CompletionRequest(
             request.model,
             tuple(messages),
@@ -105,7 +105,14 @@ def _trim(
             request.idempotency_key,
             request.features,
         )
-        return connector.estimate_tokens(candidate) <= budget
+        return connector.estimate_tokens(candidate)
+
+    # A connector's estimate may add the reply's budget (max_tokens) and the tools; the
+    # window is measured against the conversation, so that overhead is taken off.
+    overhead = estimate((Message("user", ""),))
+
+    def fits(messages: Sequence[Message]) -> bool:
+        return estimate(messages) - overhead <= budget
 
     trimmed = trim_messages(request.messages, fits)
     if trimmed is None:

@@ -1,0 +1,167 @@
+"""Tool loops on each provider's simulator with the real web, CLI and MCP connectors.
+
+Integration: real HTTP on loopback, real subprocesses (python programs and the reference
+MCP server ``mcp-server-time``), real time (the tool processes run on it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Any
+
+import pytest
+from patchwire.errors import AuthError
+from patchwire.run import RunDeadlineError
+from patchwire.testing.sim_steps import StepScript
+
+from .conftest import PROVIDERS, SLEEPER_MARK, RunHub, has_time_server
+
+pytestmark = [pytest.mark.integration, pytest.mark.parametrize("provider", PROVIDERS)]
+
+needs_time = pytest.mark.skipif(not has_time_server, reason="pip install mcp-server-time")
+
+
+def sleepers() -> list[int]:
+    """Pids of the test's sleeper programs still alive (not zombies)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if SLEEPER_MARK.encode() not in f.read():
+                    continue
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                    found.append(int(pid))
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return found
+
+
+def client_tasks(before: set[asyncio.Task[Any]]) -> list[asyncio.Task[Any]]:
+    """Tasks started since ``before`` and still running, the test servers' own aside
+    (the simulator's and the site's connection handlers live as long as the connection)."""
+    return [
+        t
+        for t in asyncio.all_tasks() - before
+        if not t.done() and "aiohttp/web_protocol" not in t.get_coro().cr_code.co_filename  # type: ignore[union-attr]
+    ]
+
+
+@needs_time
+async def test_a_multi_step_run_with_parallel_calls_across_web_cli_and_mcp(
+    provider: str, run_hub: RunHub
+) -> None:
+    script = StepScript(
+        [
+            [("time_get_current_time", {"timezone": "Europe/Paris"})],
+            [("web_weather", {"city": "Paris"}), ("cli_upper", {"text": "paris"})],
+        ]
+    )
+    async with run_hub(provider, simulator={"tool_script": script}) as (hub, _):
+        tools = [hub.tool("web"), hub.tool("cli"), hub.tool("time")]
+        run = await hub.model("llm:m1").run("Weather in Paris, now?", tools=tools, timeout=60)
+    assert [len(s.tools) for s in run.steps] == [1, 2, 0]
+    assert run.completion.text and not run.completion.tool_calls
+    second = {o.call.name: o for o in run.steps[1].tools}
+    assert not any(o.result.is_error for s in run.steps for o in s.tools)
+    assert '"sky": "clear"' in second["web_weather"].result.text.replace('":"', '": "')
+    assert second["cli_upper"].result.text.strip() == "PARIS"
+    assert "Europe/Paris" in run.steps[0].tools[0].result.text
+    assert run.usage.total_tokens == sum(s.usage.total_tokens for s in run.steps)
+
+
+async def test_a_tool_that_times_out_is_an_error_the_model_answers_after(
+    provider: str, run_hub: RunHub
+) -> None:
+    script = StepScript([[("cli_sleep", {"seconds": "20"})]])
+    async with run_hub(provider, simulator={"tool_script": script}) as (hub, _):
+        run = await hub.model("llm:m1").run("wait", tools=[hub.tool("cli")], timeout=60)
+    outcome = run.steps[0].tools[0]
+    assert outcome.result.is_error and outcome.category == "degraded"
+    assert run.completion.text and len(run.steps) == 2
+    assert sleepers() == []
+
+
+async def test_an_auth_failure_on_a_tool_stops_the_run_and_escalates(
+    provider: str, run_hub: RunHub
+) -> None:
+    script = StepScript([["web_secret"]])
+    escalated: list[Any] = []
+    async with run_hub(provider, simulator={"tool_script": script}) as (hub, sim):
+        hub._dead_letter = escalated.append
+        with pytest.raises(AuthError):
+            await hub.model("llm:m1").run("read it", tools=[hub.tool("web")], timeout=60)
+        assert len(sim.journal) == 1  # the model was not asked again
+    assert [(f.connector, f.category) for f in escalated] == [("web", "auth")]
+
+
+async def test_the_run_deadline_passing_mid_tool_leaves_no_process(
+    provider: str, run_hub: RunHub
+) -> None:
+    script = StepScript([[("cli_nap", {"seconds": "60"}), ("cli_nap", {"seconds": "61"})]])
+    async with run_hub(provider, simulator={"tool_script": script}) as (hub, _):
+        started = time.monotonic()
+        with pytest.raises(RunDeadlineError):
+            await hub.model("llm:m1").run("nap", tools=[hub.tool("cli")], timeout=2)
+        assert time.monotonic() - started < 15  # the deadline, then the kill grace
+    assert sleepers() == []
+
+
+async def test_cancelling_a_run_leaves_no_process_or_task(provider: str, run_hub: RunHub) -> None:
+    script = StepScript([[("cli_nap", {"seconds": "60"})]])
+    async with run_hub(provider, simulator={"tool_script": script}) as (hub, _):
+        before = asyncio.all_tasks()
+        task = asyncio.ensure_future(
+            hub.model("llm:m1").run("nap", tools=[hub.tool("cli")], timeout=60)
+        )
+        while not sleepers():
+            await asyncio.sleep(0.02)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert client_tasks(before) == []
+    assert sleepers() == []
+
+
+async def test_a_context_overflow_is_recovered_by_fallback(provider: str, run_hub: RunHub) -> None:
+    windows = {"small": 60, "large": 100_000}
+    async with run_hub(
+        provider,
+        simulator={"context_windows": windows},
+        connector={"context_windows": windows},
+        routes={"chat": {"targets": ["llm:small", "llm:large"]}},
+    ) as (hub, sim):
+        reply = await hub.model("chat").complete("tell me " + "more " * 200)
+    assert reply.transforms == ("fallback",) and reply.model.endswith("large")
+    assert [r.status for r in sim.journal] == [400, 200]
+
+
+async def test_a_context_overflow_is_recovered_by_trimming(provider: str, run_hub: RunHub) -> None:
+    windows = {"small": 400}
+    history: list[Any] = [{"role": "system", "content": "be brief"}]
+    for i in range(8):
+        history.append({"role": "user", "content": f"question {i}: " + "detail " * 40})
+        history.append({"role": "assistant", "content": f"answer {i}"})
+    history.append({"role": "user", "content": "and finally?"})
+    async with run_hub(
+        provider, simulator={"context_windows": windows}, connector={"context_windows": windows}
+    ) as (hub, sim):
+        reply = await hub.model("llm:small").complete(history)
+    assert reply.transforms == ("trim",)
+    assert [r.status for r in sim.journal] == [400, 200]
+
+
+async def test_a_reply_that_breaks_its_schema_is_repaired(provider: str, run_hub: RunHub) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "high": {"type": "integer"}},
+        "required": ["city", "high"],
+        "additionalProperties": False,
+    }
+    async with run_hub(provider, simulator={"break_schema": 1}) as (hub, sim):
+        reply = await hub.model("llm:m1").complete("forecast", output=schema)
+    assert reply.transforms == ("repair",)
+    assert set(reply.parsed) == {"city", "high"}
+    assert len(sim.journal) == 2
