@@ -357,3 +357,21 @@ def test_a_turn_left_empty_by_dropped_reasoning_is_left_out_and_neighbours_merge
         {"type": "text", "text": "d"},
     ]
     fits_spec(body)
+
+
+def test_data_urls_travel_as_base64_sources_and_non_base64_ones_are_refused(
+    anthropic_host: PluginHost, key: str, fits_spec: FitsSpec
+) -> None:
+    conn = connector(anthropic_host, None)
+    encoded = Image.from_bytes(PNG, "image/png").data_url()
+    good = CompletionRequest("m", (Message("user", ["x", Image.from_url(encoded)]),))
+    body = conn.body(good, stream=False)
+    assert body["messages"][0]["content"][1]["source"] == {
+        "type": "base64",
+        "media_type": "image/png",
+        "data": Image.from_bytes(PNG, "image/png").base64(),
+    }
+    fits_spec(body)
+    raw = Image.from_url("data:image/png,not-base64", "image/png")
+    with pytest.raises(InvalidRequestError, match="must be base64"):
+        conn.validate(CompletionRequest("m", (Message("user", ["x", raw]),)))

@@ -67,12 +67,19 @@ def _refuse(connector: str, message: str) -> InvalidRequestError:
     return InvalidRequestError(message, connector=connector)
 
 
-def _base64_of(media: Image | Document) -> str:
+def _base64_of(media: Image | Document, connector: str, where: str) -> str:
     if media.data is not None:
         return media.base64()
     assert media.url is not None
     # A data: URL carries the bytes already; Anthropic wants them apart from the type.
-    return media.url.partition(",")[2]
+    header, _, data = media.url.partition(",")
+    if not header.endswith(";base64"):
+        raise _refuse(
+            connector,
+            f"{where}: a data: URL {media.noun} must be base64 (data:<type>;base64,...);"
+            f" or give the bytes ({type(media).__name__}.from_bytes)",
+        )
+    return data
 
 
 def _media_block(part: Image | Document, connector: str, where: str) -> dict[str, Any]:
@@ -81,7 +88,11 @@ def _media_block(part: Image | Document, connector: str, where: str) -> dict[str
         source: dict[str, Any] = (
             {"type": "url", "url": part.url}
             if remote
-            else {"type": "base64", "media_type": part.media_type, "data": _base64_of(part)}
+            else {
+                "type": "base64",
+                "media_type": part.media_type,
+                "data": _base64_of(part, connector, where),
+            }
         )
         return {"type": "image", "source": source}
     if part.media_type == "text/plain":
@@ -91,7 +102,11 @@ def _media_block(part: Image | Document, connector: str, where: str) -> dict[str
                 f"{where}: Anthropic reads plain-text documents as text, not from a URL;"
                 " use Document.from_bytes(data, 'text/plain')",
             )
-        raw = part.data if part.data is not None else _decoded(_base64_of(part), where, connector)
+        raw = (
+            part.data
+            if part.data is not None
+            else _decoded(_base64_of(part, connector, where), where, connector)
+        )
         source = {
             "type": "text",
             "media_type": "text/plain",
@@ -100,7 +115,11 @@ def _media_block(part: Image | Document, connector: str, where: str) -> dict[str
     elif remote:
         source = {"type": "url", "url": part.url}
     else:
-        source = {"type": "base64", "media_type": "application/pdf", "data": _base64_of(part)}
+        source = {
+            "type": "base64",
+            "media_type": "application/pdf",
+            "data": _base64_of(part, connector, where),
+        }
     return {"type": "document", "source": source}
 
 
@@ -121,6 +140,7 @@ def _result_block(part: ToolResultPart, connector: str, where: str) -> dict[str,
             if isinstance(p, Text)
             else _media_block(p, connector, where)
             for p in part.content
+            if not isinstance(p, Text) or p.text  # the API refuses empty text blocks
         ]
     block: dict[str, Any] = {"type": "tool_result", "tool_use_id": part.call_id, "content": content}
     if part.is_error:
