@@ -166,14 +166,17 @@ def generate_body(
     reasoning are spelled (:mod:`patchwire_gemini.request_features`).
     """
     contents, system = build_contents(request.messages, request.model, connector)
-    params = dict(request.params)
-    # Gemini has no end-user field; ``user`` is an abuse-monitoring hint, so it is not sent.
-    params.pop("user", None)
-    if request.reasoning is not None and "thinking_budget" in params:
-        raise _invalid("give reasoning= or thinking_budget, not both", request.model)
-    merged = {**(defaults or {}), **params}
-    if request.reasoning is not None:
-        merged.pop("thinking_budget", None)  # the call's reasoning= beats the configured default
+    params = request.params
+    if "user" in params:
+        # Gemini has no end-user field; ``user`` is an abuse-monitoring hint, so it is not sent.
+        params = {k: v for k, v in params.items() if k != "user"}
+    merged = {**defaults, **params} if defaults else params
+    features = request.features
+    if features is not None and features.reasoning is not None:
+        if "thinking_budget" in params:
+            raise _invalid("give reasoning= or thinking_budget, not both", request.model)
+        # the call's reasoning= beats the configured default
+        merged = {k: v for k, v in merged.items() if k != "thinking_budget"}
     config = _checked(merged, GENERATION_PARAMS, request.model, "generation")
     budget = config.pop("thinkingBudget", None)
     if budget is not None:
@@ -182,7 +185,7 @@ def generate_body(
     body: dict[str, Any] = {"model": model_resource(request.model), "contents": contents}
     if system:
         body["systemInstruction"] = {"parts": system}
-    if request.features is not None:
+    if features is not None:
         fields, rich = feature_fields(request, api_version)
         body.update(fields)
         config.update(rich)

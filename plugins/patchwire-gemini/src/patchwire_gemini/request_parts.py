@@ -221,33 +221,40 @@ def build_contents(
     """(contents, systemInstruction parts) for ``messages``."""
     contents: list[dict[str, Any]] = []
     system: list[dict[str, Any]] = []
-    history = _History()
+    history: _History | None = None  # made for the first message with parts
     for index, message in enumerate(messages):
-        if message.role == "system":
-            system.append({"text": message.text})
+        role = message.role
+        content = message.content
+        if role == "system":
+            system.append({"text": content if content.__class__ is str else message.text})
             continue
-        if message.role == "tool" and isinstance(message.content, str):
-            raise _invalid(
-                f"message {index}: a 'tool' message must hold ToolResultPart parts: Gemini"
-                " matches a function response to its call by name",
-                model,
-                connector,
-            )
-        role = _ROLES[message.role]
-        parts = _parts(message, index, history, model, connector)
-        if not parts:
-            continue  # a turn that held only another provider's reasoning
-        if contents and contents[-1]["role"] == role:
+        if content.__class__ is str:
+            # The text-only path: no part to look at.
+            if role == "tool":
+                raise _invalid(
+                    f"message {index}: a 'tool' message must hold ToolResultPart parts: Gemini"
+                    " matches a function response to its call by name",
+                    model,
+                    connector,
+                )
+            parts: list[dict[str, Any]] = [{"text": content}]
+        else:
+            history = history or _History()
+            parts = _parts(message, index, history, model, connector)
+            if not parts:
+                continue  # a turn that held only another provider's reasoning
+        wire_role = _ROLES[role]
+        if contents and contents[-1]["role"] == wire_role:
             contents[-1]["parts"].extend(parts)
         else:
-            contents.append({"role": role, "parts": parts})
+            contents.append({"role": wire_role, "parts": parts})
     if not contents:
         raise _invalid(
             "Gemini needs at least one user or assistant message; only system messages were given",
             model,
             connector,
         )
-    if strict_signatures(model):
+    if history is not None and history.calls and strict_signatures(model):
         _placeholders(contents)
     return contents, system
 

@@ -157,6 +157,10 @@ def _parts(
         return "", ()
     if not isinstance(parts, Sequence) or isinstance(parts, str):
         raise IntegrationError("candidate content.parts is not a list")
+    plain = [p.get("text") for p in parts if isinstance(p, Mapping) and len(p) == 1]
+    if len(plain) == len(parts) and all(isinstance(t, str) for t in plain):
+        # A text-only answer: no part to build (the common case stays cheap).
+        return "".join(plain), ()  # type: ignore[arg-type]
     texts: list[str] = []
     out: list[Part] = []
     rich = False
