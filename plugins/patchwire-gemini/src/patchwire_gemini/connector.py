@@ -5,6 +5,10 @@
 totals in the last; ``embed`` posts ``:embedContent`` for one text and
 ``:batchEmbedContents`` for a batch the core batcher coalesced. The key travels in the
 ``x-goog-api-key`` header, never as ``?key=``, which would land in access logs.
+
+Rich calls (parts, tools, output, reasoning) are spelled by ``request_parts`` and
+``request_features``; replies are read by ``response`` and a streamed turn is put back
+together by ``turn``.
 """
 
 from __future__ import annotations
@@ -85,7 +89,7 @@ class GeminiConnector(Connector):
     """
 
     type_name = "gemini"
-    version = "0.2.0"
+    version = "0.1.0"
     api_versions = ("v1beta", "v1")
     capabilities = _RICH
     version_capabilities: ClassVar[Mapping[str, frozenset[Capability]]] = {

@@ -4,6 +4,13 @@ A blocked prompt comes back as HTTP 200 with ``promptFeedback.blockReason`` and 
 candidates, and a flagged answer as a candidate whose ``finishReason`` names the filter.
 Neither is a transport failure: both become an ``InvalidRequestError`` whose code is the
 reason, which the pipeline never retries (the same prompt would be blocked again).
+
+The candidate's parts become patchwire parts in order: ``functionCall`` a
+:class:`~patchwire.parts.ToolCall` (with its ``thoughtSignature``, and a minted id when
+Gemini gave none), a thought a :class:`~patchwire.parts.Reasoning` summary, a signature
+on a text part an empty :class:`~patchwire.parts.Reasoning` just before that text.
+``MALFORMED_FUNCTION_CALL`` is an integration error; ``MISSING_THOUGHT_SIGNATURE`` an
+invalid request (the history lost a signature).
 """
 
 from __future__ import annotations

@@ -7,6 +7,11 @@ and the totals in the last, ``google.rpc.Status`` errors with ``ErrorInfo``,
 ``QuotaFailure`` and ``RetryInfo`` details, and no rate-limit headers at all: Google
 states the wait in the body only. Unknown JSON fields are refused, as Google's
 front end does, so a misspelt request field fails here as it would in production.
+
+Rich requests (parts, function calls and responses, declarations, calling config,
+response schemas, thinking) are read by :mod:`patchwire_gemini.simwire_rich`, which also
+issues and checks thought signatures; the answers here spell thought summaries, calls
+(whole, the first one signed) and ``thoughtsTokenCount``.
 """
 
 from __future__ import annotations
