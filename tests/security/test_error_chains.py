@@ -18,6 +18,7 @@ it. Integration: real servers on 127.0.0.1 and, for the CLI connector, a real pr
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import sys
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -433,6 +434,25 @@ def test_a_sealed_error_shows_no_registered_secret_through_any_field_arg_note_or
     assert error.__cause__ is None and error.__context__ is None and error.__traceback__ is None
     again = repr(vars(error))
     assert seal(error, redactor.scrub) is error and repr(vars(error)) == again  # idempotent
+
+
+@pytest.mark.integration
+async def test_what_sealing_cut_is_logged_at_debug_as_types_and_scrubbed_messages(
+    host: PluginHost, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with echoing(401, ECHO["openai"]) as url:
+        hub = Hub.from_dict(
+            {"connectors": {"openai": provider_table(url)}},
+            host=host,
+            clock=VirtualClock(autojump=False),
+        )
+        async with hub:
+            with caplog.at_level(logging.DEBUG, "patchwire.pipeline"):
+                with pytest.raises(AuthError):
+                    await hub.model("openai:gpt-4o-mini").complete("hello")
+    lines = [r.getMessage() for r in caplog.records if "failed: AuthError" in r.getMessage()]
+    assert len(lines) == 1 and "<- HttpStatusError: HTTP 401 from" in lines[0]
+    assert KEY not in caplog.text
 
 
 def test_sealing_keeps_what_the_caller_reads() -> None:

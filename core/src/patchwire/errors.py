@@ -25,6 +25,7 @@ __all__ = [
     "QuotaExhaustedError",
     "RateLimitedError",
     "TransientError",
+    "chain_text",
     "error_class",
     "seal",
 ]
@@ -207,6 +208,19 @@ def seal(error: PatchwireError, redact: Callable[[str], str]) -> PatchwireError:
     """
     _seal(error, redact, set())
     return error
+
+
+def chain_text(error: BaseException, *, limit: int = 8, width: int = 300) -> str:
+    """``error`` and the exceptions chained under it, one ``Type: message`` each, outermost
+    first, each cut to ``width`` characters: what sealing removes, in a line for a log."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen and len(parts) < limit:
+        seen.add(id(current))
+        parts.append(f"{type(current).__name__}: {current}"[:width])
+        current = current.__cause__ or current.__context__
+    return " <- ".join(parts)
 
 
 def _seal(error: BaseException, redact: Callable[[str], str], seen: set[int]) -> None:

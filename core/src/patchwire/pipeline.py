@@ -35,6 +35,7 @@ from patchwire.errors import (
     IntegrationError,
     PatchwireError,
     RateLimitedError,
+    chain_text,
     error_class,
     seal,
 )
@@ -524,7 +525,9 @@ class Pipeline:
         if isinstance(err, PatchwireError):
             # The one way out for a call's errors: nothing raw leaves with them (DESIGN §5).
             if log.isEnabledFor(logging.DEBUG):
-                log.debug("call %d (%s) failed", call_id, operation, exc_info=err)
+                # What sealing cuts off, for debugging: the chain's types and messages (the
+                # log factory scrubs them); no traceback, whose source reads would block.
+                log.debug("call %d (%s) failed: %s", call_id, operation, chain_text(err))
             seal(err, self._redactor.scrub)
             category = err.category.value
             connector = err.connector or first.runtime.name
