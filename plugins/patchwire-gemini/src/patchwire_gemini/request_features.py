@@ -109,12 +109,10 @@ def fit_json_schema(schema: Any) -> Any:
             out["enum"] = [value]
         elif key in ("properties", "$defs"):
             out[key] = {name: fit_json_schema(sub) for name, sub in value.items()}
+        elif key in ("enum", "required", "propertyOrdering"):
+            out[key] = list(value)  # values, not schemas
         elif key in JSON_SCHEMA_KEYWORDS:
             out[key] = fit_json_schema(value) if isinstance(value, Mapping | list) else value
-    if "required" in out:
-        out["required"] = list(schema["required"])
-    if "enum" in out:
-        out["enum"] = list(out["enum"])
     return out
 
 
