@@ -57,6 +57,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--concurrency", type=int, default=32, help="calls in flight at once (default 32)"
     )
+    parser.add_argument(
+        "--tool-runs",
+        type=int,
+        default=6,
+        help="tool loops a model runs with web, CLI and MCP tools (default 6; 0: none)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument(
         "--prometheus",
@@ -82,6 +88,17 @@ def run(args: argparse.Namespace) -> int:
             metrics_port=args.prometheus,
         )
     )
+    tools: dict[str, Any] | None = None
+    if args.tool_runs > 0:
+        from patchwire.plugins import default_host
+        from patchwire.run_demo import run_tool_demo
+
+        tools = asyncio.run(
+            run_tool_demo(
+                host=default_host(), seed=args.seed, key_env=DEMO_KEY_ENV, runs=args.tool_runs
+            )
+        )
+        result["tools"] = tools
     if args.json:
         print(json.dumps(result, indent=2, default=str))
     else:
@@ -91,7 +108,13 @@ def run(args: argparse.Namespace) -> int:
         print(result["table"])
         print()
         print(result["summary"])
-    return 0 if result["ledger"]["lost"] == 0 else 1
+        if tools is not None:
+            print(f"\nA model using the hub's tools ({args.tool_runs} runs):\n")
+            print(tools["table"])
+            print()
+            print(tools["summary"])
+    lost = result["ledger"]["lost"] + (tools["ledger"]["lost"] if tools else 0)
+    return 0 if lost == 0 else 1
 
 
 class _Progress:

@@ -44,6 +44,10 @@ class StepScript:
         #: (turn, tool names) of every request decided, in order
         self.seen: list[tuple[int, tuple[str, ...]]] = []
 
+    def restart(self) -> None:
+        """Forget the sizes seen: the next request begins another conversation."""
+        self._sizes.clear()
+
     def turn(self, sim: SimRequest) -> int:
         if sim.tool_rounds is not None:
             return sim.tool_rounds

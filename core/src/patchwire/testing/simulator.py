@@ -332,7 +332,6 @@ class Simulator:
         if sim.operation == "embed" or calls:
             text, truncated = "", False
         elif sim.output_schema is not None and self._schema_breaks > 0:
-            self._schema_breaks -= 1
             text, truncated = broken_answer(sim.output_schema), False
         elif sim.output_schema is not None:
             text, truncated = _within_budget(
@@ -364,6 +363,8 @@ class Simulator:
             return web.Response()
         reply = self._reply(sim, arrival.request_id, text, truncated, calls)
         arrival.reply = reply
+        if sim.output_schema is not None and self._schema_breaks > 0 and fault is None:
+            self._schema_breaks -= 1  # counted when the broken answer is delivered
         if fault is FaultKind.MALFORMED:
             bad = self.wire.malformed(sim, reply, arrival.rng)
             if isinstance(bad, StreamPlan):
