@@ -64,16 +64,22 @@ def fits_spec(validate: Callable[[str, Any], None]) -> Callable[[Any], None]:
 
     ``output_config`` and a tool's ``strict`` are GA in SDK 2.17 (which sends
     2026-10-21) but only beta in this spec snapshot, so they are checked on their own
-    against the beta schemas (``BetaJsonOutputFormat``, ``BetaTool``) and the rest of the
-    body against ``CreateMessageParams``.
+    against the beta schemas (``BetaJsonOutputFormat``, ``BetaOutputConfig``,
+    ``BetaTool``) and the rest of the body against ``CreateMessageParams``; adaptive
+    thinking, absent from the snapshot, is checked for its exact shape.
     """
 
     def check(body: Any) -> None:
         body = dict(body)
         config = body.pop("output_config", None)
         if config is not None:
-            assert set(config) == {"format"}, config
-            validate("BetaJsonOutputFormat", config["format"])
+            assert set(config) <= {"format", "effort"} and config, config
+            if "format" in config:
+                validate("BetaJsonOutputFormat", config["format"])
+            if "effort" in config:
+                validate("BetaOutputConfig", {"effort": config["effort"]})
+        if body.get("thinking") == {"type": "adaptive"}:
+            body.pop("thinking")  # SDK 2.17 GA; not in the v195 snapshot at all
         tools = []
         for tool in body.get("tools", ()):
             if "strict" in tool:

@@ -452,3 +452,39 @@ async def test_a_streamed_turn_with_redacted_thinking_replays_on_the_next_turn(
     assert second.finish_reason == "stop"
     kinds = [b["type"] for b in wire.bodies[1]["messages"][1]["content"]]
     assert kinds == ["thinking", "redacted_thinking", "tool_use"]
+
+
+@pytest.mark.parametrize(
+    ("model", "adaptive"),
+    [
+        ("claude-opus-4-8", True),
+        ("claude-sonnet-5-5-20261001", True),
+        ("claude-fable-5", True),
+        ("claude-opus-4-6", False),
+        ("claude-haiku-4-5", False),
+    ],
+)
+async def test_models_that_refuse_budgets_get_adaptive_thinking_with_an_effort(
+    anthropic_host: PluginHost, key: str, fits_spec: FitsSpec, model: str, adaptive: bool
+) -> None:
+    wire = CapturingWire()
+    async with Simulator(wire, plugin_host=anthropic_host) as sim:
+        async with hub_for(sim, anthropic_host) as hub:
+            reply = await hub.model(f"anthropic:{model}").complete(
+                "Think about it", reasoning=5000, output=Forecast
+            )
+            off = await hub.model(f"anthropic:{model}").complete("Plain", reasoning=0)
+    assert isinstance(reply.parsed, Forecast) and reply.reasoning[0].signature
+    body = wire.bodies[0]
+    if adaptive:
+        assert body["thinking"] == {"type": "adaptive"}
+        assert body["output_config"]["effort"] == "medium"
+        assert "format" in body["output_config"]
+        assert "thinking" not in wire.bodies[1]  # Fable 5 refuses an explicit "disabled"
+    else:
+        assert body["thinking"] == {"type": "enabled", "budget_tokens": 5000}
+        assert "effort" not in body["output_config"]
+        assert wire.bodies[1]["thinking"] == {"type": "disabled"}
+    assert off.reasoning == ()
+    for sent in wire.bodies:
+        fits_spec(sent)

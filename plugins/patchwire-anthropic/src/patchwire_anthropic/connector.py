@@ -43,10 +43,12 @@ from patchwire_anthropic.prices import PRICES
 from patchwire_anthropic.ratelimit import rate_limit_info
 from patchwire_anthropic.reply import BlockAssembler, content_parts, finish_reason
 from patchwire_anthropic.request import (
+    ADAPTIVE_FAMILIES,
     MIN_THINKING_BUDGET,
     THINKING_BUDGETS,
     check_output_tool,
     feature_fields,
+    is_adaptive,
     messages_of,
     output_tool_name,
     system_of,
@@ -165,6 +167,12 @@ class AnthropicConnector(Connector):
             (int,), 1024, "max_tokens when the caller gives none (the API requires it)"
         ),
         "beta": Setting((str,), None, "an anthropic-beta header value"),
+        "adaptive_thinking": Setting(
+            (list,),
+            list(ADAPTIVE_FAMILIES),
+            "model families that refuse budget_tokens: reasoning= goes as adaptive thinking"
+            " with output_config.effort (a family's point releases and snapshots included)",
+        ),
     }
 
     @classmethod
@@ -233,18 +241,16 @@ class AnthropicConnector(Connector):
             system_of(request, self.name)
         if request.output is not None and not self.native_output:
             check_output_tool(request, self.name)
-        if request.reasoning and self.max_tokens(request) <= MIN_THINKING_BUDGET:
+        if (
+            request.reasoning
+            and not self.adaptive(request.model)
+            and self.max_tokens(request) <= MIN_THINKING_BUDGET
+        ):
             raise InvalidRequestError(
                 f"reasoning needs max_tokens above {MIN_THINKING_BUDGET}: Anthropic's thinking"
                 f" budget is at least {MIN_THINKING_BUDGET} tokens and must stay below"
                 f" max_tokens (got {self.max_tokens(request)}); raise max_tokens or leave it"
                 " unset (the default then adds the budget)",
-                connector=self.name,
-                model=request.model,
-            )
-        if request.output is not None and self.native_output and "output_config" in request.params:
-            raise InvalidRequestError(
-                "give output= or output_config, not both",
                 connector=self.name,
                 model=request.model,
             )
@@ -255,6 +261,10 @@ class AnthropicConnector(Connector):
         if "temperature" not in self.sampling_params_for(self.api_version):
             return False
         return super().is_deterministic(request)
+
+    def adaptive(self, model: str) -> bool:
+        """Whether ``model`` takes adaptive thinking only (the ``adaptive_thinking`` setting)."""
+        return is_adaptive(model, self.setting("adaptive_thinking") or ())
 
     @property
     def native_output(self) -> bool:
@@ -310,7 +320,14 @@ class AnthropicConnector(Connector):
         if system:
             body["system"] = system
         if request.features is not None:
-            body.update(feature_fields(request, max_tokens, native_output=self.native_output))
+            body.update(
+                feature_fields(
+                    request,
+                    max_tokens,
+                    native_output=self.native_output,
+                    adaptive=request.reasoning is not None and self.adaptive(request.model),
+                )
+            )
         user = params.get("user")
         if user is not None:
             body["metadata"] = {**(params.get("metadata") or {}), "user_id": str(user)}

@@ -27,14 +27,18 @@ What maps to what (also in the README):
   is the output schema, forced with ``tool_choice`` (the reply's call to it is the answer).
 - ``reasoning``: ``thinking: {"type": "enabled", "budget_tokens"}`` with ``low`` 1024,
   ``medium`` 4096, ``high`` 16384 or the given budget, kept within [1024, max_tokens);
-  ``0`` sends ``{"type": "disabled"}``.
+  ``0`` sends ``{"type": "disabled"}``. Models that refuse ``budget_tokens`` (the
+  ``adaptive_thinking`` setting: Fable 5, Opus 4.7 and 4.8, Sonnet 5 families) get
+  ``thinking: {"type": "adaptive"}`` and ``output_config.effort`` (the word, or the
+  nearest effort for a budget: up to 1024 ``low``, up to 8192 ``medium``, else ``high``);
+  ``0`` sends no ``thinking`` there (an explicit ``disabled`` is refused by Fable 5).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from patchwire.errors import InvalidRequestError
@@ -46,11 +50,14 @@ from patchwire.types import CompletionRequest
 __all__ = [
     "MIN_THINKING_BUDGET",
     "THINKING_BUDGETS",
+    "ADAPTIVE_FAMILIES",
     "check_output_tool",
     "closed_schema",
+    "effort_for",
     "feature_fields",
     "fits_strict",
     "forced_output_tool",
+    "is_adaptive",
     "messages_of",
     "output_tool_name",
     "system_of",
@@ -347,6 +354,30 @@ def _choice(choice: str | None, parallel: bool | None) -> dict[str, Any] | None:
     return spelled
 
 
+#: model families whose API refuses ``budget_tokens`` (adaptive thinking only) [WIRE-RICH §4]
+ADAPTIVE_FAMILIES: Final = (
+    "claude-fable-5",
+    "claude-opus-4-7",
+    "claude-opus-4-8",
+    "claude-sonnet-5",
+)
+
+
+def is_adaptive(model: str, families: Sequence[str]) -> bool:
+    """Whether ``model`` is one of ``families`` (a family's point releases and dated
+    snapshots included: ``claude-sonnet-5`` covers ``claude-sonnet-5-5-20261001``)."""
+    return any(model == f or model.startswith(f + "-") for f in families)
+
+
+def effort_for(reasoning: str | int) -> str:
+    """``output_config.effort`` for patchwire's ``reasoning`` setting."""
+    if isinstance(reasoning, str):
+        return reasoning
+    if reasoning <= 1024:
+        return "low"
+    return "medium" if reasoning <= 8192 else "high"
+
+
 def thinking_budget(reasoning: str | int, max_tokens: int) -> int:
     """``budget_tokens`` for a reasoning setting, within [1024, max_tokens) (0: thinking off)."""
     if reasoning == 0:
@@ -356,7 +387,7 @@ def thinking_budget(reasoning: str | int, max_tokens: int) -> int:
 
 
 def feature_fields(
-    request: CompletionRequest, max_tokens: int, *, native_output: bool
+    request: CompletionRequest, max_tokens: int, *, native_output: bool, adaptive: bool = False
 ) -> dict[str, Any]:
     """The body fields for tools, tool choice, output and reasoning."""
     fields: dict[str, Any] = {}
@@ -380,7 +411,12 @@ def feature_fields(
         fields["tools"] = tools
     if choice is not None:
         fields["tool_choice"] = choice
-    if request.reasoning is not None:
+    if request.reasoning is not None and adaptive:
+        if request.reasoning != 0:
+            fields["thinking"] = {"type": "adaptive"}
+            config = fields.setdefault("output_config", {})
+            config["effort"] = effort_for(request.reasoning)
+    elif request.reasoning is not None:
         budget = thinking_budget(request.reasoning, max_tokens)
         fields["thinking"] = (
             {"type": "enabled", "budget_tokens": budget} if budget else {"type": "disabled"}

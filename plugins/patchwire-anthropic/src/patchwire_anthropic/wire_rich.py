@@ -11,7 +11,8 @@ real API) and ``redacted_thinking`` blocks whose ``data`` it issued.
 Fields: ``tools`` (names ``^[a-zA-Z0-9_-]{1,128}$``, unique, ``input_schema`` an object
 schema, every object closed when ``strict``); ``tool_choice`` (``auto``/``any``/``tool`` with an offered name/``none``,
 ``disable_parallel_tool_use``; only with tools); ``thinking`` (``enabled`` with
-``budget_tokens`` >= 1024 and below ``max_tokens``, ``disabled``, ``adaptive``);
+``budget_tokens`` >= 1024 and below ``max_tokens``, ``disabled``, ``adaptive`` with
+``output_config.effort`` setting how much it thinks);
 ``output_config.format`` (``json_schema`` with a schema).
 """
 
@@ -32,6 +33,7 @@ _NAME: Final = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
 _ID: Final = re.compile(r"^[a-zA-Z0-9_-]+$")
 _IMAGE_TYPES: Final = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 _CHOICES: Final = {"auto": "auto", "any": "required", "none": "none"}
+_EFFORTS: Final = frozenset({"low", "medium", "high", "xhigh", "max"})
 #: what the simulator's redacted thinking ``data`` starts with (the rest is signed text)
 REDACTED_PREFIX: Final = "simredacted:"
 
@@ -294,7 +296,14 @@ def _read_thinking(data: Mapping[str, Any], max_tokens: int, out: MessagesReadin
     if kind == "disabled":
         return
     if kind == "adaptive":
-        out.reasoning = "medium"
+        config = data.get("output_config")
+        effort = config.get("effort", "high") if isinstance(config, Mapping) else "high"
+        if effort not in _EFFORTS:
+            raise _fail(
+                "output_config.effort: Input should be 'low', 'medium', 'high', 'xhigh' or 'max'",
+                "output_config",
+            )
+        out.reasoning = str(effort)
         return
     if kind != "enabled":
         raise _fail(
