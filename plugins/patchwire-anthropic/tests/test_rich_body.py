@@ -21,7 +21,7 @@ from patchwire import (
     ToolResultPart,
     ToolSpec,
 )
-from patchwire.errors import InvalidRequestError
+from patchwire.errors import ConfigError, InvalidRequestError
 from patchwire.features import split_features
 from patchwire.hub import Hub
 from patchwire.plugins import PluginHost
@@ -375,3 +375,18 @@ def test_data_urls_travel_as_base64_sources_and_non_base64_ones_are_refused(
     raw = Image.from_url("data:image/png,not-base64", "image/png")
     with pytest.raises(InvalidRequestError, match="must be base64"):
         conn.validate(CompletionRequest("m", (Message("user", ["x", raw]),)))
+
+
+def test_adaptive_thinking_families_are_configurable_and_checked(
+    anthropic_host: PluginHost, key: str
+) -> None:
+    table = {"api_key": "env:ANTHROPIC_SIM_KEY", "adaptive_thinking": ["claude-haiku-4-5"]}
+    hub = Hub.from_dict({"connectors": {"anthropic": table}}, host=anthropic_host)
+    conn = hub.runtime("anthropic").connector
+    assert isinstance(conn, AnthropicConnector)
+    assert conn.adaptive("claude-haiku-4-5-20251001") and not conn.adaptive("claude-opus-4-8")
+    with pytest.raises(ConfigError) as info:
+        Hub.from_dict(
+            {"connectors": {"anthropic": {**table, "adaptive_thinking": [3]}}}, host=anthropic_host
+        )
+    assert info.value.key == "adaptive_thinking"

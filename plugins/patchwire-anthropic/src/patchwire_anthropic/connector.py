@@ -190,6 +190,11 @@ class AnthropicConnector(Connector):
             )
         if config.settings.get("default_max_tokens", 1) < 1:
             raise config.where.error("default_max_tokens", "must be at least 1")
+        families = config.settings.get("adaptive_thinking", ())
+        if not all(isinstance(f, str) and f for f in families):
+            raise config.where.error(
+                "adaptive_thinking", "must be a list of model names or family prefixes (strings)"
+            )
 
     @property
     def wire_version(self) -> str:
