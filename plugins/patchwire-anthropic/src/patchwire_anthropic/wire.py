@@ -262,7 +262,8 @@ class AnthropicWire:
         )
 
     def _block_events(self, reply: SimReply) -> list[bytes]:
-        """Every content block as start, deltas, stop (the first start is in the head)."""
+        """Every content block as start, deltas, stop; ``stream`` sends the first start
+        with the head."""
         events: list[bytes] = []
         for index, block in enumerate(self._content(reply)):
             kind = block["type"]
