@@ -27,7 +27,7 @@ from patchwire.types import (
 from patchwire_acme import connector as acme
 from patchwire_acme.plugin import AcmePlugin
 
-_SESSIONS: list[aiohttp.ClientSession] = []
+SESSIONS: list[aiohttp.ClientSession] = []
 
 
 class Broken(acme.AcmeConnector):
@@ -193,9 +193,9 @@ class CountsAttempts(Broken):
 
 class OwnSession(Broken):
     async def complete(self, request: CompletionRequest, attempt: Attempt) -> Completion:
-        if not _SESSIONS:
-            _SESSIONS.append(aiohttp.ClientSession())  # "one session for speed", never closed
-        async with _SESSIONS[0].post(
+        if not SESSIONS:
+            SESSIONS.append(aiohttp.ClientSession())  # "one session for speed", never closed
+        async with SESSIONS[0].post(
             self.url("/generate"), json=self.body(request), headers=attempt.headers
         ) as response:
             data = await response.json()

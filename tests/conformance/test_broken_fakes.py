@@ -6,6 +6,7 @@ contrib/template/tests); every fake in ``broken.py`` is that connector with one 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -113,6 +114,13 @@ CASES: dict[str, tuple[type, str, Any]] = {
         b.plugin_for(b.ClaimsStreamLate),
     ),
 }
+
+
+@pytest.fixture(autouse=True)
+async def _close_what_the_fakes_leak() -> AsyncIterator[None]:
+    yield
+    while b.SESSIONS:
+        await b.SESSIONS.pop().close()
 
 
 def test_every_rule_has_a_broken_fake() -> None:
