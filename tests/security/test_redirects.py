@@ -348,6 +348,18 @@ def connector_table(creds: Credentials, base_url: str, **more: Any) -> dict[str,
     return table
 
 
+def web_table(creds: Credentials, base_url: str, operations: Mapping[str, Any]) -> dict[str, Any]:
+    """A web connector on loopback (allowed), robots.txt not consulted."""
+    return connector_table(
+        creds,
+        base_url,
+        type="web",
+        allow_private=True,
+        respect_robots=False,
+        operations=operations,
+    )
+
+
 def assert_no_credential(seen: list[Seen], secrets: list[str], *, mtls: bool) -> None:
     assert seen, "the redirect was not followed: the test would prove nothing"
     for request in seen:
@@ -390,14 +402,7 @@ async def test_a_followed_redirect_to_another_origin_carries_no_credential(
 ) -> None:
     async with scene(scheme, status, tmp_path, monkeypatch) as sc:
         if follower == "web":
-            table = connector_table(
-                sc.creds,
-                sc.home.url,
-                type="web",
-                allow_private=True,
-                respect_robots=False,
-                operations={"go": {"url": "/start"}},
-            )
+            table = web_table(sc.creds, sc.home.url, {"go": {"url": "/start"}})
         else:
             table = connector_table(sc.creds, sc.home.url, type="probe", follow=True)
         async with hub_of(host, {"svc": table}) as hub:
@@ -533,14 +538,8 @@ async def test_a_web_operation_on_another_origin_than_base_url_goes_without_cred
     elsewhere (no redirect involved) sends none of them, one on base_url does."""
     async with scene(scheme, 307, tmp_path, monkeypatch) as sc:
         sc.home.redirect = None
-        table = connector_table(
-            sc.creds,
-            sc.home.url,
-            type="web",
-            allow_private=True,
-            respect_robots=False,
-            operations={"go": {"url": "/start"}, "away": {"url": f"{sc.away.url}/page"}},
-        )
+        operations = {"go": {"url": "/start"}, "away": {"url": f"{sc.away.url}/page"}}
+        table = web_table(sc.creds, sc.home.url, operations)
         async with hub_of(host, {"site": table}) as hub:
             await hub.tool("site").call("go")
             elsewhere = await hub.tool("site").call("away")
