@@ -16,7 +16,7 @@ from patchwire.plugins import PluginHost
 from patchwire.testing.simulator import Simulator
 from patchwire_anthropic.wire import AnthropicWire
 
-anthropic = pytest.importorskip("anthropic")
+anthropic = pytest.importorskip("anthropic", minversion="2.17")  # GA output_config, parse()
 pydantic = pytest.importorskip("pydantic")
 pytestmark = pytest.mark.integration
 
