@@ -87,6 +87,8 @@ class ToolInfo:
     name: str
     description: str = ""
     input_schema: Mapping[str, Any] | None = None
+    #: the JSON Schema of its structured result, when the tool declares one (MCP outputSchema)
+    output_schema: Mapping[str, Any] | None = None
 
 
 @attrs.frozen

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
 import re
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ from patchwire.parts import ToolCall, ToolResultPart
 from patchwire.tools import ToolSpec, as_tool_specs
 
 if TYPE_CHECKING:
+    from patchwire.connector import ToolInfo
     from patchwire.model import Tool
 
 __all__ = [
@@ -39,6 +41,8 @@ __all__ = [
 ]
 
 _NAME_LIMIT = 64
+#: longest result schema (as compact JSON) added to a description
+_OUTPUT_SCHEMA_LIMIT = 2000
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 #: runs one call: takes the call and the seconds left (None: no deadline), returns its result
@@ -118,7 +122,7 @@ async def hub_tools(
     for info in infos:
         spec = ToolSpec(
             portable_name(tool.name, info.name),
-            info.description or f"operation {info.name} of tool {tool.name}",
+            _description(tool.name, info),
             info.input_schema or {"type": "object", "properties": {}},
         )
         bound.append(
@@ -130,6 +134,17 @@ async def hub_tools(
             )
         )
     return tuple(bound)
+
+
+def _description(tool: str, info: ToolInfo) -> str:
+    """The operation's own description; a declared result schema is told to the model too
+    (no provider has a field for it), compactly and cut to a bound."""
+    text = info.description or f"operation {info.name} of tool {tool}"
+    if info.output_schema:
+        shape = json.dumps(info.output_schema, separators=(",", ":"), sort_keys=True)
+        if len(shape) <= _OUTPUT_SCHEMA_LIMIT:
+            text = f"{text}\nReturns JSON matching: {shape}"
+    return text
 
 
 def _hub_runner(tool: Tool, operation: str) -> Runner:
@@ -229,3 +244,93 @@ def _free(name: str, taken: Collection[str]) -> str:
         if candidate not in taken:
             return candidate
     raise ValueError(f"too many tools named like {name!r}")
+
+
+# --- declared argument types (CLI commands, web operations) ------------------------------
+
+#: the JSON Schema types a configured argument may declare
+ARGUMENT_TYPES = ("string", "integer", "number", "boolean")
+
+
+@attrs.frozen
+class ArgumentType:
+    """What a configured tool's ``arguments`` table says of one argument: its JSON Schema
+    ``type``, a ``description`` for the model, and the allowed values (``enum``)."""
+
+    type: str = "string"
+    description: str = ""
+    enum: tuple[Any, ...] | None = None
+
+    def schema(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type}
+        if self.description:
+            out["description"] = self.description
+        if self.enum is not None:
+            out["enum"] = list(self.enum)
+        return out
+
+    def problem(self, value: Any) -> str | None:
+        """Why ``value`` is not of this type (None when it is)."""
+        ok = {
+            "string": isinstance(value, str),
+            "integer": isinstance(value, int) and not isinstance(value, bool),
+            "number": isinstance(value, int | float) and not isinstance(value, bool),
+            "boolean": isinstance(value, bool),
+        }[self.type]
+        if not ok:
+            return f"expected {self.type}, got {type(value).__name__}"
+        if self.enum is not None and value not in self.enum:
+            return f"expected one of {list(self.enum)}"
+        return None
+
+
+def parse_argument_types(
+    raw: Mapping[str, Any], names: Collection[str], error: Callable[[str], Exception]
+) -> dict[str, ArgumentType]:
+    """An ``arguments`` table: ``name = "integer"`` or ``name = {type, description, enum}``.
+
+    ``names`` are the arguments the template takes; ``error(message)`` builds the
+    configuration error to raise (naming the table and key).
+    """
+    out: dict[str, ArgumentType] = {}
+    for name, entry in raw.items():
+        if name not in names:
+            raise error(
+                f"'{name}' is not an argument of this template; it takes:"
+                f" {', '.join(sorted(names)) or 'no arguments'}"
+            )
+        spec = {"type": entry} if isinstance(entry, str) else entry
+        if not isinstance(spec, Mapping) or set(spec) - {"type", "description", "enum"}:
+            raise error(
+                f"argument '{name}': give a type name or a table with type, description, enum"
+            )
+        kind = spec.get("type", "string")
+        if kind not in ARGUMENT_TYPES:
+            raise error(f"argument '{name}': type must be one of {', '.join(ARGUMENT_TYPES)}")
+        description = spec.get("description", "")
+        enum = spec.get("enum")
+        if not isinstance(description, str) or not (enum is None or isinstance(enum, list)):
+            raise error(f"argument '{name}': description is text and enum a list of values")
+        declared = ArgumentType(kind, description, None if enum is None else tuple(enum))
+        bad = [v for v in declared.enum or () if declared.problem(v) not in (None,)]
+        if bad:
+            raise error(f"argument '{name}': enum holds values that are not {kind}")
+        out[str(name)] = declared
+    return out
+
+
+def arguments_schema(
+    names: Collection[str],
+    required: Collection[str],
+    declared: Mapping[str, ArgumentType],
+    default: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The JSON Schema of a configured tool's arguments: declared types where given,
+    ``default`` (e.g. ``{"type": "string"}``) for the rest."""
+    return {
+        "type": "object",
+        "properties": {
+            n: declared[n].schema() if n in declared else dict(default) for n in sorted(names)
+        },
+        "required": sorted(required),
+    }

@@ -19,6 +19,7 @@ from patchwire.config import ConnectorConfig
 from patchwire.config_table import Table
 from patchwire.config_values import shown
 from patchwire.errors import InvalidRequestError
+from patchwire.run_tools import ArgumentType, arguments_schema, parse_argument_types
 from patchwire.secrets import split_reference
 
 from patchwire_cli.argv import ArgvTemplate, TemplateError
@@ -67,6 +68,7 @@ _COMMAND_KEYS = (
     "description",
     "timeout",
     "ttl",
+    "arguments",
 )
 
 
@@ -128,6 +130,14 @@ class Command:
     timeout: float | None = None
     #: seconds a cached answer is served (None: the connector's ``[cache] ttl``; 0: never)
     ttl: float | None = None
+    #: declared argument types (``arguments`` table); undeclared ones are strings
+    argument_types: Mapping[str, ArgumentType] = attrs.field(factory=dict)
+
+    def input_schema(self) -> dict[str, Any]:
+        """The JSON Schema a model is offered for this command's arguments."""
+        return arguments_schema(
+            self.arguments, self.required, self.argument_types, {"type": "string"}
+        )
 
     @property
     def arguments(self) -> frozenset[str]:
@@ -154,6 +164,10 @@ class Command:
             raise InvalidRequestError(
                 f"command '{self.name}' has no argument(s) {', '.join(unexpected)}; it takes: {takes}"
             )
+        for name, declared in self.argument_types.items():
+            problem = declared.problem(given[name]) if name in given else None
+            if problem is not None:
+                raise InvalidRequestError(f"command '{self.name}': argument '{name}': {problem}")
         values = {name: _text(name, given[name]) for name in self.argv.fields}
         argv = self.argv.render(values, allow_options=self.allow_options, command=self.name)
         argv[0] = self.executable
@@ -276,6 +290,12 @@ def _command(name: str, table: Table, base: Table) -> Command:
         timeout=table.seconds("timeout", zero=False),
         ttl=table.seconds("ttl", zero=True),
     )
+    declared = parse_argument_types(
+        table.table("arguments").raw,
+        command.arguments,
+        lambda message: table.error("arguments", message),
+    )
+    command = attrs.evolve(command, argument_types=declared)
     unknown = sorted(command.defaults.keys() - command.arguments)
     if unknown:
         raise table.error(

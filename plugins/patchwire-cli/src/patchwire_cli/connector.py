@@ -216,14 +216,6 @@ class CliConnector(Connector):
 
     async def list_tools(self, attempt: Attempt) -> Sequence[ToolInfo]:
         return [
-            ToolInfo(
-                name,
-                command.description,
-                {
-                    "type": "object",
-                    "properties": {arg: {"type": "string"} for arg in sorted(command.arguments)},
-                    "required": sorted(command.required),
-                },
-            )
+            ToolInfo(name, command.description, command.input_schema())
             for name, command in sorted(self.commands.items())
         ]

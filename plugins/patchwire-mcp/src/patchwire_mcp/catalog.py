@@ -117,7 +117,12 @@ class ToolListing:
     ) -> ToolListing:
         entries: dict[str, _Entry] = {}
         for tool in tools:
-            info = ToolInfo(tool.name, tool.description or tool.title or "", tool.input_schema)
+            info = ToolInfo(
+                tool.name,
+                tool.description or tool.title or "",
+                tool.input_schema,
+                getattr(tool, "output_schema", None),  # MCP 2025-06-18 and later
+            )
             entries[tool.name] = _Entry(info, _compile(tool.name, tool.input_schema, log))
         return cls(server, entries, fetched_at, ttl, session)
 

@@ -494,18 +494,8 @@ class WebConnector(Connector):
             )
         ]
         for name, operation in sorted(self.web.operations.items()):
-            properties: dict[str, Any] = {arg: {} for arg in sorted(operation.fields)}
+            schema = operation.input_schema()
             if operation.kind is Kind.PAGE:
-                properties.update(page_options)
-            tools.append(
-                ToolInfo(
-                    name,
-                    operation.description,
-                    {
-                        "type": "object",
-                        "properties": properties,
-                        "required": sorted(operation.required),
-                    },
-                )
-            )
+                schema["properties"].update(page_options)
+            tools.append(ToolInfo(name, operation.description, schema))
         return tools

@@ -19,6 +19,7 @@ from patchwire.config import ConnectorConfig
 from patchwire.config_table import Table
 from patchwire.config_values import shown
 from patchwire.errors import InvalidRequestError
+from patchwire.run_tools import ArgumentType, arguments_schema, parse_argument_types
 
 from patchwire_web import __version__
 from patchwire_web.template import (
@@ -77,6 +78,7 @@ _OPERATION_KEYS = (
     "forward_headers",
     "timeout",
     "ttl",
+    "arguments",
 )
 
 
@@ -205,6 +207,12 @@ class Operation:
     timeout: float | None = None
     #: seconds a cached answer is served (None: the connector's ``[cache] ttl``; 0: never)
     ttl: float | None = None
+    #: declared argument types (``arguments`` table); undeclared ones take any value
+    argument_types: Mapping[str, ArgumentType] = attrs.field(factory=dict)
+
+    def input_schema(self) -> dict[str, Any]:
+        """The JSON Schema a model is offered for this operation's arguments."""
+        return arguments_schema(self.fields, self.required, self.argument_types, {})
 
     @property
     def private_headers(self) -> frozenset[str]:
@@ -248,6 +256,10 @@ class Operation:
             raise InvalidRequestError(
                 f"operation '{self.name}' has no argument(s) {', '.join(unexpected)}; it takes: {takes}"
             )
+        for name, declared in self.argument_types.items():
+            problem = declared.problem(values[name]) if name in values else None
+            if problem is not None:
+                raise InvalidRequestError(f"operation '{self.name}': argument '{name}': {problem}")
         headers = {}
         for name, template in self.headers.items():
             value = template.render_text(values)
@@ -436,6 +448,12 @@ def _operation(name: str, table: Table, base_url: str | None) -> Operation:
         timeout=table.seconds("timeout", zero=False),
         ttl=table.seconds("ttl", zero=True),
     )
+    declared = parse_argument_types(
+        table.table("arguments").raw,
+        operation.fields,
+        lambda message: table.error("arguments", message),
+    )
+    operation = attrs.evolve(operation, argument_types=declared)
     unknown = sorted(operation.defaults.keys() - operation.fields)
     if unknown:
         raise table.error(
