@@ -7,8 +7,9 @@ person or a dead-letter store. Async work lives in the objects the setup hooks r
 
 Signatures only ever gain arguments (pluggy lets an implementation take a subset), and an
 implementation must not give its arguments default values (pluggy never passes them).
-A plugin states the contract major version it was built for as a module attribute
-``PATCHWIRE_CONTRACT = "1"`` (or ``"1.x"``); another major version is refused at load.
+A plugin states the contract it was built against on its plugin object as
+``PATCHWIRE_CONTRACT = "1.0"`` (the :data:`CONTRACT_VERSION` it was built with); a plugin
+whose major version differs from core's is refused at load.
 """
 
 from __future__ import annotations
