@@ -52,6 +52,13 @@ _EXPORTS = {
     "ToolArgumentsError": "patchwire.tools",
     "OutputSpec": "patchwire.output",
     "OutputValidationError": "patchwire.output",
+    "Run": "patchwire.run",
+    "RunEvent": "patchwire.run",
+    "RunStep": "patchwire.run",
+    "RunBudgetError": "patchwire.run",
+    "RunDeadlineError": "patchwire.run",
+    "BoundTool": "patchwire.run_tools",
+    "Transformed": "patchwire.transforms",
 }
 
 __all__ = [
@@ -91,6 +98,13 @@ __all__ = [
     "ToolArgumentsError",
     "OutputSpec",
     "OutputValidationError",
+    "Run",
+    "RunEvent",
+    "RunStep",
+    "RunBudgetError",
+    "RunDeadlineError",
+    "BoundTool",
+    "Transformed",
 ]
 
 if TYPE_CHECKING:
@@ -112,9 +126,12 @@ if TYPE_CHECKING:
     from patchwire.model import Model, Tool
     from patchwire.output import OutputSpec, OutputValidationError
     from patchwire.parts import Document, Image, Reasoning, Text, ToolCall, ToolResultPart
+    from patchwire.run import Run, RunBudgetError, RunDeadlineError, RunEvent, RunStep
+    from patchwire.run_tools import BoundTool
     from patchwire.secrets import Secret
     from patchwire.sync import SyncHub
     from patchwire.tools import ToolArgumentsError, ToolSpec
+    from patchwire.transforms import Transformed
     from patchwire.types import (
         CallOptions,
         Completion,
