@@ -36,6 +36,10 @@ class Outgoing:
         """Keyword arguments for the hub's ``aiohttp.ClientSession``."""
         return {
             "connector": aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, ssl=default_context()),
+            # Every connector shares this session, and cookies ignore ports: a jar would
+            # hand one server's cookie to every other server of that host. Model and tool
+            # APIs authenticate with headers, so the hub's session keeps no cookies.
+            "cookie_jar": aiohttp.DummyCookieJar(),
             "request_class": proxy_request_class(self.proxies),
         }
 
