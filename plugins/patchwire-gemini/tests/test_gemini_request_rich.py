@@ -33,7 +33,7 @@ from patchwire_gemini.request_features import thinking_config
 from patchwire_gemini.request_parts import FILES_PREFIX as FILES
 from patchwire_gemini.request_parts import SKIP_SIGNATURE
 from patchwire_gemini.simwire import GeminiWire
-from patchwire_gemini.simwire_rich import call_signature, text_signature
+from patchwire_gemini.simwire_signatures import call_signature, text_signature
 
 WIRE = GeminiWire()
 ROUTE = next(r for r in WIRE.routes if r.path.endswith(":generateContent"))

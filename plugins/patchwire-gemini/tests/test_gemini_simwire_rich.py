@@ -13,7 +13,7 @@ from patchwire.parts import Reasoning, Text, ToolCall
 from patchwire.testing.sim_wire import SimReply, SimRequest, SimToolCall, WireRequestError
 from patchwire_gemini.response import finish_reason, parse_chunk
 from patchwire_gemini.simwire import GeminiWire
-from patchwire_gemini.simwire_rich import call_signature
+from patchwire_gemini.simwire_signatures import call_signature
 from patchwire_gemini.turn import TurnAssembler
 
 WIRE = GeminiWire()

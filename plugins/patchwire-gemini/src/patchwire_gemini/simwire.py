@@ -34,16 +34,19 @@ from patchwire.testing.sim_wire import (
     WireRequestError,
 )
 
-from patchwire_gemini.generations import strict_signatures
 from patchwire_gemini.simwire_rich import (
     MEDIA_TOKENS,
     Reading,
-    call_signature,
+    answer_parts,
+    call_parts,
     read_contents,
     read_generation,
     read_tools,
-    text_signature,
+    signs,
+    thought_parts,
 )
+from patchwire_gemini.simwire_schemas import camel
+from patchwire_gemini.simwire_signatures import text_signature
 
 __all__ = ["BLOCK_PROMPT", "BLOCK_RESPONSE", "GeminiWire", "format_duration"]
 
@@ -111,11 +114,6 @@ _SERVER_ERRORS: Final = (
 )
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(word[:1].upper() + word[1:] for word in rest)
-
-
 def _snake(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
 
@@ -146,7 +144,7 @@ def _object(value: Any, where: str) -> Mapping[str, Any]:
 
 def _known(value: Mapping[str, Any], fields: frozenset[str], where: str) -> None:
     for key in value:
-        if _camel(key) not in fields:
+        if camel(key) not in fields:
             at = f" at '{where}'" if where else ""
             raise WireRequestError(
                 f'Invalid JSON payload received. Unknown name "{key}"{at}: Cannot find field.',
@@ -389,27 +387,6 @@ class GeminiWire:
             candidate["finishReason"] = finish
         return candidate
 
-    @staticmethod
-    def _signs(request: SimRequest, reply: SimReply) -> bool:
-        """Whether the model thought, so its turn carries a signature (Gemini 3 always thinks)."""
-        return strict_signatures(request.model) or reply.reasoning_tokens > 0
-
-    def _thought(self, request: SimRequest, reply: SimReply) -> list[dict[str, Any]]:
-        if reply.reasoning and request.options.get("thoughts"):
-            return [{"text": reply.reasoning, "thought": True}]
-        return []
-
-    def _calls(self, request: SimRequest, reply: SimReply) -> list[dict[str, Any]]:
-        parts: list[dict[str, Any]] = []
-        for index, call in enumerate(reply.tool_calls):
-            args = json.loads(call.arguments)
-            part: dict[str, Any] = {"functionCall": {"name": call.name, "args": args}}
-            # Only the first call of a parallel turn carries the signature.
-            if index == 0 and self._signs(request, reply):
-                part["thoughtSignature"] = call_signature(call.name, args)
-            parts.append(part)
-        return parts
-
     def _finish_reason(self, reply: SimReply) -> str:
         return "MAX_TOKENS" if reply.truncated else "STOP"
 
@@ -425,15 +402,6 @@ class GeminiWire:
             "modelVersion": request.model,
             "responseId": reply.request_id,
         }
-
-    def _whole(self, request: SimRequest, reply: SimReply) -> list[dict[str, Any]]:
-        parts = self._thought(request, reply)
-        if reply.tool_calls:
-            return parts + self._calls(request, reply)
-        text: dict[str, Any] = {"text": reply.text}
-        if self._signs(request, reply):
-            text["thoughtSignature"] = text_signature(reply.request_id)
-        return [*parts, text]
 
     def _blocked_prompt(self, request: SimRequest, reply: SimReply) -> dict[str, Any]:
         return {
@@ -455,7 +423,7 @@ class GeminiWire:
             return _json(200, body)
         if request.options.get("block") == "prompt":
             return _json(200, self._blocked_prompt(request, reply))
-        return _json(200, self._generate(request, reply, self._whole(request, reply), final=True))
+        return _json(200, self._generate(request, reply, answer_parts(request, reply), final=True))
 
     def stream(self, request: SimRequest, reply: SimReply) -> StreamPlan:
         if request.options.get("block") == "prompt":
@@ -464,12 +432,12 @@ class GeminiWire:
             )
         head = tuple(
             _frame(self._generate(request, reply, [part], final=False))
-            for part in self._thought(request, reply)
+            for part in thought_parts(request, reply)
         )
         if reply.tool_calls:
             # Each call comes whole; a parallel turn's calls come in one event.
             pieces: tuple[bytes, ...] = (
-                _frame(self._generate(request, reply, self._calls(request, reply), final=False)),
+                _frame(self._generate(request, reply, call_parts(request, reply), final=False)),
             )
         else:
             pieces = tuple(
@@ -479,7 +447,7 @@ class GeminiWire:
         # Gemini's last event names the finish reason and carries the totals; it may bring
         # no text of its own, only the turn's signature on an empty text part.
         last: dict[str, Any] = {"text": ""}
-        if not reply.tool_calls and self._signs(request, reply):
+        if not reply.tool_calls and signs(request, reply):
             last["thoughtSignature"] = text_signature(reply.request_id)
         tail = (_frame(self._generate(request, reply, [last], final=True)),)
         return StreamPlan(head=head, pieces=pieces, tail=tail)

@@ -1,4 +1,4 @@
-"""The simulator's reading of Gemini's rich request fields, and its thought signatures.
+"""The simulator's reading of Gemini's rich request fields.
 
 Reads, and refuses as Google's front end does: parts (``text``, ``inlineData`` with a
 supported ``mimeType`` and base64 ``data``, ``fileData`` with a Files API URI,
@@ -13,9 +13,9 @@ them, with ``responseMimeType: application/json``); ``thinkingConfig``
 (``thinkingLevel`` on Gemini 3 only, a budget or a level but not both, nothing on models
 that do not think).
 
-Thought signatures are ``thoughtSignature`` bytes (base64 in JSON) that the simulator can
-check: a call's is bound to its name and arguments, so one moved to another call or sent
-back with changed arguments is refused. On Gemini 3 models every model turn of the
+Thought signatures are checked with :mod:`patchwire_gemini.simwire_signatures`: a call's
+is bound to its name and arguments, so one moved to another call or sent back with
+changed arguments is refused. On Gemini 3 models every model turn of the
 current turn (after the last user text) with function calls must carry one on its first
 call, or Google's placeholder ``skip_thought_signature_validator``; a signature that is
 present must always be genuine.
@@ -23,34 +23,40 @@ present must always be genuine.
 
 from __future__ import annotations
 
-import base64
 import binascii
-import hashlib
 import json
 import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from patchwire.testing.sim_rich import sign
-from patchwire.testing.sim_wire import SimTool, WireRequestError
+from patchwire.testing.sim_wire import SimReply, SimRequest, SimTool, WireRequestError
 
 from patchwire_gemini.generations import strict_signatures, thinks, uses_thinking_level
-from patchwire_gemini.openapi_schema import from_openapi
-from patchwire_gemini.request_features import JSON_SCHEMA_KEYWORDS
-from patchwire_gemini.request_parts import FILES_PREFIX, SKIP_SIGNATURE
+from patchwire_gemini.media_tokens import TILE_TOKENS
+from patchwire_gemini.request_parts import FILES_PREFIX
+from patchwire_gemini.simwire_schemas import proto, read_schema
+from patchwire_gemini.simwire_signatures import (
+    call_digest,
+    call_signature,
+    check_signature,
+    proto_bytes,
+    text_signature,
+)
 
 __all__ = [
     "MEDIA_TOKENS",
     "Reading",
-    "call_signature",
+    "answer_parts",
+    "call_parts",
     "read_contents",
     "read_generation",
     "read_tools",
-    "text_signature",
+    "signs",
+    "thought_parts",
 ]
 
-#: what Gemini counts for an image (and a PDF page) up to 384 pixels a side
-MEDIA_TOKENS: Final = 258
+#: what the simulator counts per media part: Gemini's price of a small image or a PDF page
+MEDIA_TOKENS: Final = TILE_TOKENS
 _NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")
 _MIME: Final = frozenset(
     {
@@ -80,61 +86,10 @@ _PART_FIELDS: Final = frozenset(
 _DATA_FIELDS: Final = ("text", "inlineData", "fileData", "functionCall", "functionResponse")
 _MODES: Final = frozenset({"AUTO", "ANY", "NONE", "VALIDATED", "MODE_UNSPECIFIED"})
 _LEVELS: Final = {"MINIMAL": "low", "LOW": "low", "MEDIUM": "medium", "HIGH": "high"}
-_TAG: Final = b"pwsim"
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(word[:1].upper() + word[1:] for word in rest)
-
-
-def _proto(value: Any) -> Any:
-    """A proto message's fields by their lowerCamelCase names: Google reads the proto's
-    snake_case names too, and the SDK passes some through (``thinking_config`` fields)."""
-    if not isinstance(value, Mapping):
-        return value
-    return {_camel(key): item for key, item in value.items()}
 
 
 def _fail(message: str, where: str) -> WireRequestError:
     return WireRequestError(message, param=where)
-
-
-def _canonical(args: Any) -> str:
-    return json.dumps(args, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _token(payload: bytes) -> str:
-    digest = hashlib.sha256(payload).digest()[:16]
-    mac = bytes.fromhex(sign(digest.hex()))[:16]
-    return base64.b64encode(_TAG + digest + mac).decode("ascii")
-
-
-def call_signature(name: str, args: Any) -> str:
-    """The signature the simulator issues for a call of ``name`` with ``args``."""
-    return _token(f"call\x00{name}\x00{_canonical(args)}".encode())
-
-
-def text_signature(request_id: str) -> str:
-    """The signature the simulator issues on a text answer."""
-    return _token(f"text\x00{request_id}".encode())
-
-
-def _bytes(text: str) -> bytes:
-    """Proto JSON bytes: standard or URL-safe base64, as Google reads both (the SDK sends the latter)."""
-    return base64.b64decode(text.replace("-", "+").replace("_", "/"), validate=True)
-
-
-def _genuine(signature: str) -> bytes | None:
-    """The signed digest, if ``signature`` is one the simulator issued."""
-    try:
-        raw = _bytes(signature)
-    except (binascii.Error, ValueError):
-        return None
-    if len(raw) != len(_TAG) + 32 or not raw.startswith(_TAG):
-        return None
-    digest, mac = raw[len(_TAG) : len(_TAG) + 16], raw[len(_TAG) + 16 :]
-    return digest if bytes.fromhex(sign(digest.hex()))[:16] == mac else None
 
 
 class Reading:
@@ -170,7 +125,7 @@ def _blob(value: Any, where: str, *, uri: bool) -> None:
     try:
         if not isinstance(data, str) or not data:
             raise ValueError
-        _bytes(data)
+        proto_bytes(data)
     except (binascii.Error, ValueError):
         raise _fail(
             f"Invalid value at '{where}.data' (TYPE_BYTES), Base64 decoding failed", where
@@ -202,24 +157,6 @@ def _response(part: Mapping[str, Any], where: str) -> str:
     return str(response["name"])
 
 
-def _check_signature(signature: Any, where: str, expected: bytes | None) -> bool:
-    """Whether a present signature verified (the placeholder is accepted and not counted)."""
-    if signature == SKIP_SIGNATURE:
-        return False
-    digest = _genuine(signature) if isinstance(signature, str) else None
-    if digest is None or (expected is not None and digest != expected):
-        raise _fail(
-            f"Unable to submit request because the thought signature at {where} is not valid."
-            " Send back the thoughtSignature of each part unchanged, on the part it came on.",
-            f"{where}.thought_signature",
-        )
-    return True
-
-
-def _call_digest(name: str, args: Any) -> bytes:
-    return hashlib.sha256(f"call\x00{name}\x00{_canonical(args)}".encode()).digest()[:16]
-
-
 def read_contents(contents: list[Any], model: str, out: Reading) -> None:
     """Check every turn's parts and the call/response/signature rules; fill ``out``."""
     current_from = 0  # the current turn starts after the last user text
@@ -234,13 +171,13 @@ def read_contents(contents: list[Any], model: str, out: Reading) -> None:
         for number, raw in enumerate(parts):
             at = f"{where}.parts[{number}]"
             part = {
-                key: _proto(value) if key in ("inlineData", "fileData") else value
-                for key, value in _proto(raw).items()
+                key: proto(value) if key in ("inlineData", "fileData") else value
+                for key, value in proto(raw).items()
             }
             if "functionCall" in part:
-                part["functionCall"] = _proto(part["functionCall"])
+                part["functionCall"] = proto(part["functionCall"])
             if "functionResponse" in part:
-                part["functionResponse"] = _proto(part["functionResponse"])
+                part["functionResponse"] = proto(part["functionResponse"])
             unknown = set(part) - _PART_FIELDS
             if unknown:
                 name = sorted(unknown)[0]
@@ -261,7 +198,7 @@ def read_contents(contents: list[Any], model: str, out: Reading) -> None:
                 if not part.get("thought"):
                     texts.append(part["text"])
                 if "thoughtSignature" in part and role == "model":
-                    out.replayed += _check_signature(part["thoughtSignature"], at, None)
+                    out.replayed += check_signature(part["thoughtSignature"], at, None)
             elif field in ("inlineData", "fileData"):
                 _blob(part[field], f"{at}.{field}", uri=field == "fileData")
                 out.media += 1
@@ -271,8 +208,8 @@ def read_contents(contents: list[Any], model: str, out: Reading) -> None:
                 name, args = _call(part, at)
                 calls.append(name)
                 if "thoughtSignature" in part:
-                    out.replayed += _check_signature(
-                        part["thoughtSignature"], at, _call_digest(name, args)
+                    out.replayed += check_signature(
+                        part["thoughtSignature"], at, call_digest(name, args)
                     )
             else:
                 if role != "user":
@@ -290,7 +227,7 @@ def read_contents(contents: list[Any], model: str, out: Reading) -> None:
             role, calls, _, _ = turns[index]
             if role == "model" and calls:
                 first = next(
-                    _proto(p) for p in contents[index]["parts"] if "functionCall" in _proto(p)
+                    proto(p) for p in contents[index]["parts"] if "functionCall" in proto(p)
                 )
                 if "thoughtSignature" not in first:
                     raise _fail(
@@ -323,111 +260,6 @@ def _check_sequence(turns: list[tuple[str, list[str], list[str], bool]]) -> None
             )
 
 
-def _json_schema_problem(schema: Any, where: str) -> str | None:
-    if isinstance(schema, list):
-        for index, item in enumerate(schema):
-            problem = _json_schema_problem(item, f"{where}[{index}]")
-            if problem:
-                return problem
-        return None
-    if not isinstance(schema, Mapping):
-        return None
-    for key, value in schema.items():
-        if key not in JSON_SCHEMA_KEYWORDS:
-            return f"{where}: keyword '{key}' is not supported"
-        if key in ("properties", "$defs") and isinstance(value, Mapping):
-            for name, sub in value.items():
-                problem = _json_schema_problem(sub, f"{where}.{key}.{name}")
-                if problem:
-                    return problem
-        elif key not in ("enum", "required", "propertyOrdering"):
-            problem = _json_schema_problem(value, f"{where}.{key}")
-            if problem:
-                return problem
-    return None
-
-
-_OPENAPI_FIELDS: Final = frozenset(
-    {
-        "type",
-        "format",
-        "title",
-        "description",
-        "nullable",
-        "enum",
-        "items",
-        "maxItems",
-        "minItems",
-        "properties",
-        "required",
-        "minProperties",
-        "maxProperties",
-        "minimum",
-        "maximum",
-        "minLength",
-        "maxLength",
-        "pattern",
-        "example",
-        "anyOf",
-        "propertyOrdering",
-        "default",
-    }
-)
-_OPENAPI_TYPES: Final = frozenset(
-    {"STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT", "NULL", "TYPE_UNSPECIFIED"}
-)
-
-
-def _openapi_problem(schema: Any, where: str) -> str | None:
-    if not isinstance(schema, Mapping):
-        return f"{where}: expected a Schema object"
-    for key in schema:
-        if key not in _OPENAPI_FIELDS:
-            return f"Unknown name \"{key}\" at '{where}': Cannot find field."
-    if "anyOf" not in schema and str(schema.get("type", "")).upper() not in _OPENAPI_TYPES:
-        return f"{where}.type: must be one of {', '.join(sorted(_OPENAPI_TYPES))}"
-    subs = [("items", schema.get("items"))] if "items" in schema else []
-    subs += [(f"properties.{k}", v) for k, v in (schema.get("properties") or {}).items()]
-    subs += [(f"anyOf[{i}]", v) for i, v in enumerate(schema.get("anyOf") or ())]
-    for name, sub in subs:
-        problem = _openapi_problem(sub, f"{where}.{name}")
-        if problem:
-            return problem
-    return None
-
-
-def _proto_schema(schema: Any) -> Any:
-    """An OpenAPI Schema's fields in lowerCamelCase at every level (property names kept)."""
-    if not isinstance(schema, Mapping):
-        return schema
-    out = _proto(schema)
-    if isinstance(out.get("properties"), Mapping):
-        out["properties"] = {k: _proto_schema(v) for k, v in out["properties"].items()}
-    if "items" in out:
-        out["items"] = _proto_schema(out["items"])
-    if isinstance(out.get("anyOf"), list):
-        out["anyOf"] = [_proto_schema(b) for b in out["anyOf"]]
-    return out
-
-
-def _schema(holder: Mapping[str, Any], openapi: str, json_form: str, where: str) -> Any:
-    """The JSON Schema a declaration or config carries in one of its two forms."""
-    if openapi in holder and json_form in holder:
-        raise _fail(f"* {where}: {openapi} and {json_form} cannot both be set", where)
-    if json_form in holder:
-        problem = _json_schema_problem(holder[json_form], f"{where}.{json_form}")
-        if problem:
-            raise _fail(f"* {problem}", f"{where}.{json_form}")
-        return holder[json_form]
-    if openapi in holder:
-        schema = _proto_schema(holder[openapi])
-        problem = _openapi_problem(schema, f"{where}.{openapi}")
-        if problem:
-            raise _fail(f"Invalid JSON payload received. {problem}", f"{where}.{openapi}")
-        return from_openapi(schema)
-    return None
-
-
 def read_tools(data: Mapping[str, Any], out: Reading) -> None:
     tools = data.get("tools") or []
     if not isinstance(tools, list):
@@ -437,9 +269,9 @@ def read_tools(data: Mapping[str, Any], out: Reading) -> None:
         where = f"tools[{index}]"
         if not isinstance(tool, Mapping):
             raise _fail(f"Invalid value at '{where}': expected an object", where)
-        for number, raw in enumerate(_proto(tool).get("functionDeclarations") or ()):
+        for number, raw in enumerate(proto(tool).get("functionDeclarations") or ()):
             at = f"{where}.function_declarations[{number}]"
-            decl = _proto(raw)
+            decl = proto(raw)
             name = decl.get("name") if isinstance(decl, Mapping) else None
             if not isinstance(name, str) or not _NAME.match(name):
                 raise _fail(
@@ -450,12 +282,12 @@ def read_tools(data: Mapping[str, Any], out: Reading) -> None:
                 )
             if not isinstance(decl.get("description"), str):
                 raise _fail(f"* {at}.description: description is required", at)
-            schema = _schema(decl, "parameters", "parametersJsonSchema", at)
+            schema = read_schema(decl, "parameters", "parametersJsonSchema", at)
             if any(t.name == name for t in declared):
                 raise _fail(f"* {at}.name: Duplicate function declaration: {name}", at)
             declared.append(SimTool(name, schema if isinstance(schema, Mapping) else {}))
-    config = _proto(data.get("toolConfig") or data.get("tool_config") or {})
-    calling = _proto(config.get("functionCallingConfig")) if isinstance(config, Mapping) else None
+    config = proto(data.get("toolConfig") or data.get("tool_config") or {})
+    calling = proto(config.get("functionCallingConfig")) if isinstance(config, Mapping) else None
     mode, allowed = "AUTO", None
     if isinstance(calling, Mapping):
         mode = calling.get("mode") or "AUTO"
@@ -488,9 +320,9 @@ def read_tools(data: Mapping[str, Any], out: Reading) -> None:
 
 
 def read_generation(config: Mapping[str, Any], model: str, out: Reading) -> None:
-    config = _proto(config)
+    config = proto(config)
     mime = config.get("responseMimeType")
-    schema = _schema(config, "responseSchema", "responseJsonSchema", "generation_config")
+    schema = read_schema(config, "responseSchema", "responseJsonSchema", "generation_config")
     if schema is not None:
         if mime not in ("application/json", "text/x.enum"):
             raise _fail(
@@ -499,7 +331,7 @@ def read_generation(config: Mapping[str, Any], model: str, out: Reading) -> None
                 "generation_config.response_mime_type",
             )
         out.output_schema = schema
-    thinking = _proto(config.get("thinkingConfig"))
+    thinking = proto(config.get("thinkingConfig"))
     if thinking is None:
         return
     where = "generation_config.thinking_config"
@@ -527,3 +359,41 @@ def read_generation(config: Mapping[str, Any], model: str, out: Reading) -> None
             raise _fail(f"Invalid value at '{where}.thinking_budget', {json.dumps(budget)}", where)
         out.reasoning = "medium" if budget == -1 else (budget or None)
     out.thoughts = bool(thinking.get("includeThoughts"))
+
+
+# --- spelling rich answers ------------------------------------------------------------------
+
+
+def signs(request: SimRequest, reply: SimReply) -> bool:
+    """Whether the model thought, so its turn carries a signature (Gemini 3 always thinks)."""
+    return strict_signatures(request.model) or reply.reasoning_tokens > 0
+
+
+def thought_parts(request: SimRequest, reply: SimReply) -> list[dict[str, Any]]:
+    """The thought summary part, when thoughts were asked for (``includeThoughts``)."""
+    if reply.reasoning and request.options.get("thoughts"):
+        return [{"text": reply.reasoning, "thought": True}]
+    return []
+
+
+def call_parts(request: SimRequest, reply: SimReply) -> list[dict[str, Any]]:
+    """The reply's calls as ``functionCall`` parts; only the first of a parallel turn is signed."""
+    parts: list[dict[str, Any]] = []
+    for index, call in enumerate(reply.tool_calls):
+        args = json.loads(call.arguments)
+        part: dict[str, Any] = {"functionCall": {"name": call.name, "args": args}}
+        if index == 0 and signs(request, reply):
+            part["thoughtSignature"] = call_signature(call.name, args)
+        parts.append(part)
+    return parts
+
+
+def answer_parts(request: SimRequest, reply: SimReply) -> list[dict[str, Any]]:
+    """A whole answer's parts: the thought, then the calls or the (signed) text."""
+    parts = thought_parts(request, reply)
+    if reply.tool_calls:
+        return parts + call_parts(request, reply)
+    text: dict[str, Any] = {"text": reply.text}
+    if signs(request, reply):
+        text["thoughtSignature"] = text_signature(reply.request_id)
+    return [*parts, text]
