@@ -143,3 +143,38 @@ async def test_a_reply_that_breaks_its_schema_is_repaired_once_then_fails_as_int
             await hub.model("fake:big").complete("again", output=schema)
     assert info.value.category == "integration"
     assert len(script.calls) == 4  # 2 + (the bad reply, its one repair)
+
+
+async def test_a_route_chooses_its_own_transforms_over_the_connectors(
+    plugin_host, virtual_clock, fake_scripts
+):
+    script = fake_scripts.setdefault("fake", FakeScript())
+    script.default = overflow()
+    config = {
+        "connectors": {"fake": {"context_windows": {"small": 300}, "on_context_overflow": []}},
+        "routes": {
+            "healing": {"targets": ["fake:small"], "on_context_overflow": ["trim"]},
+            "plain": {"targets": ["fake:small"], "repair_attempts": 0},
+        },
+    }
+    async with Hub.from_dict(config, host=plugin_host, clock=virtual_clock) as hub:
+        script.push(overflow(), "fits")
+        reply = await hub.model("healing").complete(long_conversation())
+        assert reply.transforms == ("trim",)
+        with pytest.raises(InvalidRequestError):  # the connector's [] still holds here
+            await hub.model("plain").complete(long_conversation())
+    assert hub.transforms.counts == {("fake", "trim"): 1}
+
+
+def test_a_bad_transform_setting_is_refused_at_load_naming_the_key(plugin_host) -> None:
+    from patchwire.errors import ConfigError
+
+    for table, key in (
+        ({"connectors": {"fake": {"on_context_overflow": ["shrink"]}}}, "on_context_overflow"),
+        ({"connectors": {"fake": {"repair_attempts": -1}}}, "repair_attempts"),
+        ({"connectors": {"fake": {"context_windows": {"m": 0}}}}, "m"),
+        ({"routes": {"r": {"targets": ["fake:m"], "context_windows": {}}}}, "context_windows"),
+    ):
+        with pytest.raises(ConfigError) as info:
+            Hub.from_dict(table, host=plugin_host)
+        assert key in str(info.value)

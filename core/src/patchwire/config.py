@@ -31,7 +31,13 @@ from patchwire.limiter import LimitsConfig
 from patchwire.prices.settings import prices_from_config
 from patchwire.prices.table import PriceSpec
 from patchwire.proxy import check_proxy
-from patchwire.transforms.base import TRANSFORM_KEYS, TransformConfig, parse_transform_config
+from patchwire.transforms.base import (
+    ROUTE_TRANSFORM_KEYS,
+    TRANSFORM_KEYS,
+    TransformConfig,
+    parse_transform_config,
+    route_transforms,
+)
 
 __all__ = [
     "SECRET_SETTINGS",
@@ -130,6 +136,8 @@ class RouteConfig:
     targets: tuple[str, ...]
     priority_targets: tuple[str, ...] = ()
     priority_threshold: int = 1
+    #: on_context_overflow / repair_attempts set for calls on this route, over each connector's
+    transforms: Mapping[str, Any] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -364,7 +372,9 @@ def _price(entry: Any, where: Where, model: str) -> PriceSpec:
 def _route(name: str, raw: Any, where: Where) -> RouteConfig:
     if not isinstance(raw, Mapping):
         raise where.error(None, "expected a table with 'targets'")
-    _check_keys(raw, ["targets", "priority_targets", "priority_threshold"], where)
+    _check_keys(
+        raw, ["targets", "priority_targets", "priority_threshold", *ROUTE_TRANSFORM_KEYS], where
+    )
     targets = raw.get("targets")
     if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
         raise where.error("targets", 'expected a list of "connector:model" strings')
@@ -392,6 +402,7 @@ def _route(name: str, raw: Any, where: Where) -> RouteConfig:
             minimum=-_MAX_PRIORITY,
             maximum=_MAX_PRIORITY,
         ),
+        transforms=route_transforms(raw, where),
     )
 
 

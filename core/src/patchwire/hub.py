@@ -352,7 +352,13 @@ class Hub:
             targets = [self._target(t) for t in route.targets]
             priority = [self._target(t) for t in route.priority_targets]
             return Model(
-                name, self.pipeline, targets, priority, route.priority_threshold, self._usage
+                name,
+                self.pipeline,
+                targets,
+                priority,
+                route.priority_threshold,
+                self._usage,
+                transforms=route.transforms,
             )
         if ":" not in name:
             routes = sorted(self.config.routes)

@@ -80,8 +80,11 @@ class Model:
         priority_targets: Sequence[Target] = (),
         priority_threshold: int = 1,
         usage: Callable[[Sequence[Target]], ConnectorMetrics] | None = None,
+        transforms: Mapping[str, Any] | None = None,
     ) -> None:
         self.name = name
+        #: the route's transform settings (None: each connector's own)
+        self._transforms = transforms
         self._pipeline = pipeline
         self._targets = tuple(targets)
         self._priority_targets = tuple(priority_targets)
@@ -129,7 +132,7 @@ class Model:
 
         output = features.output if features else None
         return await self._pipeline.complete(
-            self._targets_for(options), request_for, options, output
+            self._targets_for(options), request_for, options, output, self._transforms
         )
 
     def stream(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -660,6 +660,7 @@ class Pipeline:
         request_for: Callable[[Target], CompletionRequest],
         options: CallOptions,
         output: OutputSpec | None = None,
+        transforms: Mapping[str, Any] | None = None,
     ) -> Completion:
         call_id, start, deadline = self._begin(targets, "complete", options)
         try:
@@ -677,7 +678,7 @@ class Pipeline:
                         break
                     except PatchwireError as err:
                         healed = self._transform and self._transform(
-                            targets, route, make, err, ran, call_id, deadline
+                            targets, route, make, err, ran, call_id, deadline, transforms
                         )
                         if not healed:
                             raise

@@ -24,18 +24,22 @@ if TYPE_CHECKING:
 
 __all__ = [
     "OVERFLOW_STEPS",
+    "ROUTE_TRANSFORM_KEYS",
     "TRANSFORM_KEYS",
     "RequestFailure",
     "RouteTarget",
     "TransformConfig",
     "Transformed",
     "parse_transform_config",
+    "route_transforms",
 ]
 
 #: the steps ``on_context_overflow`` may list, tried in the order given
 OVERFLOW_STEPS: Final = ("fallback", "trim")
 #: the keys a connector table (and a route table) may hold for transforms
 TRANSFORM_KEYS: Final = ("on_context_overflow", "repair_attempts", "context_windows")
+#: the keys a route table may hold (context windows belong to the connectors' models)
+ROUTE_TRANSFORM_KEYS: Final = ("on_context_overflow", "repair_attempts")
 _MAX_REPAIRS: Final = 5
 _MAX_WINDOW: Final = 100_000_000
 
@@ -94,6 +98,12 @@ def parse_transform_config(
             maximum=_MAX_WINDOW,
         )
     return TransformConfig(tuple(steps), int(repairs), windows)
+
+
+def route_transforms(raw: Mapping[str, Any], where: Where) -> dict[str, Any]:
+    """The transform keys a route table sets, checked, as overrides of a connector's."""
+    parsed = parse_transform_config(raw, where)
+    return {key: getattr(parsed, key) for key in ROUTE_TRANSFORM_KEYS if key in raw}
 
 
 @attrs.frozen

@@ -12,6 +12,8 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from patchwire.clock import Clock
 from patchwire.errors import PatchwireError
 from patchwire.events import Event, EventKind
@@ -62,8 +64,13 @@ class Healer:
         ran: list[str],
         call_id: int,
         deadline: float | None,
+        route_config: Mapping[str, Any] | None = None,
     ) -> tuple[tuple[Target, ...], RequestFor] | None:
-        """The route and request to try once more, or None to let ``error`` stand."""
+        """The route and request to try once more, or None to let ``error`` stand.
+
+        ``route_config`` is the route's ``on_context_overflow``/``repair_attempts``, which
+        win over the failing connector's; context windows stay the connectors'.
+        """
         if deadline is not None and self._clock.now() >= deadline:
             return None
         failing = next(
@@ -77,7 +84,10 @@ class Healer:
         here = RouteTarget(
             failing.label, failing.runtime.connector, failing.model or "", window_of(failing)
         )
-        failure = RequestFailure(error, here, everyone, tuple(ran), _config(failing))
+        config = _config(failing)
+        if route_config:
+            config = attrs.evolve(config, **route_config)
+        failure = RequestFailure(error, here, everyone, tuple(ran), config)
         try:
             answer = self._hook(
                 connector=failing.runtime.connector, request=request, failure=failure
