@@ -323,6 +323,16 @@ class WebConnector(Connector):
                 ) from None
             if hop is None:
                 return attrs.evolve(response, raw_url=url)
+            if hop.keep_body and (json_body is not None or form) and origin_of(hop.url) != home:
+                # A 307/308 asks for the same body again; filled from the call's arguments,
+                # it may hold what only the call's own origin should see.
+                raise IntegrationError(
+                    f"{start} answered {response.status}, asking for the request body to be"
+                    f" sent again to {origin_of(hop.url)} (another origin); a body is never"
+                    " re-sent across origins. If the service moved, change the operation's URL",
+                    connector=self.name,
+                    status=response.status,
+                )
             url, method = hop.url, hop.method
             if not hop.keep_body:
                 json_body, form = None, None
