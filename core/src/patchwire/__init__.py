@@ -1,7 +1,12 @@
 """patchwire: production-grade calls to AI model providers and tools.
 
-The names below are imported on first use, so ``import patchwire`` stays cheap.
+The names below are the application API, stable under the contract version; they are
+imported on first use, so ``import patchwire`` stays cheap. Plugins import from
+:mod:`patchwire.plugin_api`; every module neither names is internal.
 """
+
+# ruff: noqa: F401 -- __all__ is derived from _EXPORTS, which ruff cannot read, so the
+# type-checking imports below (the exports' types for mypy) look unused to it.
 
 from __future__ import annotations
 
@@ -61,51 +66,9 @@ _EXPORTS = {
     "Transformed": "patchwire.transforms",
 }
 
-__all__ = [
-    "__version__",
-    "Hub",
-    "Model",
-    "Tool",
-    "SyncHub",
-    "Message",
-    "Completion",
-    "Usage",
-    "Embedding",
-    "StreamChunk",
-    "ToolResult",
-    "CallOptions",
-    "Secret",
-    "PatchwireError",
-    "Category",
-    "ConfigError",
-    "TransientError",
-    "RateLimitedError",
-    "DegradedError",
-    "AuthError",
-    "InvalidRequestError",
-    "IntegrationError",
-    "CircuitOpenError",
-    "QuotaExhaustedError",
-    "hookimpl",
-    "Text",
-    "Image",
-    "Document",
-    "ToolCall",
-    "ToolResultPart",
-    "Reasoning",
-    "ToolCallDelta",
-    "ToolSpec",
-    "ToolArgumentsError",
-    "OutputSpec",
-    "OutputValidationError",
-    "Run",
-    "RunEvent",
-    "RunStep",
-    "RunBudgetError",
-    "RunDeadlineError",
-    "BoundTool",
-    "Transformed",
-]
+# The list is kept once, in _EXPORTS; the names it maps are the application API (see
+# docs/api.md), and patchwire.plugin_api is the plugin API's front door.
+__all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
     from patchwire.errors import (
@@ -151,3 +114,7 @@ def __getattr__(name: str) -> Any:
     value = getattr(import_module(module), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
