@@ -149,10 +149,13 @@ def _response(part: Mapping[str, Any], where: str) -> str:
     if not isinstance(response.get("response"), Mapping):
         raise _fail(f"* {where}.function_response.response: must be an object", where)
     for index, media in enumerate(response.get("parts") or ()):
+        media = proto(media)
         if not isinstance(media, Mapping) or set(media) != {"inlineData"}:
             raise _fail(f"Invalid value at '{where}.function_response.parts[{index}]'", where)
         _blob(
-            media["inlineData"], f"{where}.function_response.parts[{index}].inline_data", uri=False
+            proto(media["inlineData"]),
+            f"{where}.function_response.parts[{index}].inline_data",
+            uri=False,
         )
     return str(response["name"])
 
@@ -215,6 +218,8 @@ def read_contents(contents: list[Any], model: str, out: Reading) -> None:
                 if role != "user":
                     raise _fail(f"* {at}: function responses are only allowed in user turns", at)
                 responses.append(_response(part, at))
+                # What the function answered is prompt the model reads: it counts as input.
+                out.texts.append(json.dumps(part["functionResponse"].get("response")))
         joined = "".join(texts)
         out.texts.append(joined)
         if role == "user" and joined.strip():
