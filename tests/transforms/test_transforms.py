@@ -73,7 +73,10 @@ async def test_overflow_moves_to_the_route_target_with_a_larger_window(
         hub.bus.add("t", events.append)
         hub._dead_letter = escalated.append
         reply = await hub.model("r").complete("hi")
+        metrics = hub.metrics()
     assert reply.text == "fits" and reply.transforms == ("fallback",)
+    assert metrics.for_model("fake", "small").transforms == 1
+    assert "xform" in metrics.render_table()
     assert [c.request.model for c in script.calls] == ["small", "big"]
     done = [e for e in events if e.kind is EventKind.REQUEST_TRANSFORMED]
     assert [(e.data["transform"], e.target) for e in done] == [("fallback", "fake:big")]

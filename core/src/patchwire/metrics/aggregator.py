@@ -92,6 +92,7 @@ class _Tally:
         "throttled",
         "timeouts",
         "timeouts_by_operation",
+        "transforms",
         "wait_max",
         "wait_total",
     )
@@ -111,6 +112,7 @@ class _Tally:
         self.retries_scheduled = 0
         self.retry_delay = 0.0
         self.fallbacks = 0
+        self.transforms = 0  # request transforms that ran (patchwire.transforms)
         self.timeouts = 0
         self.timeouts_by_operation: dict[str, int] = {}
         self.input_tokens = 0
@@ -208,6 +210,9 @@ class _Tally:
     def on_fallback(self, event: Event) -> None:
         self.fallbacks += 1
 
+    def on_transform(self, event: Event) -> None:
+        self.transforms += 1
+
     def on_breaker(self, event: Event) -> None:
         self.breaker_transitions += 1
 
@@ -262,6 +267,7 @@ _HANDLERS: Mapping[EventKind, Callable[[_Tally, Event], None]] = {
     EventKind.CACHE_HIT: _Tally.on_cache_hit,
     EventKind.CACHE_MISS: _Tally.on_cache_miss,
     EventKind.FALLBACK_TAKEN: _Tally.on_fallback,
+    EventKind.REQUEST_TRANSFORMED: _Tally.on_transform,
     EventKind.CALL_SUCCEEDED: _Tally.on_succeeded,
     EventKind.CALL_FAILED: _Tally.on_failed,
     EventKind.CREDENTIAL_ACQUIRED: _Tally.on_credential,
@@ -509,6 +515,7 @@ def _row(
             delay_total=tally.retry_delay,
         ),
         fallbacks=tally.fallbacks,
+        transforms=tally.transforms,
         timeouts=tally.timeouts,
         timeouts_by_operation=tally.timeouts_by_operation,
         input_tokens=tally.input_tokens,

@@ -27,6 +27,7 @@ _SUMMED = (
     "succeeded",
     "failed",
     "fallbacks",
+    "transforms",
     "timeouts",
     "input_tokens",
     "output_tokens",

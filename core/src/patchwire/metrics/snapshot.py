@@ -184,6 +184,8 @@ class ConnectorMetrics:
     latency: LatencyMetrics = attrs.field(factory=LatencyMetrics)
     retries: RetryMetrics = attrs.field(factory=RetryMetrics)
     fallbacks: int = 0
+    #: request transforms that ran (context-overflow fallback/trim, output repair...)
+    transforms: int = 0
     #: attempts that ran out of time (counted in ``attempt_errors`` too, as ``degraded``)
     timeouts: int = 0
     #: the same, per operation ("complete", "stream", "tool:search"...)

@@ -65,6 +65,7 @@ _COLUMNS: Sequence[tuple[str, int, Callable[[ConnectorMetrics], str]]] = (
     ("err %", 5, lambda r: _pct(r.error_rate)),
     ("retries", 7, lambda r: str(r.retries.scheduled)),
     ("fallbk", 6, lambda r: str(r.fallbacks)),
+    ("xform", 5, lambda r: str(r.transforms)),
     ("tmo", 5, lambda r: str(r.timeouts)),
     ("tok in", 9, lambda r: str(r.input_tokens)),
     ("tok out", 9, lambda r: str(r.output_tokens)),
