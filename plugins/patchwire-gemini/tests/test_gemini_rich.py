@@ -91,8 +91,11 @@ Session = Callable[..., Any]
 
 
 @pytest.fixture
-async def session(wire: Sent, host: PluginHost) -> AsyncIterator[Callable[..., Any]]:
-    """``await session(**table)``: a hub on a new simulator; both closed after."""
+async def session(
+    wire: Sent, host: PluginHost, gemini_spec: Any
+) -> AsyncIterator[Callable[..., Any]]:
+    """``await session(**table)``: a hub on a new simulator; both closed after, and every
+    request body the connector sent in the test checked against Google's spec."""
     opened: list[Any] = []
 
     async def make(tool_script: Any = None, **table: Any) -> Hub:
@@ -115,6 +118,8 @@ async def session(wire: Sent, host: PluginHost) -> AsyncIterator[Callable[..., A
     yield make
     for thing in reversed(opened):
         await thing.__aexit__(None, None, None)
+    for body in wire.bodies:
+        gemini_spec.validate("GenerateContentRequest", body)
 
 
 def _declaration(body: Any, name: str) -> Any:
@@ -351,7 +356,7 @@ async def test_reasoning_on_2_5_is_a_budget_and_earlier_models_refuse_it(
 
 
 async def test_a_stream_delivers_whole_calls_and_the_assembled_turn(
-    session: Session, wire: Sent
+    session: Session, wire: Sent, gemini_spec: Any
 ) -> None:
     model = (await session()).model("gemini:gemini-3-pro-preview")
     chunks: list[StreamChunk] = [
@@ -377,3 +382,5 @@ async def test_a_stream_delivers_whole_calls_and_the_assembled_turn(
     assert text[-1].finish_reason == "stop" and "".join(c.text for c in text)
     signature = [p for p in text[-1].parts if isinstance(p, Reasoning) and p.signature]
     assert signature  # a late signature on an empty text part is kept with the turn
+    for body in wire.bodies:
+        gemini_spec.validate("GenerateContentRequest", body)
