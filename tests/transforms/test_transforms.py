@@ -6,6 +6,7 @@ event, a log line and a counter, and the reply says which ran. (A plugin's own t
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -42,6 +43,16 @@ def hub_for(plugin_host: Any, clock: Any, **fake: Any) -> Hub:
         "routes": {"r": {"targets": ["fake:small", "fake:big"]}},
     }
     return Hub.from_dict(config, host=plugin_host, clock=clock, seed=1)
+
+
+def part_ids(messages: Sequence[Message], kind: type, attribute: str) -> set[str]:
+    return {
+        getattr(p, attribute)
+        for m in messages
+        if not isinstance(m.content, str)
+        for p in m.content
+        if isinstance(p, kind)
+    }
 
 
 def long_conversation() -> list[Message]:
@@ -96,20 +107,8 @@ async def test_overflow_without_a_larger_target_trims_keeping_system_and_tool_pa
     assert sent[0] == Message("system", "be brief")
     assert sent[-1] == Message("user", "last question")
     assert len(sent) < len(long_conversation())
-    calls = {
-        p.id
-        for m in sent
-        if not isinstance(m.content, str)
-        for p in m.content
-        if isinstance(p, ToolCall)
-    }
-    results = {
-        p.call_id
-        for m in sent
-        if not isinstance(m.content, str)
-        for p in m.content
-        if isinstance(p, ToolResultPart)
-    }
+    calls = part_ids(sent, ToolCall, "id")
+    results = part_ids(sent, ToolResultPart, "call_id")
     assert calls == results
 
 
