@@ -284,3 +284,15 @@ def _no_hint(error: BaseException, response: Any) -> Classification | None:
     if found is None:
         return None
     return Classification(found.category, found.message, status=found.status, code=found.code)
+
+
+class Abort(BaseException):
+    """Not an Exception: nothing in the pipeline classifies it."""
+
+
+class Aborts(Broken):
+    async def complete(self, request: CompletionRequest, attempt: Attempt) -> Completion:
+        try:
+            return await super().complete(request, attempt)
+        except Exception:
+            raise Abort("giving up on this provider") from None

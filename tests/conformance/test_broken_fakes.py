@@ -6,6 +6,7 @@ contrib/template/tests); every fake in ``broken.py`` is that connector with one 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,10 +15,12 @@ from patchwire.errors import Category
 from patchwire.plugins import PluginHost
 from patchwire.testing.conformance import (
     RULES,
+    SECRET,
     CompleteConformance,
     ConformanceFailure,
     EmbedConformance,
     PluginConformance,
+    SimulatedModelConformance,
     StreamConformance,
 )
 
@@ -27,6 +30,7 @@ pytestmark = pytest.mark.integration  # the Acme simulator is a real server on l
 
 T = Category.TRANSIENT
 C, S, E, P = CompleteConformance, StreamConformance, EmbedConformance, PluginConformance
+M = SimulatedModelConformance
 # rule -> (suite class, check, plugin that breaks the rule)
 CASES: dict[str, tuple[type, str, Any]] = {
     "classify-success": (C, "test_success_takes_one_attempt", b.plugin_for(b.Fails)),
@@ -69,6 +73,7 @@ CASES: dict[str, tuple[type, str, Any]] = {
     ),
     "classify-malformed": (C, "test_malformed_body_is_an_error", b.plugin_for(b.EmptyOnBadBody)),
     "classify-truncated": (C, "test_truncated_body_is_an_error", b.plugin_for(b.PartialOnCutBody)),
+    "classify-mixed": (M, "test_no_call_is_lost_under_a_fault_mix", b.plugin_for(b.Aborts)),
     "stream-truncated": (S, "test_truncated_body_is_an_error", b.plugin_for(b.NoEndCheck)),
     "faithful-text": (C, "test_result_is_what_the_server_sent", b.plugin_for(b.Shouts)),
     "faithful-finish": (C, "test_result_is_what_the_server_sent", b.plugin_for(b.AlwaysStops)),
@@ -128,7 +133,9 @@ def test_every_rule_has_a_broken_fake() -> None:
 
 
 @pytest.mark.parametrize("rule", sorted(CASES))
-async def test_the_suite_fails_the_fake_naming_the_rule(rule: str, plugin_host: PluginHost) -> None:
+async def test_the_suite_fails_the_fake_naming_the_rule(
+    rule: str, plugin_host: PluginHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
     suite_class, check, plugin = CASES[rule]
     suite = type(
         "Subject",
@@ -136,16 +143,16 @@ async def test_the_suite_fails_the_fake_naming_the_rule(rule: str, plugin_host: 
         {
             "plugin": plugin,
             "wire": "acme",
+            "connector_type": "acme",
             "model": "acme-embed" if suite_class is E else "acme-small",
         },
     )()
     plugin_host.register(plugin, "broken-acme")
+    monkeypatch.setenv(suite.CREDENTIAL_ENV, SECRET)  # the generic suite's fixture does this
     with pytest.raises(ConformanceFailure) as info:
-        outcome = (
-            getattr(suite, check)(plugin_host)
-            if check != "test_states_a_valid_contract_version"
-            else getattr(suite, check)()
-        )
+        method = getattr(suite, check)
+        takes_host = "conformance_host" in inspect.signature(method).parameters
+        outcome = method(plugin_host) if takes_host else method()
         if outcome is not None:
             await outcome
     message = str(info.value)

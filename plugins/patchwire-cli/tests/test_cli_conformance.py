@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from patchwire.hub import Hub
 from patchwire.plugins import PluginHost
-from patchwire.testing.conformance import ConnectorConformance, Scenario
+from patchwire.testing.conformance import ConnectorConformance, InstalledPluginChecks, Scenario
 from patchwire_cli.plugin import plugin
 
 pytestmark = pytest.mark.integration
@@ -61,3 +61,8 @@ class TestCliConformance(ConnectorConformance):
 
     async def call(self, hub: Hub) -> Any:
         return await hub.tool(self.connector_name).call("run")
+
+
+class TestCliPlugin(InstalledPluginChecks):
+    plugin = plugin
+    connector_type = "cli"

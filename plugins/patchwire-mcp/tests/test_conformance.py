@@ -16,7 +16,12 @@ from typing import Any
 import pytest
 from patchwire.hub import Hub
 from patchwire.plugins import PluginHost
-from patchwire.testing.conformance import SECRET, ConnectorConformance, Scenario
+from patchwire.testing.conformance import (
+    SECRET,
+    ConnectorConformance,
+    InstalledPluginChecks,
+    Scenario,
+)
 from patchwire_mcp.plugin import plugin
 
 pytestmark = pytest.mark.integration
@@ -75,3 +80,8 @@ class TestMcpConformance(ConnectorConformance):
 
     async def call(self, hub: Hub) -> Any:
         return await hub.tool(self.connector_name).call("probe")
+
+
+class TestMcpPlugin(InstalledPluginChecks):
+    plugin = plugin
+    connector_type = "mcp"

@@ -14,7 +14,12 @@ import pytest
 from aiohttp import web
 from patchwire.hub import Hub
 from patchwire.plugins import PluginHost
-from patchwire.testing.conformance import SECRET, ConnectorConformance, Scenario
+from patchwire.testing.conformance import (
+    SECRET,
+    ConnectorConformance,
+    InstalledPluginChecks,
+    Scenario,
+)
 from patchwire_web.plugin import plugin
 
 pytestmark = pytest.mark.integration
@@ -82,3 +87,8 @@ class TestWebConformance(ConnectorConformance):
 
     async def call(self, hub: Hub) -> Any:
         return await hub.tool(self.connector_name).call("get")
+
+
+class TestWebPlugin(InstalledPluginChecks):
+    plugin = plugin
+    connector_type = "web"

@@ -18,7 +18,9 @@ A failure names the rule (:data:`RULES`), the expected and observed values, the
 connector frame and the fix.
 
 :class:`ConnectorConformance` is the smaller suite for a connector with no simulator
-(a tool driven through a server or program the test starts itself).
+(a tool driven through a server or program the test starts itself), watched for the same
+hygiene rules; :class:`InstalledPluginChecks` checks any plugin's entry point and contract
+version.
 """
 
 from patchwire.testing.conformance.complete import CompleteConformance
@@ -29,7 +31,7 @@ from patchwire.testing.conformance.generic import (
     SimulatedModelConformance,
 )
 from patchwire.testing.conformance.harness import SECRET, Run, SimulatedSuite
-from patchwire.testing.conformance.plugin import PluginConformance
+from patchwire.testing.conformance.plugin import InstalledPluginChecks, PluginConformance
 from patchwire.testing.conformance.rules import RULES, ConformanceFailure, Rule
 from patchwire.testing.conformance.stream import StreamConformance
 
@@ -40,6 +42,7 @@ __all__ = [
     "ConformanceFailure",
     "ConnectorConformance",
     "EmbedConformance",
+    "InstalledPluginChecks",
     "PluginConformance",
     "Rule",
     "Run",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib.metadata as md
 import os
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from patchwire import hookspecs
 from patchwire.connector import Capability
@@ -19,7 +19,7 @@ from patchwire.testing.conformance.operation import PROMPT
 from patchwire.testing.conformance.rules import require
 from patchwire.tools import ToolSpec
 
-__all__ = ["PluginConformance"]
+__all__ = ["InstalledPluginChecks", "PluginConformance"]
 
 WEATHER = ToolSpec(
     "get_weather",
@@ -34,7 +34,65 @@ ANSWER = {
 }
 
 
-class PluginConformance(SimulatedSuite):
+class InstalledPluginChecks:
+    """The plugin as installed: set ``plugin`` (the plugin object) and ``connector_type``.
+    Any plugin's tests can subclass it; :class:`PluginConformance` includes it."""
+
+    plugin: ClassVar[object]
+    connector_type: ClassVar[str] = ""
+
+    def installed_type(self) -> str:
+        return self.connector_type or str(getattr(self, "wire", ""))
+
+    def test_loads_through_its_entry_point(self) -> None:
+        found = [
+            ep
+            for ep in md.entry_points(group=hookspecs.PROJECT)
+            if ep.value.split(":")[0] == type(self.plugin).__module__
+        ]
+        require(
+            bool(found),
+            "entry-point",
+            expected=f"an entry point in group 'patchwire' naming {type(self.plugin).__module__}",
+            observed="none installed (is the distribution installed, pip install -e .?)",
+            frame=type(self.plugin).__module__,
+        )
+        package = type(self.plugin).__module__.split(".")[0]
+        dist = found[0].dist.name if found[0].dist is not None else ""
+        saved = os.environ.get(ALLOWLIST_ENV)
+        os.environ[ALLOWLIST_ENV] = dist
+        try:
+            host = PluginHost()
+            registered = host.registries.connectors.get(self.installed_type())
+            failures = [p for p in host.plugins if getattr(p, "error", None)]
+        finally:
+            if saved is None:
+                os.environ.pop(ALLOWLIST_ENV, None)
+            else:
+                os.environ[ALLOWLIST_ENV] = saved
+        require(
+            registered is not None and registered.__module__.split(".")[0] == package,
+            "entry-point",
+            expected=f"distribution {dist!r} registers connector type {self.installed_type()!r}",
+            observed=f"registered {registered!r}; load problems: {failures!r}",
+            frame=found[0].value,
+        )
+
+    def test_states_a_valid_contract_version(self) -> None:
+        stated = getattr(self.plugin, "PATCHWIRE_CONTRACT", None)
+        major = hookspecs.CONTRACT_VERSION.split(".")[0]
+        ok = isinstance(stated, str) and stated.split(".")[0] == major
+        require(
+            ok and isinstance(stated, str) and all(p.isdigit() for p in stated.split(".")),
+            "contract-version",
+            expected=f'PATCHWIRE_CONTRACT a string like "{hookspecs.CONTRACT_VERSION}"'
+            f" (major {major})",
+            observed=repr(stated),
+            frame=f"{type(self.plugin).__module__}.{type(self.plugin).__qualname__}",
+        )
+
+
+class PluginConformance(InstalledPluginChecks, SimulatedSuite):
     """Subclass with ``plugin``, ``wire`` and ``model`` (and ``embed_model`` for a
     connector that embeds) to check the plugin as installed and its capabilities."""
 
@@ -62,52 +120,6 @@ class PluginConformance(SimulatedSuite):
     def _claimed(self) -> frozenset[Capability]:
         cls = self.connector_class()
         return frozenset(cls.capabilities) if cls is not None else frozenset()
-
-    async def test_loads_through_its_entry_point(self, conformance_host: PluginHost) -> None:
-        found = [
-            ep
-            for ep in md.entry_points(group=hookspecs.PROJECT)
-            if ep.value.split(":")[0] == type(self.plugin).__module__
-        ]
-        require(
-            bool(found),
-            "entry-point",
-            expected=f"an entry point in group 'patchwire' naming {type(self.plugin).__module__}",
-            observed="none installed (is the distribution installed, pip install -e .?)",
-            frame=type(self.plugin).__module__,
-        )
-        dist = found[0].dist.name if found[0].dist is not None else ""
-        saved = os.environ.get(ALLOWLIST_ENV)
-        os.environ[ALLOWLIST_ENV] = dist
-        try:
-            host = PluginHost()
-            registered = host.registries.connectors.get(self.type_name())
-            failures = [p for p in host.plugins if getattr(p, "error", None)]
-        finally:
-            if saved is None:
-                os.environ.pop(ALLOWLIST_ENV, None)
-            else:
-                os.environ[ALLOWLIST_ENV] = saved
-        require(
-            registered is not None and registered is self.connector_class(),
-            "entry-point",
-            expected=f"distribution {dist!r} registers connector type {self.type_name()!r}",
-            observed=f"registered {registered!r}; load problems: {failures!r}",
-            frame=found[0].value,
-        )
-
-    def test_states_a_valid_contract_version(self) -> None:
-        stated = getattr(self.plugin, "PATCHWIRE_CONTRACT", None)
-        major = hookspecs.CONTRACT_VERSION.split(".")[0]
-        ok = isinstance(stated, str) and stated.split(".")[0] == major
-        require(
-            ok and isinstance(stated, str) and all(p.isdigit() for p in stated.split(".")),
-            "contract-version",
-            expected=f'PATCHWIRE_CONTRACT a string like "{hookspecs.CONTRACT_VERSION}"'
-            f" (major {major})",
-            observed=repr(stated),
-            frame=f"{type(self.plugin).__module__}.{type(self.plugin).__qualname__}",
-        )
 
     async def test_claimed_capabilities_work(self, conformance_host: PluginHost) -> None:
         async with self.run(conformance_host) as run:

@@ -90,6 +90,12 @@ _ALL = (
         "read the whole body through patchwire.http and parse it; never return partial data",
     ),
     Rule(
+        "classify-mixed",
+        "under a mix of faults every call ends in a result or a classified PatchwireError",
+        "let transport errors propagate (core classifies them) and raise PatchwireError"
+        " subclasses for what you know; never raise BaseException subclasses",
+    ),
+    Rule(
         "stream-truncated",
         "a stream that ends before the provider's end marker is an error, never a short success",
         "remember whether the end marker ([DONE], message_stop, a finish reason) arrived and"
