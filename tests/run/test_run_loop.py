@@ -193,3 +193,20 @@ async def test_cancelling_a_run_cancels_its_tool_calls(plugin_host, virtual_cloc
         with pytest.raises(asyncio.CancelledError):
             await task
         assert leftover(before) == set()
+
+
+async def test_the_cost_budget_ends_a_run_before_another_model_call(
+    plugin_host, virtual_clock, scripts
+):
+    llm, _ = scripts
+    llm.default = lambda request, attempt: asks(("double", {"n": 1}))
+    config = {
+        "connectors": {
+            "llm": {"type": "fake", "prices": {"m": {"input": 1_000_000, "output": 0}}},
+        }
+    }
+    async with Hub.from_dict(config, host=plugin_host, clock=virtual_clock) as hub:
+        with pytest.raises(RunBudgetError) as info:
+            await hub.model("llm:m").run("go", tools=[double], max_cost=25.0)
+    assert info.value.budget == "cost"
+    assert len(llm.calls) == 3  # $10 a turn: the third crosses $25, no fourth starts

@@ -59,10 +59,11 @@ def optional(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     max_steps=st.integers(1, 6),
     max_tool_calls=optional(st.integers(1, 8)),
     max_tokens=optional(st.integers(1, 200)),
+    max_cost=optional(st.sampled_from([0.5, 20.0, 90.0])),
     timeout=optional(st.sampled_from([0.5, 2.0, 5.0, 12.0, 40.0])),
 )
 async def test_a_run_never_exceeds_max_steps_its_budgets_or_its_deadline(
-    turns, outcomes, max_steps, max_tool_calls, max_tokens, timeout
+    turns, outcomes, max_steps, max_tool_calls, max_tokens, max_cost, timeout
 ) -> None:
     clock = VirtualClock()
     llm = FakeScript().extend(reply_for(*t, step) for step, t in enumerate(turns))
@@ -72,7 +73,13 @@ async def test_a_run_never_exceeds_max_steps_its_budgets_or_its_deadline(
     FakeConnector.scripts.update({"llm": llm, "tools": tools})
     config = {
         "connectors": {
-            "llm": {"type": "fake", "retry": {"max_attempts": 1}, "timeout": 100},
+            "llm": {
+                "type": "fake",
+                "retry": {"max_attempts": 1},
+                "timeout": 100,
+                # a dollar per input token, so a turn's cost is its token count
+                "prices": {"m": {"input": 1_000_000, "output": 0}},
+            },
             "tools": {"type": "fake", "retry": {"max_attempts": 1}, "timeout": 100},
         }
     }
@@ -84,6 +91,7 @@ async def test_a_run_never_exceeds_max_steps_its_budgets_or_its_deadline(
                 max_steps=max_steps,
                 max_tool_calls=max_tool_calls,
                 max_tokens=max_tokens,
+                max_cost=max_cost,
                 timeout=timeout,
             )
         except PatchwireError as err:
@@ -98,6 +106,9 @@ async def test_a_run_never_exceeds_max_steps_its_budgets_or_its_deadline(
         tokens = [t[1] for t in turns] + [1]  # the default turn counts 1
         spent_before_last = sum(tokens[: len(llm.calls) - 1])
         assert spent_before_last < max_tokens
+    if max_cost is not None:
+        tokens = [t[1] for t in turns] + [1]
+        assert sum(tokens[: len(llm.calls) - 1]) < max_cost
     if isinstance(result, Run):
         assert len(result.steps) == len(llm.calls)
         assert not result.completion.tool_calls

@@ -142,3 +142,15 @@ async def test_names_that_clash_are_made_unique_and_two_functions_with_one_name_
     assert box.bound["web_weather_2"].source == "other:weather"
     with pytest.raises(ValueError, match="share the name"):
         await resolve_tools([function_tool(shout), function_tool(shout)])
+
+
+async def test_a_stream_offers_bound_hub_tools_by_their_specs(
+    plugin_host, virtual_clock, fake_scripts
+) -> None:
+    from patchwire.testing import FakeScript
+
+    script = fake_scripts.setdefault("fake", FakeScript())
+    async with Hub.from_dict({}, host=plugin_host, clock=virtual_clock) as h:
+        bound = await h.tool("fake").as_tools()
+        chunks = [c async for c in h.model("fake:m").stream("hi", tools=list(bound))]
+    assert chunks and [t.name for t in script.calls[0].request.tools] == ["fake_echo"]

@@ -163,6 +163,8 @@ def as_tool_specs(tools: Sequence[Any]) -> tuple[ToolSpec, ...]:
     for item in tools:
         if isinstance(item, ToolSpec):
             specs.append(item)
+        elif isinstance(getattr(item, "spec", None), ToolSpec):  # a BoundTool (run_tools)
+            specs.append(item.spec)
         elif isinstance(item, type):
             specs.append(ToolSpec.from_type(item))
         elif callable(item):
