@@ -210,3 +210,21 @@ async def test_the_cost_budget_ends_a_run_before_another_model_call(
             await hub.model("llm:m").run("go", tools=[double], max_cost=25.0)
     assert info.value.budget == "cost"
     assert len(llm.calls) == 3  # $10 a turn: the third crosses $25, no fourth starts
+
+
+@pytest.mark.parametrize(("limit", "took"), [(None, 2.0), (1, 4.0)])
+async def test_a_turns_calls_run_concurrently_within_the_tools_concurrency_limit(
+    plugin_host, virtual_clock, fake_scripts, limit, took
+):
+    llm = fake_scripts.setdefault("llm", FakeScript())
+    tools = fake_scripts.setdefault("tools", FakeScript())
+    llm.push(asks(("tools_echo", {"a": 1}), ("tools_echo", {"b": 2})), answer())
+    tools.push(Delay(2.0, ToolResult(text="a")), Delay(2.0, ToolResult(text="b")))
+    table: dict[str, Any] = {"type": "fake"}
+    if limit is not None:
+        table["limits"] = {"max_concurrency": limit}
+    config = {"connectors": {"llm": {"type": "fake"}, "tools": table}}
+    async with Hub.from_dict(config, host=plugin_host, clock=virtual_clock) as hub:
+        run = await hub.model("llm:m").run("go", tools=[hub.tool("tools")])
+    assert run.steps[0].latency == pytest.approx(took)
+    assert sorted(c.time for c in tools.calls) == ([0.0, 0.0] if limit is None else [0.0, 2.0])
