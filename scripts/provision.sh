@@ -14,7 +14,8 @@ cd "$(dirname "$0")/.."
 # One program per line: the program the tests look up on PATH, the Debian package that
 # provides it ("-" when none does), and a build installed into .venv when apt-get cannot be
 # used or has no package ("-" when there is none): pip:DIST:FILE (FILE is the program's path
-# inside site-packages) or npm:PACKAGE:BIN (BIN under node_modules/.bin).
+# inside site-packages), npm:PACKAGE:BIN (BIN under node_modules/.bin) or sh:SCRIPT:FILE (a
+# script of the repo that installs FILE, a path under the repo).
 PROGRAMS='
 jq              jq              -
 pandoc          pandoc          pip:pypandoc-binary:pypandoc/files/pandoc
@@ -23,6 +24,7 @@ redis-server    redis-server    -
 tinyproxy       tinyproxy       -
 prometheus      prometheus      -
 openssl         openssl         -
+mcp-conformance -               sh:plugins/patchwire-mcp/conformance/provision.sh:.venv/node/bin/mcp-conformance
 '
 
 venv_bin="$PWD/.venv/bin"
@@ -66,6 +68,10 @@ install_fallback() {
       command -v npm >/dev/null 2>&1 || return 1
       npm install --silent --no-save --prefix "$PWD/.venv/node" "$dist" >&2 || return 1
       target="$PWD/.venv/node/node_modules/.bin/$file"
+      ;;
+    sh)
+      "./$dist" >&2 || return 1
+      target="$PWD/$file"
       ;;
     *) return 1 ;;
   esac
