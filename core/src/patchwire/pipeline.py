@@ -43,10 +43,11 @@ from patchwire.escalation import Failure
 from patchwire.events import Event, EventKind
 from patchwire.features import check_request, finish_output
 from patchwire.limiter import LimiterRefused, Permit
-from patchwire.output import OutputSpec
+from patchwire.output import OutputSpec, OutputValidationError
 from patchwire.prices import Bill, PriceTable
 from patchwire.redact import Redactor
 from patchwire.runtime import ConnectorRuntime
+from patchwire.tools import ToolArgumentsError
 from patchwire.types import (
     CallOptions,
     Completion,
@@ -337,7 +338,7 @@ class Pipeline:
                     attempt=attempt_no,
                     category=cls.category.value,
                     message=cls.message,
-                    data=_TIMED_OUT if _timed_out(exc) else {},
+                    data=_attempt_data(exc),
                 )
                 if cls.category is Category.AUTH and not refreshed and cls.status != 403:
                     refreshed = True
@@ -587,6 +588,7 @@ class Pipeline:
         cached: bool,
         missing: tuple[str, ...] = (),
         saved: float | None = None,
+        tool_calls: int = 0,
     ) -> float:
         now = self.clock.now()
         latency = now - start
@@ -596,6 +598,8 @@ class Pipeline:
         data: dict[str, object] = {"cost_missing": missing} if missing else {}
         if savings:
             data["cache_savings"] = savings
+        if tool_calls:
+            data["tool_calls"] = tool_calls
         self.emit(
             Event(
                 EventKind.CALL_SUCCEEDED,
@@ -614,6 +618,27 @@ class Pipeline:
             )
         )
         return latency
+
+    def _finish_output(
+        self, output: OutputSpec, result: Completion, target: Target, attempts: int, call_id: int
+    ) -> Completion:
+        try:
+            return finish_output(output, result, target.runtime.name, attempts)
+        except OutputValidationError:
+            # The attempt's reply did not validate: an attempt failure of its own, marked so
+            # the metrics count it per connector:model even when a transform heals the call.
+            self._event(
+                EventKind.ATTEMPT_FAILED,
+                target.runtime.name,
+                target.model,
+                call_id,
+                "complete",
+                attempt=attempts,
+                category=Category.INTEGRATION.value,
+                message="the reply does not match the requested output schema",
+                data=_INVALID_OUTPUT,
+            )
+            raise
 
     def _bill(self, target: Target, usage: Usage) -> Bill:
         if target.model is None:
@@ -674,7 +699,7 @@ class Pipeline:
                         )
                         if output is not None:
                             # After the route, not per attempt: the error keeps its type and raw text.
-                            result = finish_output(output, result, target.runtime.name, attempts)
+                            result = self._finish_output(output, result, target, attempts, call_id)
                         break
                     except PatchwireError as err:
                         healed = self._transform and self._transform(
@@ -714,6 +739,8 @@ class Pipeline:
             hit,
             () if hit else billed.missing,
             saved=billed.total if hit else None,
+            # Counted whether or not the cache served them: the calls reached the application.
+            tool_calls=len(result.tool_calls) if result.parts else 0,
         )
         # Built directly: attrs.evolve introspects the class on every call, and this is the hot path.
         return Completion(
@@ -750,12 +777,16 @@ class Pipeline:
             raise
         assert held is not None
         usage: Usage | None = None
+        tool_calls = 0
         outcome: BaseException | None = None
         try:
             chunk = first
             while chunk is not None:
                 if chunk.usage is not None:
                     usage = check_usage(chunk.usage)
+                if chunk.parts:
+                    # The finishing chunk carries the whole turn, its assembled calls included.
+                    tool_calls = len(chunk.tool_calls)
                 yield chunk
                 try:
                     with deadline_scope(clock, deadline):
@@ -790,7 +821,7 @@ class Pipeline:
                 attempt=attempts,
                 category=cls.category.value,
                 message=error.message,
-                data=_TIMED_OUT if _timed_out(exc) else {},
+                data=_attempt_data(exc),
             )
             if held.breaker is not None:
                 if cls.category in _BREAKER_FAILURES:
@@ -823,6 +854,7 @@ class Pipeline:
             None if billed is None else billed.cost(),
             False,
             () if billed is None else billed.missing,
+            tool_calls=tool_calls,
         )
 
     def batcher(
@@ -969,12 +1001,24 @@ class Pipeline:
         return result
 
 
-# Marks an ATTEMPT_FAILED event whose attempt ran out of time, for the metrics' timeouts.
+# Marks an ATTEMPT_FAILED event whose attempt ran out of time, for the metrics' timeouts,
+# and one whose reply failed validation (structured output, tool-call arguments), for
+# the metrics' invalid_outputs.
 _TIMED_OUT = MappingProxyType({"timeout": True})
+_INVALID_OUTPUT = MappingProxyType({"invalid": "output"})
+_INVALID_TOOL_ARGUMENTS = MappingProxyType({"invalid": "tool_arguments"})
 
 
 def _timed_out(exc: BaseException) -> bool:
     return isinstance(exc, TimeoutError) and not isinstance(exc, PatchwireError)
+
+
+def _attempt_data(exc: BaseException) -> Mapping[str, object]:
+    if _timed_out(exc):
+        return _TIMED_OUT
+    if isinstance(exc, ToolArgumentsError):
+        return _INVALID_TOOL_ARGUMENTS
+    return {}
 
 
 def _tokens_used(result: object) -> int | None:

@@ -18,6 +18,10 @@ What is counted, per ``(connector, model)`` as the events name them:
   and a reply whose cost is unknown counts in ``cost_unknown`` instead of adding zero,
   with ``cost_missing`` naming the pricing rules that were unknown (``price`` for a model
   without one); ``cache_savings`` adds up what the provider's prompt cache saved;
+* ``tool_calls``: tool calls returned to the application (served from cache or not);
+  ``invalid_outputs``: replies that failed validation, by what failed (``output``: the
+  structured output; ``tool_arguments``: a tool call's arguments), counted under the
+  model that answered even when a transform or fallback then saved the call;
 * limiter waits and refusals, cache hits and misses, fallbacks taken (under the target
   left), breaker transitions, credential events, embedding batches sent;
 * current state, the same in every view: breaker state and the quota as last reported.
@@ -47,6 +51,9 @@ from patchwire.metrics.snapshot import (
 __all__ = ["MetricsAggregator"]
 
 _UNKNOWN_CATEGORY = "unknown"
+# What an ATTEMPT_FAILED event's ``invalid`` mark may name; anything else is not counted,
+# so event data cannot add keys to exported metrics.
+_INVALID_KINDS = frozenset({"output", "tool_arguments"})
 _RESET_TEXT_LIMIT = 64
 
 
@@ -79,6 +86,7 @@ class _Tally:
         "failed_without_retry",
         "fallbacks",
         "input_tokens",
+        "invalid_outputs",
         "latency",
         "output_tokens",
         "refused",
@@ -92,6 +100,7 @@ class _Tally:
         "throttled",
         "timeouts",
         "timeouts_by_operation",
+        "tool_calls",
         "transforms",
         "wait_max",
         "wait_total",
@@ -131,6 +140,8 @@ class _Tally:
         self.credential_events: dict[str, int] = {}
         self.batches = 0
         self.batched_items = 0
+        self.tool_calls = 0
+        self.invalid_outputs: dict[str, int] = {}
 
     def on_started(self, event: Event) -> None:
         self.started += 1
@@ -149,6 +160,9 @@ class _Tally:
             savings = data.get("cache_savings")
             if isinstance(savings, float) and math.isfinite(savings):
                 self.cache_savings += savings
+            calls = data.get("tool_calls")
+            if type(calls) is int and calls > 0:
+                self.tool_calls += calls
         if event.cached:
             return
         if event.input_tokens:
@@ -183,6 +197,9 @@ class _Tally:
             self.timeouts += 1
             operation = event.operation
             self.timeouts_by_operation[operation] = self.timeouts_by_operation.get(operation, 0) + 1
+        invalid = event.data.get("invalid")
+        if invalid in _INVALID_KINDS:
+            self.invalid_outputs[invalid] = self.invalid_outputs.get(invalid, 0) + 1
 
     def on_retry(self, event: Event) -> None:
         self.retries_scheduled += 1
@@ -235,6 +252,7 @@ class _Tally:
             (self.credential_events, other.credential_events),
             (self.timeouts_by_operation, other.timeouts_by_operation),
             (self.cost_missing, other.cost_missing),
+            (self.invalid_outputs, other.invalid_outputs),
         ):
             for key, n in theirs.items():
                 mine[key] = mine.get(key, 0) + n
@@ -253,6 +271,7 @@ _ADDITIVE = tuple(
         "credential_events",
         "timeouts_by_operation",
         "cost_missing",
+        "invalid_outputs",
         "latency",
         "wait_max",
     }
@@ -536,4 +555,6 @@ def _row(
         credential_events=tally.credential_events,
         batches=tally.batches,
         batched_items=tally.batched_items,
+        tool_calls=tally.tool_calls,
+        invalid_outputs=tally.invalid_outputs,
     )

@@ -36,6 +36,7 @@ _SUMMED = (
     "cache_savings",
     "batches",
     "batched_items",
+    "tool_calls",
 )
 
 
@@ -55,6 +56,7 @@ def combine_rows(
         "credential_events",
         "timeouts_by_operation",
         "cost_missing",
+        "invalid_outputs",
     ):
         counts: Counter[str] = Counter()
         for row in rows:

@@ -206,6 +206,11 @@ class ConnectorMetrics:
     credential_events: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen_counts)
     batches: int = 0
     batched_items: int = 0
+    #: tool calls returned to the application
+    tool_calls: int = 0
+    #: replies that failed validation, by what failed: "output" (the structured output),
+    #: "tool_arguments" (a tool call's arguments are not a JSON object)
+    invalid_outputs: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen_counts)
 
     @property
     def name(self) -> str:

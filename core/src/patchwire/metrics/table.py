@@ -69,6 +69,8 @@ _COLUMNS: Sequence[tuple[str, int, Callable[[ConnectorMetrics], str]]] = (
     ("tmo", 5, lambda r: str(r.timeouts)),
     ("tok in", 9, lambda r: str(r.input_tokens)),
     ("tok out", 9, lambda r: str(r.output_tokens)),
+    ("tools", 6, lambda r: str(r.tool_calls)),
+    ("invalid", 7, lambda r: str(sum(r.invalid_outputs.values()))),
     ("cost", 10, _cost),
     ("saved", 8, lambda r: f"{r.cache_savings:.4f}"),
     ("cache %", 7, lambda r: _pct(r.cache.hit_rate)),
