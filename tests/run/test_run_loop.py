@@ -228,3 +228,20 @@ async def test_a_turns_calls_run_concurrently_within_the_tools_concurrency_limit
         run = await hub.model("llm:m").run("go", tools=[hub.tool("tools")])
     assert run.steps[0].latency == pytest.approx(took)
     assert sorted(c.time for c in tools.calls) == ([0.0, 0.0] if limit is None else [0.0, 2.0])
+
+
+async def test_an_approver_that_fails_declines_and_bad_stop_on_is_refused(
+    plugin_host, virtual_clock, scripts
+):
+    llm, tools = scripts
+    llm.push(asks(("tools_echo", {})), answer())
+
+    async def broken(call: ToolCall) -> bool:
+        raise RuntimeError("approver bug")
+
+    async with hub_for(plugin_host, virtual_clock) as hub:
+        bound = await hub.tool("tools").as_tools(needs_approval=True)
+        run = await hub.model("llm:m").run("go", tools=[bound], approve=broken)
+        with pytest.raises(ValueError, match="stop_on must hold error categories"):
+            await hub.model("llm:m").run("go", tools=[double], stop_on=["fatal"])
+    assert run.steps[0].tools[0].category == "declined" and tools.calls == []

@@ -30,6 +30,7 @@ call kills its process group when cancelled) outlives the run.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -60,6 +61,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+log = logging.getLogger("patchwire.run")
 
 #: tool failure categories that end a run instead of going back to the model
 DEFAULT_STOP_ON: frozenset[Category] = frozenset({Category.AUTH})
@@ -261,7 +263,12 @@ async def run_events(
     _limit("max_tool_calls", max_tool_calls, whole=True)
     _limit("max_tokens", max_tokens, whole=True)
     _limit("max_cost", max_cost, whole=False)
-    stops = frozenset(Category(c) for c in stop_on)
+    try:
+        stops = frozenset(Category(c) for c in stop_on)
+    except ValueError:
+        raise InvalidArgument(
+            f"stop_on must hold error categories ({', '.join(c.value for c in Category)})"
+        ) from None
     clock = model.clock
     state = _State(clock, clock.now(), None, list(check_prompt(prompt)))
     if timeout is not None:
@@ -433,7 +440,14 @@ async def _one(
         )
     if tool.needs_approval:
         assert approve is not None  # _check_box refused the run otherwise
-        if not await _within(state, approve(call)):
+        try:
+            approved = await _within(state, approve(call))
+        except PatchwireError:
+            raise
+        except Exception as exc:  # the approver's own bug: the call does not run
+            log.warning("the approver failed on %s: %s", call.name, type(exc).__name__)
+            approved = False
+        if not approved:
             return failed("the application declined this call", "declined", tool.source)
     try:
         result = await _within(state, tool.runner(call, state.time_left()))
