@@ -22,15 +22,20 @@ from patchwire.testing.conformance import (
     PluginConformance,
     SimulatedModelConformance,
     StreamConformance,
+    StructuredOutputConformance,
+    ToolsConformance,
 )
 
 from conformance import broken as b
+from conformance import broken_rich as r
 
 pytestmark = pytest.mark.integration  # the Acme simulator is a real server on loopback
 
 T = Category.TRANSIENT
 C, S, E, P = CompleteConformance, StreamConformance, EmbedConformance, PluginConformance
 M = SimulatedModelConformance
+TL, SO = ToolsConformance, StructuredOutputConformance
+OPENAI = {TL, SO}  # the rich-call fakes are the openai connector with one defect
 # rule -> (suite class, check, plugin that breaks the rule)
 CASES: dict[str, tuple[type, str, Any]] = {
     "classify-success": (C, "test_success_takes_one_attempt", b.plugin_for(b.Fails)),
@@ -74,6 +79,21 @@ CASES: dict[str, tuple[type, str, Any]] = {
     "classify-malformed": (C, "test_malformed_body_is_an_error", b.plugin_for(b.EmptyOnBadBody)),
     "classify-truncated": (C, "test_truncated_body_is_an_error", b.plugin_for(b.PartialOnCutBody)),
     "classify-mixed": (M, "test_no_call_is_lost_under_a_fault_mix", b.plugin_for(b.Aborts)),
+    "tools-sent": (
+        TL,
+        "test_tool_calls_are_what_the_server_sent",
+        r.openai_plugin_for(r.DropsTools),
+    ),
+    "faithful-tool-calls": (
+        TL,
+        "test_tool_calls_are_what_the_server_sent",
+        r.openai_plugin_for(r.LosesArguments),
+    ),
+    "structured-sent": (
+        SO,
+        "test_parsed_is_what_the_server_sent",
+        r.openai_plugin_for(r.DropsSchema),
+    ),
     "stream-truncated": (S, "test_truncated_body_is_an_error", b.plugin_for(b.NoEndCheck)),
     "faithful-text": (C, "test_result_is_what_the_server_sent", b.plugin_for(b.Shouts)),
     "faithful-finish": (C, "test_result_is_what_the_server_sent", b.plugin_for(b.AlwaysStops)),
@@ -142,9 +162,13 @@ async def test_the_suite_fails_the_fake_naming_the_rule(
         (suite_class,),
         {
             "plugin": plugin,
-            "wire": "acme",
-            "connector_type": "acme",
-            "model": "acme-embed" if suite_class is E else "acme-small",
+            "wire": "openai" if suite_class in OPENAI else "acme",
+            "connector_type": "openai" if suite_class in OPENAI else "acme",
+            "model": "gpt-4o-mini"
+            if suite_class in OPENAI
+            else "acme-embed"
+            if suite_class is E
+            else "acme-small",
         },
     )()
     plugin_host.register(plugin, "broken-acme")

@@ -7,6 +7,8 @@ from patchwire.testing.conformance import (
     CompleteConformance,
     PluginConformance,
     StreamConformance,
+    StructuredOutputConformance,
+    ToolsConformance,
 )
 from patchwire_anthropic.plugin import AnthropicPlugin
 
@@ -28,4 +30,12 @@ class TestAnthropicComplete(Anthropic, CompleteConformance):
 
 
 class TestAnthropicStream(Anthropic, StreamConformance):
+    pass
+
+
+class TestAnthropicTools(Anthropic, ToolsConformance):
+    pass
+
+
+class TestAnthropicStructuredOutput(Anthropic, StructuredOutputConformance):
     pass

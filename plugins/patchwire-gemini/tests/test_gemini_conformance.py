@@ -8,6 +8,8 @@ from patchwire.testing.conformance import (
     EmbedConformance,
     PluginConformance,
     StreamConformance,
+    StructuredOutputConformance,
+    ToolsConformance,
 )
 from patchwire_gemini.plugin import GeminiPlugin
 
@@ -34,3 +36,11 @@ class TestGeminiStream(Gemini, StreamConformance):
 
 class TestGeminiEmbed(Gemini, EmbedConformance):
     model = "gemini-embedding-001"
+
+
+class TestGeminiTools(Gemini, ToolsConformance):
+    pass
+
+
+class TestGeminiStructuredOutput(Gemini, StructuredOutputConformance):
+    pass

@@ -8,6 +8,8 @@ from patchwire.testing.conformance import (
     EmbedConformance,
     PluginConformance,
     StreamConformance,
+    StructuredOutputConformance,
+    ToolsConformance,
 )
 from patchwire_openai.plugin import OpenAIPlugin
 
@@ -34,3 +36,11 @@ class TestOpenAIStream(OpenAI, StreamConformance):
 
 class TestOpenAIEmbed(OpenAI, EmbedConformance):
     model = "text-embedding-3-small"
+
+
+class TestOpenAITools(OpenAI, ToolsConformance):
+    pass
+
+
+class TestOpenAIStructuredOutput(OpenAI, StructuredOutputConformance):
+    pass

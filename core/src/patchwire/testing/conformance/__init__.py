@@ -12,7 +12,8 @@ simulator (``patchwire_register_simulators``)::
 check one operation each: the classification of every class of answer, that the result
 is what the server sent, hygiene (no hidden retries, the same request every attempt, no
 leftovers, no blocked loop, the credential nowhere) and cancellation and deadlines.
-:class:`PluginConformance` checks the plugin as installed: its entry point, its contract
+:class:`ToolsConformance` and :class:`StructuredOutputConformance` check the rich calls
+of a connector that claims them. :class:`PluginConformance` checks the plugin as installed: its entry point, its contract
 version, that claimed capabilities work and unclaimed ones are refused before sending.
 A failure names the rule (:data:`RULES`), the expected and observed values, the
 connector frame and the fix.
@@ -32,6 +33,7 @@ from patchwire.testing.conformance.generic import (
 )
 from patchwire.testing.conformance.harness import SECRET, Run, SimulatedSuite
 from patchwire.testing.conformance.plugin import InstalledPluginChecks, PluginConformance
+from patchwire.testing.conformance.rich import StructuredOutputConformance, ToolsConformance
 from patchwire.testing.conformance.rules import RULES, ConformanceFailure, Rule
 from patchwire.testing.conformance.stream import StreamConformance
 
@@ -50,4 +52,6 @@ __all__ = [
     "SimulatedModelConformance",
     "SimulatedSuite",
     "StreamConformance",
+    "StructuredOutputConformance",
+    "ToolsConformance",
 ]

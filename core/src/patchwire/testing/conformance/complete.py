@@ -8,7 +8,7 @@ from patchwire.hub import Hub
 from patchwire.plugins import PluginHost
 from patchwire.testing.conformance.operation import PROMPT, OperationChecks
 from patchwire.testing.conformance.rules import require
-from patchwire.types import Completion, Usage
+from patchwire.types import FINISH_REASONS, Completion, Usage
 
 __all__ = ["CompleteConformance", "check_usage_types"]
 
@@ -52,9 +52,10 @@ class CompleteConformance(OperationChecks):
                 finishes.append((sent.truncated, result.finish_reason))
         (cut, cut_reason), (whole, whole_reason) = finishes
         require(
-            cut and not whole and bool(cut_reason) and cut_reason != whole_reason,
+            cut and not whole and (cut_reason, whole_reason) == ("length", "stop"),
             "faithful-finish",
-            expected="a finish reason for a cut answer that differs from a complete one's",
+            expected="'length' for an answer cut at max_tokens, 'stop' for a complete one"
+            f" (patchwire's words: {sorted(FINISH_REASONS)})",
             observed=f"cut: {cut_reason!r}, complete: {whole_reason!r}",
             frame=frame,
         )

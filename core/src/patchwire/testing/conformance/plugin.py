@@ -16,22 +16,10 @@ from patchwire.hub import Hub
 from patchwire.plugins import ALLOWLIST_ENV, PluginHost
 from patchwire.testing.conformance.harness import SimulatedSuite
 from patchwire.testing.conformance.operation import PROMPT
+from patchwire.testing.conformance.rich import ANSWER, WEATHER
 from patchwire.testing.conformance.rules import require
-from patchwire.tools import ToolSpec
 
 __all__ = ["InstalledPluginChecks", "PluginConformance"]
-
-WEATHER = ToolSpec(
-    "get_weather",
-    "The weather in a city",
-    {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-)
-ANSWER = {
-    "type": "object",
-    "properties": {"answer": {"type": "string"}, "confidence": {"type": "number"}},
-    "required": ["answer", "confidence"],
-    "additionalProperties": False,
-}
 
 
 class InstalledPluginChecks:

@@ -109,8 +109,9 @@ _ALL = (
     ),
     Rule(
         "faithful-finish",
-        "the finish reason is the server's, and differs between a complete and a cut answer",
-        "copy the provider's finish/stop reason into finish_reason",
+        "the finish reason is the server's, in patchwire's words: 'length' for an answer"
+        " cut at max_tokens, 'stop' for a complete one",
+        "map the provider's finish/stop reason to patchwire.types.FINISH_REASONS",
     ),
     Rule(
         "faithful-request-id",
@@ -137,6 +138,26 @@ _ALL = (
         "embed-order",
         "a batch of distinct inputs returns one vector per input, in input order",
         "order the provider's vectors by their index field before returning them",
+    ),
+    # --- rich calls ---------------------------------------------------------------------
+    Rule(
+        "tools-sent",
+        "the tools a call offers reach the server in the provider's shape",
+        "send request.features.tools (name, description, JSON Schema parameters) and"
+        " tool_choice as your provider spells them",
+    ),
+    Rule(
+        "faithful-tool-calls",
+        "the result's tool calls are the server's, in order, with distinct ids and"
+        " finish_reason 'tool_calls' (a stream's final chunk carries them too)",
+        "return ToolCall.parsed(id, name, raw_arguments) parts in the provider's order and"
+        " map the provider's tool-use stop reason to 'tool_calls'",
+    ),
+    Rule(
+        "structured-sent",
+        "an output schema reaches the server with the provider's native mechanism",
+        "send request.features.output.schema (e.g. response_format json_schema) instead"
+        " of dropping it",
     ),
     # --- hygiene --------------------------------------------------------------------------
     Rule(
