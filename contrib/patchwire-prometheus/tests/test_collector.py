@@ -54,6 +54,13 @@ def busy_snapshot() -> MetricsSnapshot:
     def emit(kind: EventKind, model: str | None = "gpt-4o-mini", **fields: object) -> None:
         aggregator(Event(kind, "openai", model, time=clock.now(), **fields))  # type: ignore[arg-type]
 
+    # Rich calls: two replies with two tool calls each; two of unknown cost, one for want
+    # of a price, one for a service tier and a rule nobody knows (labels stay bounded).
+    rich: dict[float, dict[str, object]] = {
+        0.3: {"tool_calls": 2},
+        1.5: {"cost_missing": ("service_tier:flex", "a prompt someone pasted")},
+        100.0: {"cost_missing": ("price",), "cache_savings": 0.0005},
+    }
     for latency in (0.005, 0.05, 0.3, 0.3, 1.5, 100.0):
         emit(EventKind.CALL_STARTED)
         emit(
@@ -61,10 +68,19 @@ def busy_snapshot() -> MetricsSnapshot:
             duration=latency,
             input_tokens=100,
             output_tokens=20,
-            cost=0.002,
+            cost=None if "cost_missing" in rich.get(latency, {}) else 0.002,
             retries=1 if latency == 1.5 else 0,
+            data=rich.get(latency, {}),
         )
-    emit(EventKind.CALL_SUCCEEDED, duration=0.002, cached=True)
+    emit(
+        EventKind.CALL_SUCCEEDED,
+        duration=0.002,
+        cached=True,
+        data={"cache_savings": 0.002, "tool_calls": 1},
+    )
+    emit(EventKind.ATTEMPT_FAILED, category="integration", data={"invalid": "output"})
+    emit(EventKind.ATTEMPT_FAILED, category="integration", data={"invalid": "tool_arguments"})
+    emit(EventKind.ATTEMPT_FAILED, category="integration", data={"invalid": "output"})
     emit(EventKind.CALL_FAILED, category="rate_limited", retries=2)
     emit(EventKind.CALL_FAILED, category="a prompt someone pasted")
     emit(EventKind.CALL_FAILED, category="another made-up category")
@@ -132,7 +148,14 @@ def test_every_family_reads_back_as_the_snapshot_reports() -> None:
     assert value(samples, "patchwire_tokens_total", **m, kind="input") == row.input_tokens == 600
     assert value(samples, "patchwire_tokens_total", **m, kind="output") == row.output_tokens == 120
     assert value(samples, "patchwire_cost_total", **m) == row.cost
-    assert value(samples, "patchwire_cost_unknown_calls_total", **m) == row.cost_unknown
+    assert value(samples, "patchwire_cost_unknown_calls_total", **m) == row.cost_unknown == 2
+    assert value(samples, "patchwire_cost_missing_rules_total", **m, rule="price") == 1
+    assert value(samples, "patchwire_cost_missing_rules_total", **m, rule="service_tier") == 1
+    assert value(samples, "patchwire_cost_missing_rules_total", **m, rule="other") == 1
+    assert value(samples, "patchwire_cache_savings_total", **m) == pytest.approx(0.0025)
+    assert value(samples, "patchwire_tool_calls_total", **m) == row.tool_calls == 5
+    assert value(samples, "patchwire_invalid_outputs_total", **m, kind="output") == 2
+    assert value(samples, "patchwire_invalid_outputs_total", **m, kind="tool_arguments") == 1
     assert value(samples, "patchwire_retries_total", **m) == 2
     assert value(samples, "patchwire_retry_delay_seconds_total", **m) == 0.75
     assert value(samples, "patchwire_fallbacks_total", **m) == 1
@@ -215,6 +238,22 @@ def rows(draw: st.DrawFn) -> ConnectorMetrics:
         errors=draw(counts),
         attempt_errors=draw(counts),
         credential_events=draw(counts),
+        cost_missing=draw(
+            st.dictionaries(
+                st.one_of(texts, st.sampled_from(["price", "service_tier:x", "per_unit:y"])),
+                st.integers(min_value=0, max_value=10**6),
+                max_size=5,
+            )
+        ),
+        invalid_outputs=draw(
+            st.dictionaries(
+                st.one_of(texts, st.sampled_from(["output", "tool_arguments"])),
+                st.integers(min_value=0, max_value=10**6),
+                max_size=3,
+            )
+        ),
+        tool_calls=draw(st.integers(min_value=0, max_value=100)),
+        cache_savings=draw(st.floats(min_value=0, max_value=1e3)),
         timeouts_by_operation=draw(
             st.dictionaries(
                 st.one_of(
@@ -247,7 +286,8 @@ def _unique_rows(found: list[ConnectorMetrics]) -> list[ConnectorMetrics]:
 FIXED: Mapping[str, frozenset[str]] = {
     "outcome": labels.OUTCOMES,
     "category": labels.CATEGORIES | {""},
-    "kind": labels.TOKEN_KINDS | labels.CREDENTIAL_KINDS,
+    "kind": labels.TOKEN_KINDS | labels.CREDENTIAL_KINDS | labels.INVALID_KINDS,
+    "rule": labels.COST_RULES,
     "resource": labels.QUOTA_RESOURCES,
     "state": frozenset(labels.BREAKER_STATES),
 }
@@ -264,7 +304,12 @@ def test_no_label_value_comes_from_an_unbounded_source(
     samples = parsed(snapshot)
     bounds = {str(b) for b in DEFAULT_BUCKETS} | {"+Inf"}
     per_row = (
-        26 + 2 * len(DEFAULT_BUCKETS) + 2 * len(labels.CATEGORIES) + len(labels.CREDENTIAL_KINDS)
+        28
+        + 2 * len(DEFAULT_BUCKETS)
+        + 2 * len(labels.CATEGORIES)
+        + len(labels.CREDENTIAL_KINDS)
+        + len(labels.COST_RULES)
+        + len(labels.INVALID_KINDS)
     )
     tools = sum(len(row.timeouts_by_operation) for row in unique)
     assert len(samples) <= per_row * len(unique) + tools + len(sinks)

@@ -153,6 +153,23 @@ def snapshot_families(snapshot: MetricsSnapshot, buckets: Sequence[float]) -> li
     cost_unknown = _counter(
         "patchwire_cost_unknown_calls", "Succeeded calls whose cost is unknown (no price)."
     )
+    cost_missing = _counter(
+        "patchwire_cost_missing_rules",
+        "Unknown-cost calls by the pricing rule that had no figure ('price': the model has none).",
+        ["rule"],
+    )
+    cache_savings = _counter(
+        "patchwire_cache_savings",
+        "What caching saved in the price table's currency: the provider's prompt cache, and"
+        " the whole cost of replies patchwire's own cache served.",
+    )
+    tool_calls = _counter("patchwire_tool_calls", "Tool calls returned to the application.")
+    invalid_outputs = _counter(
+        "patchwire_invalid_outputs",
+        "Replies that failed validation, by what failed (output: the structured output;"
+        " tool_arguments: a tool call's arguments).",
+        ["kind"],
+    )
     timeouts = _counter(
         "patchwire_timeouts",
         "Attempts that ran out of time (also counted as degraded attempt failures), by operation.",
@@ -213,6 +230,12 @@ def snapshot_families(snapshot: MetricsSnapshot, buckets: Sequence[float]) -> li
         tokens.add_metric([*key, "output"], row.output_tokens)
         cost.add_metric(key, row.cost)
         cost_unknown.add_metric(key, row.cost_unknown)
+        for name, n in sorted(_mapped(row.cost_missing, labels.cost_rule).items()):
+            cost_missing.add_metric([*key, name], n)
+        cache_savings.add_metric(key, row.cache_savings)
+        tool_calls.add_metric(key, row.tool_calls)
+        for name, n in sorted(_mapped(row.invalid_outputs, labels.invalid_kind).items()):
+            invalid_outputs.add_metric([*key, name], n)
         for name, n in sorted(_mapped(row.timeouts_by_operation, labels.operation).items()):
             timeouts.add_metric([*key, name], n)
         retries.add_metric(key, row.retries.scheduled)
@@ -259,6 +282,10 @@ def snapshot_families(snapshot: MetricsSnapshot, buckets: Sequence[float]) -> li
         tokens,
         cost,
         cost_unknown,
+        cost_missing,
+        cache_savings,
+        tool_calls,
+        invalid_outputs,
         timeouts,
         retries,
         retry_delay,

@@ -18,14 +18,18 @@ from patchwire.errors import Category
 __all__ = [
     "BREAKER_STATES",
     "CATEGORIES",
+    "COST_RULES",
     "CREDENTIAL_KINDS",
+    "INVALID_KINDS",
     "OTHER",
     "OPERATIONS",
     "OUTCOMES",
     "QUOTA_RESOURCES",
     "TOKEN_KINDS",
     "category",
+    "cost_rule",
     "credential_kind",
+    "invalid_kind",
     "operation",
 ]
 
@@ -56,6 +60,32 @@ def category(name: str) -> str:
 
 def credential_kind(name: str) -> str:
     return _CREDENTIAL_KINDS.get(name, OTHER)
+
+
+# The pricing rules a bill can find no figure for (patchwire.prices.bill). A rule that
+# carries a value ("service_tier:flex", "context_tier:>200000", "per_unit:web_search")
+# keeps only its family: the value comes from a provider's reply or the price table.
+_PLAIN_RULES = frozenset(
+    {"price", "input", "cache_read", "cache_write_5m", "cache_write_1h", "output", "reasoning"}
+)
+_RULE_FAMILIES = ("service_tier", "context_tier", "per_unit")
+COST_RULES = _PLAIN_RULES | frozenset(_RULE_FAMILIES) | {OTHER}
+
+
+def cost_rule(name: str) -> str:
+    """A pricing rule without a figure as a label value: the rule, its family, or ``other``."""
+    if name in _PLAIN_RULES:
+        return name
+    family = name.partition(":")[0]
+    return family if family in _RULE_FAMILIES else OTHER
+
+
+# What a reply that failed validation failed on (patchwire.metrics: invalid_outputs).
+INVALID_KINDS = frozenset({"output", "tool_arguments", OTHER})
+
+
+def invalid_kind(name: str) -> str:
+    return name if name in INVALID_KINDS else OTHER
 
 
 OPERATIONS = frozenset({"complete", "stream", "embed", "list_tools", "tool:" + OTHER, OTHER})
