@@ -180,3 +180,13 @@ def test_a_bad_transform_setting_is_refused_at_load_naming_the_key(plugin_host) 
         with pytest.raises(ConfigError) as info:
             Hub.from_dict(table, host=plugin_host)
         assert key in str(info.value)
+
+
+async def test_a_cached_reply_says_no_transform_ran(plugin_host, virtual_clock, fake_scripts):
+    script = fake_scripts.setdefault("fake", FakeScript()).push(overflow(), "fits")
+    async with hub_for(plugin_host, virtual_clock, cache={"ttl": 60}) as hub:
+        first = await hub.model("r").complete("hi", cache=True)
+        again = await hub.model("r").complete("hi", cache=True)
+    assert first.transforms == ("fallback",)
+    assert again.cached and again.transforms == ()
+    assert len(script.calls) == 2

@@ -757,7 +757,7 @@ class Pipeline:
             raw=result.raw,
             parts=result.parts,
             parsed=result.parsed,
-            transforms=result.transforms,
+            transforms=() if hit else result.transforms,  # a cached reply ran none
         )
 
     async def stream(
