@@ -1,0 +1,82 @@
+"""The suite's own instruments: the credential search reaches every field of an error and
+its chain, and the loop-lag monitor sees a blocked loop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from patchwire.errors import IntegrationError, TransientError
+from patchwire.testing.conformance.harness import SECRET
+from patchwire.testing.conformance.rules import RULES, ConformanceFailure, require
+from patchwire.testing.conformance.watch import LoopLag, error_texts, leaking
+
+PLACES = ("message", "details", "cause", "context", "args", "attribute", "failures")
+
+
+def _error_with(place: str | None, depth: int) -> BaseException:
+    """A chain of ``depth`` errors; the secret, when placed, is in ``place`` of the last."""
+    value = SECRET if place is not None else "nothing to see"
+    inner: BaseException
+    if place == "message":
+        inner = ValueError(f"boom {value}")
+    elif place == "args":
+        inner = ValueError("boom", {"key": value})
+    elif place == "attribute":
+        inner = ValueError("boom")
+        inner.sent = {"headers": {"Authorization": value}}  # type: ignore[attr-defined]
+    elif place == "details":
+        inner = IntegrationError("boom", details=f"key={value}")
+    elif place == "failures":
+        inner = TransientError("all failed", failures=[ValueError(value)])
+    else:  # no secret, or one carried by a chained error added below
+        inner = ValueError("boom")
+    outer = inner
+    for level in range(depth):
+        wrapper = IntegrationError(f"level {level}")
+        if place == "context":
+            wrapper.__context__ = outer
+        else:
+            wrapper.__cause__ = outer
+        outer = wrapper
+    if place in ("cause", "context"):
+        carrier = ValueError(value)
+        last = outer
+        while last.__cause__ is not None or last.__context__ is not None:
+            last = last.__cause__ or last.__context__  # type: ignore[assignment]
+        last.__cause__ = carrier
+    return outer
+
+
+@given(st.sampled_from(PLACES), st.integers(min_value=0, max_value=4))
+def test_a_credential_anywhere_in_an_error_or_its_chain_is_found(place: str, depth: int) -> None:
+    error = _error_with(place, depth)
+    texts = [("error", t) for t in error_texts(error)]
+    assert leaking(SECRET, texts), f"secret in {place} at depth {depth} was not found"
+
+
+@given(st.integers(min_value=0, max_value=4))
+def test_an_error_without_the_credential_is_clean(depth: int) -> None:
+    texts = [("error", t) for t in error_texts(_error_with(None, depth))]
+    assert not leaking(SECRET, texts)
+
+
+def test_a_failure_names_rule_expected_observed_frame_and_fix() -> None:
+    with pytest.raises(ConformanceFailure) as info:
+        require(False, "embed-order", expected="[a, b]", observed="[b, a]", frame="x.py:3")
+    text = str(info.value)
+    assert info.value.rule is RULES["embed-order"]
+    for piece in ("'embed-order'", "expected: [a, b]", "observed: [b, a]", "x.py:3", "fix:"):
+        assert piece in text
+
+
+@pytest.mark.integration  # measures real time: a blocked loop is a wall-clock effect
+async def test_the_loop_lag_monitor_sees_a_blocking_call() -> None:
+    with LoopLag() as lag:
+        await asyncio.sleep(0.02)
+        time.sleep(0.2)  # noqa: ASYNC251 - the blocked loop being measured
+        await asyncio.sleep(0.02)
+    assert lag.worst >= 0.15
