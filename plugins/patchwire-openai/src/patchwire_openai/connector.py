@@ -27,7 +27,7 @@ from patchwire.connector import (
 )
 from patchwire.errors import IntegrationError, InvalidRequestError, TransientError
 from patchwire.http import HttpResponse, HttpStatusError, open_stream, send
-from patchwire.parts import Document, Image, Part, Text
+from patchwire.parts import Document, Part, Text
 from patchwire.prices import Price, tier_name
 from patchwire.sse import as_one_chunk, iter_sse, read_unstreamed
 from patchwire.tools import ToolArgumentsError
@@ -42,6 +42,7 @@ from patchwire.types import (
 )
 
 from patchwire_openai.classify import stream_error
+from patchwire_openai.estimate import images_tokens
 from patchwire_openai.prices import PRICES
 from patchwire_openai.ratelimit import rate_limit_info
 from patchwire_openai.reply import ToolCallAssembler, finish_reason, message_parts
@@ -227,13 +228,13 @@ class OpenAIConnector(Connector):
         prompt = sum(
             len(encoding.encode_ordinary(m.text)) + _TOKENS_PER_MESSAGE for m in request.messages
         )
-        # Media by OpenAI's documented upper bound rather than by tile arithmetic.
-        prompt += MEDIA_TOKEN_ESTIMATE * sum(
+        # Images by OpenAI's tile rule (estimate.py); documents by core's flat figure.
+        prompt += images_tokens(request)[1] + MEDIA_TOKEN_ESTIMATE * sum(
             1
             for m in request.messages
             if not isinstance(m.content, str)
             for p in m.content
-            if isinstance(p, Image | Document)
+            if isinstance(p, Document)
         )
         budget = request.params.get("max_tokens") or request.params.get("max_completion_tokens")
         return prompt + _TOKENS_PER_REPLY + int(budget or 0)
