@@ -298,6 +298,14 @@ async def run_events(
                     state.cost,
                     clock.now() - state.start,
                 )
+                log.info(
+                    "run on %s answered after %d step(s), %d tool call(s), %d tokens in %.3fs",
+                    model.name,
+                    number,
+                    state.tool_calls,
+                    state.usage.total_tokens,
+                    done.latency,
+                )
                 yield RunEvent("finished", number, clock.now(), run=done)
                 return
             _check_turn(state, number, max_steps, len(calls), max_tool_calls)
@@ -314,6 +322,13 @@ async def run_events(
             state.steps.append(RunStep(number, sent, reply, ordered, clock.now() - began))
         raise AssertionError("the last step either answers or fails the steps budget")
     except PatchwireError as err:
+        log.info(
+            "run on %s failed [%s] after %d step(s), %d tool call(s)",
+            model.name,
+            err.category,
+            len(state.steps),
+            state.tool_calls,
+        )
         yield RunEvent("failed", len(state.steps) + 1, clock.now(), error=err)
         raise
 
