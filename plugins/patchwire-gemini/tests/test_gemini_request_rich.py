@@ -212,6 +212,7 @@ def test_the_openapi_subset_inlines_refs_and_refuses_what_it_cannot_say() -> Non
         ({"type": "integer", "enum": [1, 2]}, "string enums"),
         ({"type": "array", "prefixItems": [{"type": "string"}]}, "prefixItems"),
         ({"not": {"type": "string"}}, "'not'"),
+        ({"type": "object", "additionalProperties": {"type": "integer"}}, "free-form map"),
     ]:
         with pytest.raises(SchemaSubsetError, match=fragment):
             to_openapi(bad)
@@ -337,3 +338,15 @@ def test_media_is_estimated_by_geminis_rule(
     extra = conn.estimate_tokens(rich) - base
     # Two images at 258 each, and the call and result framing (a few characters).
     assert 2 * 258 <= extra < 2 * 258 + 10
+
+
+def test_a_tool_without_arguments_declares_no_parameters_in_the_openapi_form() -> None:
+    def ping() -> None:
+        """Ping."""
+
+    old = generate_body(request("gemini-2.0-flash", [Message("user", "q")], tools=[ping]))
+    new = generate_body(request("gemini-2.5-flash", [Message("user", "q")], tools=[ping]))
+    assert old["tools"][0]["functionDeclarations"] == [{"name": "ping", "description": "Ping."}]
+    assert "parametersJsonSchema" in new["tools"][0]["functionDeclarations"][0]
+    (tool,) = sim_read(old, "gemini-2.0-flash").tools
+    assert instance_for(dict(tool.schema), random.Random(1)) == {}

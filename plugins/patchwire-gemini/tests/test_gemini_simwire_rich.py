@@ -82,6 +82,20 @@ TOOLS = [{"functionDeclarations": [DECL]}]
         (
             {
                 "contents": [user({"text": "q"})],
+                "tools": [
+                    {
+                        "functionDeclarations": [
+                            {"name": "f", "description": "d", "parameters": {"type": "OBJECT"}}
+                        ]
+                    }
+                ],
+            },
+            None,
+            "should be non-empty for OBJECT type",
+        ),
+        (
+            {
+                "contents": [user({"text": "q"})],
                 "tools": [{"functionDeclarations": [{**DECL, "parameters": {"type": "OBJECT"}}]}],
             },
             None,

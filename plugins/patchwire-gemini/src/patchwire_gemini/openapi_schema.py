@@ -2,12 +2,12 @@
 
 ``responseSchema`` and ``FunctionDeclaration.parameters`` take the OpenAPI 3.0 ``Schema``
 object (WIRE-RICH §2): upper-case ``type``, ``nullable`` instead of a ``null`` type, no
-``$ref``, ``oneOf``/``allOf``, ``const`` or ``additionalProperties``, and the int64
+``$ref``, ``oneOf``/``allOf``, ``const`` or ``additionalProperties``, no ``OBJECT`` without properties, and the int64
 bounds (``minItems``, ``maxLength``...) written as strings in proto JSON.
 :func:`to_openapi` rewrites what has an equivalent (``$ref`` inlined, ``oneOf`` as
 ``anyOf``, a one-branch ``allOf`` merged, a string ``const`` as a one-value ``enum``, a
 ``null`` branch as ``nullable``) and refuses, naming the place, what has none (recursion,
-``not``, a non-string ``enum``). ``additionalProperties`` is dropped: it has no
+``not``, a non-string ``enum``, a free-form map). ``additionalProperties`` is dropped: it has no
 equivalent and Google's SDK refuses it on the Developer API, and core validates every
 reply against the caller's full schema anyway. ``propertyOrdering`` keeps the caller's
 property order, which Gemini otherwise sorts.
@@ -122,6 +122,13 @@ def _convert(
             raise SchemaSubsetError(f"{where}: prefixItems (tuples) have no equivalent")
         out["items"] = _convert(items, root, f"{where}/items", refs)
     properties = schema.get("properties")
+    if kind == "object" and not properties:
+        # Gemini refuses an OBJECT without properties; a free-form map has no equivalent.
+        raise SchemaSubsetError(
+            f"{where}: an object without declared properties (a free-form map) has no"
+            " equivalent; declare its properties, or use the v1beta API with a 2.5 or later"
+            " model (JSON Schema)"
+        )
     if isinstance(properties, Mapping):
         out["properties"] = {
             name: _convert(sub, root, f"{where}/properties/{name}", refs)

@@ -128,12 +128,13 @@ def _schema(schema: Mapping[str, Any], json_form: bool, what: str, model: str) -
 
 
 def _declaration(tool: ToolSpec, json_form: bool, model: str) -> dict[str, Any]:
+    declaration: dict[str, Any] = {"name": tool.name, "description": tool.description or tool.name}
+    if not tool.parameters.get("properties") and not json_form:
+        return declaration  # a tool without arguments: the subset has no empty OBJECT
     key = "parametersJsonSchema" if json_form else "parameters"
-    return {
-        "name": tool.name,
-        "description": tool.description or tool.name,
-        key: _schema(tool.parameters, json_form, f"the parameters of tool {tool.name!r}", model),
-    }
+    what = f"the parameters of tool {tool.name!r}"
+    declaration[key] = _schema(tool.parameters, json_form, what, model)
+    return declaration
 
 
 def feature_fields(

@@ -290,7 +290,9 @@ def read_tools(data: Mapping[str, Any], out: Reading) -> None:
             schema = read_schema(decl, "parameters", "parametersJsonSchema", at)
             if any(t.name == name for t in declared):
                 raise _fail(f"* {at}.name: Duplicate function declaration: {name}", at)
-            declared.append(SimTool(name, schema if isinstance(schema, Mapping) else {}))
+            # A declaration without parameters takes no arguments: an empty object.
+            no_arguments = {"type": "object", "properties": {}, "additionalProperties": False}
+            declared.append(SimTool(name, schema if isinstance(schema, Mapping) else no_arguments))
     config = proto(data.get("toolConfig") or data.get("tool_config") or {})
     calling = proto(config.get("functionCallingConfig")) if isinstance(config, Mapping) else None
     mode, allowed = "AUTO", None

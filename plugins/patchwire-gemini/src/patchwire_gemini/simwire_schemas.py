@@ -96,6 +96,8 @@ def _openapi_problem(schema: Any, where: str) -> str | None:
             return f"Unknown name \"{key}\" at '{where}': Cannot find field."
     if "anyOf" not in schema and str(schema.get("type", "")).upper() not in _OPENAPI_TYPES:
         return f"{where}.type: must be one of {', '.join(sorted(_OPENAPI_TYPES))}"
+    if str(schema.get("type", "")).upper() == "OBJECT" and not schema.get("properties"):
+        return f"{where}.properties: should be non-empty for OBJECT type"
     subs = [("items", schema.get("items"))] if "items" in schema else []
     subs += [(f"properties.{k}", v) for k, v in (schema.get("properties") or {}).items()]
     subs += [(f"anyOf[{i}]", v) for i, v in enumerate(schema.get("anyOf") or ())]
