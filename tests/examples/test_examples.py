@@ -40,3 +40,29 @@ def test_demo_ledger_loses_nothing() -> None:
         or result["simulators"]["backup"]["requests"] > 0
     )
     assert any(r["batches"] > 0 for r in rows.values())
+
+
+def test_same_code_every_provider_runs_tools_structured_output_and_images_on_each_provider() -> (
+    None
+):
+    """The rich exchanges run unchanged on every installed provider's simulator: two
+    tools called in parallel then an answer, a structured answer, an image question."""
+    from patchwire.plugins import default_host
+
+    registries = default_host().registries
+    providers = [
+        p
+        for p in ("openai", "anthropic", "gemini")
+        if p in registries.connectors and p in registries.simulators
+    ]
+    path = Path(__file__).parent.parent.parent / "examples" / "same_code_every_provider.py"
+    out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    assert providers
+    for provider in providers:
+        tools = [line for line in lines if line.startswith(f"{provider}: tool calls [")]
+        assert len(tools) == 1 and "get_weather(" in tools[0] and "get_time(" in tools[0]
+        assert "then: " in tools[0] and "failed" not in tools[0]
+        assert any(line.startswith(f"{provider}: structured Forecast high=") for line in lines)
+        assert any(line.startswith(f"{provider}: image answer: ") for line in lines)
