@@ -40,6 +40,11 @@ def test_demo_ledger_loses_nothing() -> None:
         or result["simulators"]["backup"]["requests"] > 0
     )
     assert any(r["batches"] > 0 for r in rows.values())
+    # Rich calls in the workload (issue 15): tool exchanges and structured answers ran,
+    # and the metrics counted the tool calls the replies returned.
+    rich = result["rich"]
+    assert rich["tool_exchanges"] > 0 and rich["structured_answers"] > 0
+    assert rich["tool_calls"] == sum(r["tool_calls"] for r in rows.values()) >= 1
 
 
 def test_same_code_every_provider_runs_tools_structured_output_and_images_on_each_provider() -> (

@@ -3,8 +3,10 @@
 Two simulated deployments run on loopback: a primary with real rate limits and a fault mix
 (5xx, 429s with every hint form, resets, malformed bodies, overload), and a backup. A hub
 sends them completions at several priorities through a fallback route, many small
-embeddings that the batcher coalesces, and repeated deterministic prompts that the cache
-answers. At the end: the metrics table and a ledger proving no call was lost.
+embeddings that the batcher coalesces, repeated deterministic prompts that the cache
+answers, and rich calls: tool-calling exchanges (the model calls tools, their results go
+back, it answers) and structured answers parsed into a type. At the end: the metrics
+table and a ledger proving no call was lost.
 
 Core knows no wire format: the connector types and simulators come from installed plugins
 (patchwire-openai, and patchwire-anthropic for a cross-provider fallback when installed).
@@ -20,7 +22,10 @@ import random
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
+
+import attrs
 
 from patchwire.errors import ConfigError, PatchwireError
 
@@ -232,8 +237,10 @@ async def run_demo(
         plan: list[tuple[str, str]] = []
         for _ in range(requests):
             roll = rng.random()
-            if roll < 0.50:
+            if roll < 0.42:
                 plan.append(("complete", rng.choice(PROMPTS)))
+            elif roll < 0.50:
+                plan.append(_rich_step(rng))
             elif roll < 0.75:
                 plan.append(("embed", f"document {rng.randrange(10_000)}: {rng.choice(PROMPTS)}"))
             elif roll < 0.85:
@@ -242,6 +249,7 @@ async def run_demo(
                 plan.append(("cached", rng.choice(REPEATED)))
         outcomes: Counter[str] = Counter()
         by_kind: Counter[str] = Counter()
+        rich: Counter[str] = Counter()
         bar = _Progress(requests, progress and sys.stderr.isatty())
         gate = asyncio.Semaphore(concurrency)
         hub = Hub.from_dict(config, source="<demo>", host=host, seed=seed)
@@ -263,6 +271,8 @@ async def run_demo(
                             await chat.complete(text, max_tokens=40, priority=9)
                         elif kind == "embed":
                             await embedder.embed(text)
+                        elif kind in _RICH_KINDS:
+                            await _rich_call(chat, kind, text, rich)
                         else:
                             await chat.complete(text, max_tokens=20, temperature=0)
                     except PatchwireError as err:
@@ -297,6 +307,7 @@ async def run_demo(
             "saved_by_caching": sum(row.cache_savings for row in rows),
             "calls_of_unknown_cost": sum(row.cost_unknown for row in rows),
         }
+        rich_result = _rich_result(rich, rows)
     summary = (
         f"ledger: submitted {ledger['submitted']} = succeeded {ledger['succeeded']}"
         f" + failed with a classified error {ledger['failed']}"
@@ -306,7 +317,11 @@ async def run_demo(
         f" backup: {backup_type}:{backup_model}\n"
         f"simulators saw: primary {sims['primary']}, backup {sims['backup']}\n"
         f"cost: ${cost['billed']:.6f} billed, ${cost['saved_by_caching']:.6f} saved by caching"
-        f" ({cost['calls_of_unknown_cost']} calls of unknown cost; see 'patchwire prices')"
+        f" ({cost['calls_of_unknown_cost']} calls of unknown cost; see 'patchwire prices')\n"
+        f"rich calls: {rich_result['tool_exchanges']} tool exchanges"
+        f" ({rich_result['tool_calls']} tool calls returned),"
+        f" {rich_result['structured_answers']} structured answers,"
+        f" {rich_result['invalid_outputs']} replies that failed validation"
     )
     return {
         "ledger": ledger,
@@ -314,8 +329,89 @@ async def run_demo(
         "table": snapshot.render_table(),
         "summary": summary,
         "cost": cost,
+        "rich": rich_result,
         "elapsed": elapsed,
         "simulators": sims,
+    }
+
+
+# --- rich calls (issue 15): tool-calling exchanges and structured answers -----------------
+
+_RICH_KINDS = ("tools", "structured")
+_ORDER_QUESTIONS = [
+    "Where is order A-1001, and what would shipping another to Portugal cost?",
+    "Check order B-2002 and quote shipping 3 kg to Japan.",
+    "Has order C-3003 shipped? Also quote 1.5 kg to Canada.",
+]
+
+
+def check_order(order_id: str) -> str:
+    """The status of an order.
+
+    Args:
+        order_id: the order's reference, e.g. A-1001
+    """
+    return f"order {order_id}: shipped"
+
+
+def shipping_quote(country: str, weight_kg: float) -> str:
+    """A shipping quote.
+
+    Args:
+        country: the destination country
+        weight_kg: the parcel's weight in kilograms
+    """
+    return f"{weight_kg:g} kg to {country}: 12.50 EUR"
+
+
+_DEMO_TOOLS: dict[str, Callable[..., str]] = {
+    "check_order": check_order,
+    "shipping_quote": shipping_quote,
+}
+
+
+@attrs.frozen
+class Triage:
+    """The structured answer the demo asks for."""
+
+    topic: str
+    urgent: bool
+    steps: list[str]
+
+
+def _rich_step(rng: random.Random) -> tuple[str, str]:
+    if rng.random() < 0.5:
+        return "tools", rng.choice(_ORDER_QUESTIONS)
+    return "structured", rng.choice(PROMPTS)
+
+
+async def _rich_call(chat: Any, kind: str, text: str, done: Counter[str]) -> None:
+    """One tool-calling exchange (both turns) or one structured answer; raises as calls do."""
+    from patchwire.parts import ToolResultPart
+    from patchwire.types import Message
+
+    if kind == "structured":
+        reply = await chat.complete(text, output=Triage)
+        done["structured_answers"] += isinstance(reply.parsed, Triage)
+        return
+    tools = list(_DEMO_TOOLS.values())
+    history = [Message("user", text)]
+    first = await chat.complete(history, tools=tools)
+    results = [
+        ToolResultPart.for_call(call, _DEMO_TOOLS[call.name](**call.arguments))
+        for call in first.tool_calls
+    ]
+    if results:
+        await chat.complete([*history, first.message, Message("user", results)], tools=tools)
+    done["tool_exchanges"] += 1
+
+
+def _rich_result(done: Counter[str], rows: Any) -> dict[str, int]:
+    return {
+        "tool_exchanges": done["tool_exchanges"],
+        "structured_answers": done["structured_answers"],
+        "tool_calls": sum(row.tool_calls for row in rows),
+        "invalid_outputs": sum(sum(row.invalid_outputs.values()) for row in rows),
     }
 
 
