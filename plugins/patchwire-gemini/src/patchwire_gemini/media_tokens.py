@@ -2,9 +2,9 @@
 
 Gemini's documented rule: an image with both sides at most 384 pixels is 258 tokens; a
 larger one is cut into 768x768 tiles of 258 tokens each; a PDF page is 258 tokens. The
-size of a PNG, GIF or WebP (VP8X) is read from its header; for other images (JPEG needs a
-walk through its segments) and for URLs the estimate is four tiles, a 1536-pixel image,
-which errs high as an estimate for a limiter should. A PDF's pages are counted by its
+size is read from the image's header (:func:`patchwire.imagesize.image_size`: PNG, GIF,
+JPEG, WebP); for a header that does not read and for URLs the estimate is four tiles, a
+1536-pixel image, which errs high as an estimate for a limiter should. A PDF's pages are counted by its
 ``/Type /Page`` objects (one page when none is found).
 """
 
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import math
 import re
-import struct
 from typing import Final
 
+from patchwire.imagesize import image_size
 from patchwire.parts import Document, Image, Media
 
 __all__ = ["TILE_TOKENS", "media_tokens"]
@@ -26,22 +26,8 @@ _UNKNOWN_TILES: Final = 4
 _PAGE: Final = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
 
 
-def _size(data: bytes) -> tuple[int, int] | None:
-    if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 24:
-        width, height = struct.unpack(">II", data[16:24])
-        return width, height
-    if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
-        width, height = struct.unpack("<HH", data[6:10])
-        return width, height
-    if data[:4] == b"RIFF" and data[8:16] == b"WEBPVP8X" and len(data) >= 30:
-        width = int.from_bytes(data[24:27], "little") + 1
-        height = int.from_bytes(data[27:30], "little") + 1
-        return width, height
-    return None
-
-
 def _image_tokens(part: Image) -> int:
-    size = _size(part.data) if part.data is not None else None
+    size = image_size(part.data, part.media_type) if part.data is not None else None
     if size is None:
         return TILE_TOKENS * _UNKNOWN_TILES
     width, height = size
