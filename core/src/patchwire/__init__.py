@@ -45,6 +45,10 @@ _EXPORTS = {
     "CircuitOpenError": "patchwire.errors",
     "QuotaExhaustedError": "patchwire.errors",
     "hookimpl": "patchwire.hookspecs",
+    # who a call is for (per-principal credentials, budgets, usage)
+    "Principal": "patchwire.principals.principal",
+    "acting_for": "patchwire.principals.principal",
+    "PrincipalUsage": "patchwire.principals.ledger",
     # rich calls: content parts, tool specs, structured output
     "Text": "patchwire.parts",
     "Image": "patchwire.parts",
@@ -89,6 +93,8 @@ if TYPE_CHECKING:
     from patchwire.model import Model, Tool
     from patchwire.output import OutputSpec, OutputValidationError
     from patchwire.parts import Document, Image, Reasoning, Text, ToolCall, ToolResultPart
+    from patchwire.principals.ledger import PrincipalUsage
+    from patchwire.principals.principal import Principal, acting_for
     from patchwire.run import Run, RunBudgetError, RunDeadlineError, RunEvent, RunStep
     from patchwire.run_tools import BoundTool
     from patchwire.secrets import Secret

@@ -207,6 +207,11 @@ class Backends:
         table = self._table(_LIMITER, name, connector.where, "limiter_backend")
         return self._build(_LIMITER, table, connector=connector.name)
 
+    def named_limiter(self, name: str, where: Where, key: str) -> Any:
+        """The limiter backend ``[backends.NAME]`` builds, for stores beside a connector's
+        buckets (per-principal budgets and tokens, ``[principals]``)."""
+        return self._build(_LIMITER, self._table(_LIMITER, name, where, key), connector=None)
+
     def cache(self, connector: ConnectorConfig) -> Any:
         name = connector.cache.backend or self._config.cache_backend
         table = self._table(_CACHE, name, connector.where.child("cache"), "backend")

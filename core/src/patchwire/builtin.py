@@ -39,6 +39,8 @@ class CoreAuth:
             "oauth2_client_credentials", _oauth2_client_credentials, secrets=["client_secret"]
         )
         register.scheme("jwt_bearer", _jwt_bearer, secrets=["private_key", "key_file"])
+        register.scheme("oauth2_delegated", _oauth2_delegated, secrets=["client_secret"])
+        register.scheme("oauth2_token_exchange", _token_exchange, secrets=["client_secret"])
 
     # A rejected client certificate is a credential problem whichever provider is behind
     # the connection, so this answers before the provider plugins' classifiers.
@@ -49,6 +51,18 @@ class CoreAuth:
         from patchwire.auth.tls import classify_tls_failure
 
         return classify_tls_failure(error)
+
+
+def _oauth2_delegated(ctx: AuthContext, settings: Mapping[str, Any]) -> AuthScheme:
+    from patchwire.auth.delegated import delegated_auth
+
+    return delegated_auth(ctx, settings)
+
+
+def _token_exchange(ctx: AuthContext, settings: Mapping[str, Any]) -> AuthScheme:
+    from patchwire.auth.exchange import token_exchange_auth
+
+    return token_exchange_auth(ctx, settings)
 
 
 def _oauth2_client_credentials(ctx: AuthContext, settings: Mapping[str, Any]) -> AuthScheme:

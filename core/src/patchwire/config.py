@@ -30,6 +30,7 @@ from patchwire.errors import Category, ConfigError
 from patchwire.limiter import LimitsConfig
 from patchwire.prices.settings import prices_from_config
 from patchwire.prices.table import PriceSpec
+from patchwire.principals.settings import PrincipalsConfig, parse_principals
 from patchwire.proxy import check_proxy
 from patchwire.transforms.base import (
     ROUTE_TRANSFORM_KEYS,
@@ -155,6 +156,8 @@ class HubConfig:
     backends: Mapping[str, BackendConfig] = attrs.field(factory=dict)
     limiter_backend: str = "memory"
     cache_backend: str = "memory"
+    #: the [principals] table (patchwire.principals.settings)
+    principals: PrincipalsConfig = attrs.field(factory=PrincipalsConfig)
 
 
 # --- tables --------------------------------------------------------------------------------
@@ -423,7 +426,7 @@ def parse_config(
     root = Where(source, "")
     if not isinstance(data, Mapping):
         raise root.error(None, "the configuration must be a table")
-    _check_keys(data, ["connectors", "routes", "hub", "prices", "backends"], root)
+    _check_keys(data, ["connectors", "routes", "hub", "prices", "backends", "principals"], root)
     prices: dict[tuple[str, str], PriceSpec] = {}
     connectors: dict[str, ConnectorConfig] = {}
     for name, raw in _table(data, "connectors", root).items():
@@ -475,6 +478,9 @@ def parse_config(
         backends=parse_backends(data.get("backends", {}), root.child("backends"), secret_schemes),
         limiter_backend=_get(hub, "limiter_backend", (str,), "memory", hw),
         cache_backend=_get(hub, "cache_backend", (str,), "memory", hw),
+        principals=parse_principals(
+            _table(data, "principals", root), root.child("principals"), secret_schemes
+        ),
     )
 
 

@@ -37,6 +37,8 @@ class Failure:
     code: str | None = None
     request_id: str | None = None
     time: float = 0.0
+    #: the id of the principal the call was for (never its credentials); None: the service
+    principal: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)

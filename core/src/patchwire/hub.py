@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import os
 import random
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -34,13 +35,18 @@ from patchwire.outgoing import Outgoing
 from patchwire.pipeline import Pipeline, Target
 from patchwire.plugins import PluginHost, default_host
 from patchwire.prices import PriceTable
+from patchwire.principals.gate import PrincipalGate
+from patchwire.principals.principal import Principal, acting_for
 from patchwire.redact import Redactor, install_log_redaction
 from patchwire.runtime import ConnectorRuntime
 from patchwire.secrets import SecretResolver
 from patchwire.transforms.driver import Healer
 
 if TYPE_CHECKING:
+    from patchwire.auth.pkce import Authorizations, AuthorizationStart
+    from patchwire.auth.tokenstore import StoredToken, TokenStore
     from patchwire.metrics_server import MetricsServer
+    from patchwire.principals.ledger import PrincipalUsage
 
 __all__ = ["Hub"]
 
@@ -62,6 +68,9 @@ class Hub:
     ) -> None:
         self.host = host or default_host()
         self.clock: Clock = clock or MonotonicClock()
+        #: wall seconds for windows and expiry shared across processes (budgets, tokens);
+        #: an injected clock stands in for it, so tests drive both
+        self.wall = time.time if clock is None else self.clock.now
         self.registries = self.host.registries
         self.config = config or HubConfig()
         self.redactor = Redactor()
@@ -110,6 +119,12 @@ class Hub:
             redactor=self.redactor,
             transform=self.transforms,
         )
+        self._token_store: TokenStore | None = None
+        self._authorizations: dict[str, Authorizations] = {}
+        self.principals = PrincipalGate(
+            self.config.principals, self._principal_auth, self._budgets()
+        )
+        self.pipeline.principals = self.principals
 
     # --- construction ----------------------------------------------------------------------
 
@@ -203,6 +218,14 @@ class Hub:
         await self.aclose()
 
     async def aclose(self) -> None:
+        await self.principals.aclose()
+        store, self._token_store = self._token_store, None
+        if store is not None:
+            await store.aclose()
+        if self.principals.budgets is not None:
+            closing = getattr(self.principals.budgets.counters, "aclose", None)
+            if closing is not None:
+                await closing()
         if self._metrics_server is not None:
             await self._metrics_server.aclose()
             self._metrics_server = None
@@ -289,25 +312,35 @@ class Hub:
             emit=self.bus.emit,
             source=config.where.source,
             table=table,
+            token_store=self.token_store(),
+            wall=self.wall,
         )
 
-    def _build_auth(self, config: ConnectorConfig, cls: type[Connector]) -> AuthScheme:
+    def _build_auth(
+        self,
+        config: ConnectorConfig,
+        cls: type[Connector],
+        overrides: Mapping[str, str] | None = None,
+    ) -> AuthScheme:
+        """The connector's scheme; ``overrides`` (a principal's credential references)
+        replace its credential settings, ``api_key`` standing for the scheme's own key."""
         schemes = self.registries.auth_schemes
+        overrides = dict(overrides or {})
         if config.auth is not None:
             settings = dict(config.auth)
             scheme = str(settings["scheme"])
             table = f"{config.where.table}.auth"
         else:
-            reference = config.api_key or cls.default_api_key
+            reference = overrides.get("api_key") or config.api_key or cls.default_api_key
             if reference is None:
                 return NoAuth()
             scheme = cls.default_auth_scheme
-            settings = {
-                **cls.default_auth_settings,
-                "scheme": scheme,
-                _CREDENTIAL_KEY.get(scheme, "key"): reference,
-            }
+            settings = {**cls.default_auth_settings, "scheme": scheme}
             table = config.where.table
+        if "api_key" in overrides or config.auth is None:
+            key = _CREDENTIAL_KEY.get(scheme, "key")
+            settings[key] = overrides.pop("api_key", None) or settings.get(key) or reference
+        settings.update(overrides)
         factory = schemes.get(scheme)
         if factory is None:
             raise ConfigError(
@@ -317,6 +350,61 @@ class Hub:
                 key="scheme",
             )
         return factory(self._auth_context(config, table), settings)
+
+    def _principal_auth(
+        self, runtime: ConnectorRuntime, credentials: Mapping[str, str]
+    ) -> AuthScheme:
+        cls: type[Connector] = self.registries.connectors[runtime.config.type]
+        return self._build_auth(runtime.config, cls, credentials)
+
+    def token_store(self) -> TokenStore:
+        """Per-principal tokens: ``[principals] token_store`` ("memory", or a
+        ``[backends.NAME]`` whose backend offers ``token_store(key)``, e.g. redis)."""
+        if self._token_store is None:
+            from patchwire.auth.tokenstore import MemoryTokenStore
+
+            settings = self.config.principals
+            if settings.token_store == "memory":
+                self._token_store = MemoryTokenStore()
+            else:
+                self._token_store = self._shared_store("token_store", "token_store")
+        return self._token_store
+
+    def _shared_store(self, key: str, offer: str) -> Any:
+        from patchwire.config_values import Where
+
+        settings = self.config.principals
+        where = Where(self.config.source, "principals")
+        name = settings.token_store if key == "token_store" else settings.backend
+        backend = self.backends.named_limiter(name, where, key)
+        make = getattr(backend, offer, None)
+        if make is None:
+            raise where.error(
+                key,
+                f"backend '{name}' ({type(backend).__name__}) offers no {offer.replace('_', ' ')}",
+            )
+        if offer != "token_store":
+            return make()
+        if settings.token_key is None:
+            raise where.error(
+                "token_key",
+                "a shared token store encrypts tokens at rest: set token_key to a reference"
+                ' to a 32-byte key in base64 (e.g. "env:PATCHWIRE_TOKEN_KEY")',
+            )
+        key_text = self.secrets.resolve(settings.token_key, where="[principals] token_key")
+        return make(key_text.reveal())
+
+    def _budgets(self) -> Any:
+        from patchwire.principals.budgets import Budgets, MemoryCounters
+
+        settings = self.config.principals
+        if not settings.budgets:
+            return None
+        if settings.backend == "memory":
+            counters: Any = MemoryCounters(self.wall)
+        else:
+            counters = self._shared_store("backend", "budget_counters")
+        return Budgets(settings.budgets, counters, self.wall)
 
     def _build_tls(self, config: ConnectorConfig) -> Any:
         if config.tls is None:
@@ -381,6 +469,64 @@ class Hub:
                 source=self.config.source,
             )
         return Tool(name, self.pipeline, Target(runtime, None))
+
+    # --- principals ------------------------------------------------------------------------
+
+    def acting_for(self, principal: Principal) -> acting_for:
+        """``async with hub.acting_for(principal):`` — calls inside are made for it."""
+        return acting_for(principal)
+
+    def usage(
+        self, *, principal: Principal | str | None = None, tag: tuple[str, str] | None = None
+    ) -> PrincipalUsage:
+        """What a principal (or a declared tag's value, ``tag=("team", "search")``) used."""
+        return self.principals.usage(principal, tag)
+
+    def _authorizations_for(self, connector: str) -> Authorizations:
+        from patchwire.auth.delegated import DelegatedOAuth2
+        from patchwire.auth.pkce import Authorizations
+
+        flows = self._authorizations.get(connector)
+        if flows is None:
+            scheme = self.runtime(connector).auth
+            if not isinstance(scheme, DelegatedOAuth2):
+                raise ConfigError(
+                    f"connector '{connector}' does not act for users: give it an [auth] table"
+                    ' with scheme = "oauth2_delegated"',
+                    source=self.config.source,
+                )
+            flows = self._authorizations[connector] = Authorizations(scheme)
+        return flows
+
+    def begin_authorization(
+        self,
+        connector: str,
+        principal: Principal | str,
+        *,
+        scopes: list[str] | None = None,
+        redirect_uri: str | None = None,
+    ) -> AuthorizationStart:
+        """Start the authorization-code flow (PKCE) for ``principal``: send the user to
+        ``.url``; the callback goes to :meth:`complete_authorization`."""
+        pid = principal.id if isinstance(principal, Principal) else Principal(principal).id
+        return self._authorizations_for(connector).begin(
+            pid, scopes=scopes, redirect_uri=redirect_uri
+        )
+
+    async def complete_authorization(
+        self,
+        connector: str,
+        principal: Principal | str,
+        *,
+        code: str,
+        state: str,
+        start: AuthorizationStart | None = None,
+    ) -> StoredToken:
+        """Exchange the callback's code (checking its state) and store the user's tokens."""
+        pid = principal.id if isinstance(principal, Principal) else Principal(principal).id
+        return await self._authorizations_for(connector).complete(
+            pid, code=code, state=state, start=start
+        )
 
     # --- measurement ----------------------------------------------------------------------
 

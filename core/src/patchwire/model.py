@@ -19,6 +19,7 @@ from patchwire.connector import ToolInfo
 from patchwire.errors import InvalidRequestError
 from patchwire.features import parse_stream, split_features
 from patchwire.pipeline import Pipeline, Target
+from patchwire.principals.principal import Principal, acting_for, current_principal
 from patchwire.types import (
     CallOptions,
     Completion,
@@ -46,8 +47,15 @@ def _options(
     cache: bool | None,
     idempotency_key: str | None,
     cache_ttl: float | None = None,
+    principal: Principal | None = None,
 ) -> CallOptions:
     check_options(priority, timeout, cache, idempotency_key)
+    if principal is None:
+        principal = current_principal()
+    elif not isinstance(principal, Principal):
+        raise InvalidRequestError(
+            f"principal= takes a patchwire.Principal, got {type(principal).__name__}"
+        )
     if cache_ttl is not None and (
         isinstance(cache_ttl, bool)
         or not isinstance(cache_ttl, int | float)
@@ -62,6 +70,7 @@ def _options(
         cache=cache,
         idempotency_key=idempotency_key,
         cache_ttl=cache_ttl,
+        principal=principal,
     )
 
 
@@ -115,10 +124,11 @@ class Model:
         cache: bool | None = None,
         idempotency_key: str | None = None,
         cache_ttl: float | None = None,
+        principal: Principal | None = None,
         **params: Any,
     ) -> Completion:
         messages = check_prompt(prompt)
-        options = _options(priority, timeout, cache, idempotency_key, cache_ttl)
+        options = _options(priority, timeout, cache, idempotency_key, cache_ttl, principal)
         if params.get("tools"):  # hub tools and bound functions offered as their specs
             from patchwire.run_tools import resolve_tools
 
@@ -142,10 +152,11 @@ class Model:
         priority: int = 0,
         timeout: float | None = None,
         idempotency_key: str | None = None,
+        principal: Principal | None = None,
         **params: Any,
     ) -> AsyncIterator[StreamChunk]:
         messages = check_prompt(prompt)
-        options = _options(priority, timeout, False, idempotency_key)
+        options = _options(priority, timeout, False, idempotency_key, None, principal)
         params, features = split_features(params)
 
         def request_for(target: Target) -> CompletionRequest:
@@ -166,10 +177,11 @@ class Model:
         timeout: float | None = None,
         cache: bool | None = None,
         cache_ttl: float | None = None,
+        principal: Principal | None = None,
         **params: Any,
     ) -> Embedding:
         check_embed_text(text)
-        options = _options(priority, timeout, cache, None, cache_ttl)
+        options = _options(priority, timeout, cache, None, cache_ttl, principal)
         return await self._pipeline.embed(self._targets_for(options), text, dict(params), options)
 
     async def embed_many(
@@ -180,6 +192,7 @@ class Model:
         timeout: float | None = None,
         cache: bool | None = None,
         cache_ttl: float | None = None,
+        principal: Principal | None = None,
         **params: Any,
     ) -> list[Embedding]:
         """One embedding per text, in order; the batcher packs them into provider batches."""
@@ -195,6 +208,7 @@ class Model:
                         timeout=timeout,
                         cache=cache,
                         cache_ttl=cache_ttl,
+                        principal=principal,
                         **params,
                     )
                     for t in texts
@@ -202,15 +216,21 @@ class Model:
             )
         )
 
-    async def run(self, prompt: Prompt, **options: Any) -> Run:
+    async def run(
+        self, prompt: Prompt, *, principal: Principal | None = None, **options: Any
+    ) -> Run:
         """Call the model, run the tool calls it asks for, send the results back, repeat.
 
         See :func:`patchwire.run.run` for the options (``tools``, ``max_steps``,
-        ``timeout``, budgets, ``stop_on``, ``approve``).
+        ``timeout``, budgets, ``stop_on``, ``approve``). ``principal``: every model and
+        tool call of the run is made for it.
         """
         from patchwire.run import run
 
-        return await run(self, prompt, **options)
+        if principal is None:
+            return await run(self, prompt, **options)
+        with acting_for(principal):
+            return await run(self, prompt, **options)
 
     def run_stream(self, prompt: Prompt, **options: Any) -> AsyncIterator[RunEvent]:
         """:meth:`run` as events, as they happen; the last is ``finished`` or ``failed``."""
@@ -246,20 +266,26 @@ class Tool:
         cache: bool | None = None,
         idempotency_key: str | None = None,
         cache_ttl: float | None = None,
+        principal: Principal | None = None,
         **arguments: Any,
     ) -> ToolResult:
         check_operation(operation)
-        options = _options(priority, timeout, cache, idempotency_key, cache_ttl)
+        options = _options(priority, timeout, cache, idempotency_key, cache_ttl, principal)
         request = ToolRequest(operation, arguments, idempotency_key)
         return await self._pipeline.call_tool(self._target, request, options, self.name)
 
     async def call_with(
-        self, operation: str, arguments: Mapping[str, Any], *, timeout: float | None = None
+        self,
+        operation: str,
+        arguments: Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+        principal: Principal | None = None,
     ) -> ToolResult:
         """:meth:`call` with the arguments as a mapping, for names that clash with its options
         (a model's tool call may well pass ``timeout`` or ``cache`` as an argument)."""
         check_operation(operation)
-        options = _options(0, timeout, None, None)
+        options = _options(0, timeout, None, None, None, principal)
         request = ToolRequest(operation, arguments, None)
         return await self._pipeline.call_tool(self._target, request, options, self.name)
 

@@ -63,6 +63,10 @@ from patchwire.types import (
 from patchwire.wire_bounds import check_usage
 
 if TYPE_CHECKING:
+    from patchwire.auth.base import AuthScheme
+    from patchwire.principals.budgets import Admission
+    from patchwire.principals.gate import PrincipalGate
+    from patchwire.principals.principal import Principal
     from patchwire.transforms.driver import Healer
 
 __all__ = ["Pipeline", "Target"]
@@ -131,6 +135,8 @@ class Pipeline:
         self.prices = prices
         self._redactor = redactor
         self._ids = itertools.count(1)
+        #: per-principal credentials, budgets and ledger (set by the hub)
+        self.principals: PrincipalGate | None = None
 
     def _event(
         self,
@@ -238,6 +244,7 @@ class Pipeline:
         if operation != "list_tools":
             timeout = conn.timeout_for(request) or timeout  # an operation's own timeout
         report = rt.report_limits(model, partition)
+        scheme = self._scheme(rt, options.principal)
         attempt_no = 0
         refreshed = False
         previous_delay: float | None = None
@@ -306,7 +313,7 @@ class Pipeline:
                     report_limits=report,
                 )
                 with deadline_scope(clock, attempt_deadline):
-                    await attach(rt.auth, attempt, rt.config.base_url)
+                    await attach(scheme, attempt, rt.config.base_url)
                     result = await invoke(conn, request, attempt)
             except asyncio.CancelledError:
                 if bpermit is not None:
@@ -342,7 +349,7 @@ class Pipeline:
                 )
                 if cls.category is Category.AUTH and not refreshed and cls.status != 403:
                     refreshed = True
-                    if await self._refresh(rt, deadline):
+                    if await self._refresh(scheme, deadline):
                         continue
                 if cls.category in _MOVE_ON and has_next:
                     error = cls.to_error(connector=rt.name, model=model, attempts=attempt_no)
@@ -410,10 +417,58 @@ class Pipeline:
             cls = attrs.evolve(cls, message=self._redactor.scrub(cls.message))
         return cls
 
-    async def _refresh(self, rt: ConnectorRuntime, deadline: float | None) -> bool:
+    def _scheme(self, rt: ConnectorRuntime, principal: Principal | None) -> AuthScheme:
+        """Whose credentials an attempt carries: the principal's, else the connector's."""
+        if principal is None or self.principals is None:
+            return rt.auth
+        return self.principals.scheme_for(rt, principal)
+
+    async def _admit(
+        self, options: CallOptions, request: Callable[[], Request | None], target: Target
+    ) -> Admission | None:
+        """Take the call from its principal's budgets before anything is sent."""
+        gate, principal = self.principals, options.principal
+        if gate is None or principal is None or gate.budgets is None:
+            return None
+        if not gate.budgets.applies(principal):
+            return None
+        made = request()
+        estimate = 0 if made is None else target.runtime.connector.estimate_tokens(made)
+        return await gate.admit(principal, estimate)
+
+    async def _principal_done(
+        self,
+        options: CallOptions,
+        admission: Admission | None,
+        usage: Usage | None = None,
+        cost: float | None = None,
+        error: BaseException | None = None,
+    ) -> None:
+        """Settle the principal's budgets and ledger. A shared store that cannot settle
+        does not fail a call whose reply is in hand: it becomes an event."""
+        gate, principal = self.principals, options.principal
+        if gate is None or principal is None or isinstance(error, asyncio.CancelledError):
+            return
+        try:
+            if error is None:
+                await gate.settled(principal, admission, usage, cost)
+            else:
+                await gate.failed(principal, admission, error)
+        except PatchwireError as err:
+            self.emit(
+                Event(
+                    EventKind.LIMITER_SETTLE_FAILED,
+                    "principals",
+                    time=self.clock.now(),
+                    category=err.category.value,
+                    message=self._redactor.redact(err.message),
+                )
+            )
+
+    async def _refresh(self, scheme: AuthScheme, deadline: float | None) -> bool:
         try:
             with deadline_scope(self.clock, deadline):
-                return await rt.auth.refresh()
+                return await scheme.refresh()
         except (TimeoutError, PatchwireError, aiohttp.ClientError, OSError):
             return False
 
@@ -520,6 +575,7 @@ class Pipeline:
         call_id: int,
         start: float,
         err: BaseException,
+        principal: Principal | None = None,
     ) -> None:
         first = targets[0]
         now = self.clock.now()
@@ -573,6 +629,7 @@ class Pipeline:
                         code=err.code,
                         request_id=err.request_id,
                         time=now,
+                        principal=principal.id if principal is not None else None,
                     )
                 )
 
@@ -671,6 +728,9 @@ class Pipeline:
         # A call's own ttl is part of the key, so a short-ttl caller is never served an
         # entry stored by a long-ttl one (the ttl bounds the age of what it gets).
         scope = None if options.cache_ttl is None else f"ttl={options.cache_ttl!r}"
+        if options.principal is not None:
+            # A reply fetched with one user's credentials is never served to another.
+            scope = f"{scope or ''}|principal={options.principal.id}"
         key = cache_key("|".join(t.label for t in targets), scope, operation, request)
         value, hit = await rt.cache.get_or_call(key, compute, ttl=ttl, accept=accept)
         kind = EventKind.CACHE_HIT if hit else EventKind.CACHE_MISS
@@ -688,7 +748,9 @@ class Pipeline:
         transforms: Mapping[str, Any] | None = None,
     ) -> Completion:
         call_id, start, deadline = self._begin(targets, "complete", options)
+        admission = None
         try:
+            admission = await self._admit(options, lambda: request_for(targets[0]), targets[0])
 
             async def compute() -> tuple[Completion, int, int]:
                 route, make, ran = targets, request_for, list[str]()
@@ -722,7 +784,8 @@ class Pipeline:
                 entry_shape(Completion, lambda i: type(i) is int and 0 <= i < len(targets), int),
             )
         except (PatchwireError, asyncio.CancelledError) as err:
-            self._failed(targets, "complete", call_id, start, err)
+            self._failed(targets, "complete", call_id, start, err, options.principal)
+            await self._principal_done(options, admission, error=err)
             raise
         target = targets[index]
         # A reply served from patchwire's cache costs nothing; what it would have cost is saved.
@@ -741,6 +804,9 @@ class Pipeline:
             saved=billed.total if hit else None,
             # Counted whether or not the cache served them: the calls reached the application.
             tool_calls=len(result.tool_calls) if result.parts else 0,
+        )
+        await self._principal_done(
+            options, admission, Usage() if hit else result.usage, 0.0 if hit else cost
         )
         # Built directly: attrs.evolve introspects the class on every call, and this is the hot path.
         return Completion(
@@ -768,12 +834,15 @@ class Pipeline:
     ) -> AsyncIterator[StreamChunk]:
         call_id, start, deadline = self._begin(targets, "stream", options)
         clock = self.clock
+        admission = None
         try:
+            admission = await self._admit(options, lambda: request_for(targets[0]), targets[0])
             (agen, first), target, attempts, held = await self._route(
                 targets, "stream", request_for, _open_stream, options, deadline, call_id, keep=True
             )
         except (PatchwireError, asyncio.CancelledError) as err:
-            self._failed(targets, "stream", call_id, start, err)
+            self._failed(targets, "stream", call_id, start, err, options.principal)
+            await self._principal_done(options, admission, error=err)
             raise
         assert held is not None
         usage: Usage | None = None
@@ -829,7 +898,7 @@ class Pipeline:
                 else:
                     held.breaker.ignore()
                 held.breaker = None
-            self._failed(targets, "stream", call_id, start, error)
+            self._failed(targets, "stream", call_id, start, error, options.principal)
         finally:
             held.release()
             if held.breaker is not None:
@@ -842,6 +911,7 @@ class Pipeline:
                 await aclose()
         if isinstance(outcome, PatchwireError):
             # Raised outside the handler, so the provider's exception is not its context.
+            await self._principal_done(options, admission, usage, error=outcome)
             raise outcome
         billed = self._bill(target, usage) if usage is not None else None
         self._succeeded(
@@ -856,9 +926,16 @@ class Pipeline:
             () if billed is None else billed.missing,
             tool_calls=tool_calls,
         )
+        await self._principal_done(
+            options, admission, usage, None if billed is None else billed.cost()
+        )
 
     def batcher(
-        self, key: str, targets: Sequence[Target], params: dict[str, Any]
+        self,
+        key: str,
+        targets: Sequence[Target],
+        params: dict[str, Any],
+        principal: Principal | None = None,
     ) -> EmbeddingBatcher[tuple[tuple[float, ...], int, float | None]]:
         first = targets[0].runtime
         existing = first.batchers.get(key)
@@ -870,7 +947,8 @@ class Pipeline:
             texts: Sequence[str], info: BatchInfo
         ) -> Sequence[tuple[tuple[float, ...], int, float | None]]:
             call_id = next(self._ids)
-            options = CallOptions(priority=info.priority)
+            # A batch is one principal's: its credentials never carry another's texts.
+            options = CallOptions(priority=info.priority, principal=principal)
 
             def request_for(target: Target) -> EmbeddingRequest:
                 return EmbeddingRequest(target.model or "", tuple(texts), params)
@@ -917,10 +995,14 @@ class Pipeline:
     ) -> Embedding:
         call_id, start, deadline = self._begin(targets, "embed", options)
         route_key = "|".join(t.label for t in targets) + "|" + repr(sorted(params.items()))
-        batcher = self.batcher(route_key, targets, params)
+        if options.principal is not None:
+            route_key += f"|principal={options.principal.id}"
+        batcher = self.batcher(route_key, targets, params, options.principal)
         target = targets[0]
         request = EmbeddingRequest(target.model or "", (text,), params)
+        admission = None
         try:
+            admission = await self._admit(options, lambda: request, target)
 
             async def compute() -> tuple[tuple[float, ...], int, float | None]:
                 return await batcher.submit(text, priority=options.priority, deadline=deadline)
@@ -929,7 +1011,8 @@ class Pipeline:
                 targets, "embed", request, options, call_id, compute, _EMBED_ENTRY
             )
         except (PatchwireError, asyncio.CancelledError) as err:
-            self._failed(targets, "embed", call_id, start, err)
+            self._failed(targets, "embed", call_id, start, err, options.principal)
+            await self._principal_done(options, admission, error=err)
             raise
         self._succeeded(
             target,
@@ -940,6 +1023,9 @@ class Pipeline:
             None if hit else Usage(input_tokens=tokens),
             None if hit else cost,
             hit,
+        )
+        await self._principal_done(
+            options, admission, Usage() if hit else Usage(input_tokens=tokens), 0.0 if hit else cost
         )
         return Embedding(
             vector=vector, model=target.model or "", connector=target.runtime.name, cached=hit
@@ -955,7 +1041,9 @@ class Pipeline:
         targets = (target,)
         operation = f"tool:{request.operation}"
         call_id, start, deadline = self._begin(targets, operation, options)
+        admission = None
         try:
+            admission = await self._admit(options, lambda: None, target)
 
             async def compute() -> tuple[ToolResult, int]:
                 result, _, attempts, _ = await self._route(
@@ -967,11 +1055,13 @@ class Pipeline:
                 targets, operation, request, options, call_id, compute, _TOOL_ENTRY
             )
         except (PatchwireError, asyncio.CancelledError) as err:
-            self._failed(targets, operation, call_id, start, err)
+            self._failed(targets, operation, call_id, start, err, options.principal)
+            await self._principal_done(options, admission, error=err)
             raise
         latency = self._succeeded(
             target, operation, call_id, start, 0 if hit else attempts, None, 0.0, hit
         )
+        await self._principal_done(options, admission, None, 0.0)
         return attrs.evolve(
             result,
             tool=tool_name,

@@ -18,11 +18,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from patchwire.connector import ToolInfo
 from patchwire.hub import Hub
 from patchwire.model import Model, Tool
+from patchwire.principals.principal import Principal, acting_for, current_principal
 from patchwire.types import Completion, Embedding, StreamChunk, ToolResult
 
 if TYPE_CHECKING:
+    from patchwire.auth.pkce import AuthorizationStart
+    from patchwire.auth.tokenstore import StoredToken, TokenStore
     from patchwire.metrics import ConnectorMetrics, MetricsSnapshot
     from patchwire.metrics_server import MetricsServer
+    from patchwire.principals.ledger import PrincipalUsage
 
 __all__ = ["SyncHub", "SyncModel", "SyncTool"]
 
@@ -38,8 +42,14 @@ class _LoopThread:
         self.thread.start()
 
     def run(self, coro: Awaitable[T]) -> T:
+        # The caller's ``hub.acting_for`` block lives in its own thread's context: carry it.
+        principal = current_principal()
+
         async def wrap() -> T:
-            return await coro
+            if principal is None:
+                return await coro
+            with acting_for(principal):
+                return await coro
 
         return asyncio.run_coroutine_threadsafe(wrap(), self.loop).result()
 
@@ -151,6 +161,47 @@ class SyncHub:
     def serve_metrics(self, port: int = 9464, host: str = "127.0.0.1") -> MetricsServer:
         """Serve the metrics over local HTTP from the hub's loop thread; closed with the hub."""
         return self._runner.run(self._hub.serve_metrics(port=port, host=host))
+
+    def acting_for(self, principal: Principal) -> acting_for:
+        """``with hub.acting_for(principal):`` — blocking calls inside are made for it."""
+        return acting_for(principal)
+
+    def usage(
+        self, *, principal: Principal | str | None = None, tag: tuple[str, str] | None = None
+    ) -> PrincipalUsage:
+        return self._runner.call(lambda: self._hub.usage(principal=principal, tag=tag))
+
+    def token_store(self) -> TokenStore:
+        return self._runner.call(self._hub.token_store)
+
+    def begin_authorization(
+        self,
+        connector: str,
+        principal: Principal | str,
+        *,
+        scopes: list[str] | None = None,
+        redirect_uri: str | None = None,
+    ) -> AuthorizationStart:
+        return self._runner.call(
+            lambda: self._hub.begin_authorization(
+                connector, principal, scopes=scopes, redirect_uri=redirect_uri
+            )
+        )
+
+    def complete_authorization(
+        self,
+        connector: str,
+        principal: Principal | str,
+        *,
+        code: str,
+        state: str,
+        start: AuthorizationStart | None = None,
+    ) -> StoredToken:
+        return self._runner.run(
+            self._hub.complete_authorization(
+                connector, principal, code=code, state=state, start=start
+            )
+        )
 
     def close(self) -> None:
         self._runner.run(self._hub.aclose())

@@ -11,6 +11,7 @@ from patchwire.parts import Part, Reasoning, ToolCall, as_parts, text_of
 
 if TYPE_CHECKING:
     from patchwire.output import OutputSpec
+    from patchwire.principals.principal import Principal
     from patchwire.tools import ToolSpec
 
 __all__ = [
@@ -141,6 +142,8 @@ class CallOptions:
     cache: bool | None = None
     idempotency_key: str | None = None
     cache_ttl: float | None = None
+    #: who the call is for (``patchwire.Principal``); None: the hub's service identity
+    principal: Principal | None = None
 
 
 def _freeze(value: Mapping[str, Any] | None) -> Mapping[str, Any]:

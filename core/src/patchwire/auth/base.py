@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import aiohttp
 import attrs
 
+from patchwire.auth.tokenstore import TokenStore
 from patchwire.clock import Clock
 from patchwire.events import Event
 from patchwire.secrets import SecretResolver
@@ -31,6 +32,10 @@ class AuthContext:
     emit: Callable[[Event], None]
     source: str = "<dict>"  # configuration file, for error messages
     table: str = ""
+    #: per-principal tokens ([principals] token_store) for delegated schemes
+    token_store: TokenStore | None = None
+    #: wall time (seconds) for token expiry shared through a store; None: ``clock.now``
+    wall: Callable[[], float] | None = None
 
 
 class AuthScheme(Protocol):

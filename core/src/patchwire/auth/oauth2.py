@@ -152,11 +152,15 @@ class TokenEndpoint:
                 status,
             ) from None
         scope = data.get("scope")
+        refresh = data.get("refresh_token")
         return AccessToken(
             Secret(access, f"token from {self.url}"),
             "Bearer",
             expires_in,
             scope if isinstance(scope, str) else None,
+            Secret(refresh, f"refresh token from {self.url}")
+            if isinstance(refresh, str) and refresh
+            else None,
         )
 
     def _failure(self, status: int, body: bytes, retry_after: float | None) -> PatchwireError:

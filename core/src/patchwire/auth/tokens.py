@@ -33,6 +33,8 @@ class AccessToken:
     token_type: str = "Bearer"
     expires_in: float | None = None  # seconds, as the endpoint said; None: until refused
     scope: str | None = None
+    #: what a delegated grant returned for refreshing it (``patchwire.auth.delegated``)
+    refresh_token: Secret | None = None
 
     def authorization(self) -> str:
         """The ``Authorization`` header value."""

@@ -1,0 +1,242 @@
+"""OAuth 2.0 Token Exchange (RFC 8693): a user's token traded for a narrower one.
+
+``scheme = "oauth2_token_exchange"`` on a connector that calls a downstream service: for
+each principal, the token that principal holds for ``subject_connector`` (an
+``oauth2_delegated`` connector, read from the shared token store) is exchanged at
+``token_url`` for a token limited to ``audience``/``resource`` and ``scopes``. The
+narrower token is cached per principal until shortly before it expires (single-flight
+per principal, like every token here) and never stored: it is cheap to get again.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+from patchwire.auth.audit import report
+from patchwire.auth.base import AuthContext, AuthScheme
+from patchwire.auth.delegated import ClientCredentials
+from patchwire.auth.oauth2 import AuthSettings, TokenEndpoint
+from patchwire.auth.tokens import AccessToken, TokenCache
+from patchwire.errors import AuthError, PatchwireError
+from patchwire.events import EventKind
+from patchwire.redact import redact_url
+
+__all__ = ["ACCESS_TOKEN_TYPE", "TokenExchange", "exchange_form", "token_exchange_auth"]
+
+GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
+_MAX_PRINCIPALS = 4096
+
+
+def exchange_form(
+    subject_token: str,
+    *,
+    subject_token_type: str = ACCESS_TOKEN_TYPE,
+    audience: str | None = None,
+    resource: str | None = None,
+    scopes: Sequence[str] = (),
+) -> str:
+    """The form of an RFC 8693 §2.1 token-exchange request."""
+    fields = [
+        ("grant_type", GRANT),
+        ("subject_token", subject_token),
+        ("subject_token_type", subject_token_type),
+        ("requested_token_type", ACCESS_TOKEN_TYPE),
+    ]
+    if audience:
+        fields.append(("audience", audience))
+    if resource:
+        fields.append(("resource", resource))
+    if scopes:
+        fields.append(("scope", " ".join(scopes)))
+    return urlencode(fields)
+
+
+class TokenExchange:
+    """Per-principal tokens exchanged from each principal's ``subject_connector`` token."""
+
+    name = "oauth2_token_exchange"
+
+    def __init__(
+        self,
+        ctx: AuthContext,
+        endpoint: TokenEndpoint,
+        client: ClientCredentials,
+        *,
+        subject_connector: str,
+        audience: str | None,
+        resource: str | None,
+        scopes: Sequence[str],
+        leeway: float,
+    ) -> None:
+        self._ctx = ctx
+        self.endpoint = endpoint
+        self.client = client
+        self.subject_connector = subject_connector
+        self.audience = audience
+        self.resource = resource
+        self.scopes = tuple(scopes)
+        self.leeway = leeway
+        self._caches: dict[str, TokenCache] = {}
+        self._views: dict[str, _Exchanged] = {}
+
+    async def apply(self, headers: dict[str, str], params: dict[str, str]) -> None:
+        raise AuthError(
+            f"connector '{self._ctx.connector}' exchanges each user's token (auth scheme"
+            " 'oauth2_token_exchange'): pass principal=... or use hub.acting_for(principal)",
+            connector=self._ctx.connector,
+        )
+
+    async def refresh(self) -> bool:
+        return False
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        return None
+
+    def describe(self) -> Mapping[str, str]:
+        out = {
+            "scheme": self.name,
+            "token_url": redact_url(self.endpoint.url),
+            "subject_connector": self.subject_connector,
+        }
+        if self.scopes:
+            out["scopes"] = " ".join(self.scopes)
+        if self.audience:
+            out["audience"] = self.audience
+        if self.resource:
+            out["resource"] = self.resource
+        return out
+
+    async def aclose(self) -> None:
+        caches, self._caches = list(self._caches.values()), {}
+        for cache in caches:
+            await cache.aclose()
+
+    def cache(self, principal_id: str) -> TokenCache:
+        cache = self._caches.get(principal_id)
+        if cache is None:
+            if len(self._caches) >= _MAX_PRINCIPALS:
+                self._caches.pop(next(iter(self._caches)))
+            cache = TokenCache(
+                self._ctx.clock, lambda: self._exchange(principal_id), leeway=self.leeway
+            )
+            self._caches[principal_id] = cache
+        return cache
+
+    def for_principal(self, principal_id: str) -> AuthScheme:
+        view = self._views.get(principal_id)
+        if view is None:
+            if len(self._views) >= _MAX_PRINCIPALS:
+                self._views.clear()
+            view = self._views[principal_id] = _Exchanged(self, principal_id)
+        return view
+
+    async def _exchange(self, principal_id: str) -> AccessToken:
+        store = self._ctx.token_store
+        key = f"{self.subject_connector}:{principal_id}"
+        stored = await store.load(key) if store is not None else None
+        now = (self._ctx.wall or self._ctx.clock.now)()
+        if stored is None or (stored.expires_at is not None and stored.expires_at <= now):
+            raise AuthError(
+                f"principal '{principal_id}' has no live token for connector"
+                f" '{self.subject_connector}' to exchange; authorize the user there first"
+                " (hub.begin_authorization)",
+                connector=self._ctx.connector,
+                code="reauthorize",
+            )
+        form = exchange_form(
+            stored.access_token.reveal(),
+            audience=self.audience,
+            resource=self.resource,
+            scopes=self.scopes,
+        )
+        form, headers = self.client.sign(self.endpoint.url, form)
+        try:
+            token = await self.endpoint.request(form, headers)
+        except PatchwireError as exc:
+            report(
+                self._ctx,
+                EventKind.CREDENTIAL_FAILED,
+                self.name,
+                message=exc.message,
+                category=exc.category.value,
+                principal=principal_id,
+            )
+            raise
+        report(
+            self._ctx,
+            EventKind.CREDENTIAL_ACQUIRED,
+            self.name,
+            principal=principal_id,
+            expires_in=token.expires_in,
+        )
+        return token
+
+
+class _Exchanged:
+    def __init__(self, owner: TokenExchange, principal_id: str) -> None:
+        self.owner = owner
+        self.principal_id = principal_id
+        self.name = owner.name
+
+    async def apply(self, headers: dict[str, str], params: dict[str, str]) -> None:
+        token = await self.owner.cache(self.principal_id).get()
+        headers["Authorization"] = token.authorization()
+
+    async def refresh(self) -> bool:
+        await self.owner.cache(self.principal_id).refresh()
+        return True
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        return None
+
+    def describe(self) -> Mapping[str, str]:
+        return {**self.owner.describe(), "principal": self.principal_id}
+
+    async def aclose(self) -> None:
+        return None
+
+
+def token_exchange_auth(ctx: AuthContext, settings: Mapping[str, Any]) -> AuthScheme:
+    """``scheme = "oauth2_token_exchange"``: token_url, client_id, client_secret, client_auth,
+    subject_connector, audience, resource, scopes, leeway, timeout."""
+    s = AuthSettings(
+        ctx,
+        settings,
+        (
+            "token_url",
+            "client_id",
+            "client_secret",
+            "client_auth",
+            "subject_connector",
+            "audience",
+            "resource",
+            "scopes",
+            "leeway",
+            "timeout",
+        ),
+    )
+    url = s.url("token_url")
+    client_id = s.text("client_id", required=True)
+    subject = s.text("subject_connector", required=True)
+    assert url is not None and client_id is not None and subject is not None
+    endpoint = TokenEndpoint(ctx, url, timeout=s.number("timeout", 30.0, minimum=0.001))
+    client = ClientCredentials(
+        ctx,
+        client_id,
+        s.reference("client_secret", required=False),
+        s.choice("client_auth", ("basic", "post"), "basic"),
+    )
+    return TokenExchange(
+        ctx,
+        endpoint,
+        client,
+        subject_connector=subject,
+        audience=s.text("audience"),
+        resource=s.text("resource"),
+        scopes=s.scopes(),
+        leeway=s.number("leeway", 60.0),
+    )
