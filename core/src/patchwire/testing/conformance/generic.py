@@ -24,15 +24,9 @@ from patchwire.errors import Category, PatchwireError
 from patchwire.events import Event
 from patchwire.hub import Hub
 from patchwire.plugins import PluginHost
-from patchwire.testing.conformance.harness import SECRET
+from patchwire.testing.conformance.harness import SECRET, Watched, check_hygiene
 from patchwire.testing.conformance.rules import require
-from patchwire.testing.conformance.watch import (
-    LogCapture,
-    LoopLag,
-    Resources,
-    error_texts,
-    leaking,
-)
+from patchwire.testing.conformance.watch import LogCapture, LoopLag, Resources
 
 __all__ = ["ConnectorConformance", "Scenario", "SimulatedModelConformance"]
 
@@ -99,37 +93,13 @@ class ConnectorConformance(abc.ABC):
             finally:
                 await gen.aclose()
         errors = [o for o in _flatten(result) if isinstance(o, BaseException)]
-        where = f"connector '{self.connector_name}' ({type(self).__name__}, {scenario})"
         # MIXED starts MIXED_CALLS calls in one loop turn: each may do a little synchronous
         # set-up (a subprocess spawn is a fork), so the bound grows by 10 ms a call.
         bound = self.LOOP_LAG_BOUND + (0.01 * self.MIXED_CALLS if scenario is Scenario.MIXED else 0)
-        require(
-            lag.worst <= bound,
-            "loop-not-blocked",
-            expected=f"event loop stalls <= {bound:.2f}s",
-            observed=f"a stall of {lag.worst:.3f}s",
-            frame=where,
-        )
-        texts = [("log record", t) for t in logs.texts]
-        texts += [(f"event {e.kind.value}", repr(e)) for e in events]
-        texts += [("metrics", metrics), ("hub/connector repr", reprs)]
-        for error in errors:
-            texts += [(f"error {type(error).__name__}", t) for t in error_texts(error)]
-        found = sorted(set(leaking(SECRET, texts)))
-        require(
-            not found,
-            "no-credential-leak",
-            expected="the seeded credential nowhere",
-            observed=f"the credential in: {', '.join(found)}",
-            frame=where,
-        )
-        leftovers = await census.leftovers()
-        require(
-            not leftovers,
-            "no-leaks",
-            expected="nothing the connector opened still open after the hub closed",
-            observed="; ".join(leftovers),
-            frame=where,
+        await check_hygiene(
+            Watched(lag, logs, census, events, errors, metrics, reprs),
+            bound,
+            f"connector '{self.connector_name}' ({type(self).__name__}, {scenario})",
         )
         return result, events, hub
 

@@ -14,6 +14,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, ClassVar
 
+import attrs
 import pytest
 
 from patchwire.connector import Connector
@@ -33,10 +34,55 @@ from patchwire.testing.sim_faults import FaultMix
 from patchwire.testing.sim_stats import SimRecord
 from patchwire.testing.simulator import Simulator
 
-__all__ = ["SECRET", "Run", "SimulatedSuite"]
+__all__ = ["SECRET", "Run", "SimulatedSuite", "Watched", "check_hygiene"]
 
 SECRET = "pwconf-" + "7f3a9c1e5b2d8046" * 2
 NO_FAULTS = FaultMix()
+
+
+@attrs.frozen
+class Watched:
+    """What the suite saw during one run, for the rules every run must keep."""
+
+    lag: LoopLag
+    logs: LogCapture
+    census: Resources
+    events: list[Event]
+    errors: list[BaseException]
+    metrics: str
+    reprs: str
+
+
+async def check_hygiene(seen: Watched, lag_bound: float, frame: str) -> None:
+    """loop-not-blocked, no-credential-leak and no-leaks, once the hub is closed."""
+    require(
+        seen.lag.worst <= lag_bound,
+        "loop-not-blocked",
+        expected=f"event loop stalls <= {lag_bound:.2f}s",
+        observed=f"a stall of {seen.lag.worst:.3f}s during the calls",
+        frame=frame,
+    )
+    texts = [("log record", t) for t in seen.logs.texts]
+    texts += [(f"event {e.kind.value}", repr(e)) for e in seen.events]
+    texts += [("metrics", seen.metrics), ("hub/connector repr", seen.reprs)]
+    for error in seen.errors:
+        texts += [(f"error {type(error).__name__}", t) for t in error_texts(error)]
+    where = sorted(set(leaking(SECRET, texts)))
+    require(
+        not where,
+        "no-credential-leak",
+        expected="the seeded credential nowhere",
+        observed=f"the credential in: {', '.join(where)}",
+        frame=frame,
+    )
+    leftovers = await seen.census.leftovers()
+    require(
+        not leftovers,
+        "no-leaks",
+        expected="nothing the connector opened still open after the hub closed",
+        observed="; ".join(leftovers),
+        frame=frame,
+    )
 
 
 class Run:
@@ -171,36 +217,8 @@ class SimulatedSuite:
                 os.environ.pop(self.CREDENTIAL_ENV, None)
             else:
                 os.environ[self.CREDENTIAL_ENV] = saved
-        self._check_hygiene(run, census, lag, logs, metrics, reprs)
-        leftovers = await census.leftovers()
-        require(
-            not leftovers,
-            "no-leaks",
-            expected="nothing the connector opened still open after the hub closed",
-            observed="; ".join(leftovers),
-            frame=run.frame(),
-        )
-
-    def _check_hygiene(
-        self, run: Run, census: Resources, lag: LoopLag, logs: LogCapture, metrics: str, reprs: str
-    ) -> None:
-        require(
-            lag.worst <= self.LOOP_LAG_BOUND,
-            "loop-not-blocked",
-            expected=f"event loop stalls <= {self.LOOP_LAG_BOUND}s",
-            observed=f"a stall of {lag.worst:.3f}s during the calls",
-            frame=run.frame(),
-        )
-        texts = [("log record", t) for t in logs.texts]
-        texts += [(f"event {e.kind.value}", repr(e)) for e in run.events]
-        texts += [("metrics", metrics), ("hub/connector repr", reprs)]
-        for error in run.errors:
-            texts += [(f"error {type(error).__name__}", t) for t in error_texts(error)]
-        where = sorted(set(leaking(SECRET, texts)))
-        require(
-            not where,
-            "no-credential-leak",
-            expected="the seeded credential nowhere",
-            observed=f"the credential in: {', '.join(where)}",
-            frame=run.frame(run.errors[0] if run.errors else None),
+        await check_hygiene(
+            Watched(lag, logs, census, run.events, run.errors, metrics, reprs),
+            self.LOOP_LAG_BOUND,
+            run.frame(run.errors[0] if run.errors else None),
         )
