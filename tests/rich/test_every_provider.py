@@ -8,6 +8,7 @@ connector class; until then it is skipped with the capabilities it lacks.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import os
 from collections.abc import AsyncIterator
@@ -131,6 +132,27 @@ async def _connector(
     }
 
 
+def _followed_up(sim: Simulator) -> list[Any]:
+    """The requests the simulator answered that carried tool results (the second turn)."""
+    return [
+        r.request
+        for r in sim.journal
+        if r.status == 200 and r.request is not None and r.request.after_tool_result
+    ]
+
+
+def _check_reasoning_and_image(result: dict[str, Any], sim: Simulator, replayed: bool) -> None:
+    """Reasoning kept across turns: the reply's reasoning parts (OpenAI Chat returns none
+    to replay, WIRE-RICH §4) go back in the history, and the simulator checked each
+    signature it got back; the image's bytes reached the provider on the first turn."""
+    first = result["first"]
+    assert all(part in result["history"][1].content for part in first.reasoning)
+    (follow,) = _followed_up(sim)
+    assert follow.replayed == (len(first.reasoning) if replayed else 0)
+    image = base64.b64encode(PNG).decode()
+    assert any(image in r.body.decode() for r in sim.journal if r.status == 200)
+
+
 def _check(result: dict[str, Any]) -> None:
     first = result["first"]
     assert first.finish_reason == "tool_calls"
@@ -150,13 +172,26 @@ async def test_the_same_application_runs_on_each_provider_with_retries_limits_an
 ) -> None:
     flaky = FaultMix(server_error=0.3)
     connectors = {provider: await _connector(stack, provider, flaky)}
+    # Limits that bind: two requests a second, one at a time, and a token budget the
+    # image and tools fit in (estimated by the provider's own rule).
+    connectors[provider]["limits"] = {
+        "requests_per_second": 2,
+        "max_concurrency": 1,
+        "tokens_per_minute": 100_000,
+    }
     async with Hub.from_dict({"connectors": connectors}) as hub:
         result = await application(hub.model(f"{provider}:{MODELS[provider]}"))
+        row = hub.metrics().for_model(provider, MODELS[provider])
     _check(result)
+    if provider != "openai":
+        assert result["first"].reasoning  # replayable reasoning to keep across turns
+    _check_reasoning_and_image(result, SIMS[provider], replayed=True)
     statuses = [record.status for record in SIMS[provider].journal]
     # Seeded draws: some 5xx were answered and retried, and every call still succeeded.
     assert any(status is not None and status >= 500 for status in statuses)
     assert statuses.count(200) == 3  # four calls from the application, the last one cached
+    assert row.limiter.throttled > 0  # the limiter held attempts back, and all got through
+    assert row.tool_calls == 2 and row.cache.hits == 1 and not row.invalid_outputs
 
 
 @pytest.mark.parametrize(("before", "after"), PAIRS)
@@ -175,3 +210,5 @@ async def test_a_conversation_falls_back_to_another_provider_mid_way(
         result = await application(hub.model(f"first:{MODELS[before]}"), hub.model("later"))
     _check(result)
     assert result["follow"].connector == "second"
+    # Reasoning goes back to the provider that signed it; another provider's is dropped.
+    _check_reasoning_and_image(result, SIMS[after], replayed=before == after)
