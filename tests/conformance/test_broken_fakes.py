@@ -15,12 +15,10 @@ from patchwire.errors import Category
 from patchwire.plugins import PluginHost
 from patchwire.testing.conformance import (
     RULES,
-    SECRET,
     CompleteConformance,
     ConformanceFailure,
     EmbedConformance,
     PluginConformance,
-    SimulatedModelConformance,
     StreamConformance,
     StructuredOutputConformance,
     ToolsConformance,
@@ -33,7 +31,6 @@ pytestmark = pytest.mark.integration  # the Acme simulator is a real server on l
 
 T = Category.TRANSIENT
 C, S, E, P = CompleteConformance, StreamConformance, EmbedConformance, PluginConformance
-M = SimulatedModelConformance
 TL, SO = ToolsConformance, StructuredOutputConformance
 OPENAI = {TL, SO}  # the rich-call fakes are the openai connector with one defect
 # rule -> (suite class, check, plugin that breaks the rule)
@@ -78,7 +75,7 @@ CASES: dict[str, tuple[type, str, Any]] = {
     ),
     "classify-malformed": (C, "test_malformed_body_is_an_error", b.plugin_for(b.EmptyOnBadBody)),
     "classify-truncated": (C, "test_truncated_body_is_an_error", b.plugin_for(b.PartialOnCutBody)),
-    "classify-mixed": (M, "test_no_call_is_lost_under_a_fault_mix", b.plugin_for(b.Aborts)),
+    "classify-mixed": (C, "test_no_call_is_lost_under_a_fault_mix", b.plugin_for(b.Aborts)),
     "tools-sent": (
         TL,
         "test_tool_calls_are_what_the_server_sent",
@@ -153,9 +150,7 @@ def test_every_rule_has_a_broken_fake() -> None:
 
 
 @pytest.mark.parametrize("rule", sorted(CASES))
-async def test_the_suite_fails_the_fake_naming_the_rule(
-    rule: str, plugin_host: PluginHost, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_the_suite_fails_the_fake_naming_the_rule(rule: str, plugin_host: PluginHost) -> None:
     suite_class, check, plugin = CASES[rule]
     suite = type(
         "Subject",
@@ -172,7 +167,6 @@ async def test_the_suite_fails_the_fake_naming_the_rule(
         },
     )()
     plugin_host.register(plugin, "broken-acme")
-    monkeypatch.setenv(suite.CREDENTIAL_ENV, SECRET)  # the generic suite's fixture does this
     with pytest.raises(ConformanceFailure) as info:
         method = getattr(suite, check)
         takes_host = "conformance_host" in inspect.signature(method).parameters

@@ -26,11 +26,7 @@ version.
 
 from patchwire.testing.conformance.complete import CompleteConformance
 from patchwire.testing.conformance.embed import EmbedConformance
-from patchwire.testing.conformance.generic import (
-    ConnectorConformance,
-    Scenario,
-    SimulatedModelConformance,
-)
+from patchwire.testing.conformance.generic import ConnectorConformance, Scenario
 from patchwire.testing.conformance.harness import SECRET, Run, SimulatedSuite
 from patchwire.testing.conformance.plugin import InstalledPluginChecks, PluginConformance
 from patchwire.testing.conformance.rich import StructuredOutputConformance, ToolsConformance
@@ -49,7 +45,6 @@ __all__ = [
     "Rule",
     "Run",
     "Scenario",
-    "SimulatedModelConformance",
     "SimulatedSuite",
     "StreamConformance",
     "StructuredOutputConformance",

@@ -28,7 +28,7 @@ from patchwire.testing.conformance.harness import SECRET, Watched, check_hygiene
 from patchwire.testing.conformance.rules import require
 from patchwire.testing.conformance.watch import LogCapture, LoopLag, Resources
 
-__all__ = ["ConnectorConformance", "Scenario", "SimulatedModelConformance"]
+__all__ = ["ConnectorConformance", "Scenario"]
 
 RETRYABLE = (Category.TRANSIENT, Category.DEGRADED, Category.RATE_LIMITED)
 
@@ -234,64 +234,3 @@ def _flatten(value: Any) -> list[Any]:
     if isinstance(value, tuple | list):
         return [x for v in value for x in _flatten(v)]
     return [value]
-
-
-class SimulatedModelConformance(ConnectorConformance):
-    """The earlier suite for a model connector with a simulator, kept for plugins that
-    subclass it; :class:`CompleteConformance` and its siblings check far more.
-
-    Subclasses set ``plugin`` (the plugin object), ``wire`` (the simulator name),
-    ``connector_type``, ``model`` and may override ``connector_table``.
-    """
-
-    plugin: ClassVar[object]
-    wire: ClassVar[str]
-    connector_type: ClassVar[str]
-    model: ClassVar[str] = "sim-model"
-    operation: ClassVar[str] = "complete"
-
-    @pytest.fixture
-    def conformance_host(self, plugin_host: PluginHost) -> PluginHost:
-        plugin_host.register(self.plugin, f"conformance:{self.wire}")
-        return plugin_host
-
-    def connector_table(self, base_url: str) -> dict[str, Any]:
-        return {
-            "type": self.connector_type,
-            "base_url": base_url,
-            "api_key": f"env:{self.CREDENTIAL_ENV}",
-            "timeout": self.ATTEMPT_TIMEOUT,
-            "embed_timeout": self.ATTEMPT_TIMEOUT,
-            "retry": {
-                "max_attempts": self.MAX_ATTEMPTS,
-                "initial": 0.01,
-                "cap": 0.05,
-                "deadline": 30,
-            },
-            "breaker": {"enabled": False},
-            "cache": {"ttl": 0},
-        }
-
-    async def make_hub(self, scenario: Scenario, host: PluginHost) -> AsyncIterator[Hub]:
-        from patchwire.testing.simulator import FaultMix, Simulator
-
-        faults = {
-            Scenario.OK: FaultMix(),
-            Scenario.SERVER_ERROR: FaultMix(server_error=1.0),
-            Scenario.AUTH_ERROR: FaultMix(),
-            Scenario.HANG: FaultMix(hang=1.0),
-            Scenario.MIXED: FaultMix(
-                server_error=0.2, rate_limited=0.1, reset=0.05, malformed=0.05
-            ),
-        }[scenario]
-        keys = ["a-different-key-entirely"] if scenario is Scenario.AUTH_ERROR else None
-        async with Simulator(self.wire, faults=faults, seed=7, keys=keys, plugin_host=host) as sim:
-            yield Hub.from_dict(
-                {"connectors": {self.connector_name: self.connector_table(sim.base_url)}}, host=host
-            )
-
-    async def call(self, hub: Hub) -> Any:
-        model = hub.model(f"{self.connector_name}:{self.model}")
-        if self.operation == "embed":
-            return await model.embed("conformance")
-        return await model.complete("conformance check", max_tokens=16)

@@ -32,6 +32,7 @@ class OperationChecks(SimulatedSuite, abc.ABC):
 
     #: the wait hint injected 429s carry, in seconds (whole: every wire can spell it)
     RETRY_HINT: ClassVar[float] = 3.0
+    MIXED_CALLS: ClassVar[int] = 24
 
     @abc.abstractmethod
     async def invoke(self, hub: Hub, **options: Any) -> Any:
@@ -266,6 +267,28 @@ class OperationChecks(SimulatedSuite, abc.ABC):
         )
 
     truncation_rule: ClassVar[str] = "classify-truncated"
+
+    async def test_no_call_is_lost_under_a_fault_mix(self, conformance_host: PluginHost) -> None:
+        faults = FaultMix(
+            server_error=0.2, rate_limited=0.1, reset=0.05, malformed=0.05, retry_after=0.01
+        )
+        async with self.run(conformance_host, faults) as run:
+            outcomes = await asyncio.gather(
+                *(self.invoke(run.hub) for _ in range(self.MIXED_CALLS)), return_exceptions=True
+            )
+            run.errors.extend(o for o in outcomes if isinstance(o, PatchwireError))
+            lost = [
+                repr(o)[:120]
+                for o in outcomes
+                if isinstance(o, BaseException) and not isinstance(o, PatchwireError)
+            ]
+            require(
+                not lost,
+                "classify-mixed",
+                expected=f"each of {self.MIXED_CALLS} calls ends in a result or a PatchwireError",
+                observed=f"{len(lost)} ended otherwise: {lost[:3]}",
+                frame=run.frame(),
+            )
 
     # --- lifecycle ---------------------------------------------------------------------
 
