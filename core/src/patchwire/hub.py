@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from patchwire.auth.base import AuthContext, AuthScheme, NoAuth
+from patchwire.auth.tls import current_context
 from patchwire.backends import Backends
 from patchwire.cache import ResponseCache
 from patchwire.classification import Classification
@@ -284,7 +285,7 @@ class Hub:
         )
         auth = self._build_auth(config, cls)
         ssl_context = self._build_tls(config)
-        self.outgoing.add_connector(config, ssl_context, connector)
+        self.outgoing.add_connector(config, current_context(ssl_context), connector)
         cache = None
         if config.cache.ttl > 0:
             cache = ResponseCache(self.backends.cache(config), ttl=config.cache.ttl)
@@ -409,9 +410,9 @@ class Hub:
     def _build_tls(self, config: ConnectorConfig) -> Any:
         if config.tls is None:
             return None
-        from patchwire.auth.tls import tls_context
+        from patchwire.auth.tls import client_tls
 
-        return tls_context(self._auth_context(config, f"{config.where.table}.tls"), config.tls)
+        return client_tls(self._auth_context(config, f"{config.where.table}.tls"), config.tls)
 
     # --- the application's interface ------------------------------------------------------
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from patchwire.auth.base import AuthScheme
+from patchwire.auth.tls import ClientTls, current_context
 from patchwire.breaker import BreakerState, CircuitBreaker
 from patchwire.budget import RetryBudget
 from patchwire.cache import ResponseCache
@@ -36,7 +37,7 @@ class ConnectorRuntime:
         config: ConnectorConfig,
         connector: Connector,
         auth: AuthScheme,
-        ssl_context: ssl.SSLContext | None,
+        ssl_context: ssl.SSLContext | ClientTls | None,
         clock: Clock,
         emit: Callable[[Event], None],
         cache: ResponseCache | None,
@@ -47,7 +48,7 @@ class ConnectorRuntime:
         self.name = config.name
         self.connector = connector
         self.auth = auth
-        self.ssl = ssl_context
+        self._tls = ssl_context
         self.clock = clock
         self.emit = emit
         self.cache = cache
@@ -69,6 +70,11 @@ class ConnectorRuntime:
         self._reporters: dict[tuple[str | None, str | None], Callable[[RateLimitInfo], None]] = {}
         self._opened = False
         self._open_lock = asyncio.Lock()
+
+    @property
+    def ssl(self) -> ssl.SSLContext | None:
+        """The TLS context for a new attempt: a rotated client certificate's, once read."""
+        return current_context(self._tls)
 
     @property
     def opened(self) -> bool:

@@ -12,6 +12,17 @@ OpenSSL through an anonymous in-memory file (``memfd_create``) where the platfor
 so key material never touches a filesystem; elsewhere through a file created 0600 in a
 0700 temporary directory and deleted as soon as OpenSSL has read it. Resolving every
 reference the same way keeps rotation, redaction and error messages uniform.
+
+Rotation without a restart: :func:`client_tls` gives the hub a :class:`ClientTls`, which
+the pipeline asks for the context of every attempt. When a ``file:`` source of the
+certificate, key or password changed on disk (inode, size or modification time), or a
+source with a TTL (``exec:``, a secret manager) returned another value after it, the
+references are read again and a new context is built. New connections use it; aiohttp
+pools connections per context, so connections opened with the old certificate are not
+reused and close when idle (they drain), and no request is cut off. A pair that does not
+load (the certificate replaced, the key not yet) keeps the previous context and is tried
+again on the next attempt. ``env:`` references are never re-read, so a certificate from
+the environment changes only with a restart.
 """
 
 from __future__ import annotations
@@ -28,12 +39,14 @@ from typing import Any
 from patchwire.auth.attached import remember_trust
 from patchwire.auth.audit import report
 from patchwire.auth.base import AuthContext
+from patchwire.certrequest import CERTIFICATE_REQUESTS
 from patchwire.classification import Classification
 from patchwire.config import Where, check_reference
-from patchwire.errors import Category
+from patchwire.errors import Category, ConfigError, PatchwireError
 from patchwire.events import EventKind
+from patchwire.secrets import split_reference
 
-__all__ = ["classify_tls_failure", "tls_context"]
+__all__ = ["ClientTls", "classify_tls_failure", "client_tls", "current_context", "tls_context"]
 
 log = logging.getLogger("patchwire.auth")
 
@@ -42,7 +55,12 @@ _KEYS = ("client_cert", "client_key", "key_password", "ca_bundle", "verify")
 _NOT_CREDENTIALS = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)
 
 
-def tls_context(ctx: AuthContext, settings: Mapping[str, Any]) -> ssl.SSLContext:
+def tls_context(
+    ctx: AuthContext,
+    settings: Mapping[str, Any],
+    *,
+    kind: EventKind = EventKind.CREDENTIAL_ACQUIRED,
+) -> ssl.SSLContext:
     where = Where(ctx.source, ctx.table)
     for name in settings:
         if name not in _KEYS:
@@ -89,9 +107,105 @@ def tls_context(ctx: AuthContext, settings: Mapping[str, Any]) -> ssl.SSLContext
             f"client certificate {cert_ref} and key {key_ref or '(in the certificate file)'}"
             f" could not be loaded ({exc.reason or 'not PEM, or they do not match'})",
         ) from None
-    report(ctx, EventKind.CREDENTIAL_ACQUIRED, "mutual_tls", certificate=cert_ref)
+    report(ctx, kind, "mutual_tls", certificate=cert_ref)
     remember_trust(context, trust)
     return context
+
+
+def client_tls(ctx: AuthContext, settings: Mapping[str, Any]) -> ssl.SSLContext | ClientTls:
+    """The connector's TLS: a fixed context without a client certificate, else a
+    :class:`ClientTls` that follows the certificate's sources."""
+    if settings.get("client_cert") is None:
+        return tls_context(ctx, settings)
+    return ClientTls(ctx, settings)
+
+
+def current_context(tls: ssl.SSLContext | ClientTls | None) -> ssl.SSLContext | None:
+    """The context for a new attempt, whichever form the connector's TLS takes."""
+    if tls is None or isinstance(tls, ssl.SSLContext):
+        return tls
+    return tls.current()
+
+
+class ClientTls:
+    """A client-certificate context rebuilt when its sources change (see the module doc)."""
+
+    def __init__(self, ctx: AuthContext, settings: Mapping[str, Any]) -> None:
+        self._ctx = ctx
+        self._settings = dict(settings)
+        self._references = [
+            ref
+            for key in ("client_cert", "client_key", "key_password")
+            if isinstance(ref := settings.get(key), str)
+        ]
+        self._stamps = self._file_stamps()
+        self._values = self._resolved()
+        self._context = self._build(EventKind.CREDENTIAL_ACQUIRED)
+        self.rotations = 0
+
+    def current(self) -> ssl.SSLContext:
+        stamps = self._file_stamps()
+        if stamps != self._stamps:
+            # The file source caches for its TTL; a changed file is read now.
+            where = f"connector '{self._ctx.connector}'"
+            for reference, stamp in stamps.items():
+                if stamp != self._stamps.get(reference):
+                    self._reread(reference, where)
+        try:
+            values = self._resolved()
+        except PatchwireError:
+            # A source that stopped resolving (a file mid-replacement): keep the context
+            # that works, which the server may still accept; the next attempt looks again.
+            return self._context
+        if values == self._values:
+            self._stamps = stamps
+            return self._context
+        try:
+            context = self._build(EventKind.CREDENTIAL_REFRESHED)
+        except ConfigError as exc:
+            log.warning(
+                "connector %s: the rotated client certificate could not be loaded yet (%s);"
+                " new connections keep the previous one",
+                self._ctx.connector,
+                exc.message,
+            )
+            return self._context
+        self._context, self._values, self._stamps = context, values, stamps
+        self.rotations += 1
+        return context
+
+    def _build(self, kind: EventKind) -> ssl.SSLContext:
+        context = tls_context(self._ctx, self._settings, kind=kind)
+        CERTIFICATE_REQUESTS.watch(context)
+        return context
+
+    def _reread(self, reference: str, where: str) -> None:
+        try:
+            self._ctx.secrets.reread(reference, where=where)
+        except PatchwireError:
+            pass  # reported by _resolved's caller: the previous context stays
+
+    def _resolved(self) -> list[str]:
+        """The references' values now: a dict lookup until a source's TTL runs out."""
+        where = f"connector '{self._ctx.connector}'"
+        return [self._ctx.secrets.resolve(ref, where=where).reveal() for ref in self._references]
+
+    def _file_stamps(self) -> dict[str, tuple[int, int, int] | None]:
+        stamps: dict[str, tuple[int, int, int] | None] = {}
+        for reference in self._references:
+            parts = split_reference(reference)
+            if parts is None or parts[0] != "file":
+                continue
+            try:
+                info = os.stat(Path(parts[1]).expanduser())
+            except OSError:
+                stamps[reference] = None
+            else:
+                stamps[reference] = (info.st_ino, info.st_size, info.st_mtime_ns)
+        return stamps
+
+    def __repr__(self) -> str:
+        return f"ClientTls(connector={self._ctx.connector!r}, certificate={self._settings['client_cert']!r})"
 
 
 def _trust(ca_bundle: Any, verify: bool, where: Where) -> ssl.SSLContext:
