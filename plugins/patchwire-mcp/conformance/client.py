@@ -19,9 +19,11 @@ import os
 import sys
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from patchwire.errors import PatchwireError
 from patchwire.hub import Hub
+from patchwire_mcp import Authorization, Elicitation, ElicitationAnswer, attach
 
 #: a value for each JSON Schema type, for a tool's required arguments
 _SAMPLES: Mapping[str, Any] = {
@@ -52,14 +54,73 @@ def sample_arguments(schema: Mapping[str, Any] | None) -> dict[str, Any]:
     return arguments
 
 
+def oauth_table(scenario: str, context: Mapping[str, Any]) -> dict[str, str]:
+    """The ``oauth`` table for the scenario's credentials; secrets go through the
+    environment, as an application's would."""
+    table: dict[str, str] = {}
+    if "client_id" in context:
+        table["client_id"] = str(context["client_id"])
+    if "client_secret" in context:
+        os.environ["CONFORMANCE_CLIENT_SECRET"] = str(context["client_secret"])
+        table["client_secret"] = "env:CONFORMANCE_CLIENT_SECRET"
+    if "private_key_pem" in context:
+        os.environ["CONFORMANCE_PRIVATE_KEY"] = str(context["private_key_pem"])
+        table["private_key"] = "env:CONFORMANCE_PRIVATE_KEY"
+        table["client_auth"] = "private_key_jwt"
+        table["signing_algorithm"] = str(context.get("signing_algorithm", "RS256"))
+    if scenario.startswith("auth/client-credentials"):
+        table["grant"] = "client_credentials"
+    if scenario == "auth/basic-cimd":
+        table["client_metadata_url"] = CLIENT_METADATA_URL
+    return table
+
+
+#: a Client ID Metadata Document URL (the suite's server does not fetch it)
+CLIENT_METADATA_URL = "https://conformance-test.local/client-metadata.json"
+
+
 def connector_table(url: str, scenario: str, context: Mapping[str, Any]) -> dict[str, Any]:
     """The ``[connectors.server]`` table an application would write for this server."""
-    del scenario, context  # every scenario is served by the same table for now
-    return {"type": "mcp", "url": url, "retry": {"max_attempts": 1}}
+    table: dict[str, Any] = {"type": "mcp", "url": url, "retry": {"max_attempts": 1}}
+    if scenario.startswith("auth/"):
+        table["oauth"] = oauth_table(scenario, context)
+    return table
+
+
+class Browser:
+    """The user: follows the authorization URL, and the authorization server answers at
+    once with a redirect carrying the code (the suite's server asks no questions)."""
+
+    def __init__(self) -> None:
+        self._query: dict[str, str] = {}
+
+    async def redirect(self, url: str) -> None:
+        import httpx2
+
+        async with httpx2.AsyncClient(follow_redirects=False) as client:
+            response = await client.get(url)
+        location = response.headers.get("location", "")
+        self._query = dict(parse_qsl(urlsplit(location).query))
+
+    async def callback(self) -> Mapping[str, str]:
+        return self._query
+
+
+async def accept_defaults(question: Elicitation) -> ElicitationAnswer:
+    """A user who accepts the form as offered: the connector fills in the defaults."""
+    del question
+    return ElicitationAnswer("accept", {})
 
 
 async def run(url: str, scenario: str, context: Mapping[str, Any]) -> int:
     hub = Hub.from_dict({"connectors": {"server": connector_table(url, scenario, context)}})
+    browser = Browser()
+    attach(
+        hub,
+        "server",
+        authorization=Authorization(redirect=browser.redirect, callback=browser.callback),
+        elicitation=accept_defaults,
+    )
     failures = 0
     async with hub:
         tool = hub.tool("server")

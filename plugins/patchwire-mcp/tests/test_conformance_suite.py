@@ -108,4 +108,9 @@ def test_scenario(scenario: str, tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     failed = [line for line in run.stdout.splitlines() if line.strip().startswith("- ")]
-    assert run.returncode == 0, f"{scenario} failed:\n" + "\n".join(failed or [run.stdout[-3000:]])
+    said = "\n".join(p.read_text()[-2000:] for p in tmp_path.rglob("stderr.txt"))
+    assert run.returncode == 0, (
+        f"{scenario} failed:\n"
+        + "\n".join(failed or [run.stdout[-3000:]])
+        + f"\nthe client's stderr:\n{said}"
+    )

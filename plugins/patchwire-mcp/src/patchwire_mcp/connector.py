@@ -34,8 +34,10 @@ if TYPE_CHECKING:
     from mcp.types import CallToolResult
     from patchwire.config import ConnectorConfig
 
+    from patchwire_mcp.authorization import Authorization
     from patchwire_mcp.catalog import ToolListing
     from patchwire_mcp.link import Generation, ServerLink
+    from patchwire_mcp.server_requests import ElicitationHandler
 
 __all__ = ["McpConnector"]
 
@@ -58,6 +60,10 @@ class McpConnector(Connector):
         self._tls: ssl.SSLContext | None = None
         self._listing: ToolListing | None = None
         self._listing_lock = asyncio.Lock()
+        #: set by ``patchwire_mcp.attach``: the user's part of OAuth, the elicitation handler
+        self.authorization: Authorization | None = None
+        self.elicitation: ElicitationHandler | None = None
+        self._oauth: Any = None
 
     @classmethod
     def check_config(cls, config: ConnectorConfig) -> None:
@@ -87,7 +93,9 @@ class McpConnector(Connector):
         """Start a server that needs no credentials and learn its tools, so the first call
         is already checked against them. A failure here is left for that call to report."""
         config = self.ctx.config
-        if not self.stdio and (config.api_key or config.auth or config.tls):
+        if not self.stdio and (
+            config.api_key or config.auth or config.tls or self.setting("oauth") is not None
+        ):
             return
         clock = self.ctx.clock
         try:
@@ -125,7 +133,40 @@ class McpConnector(Connector):
             startup_timeout=float(self.setting("startup_timeout")),
             log=self.log,
             on_start=self._forget_listing,
+            client_options=self._client_options,
         )
+
+    def _client_options(self) -> dict[str, Any]:
+        """What the client offers the server: elicitation when the application handles it,
+        roots when configured."""
+        from patchwire_mcp.server_requests import elicitation_callback, roots_callback
+
+        options: dict[str, Any] = {}
+        if self.elicitation is not None:
+            options["elicitation_callback"] = elicitation_callback(
+                self.name, self.elicitation, self.log
+            )
+        roots = self.setting("roots")
+        if roots:
+            options["list_roots_callback"] = roots_callback(roots)
+        return options
+
+    def _oauth_provider(self) -> Any:
+        """The server's OAuth flow, one per connector so its tokens outlive a restart."""
+        table = self.setting("oauth")
+        if table is None:
+            return None
+        if self._oauth is None:
+            from patchwire_mcp.authorization import Authorization, oauth_provider
+
+            self._oauth = oauth_provider(
+                self.name,
+                str(self.setting("url")),
+                table,
+                self.ctx.secrets,
+                self.authorization or Authorization(),
+            )
+        return self._oauth
 
     def _open_transport(self, generation: Generation) -> AbstractAsyncContextManager[Any]:
         from patchwire_mcp.stderr import StderrPump
@@ -133,7 +174,12 @@ class McpConnector(Connector):
 
         if not self.stdio:
             proxies = self.ctx.proxies.scoped(self.ctx.config.proxy) if self.ctx.proxies else None
-            return http_transport(str(self.setting("url")), tls=self._tls, proxies=proxies)
+            return http_transport(
+                str(self.setting("url")),
+                tls=self._tls,
+                proxies=proxies,
+                auth=self._oauth_provider(),
+            )
         link = self._server()
         # End of file on stderr: the server is gone, so the next call starts another.
         stderr = StderrPump(self.log, on_eof=lambda: link.retire(generation))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
@@ -88,6 +88,7 @@ class ServerLink:
         startup_timeout: float,
         log: logging.Logger,
         on_start: Callable[[], None] = lambda: None,
+        client_options: Callable[[], Mapping[str, Any]] = dict,
     ) -> None:
         self.name = name
         self._open_transport = open_transport
@@ -96,6 +97,8 @@ class ServerLink:
         self._startup_timeout = startup_timeout
         self._log = log
         self._on_start = on_start
+        #: the SDK client's callbacks (elicitation, roots, ...), read at each start
+        self._client_options = client_options
         self._numbers = itertools.count(1)
         self._current: Generation | None = None
         self._generations: set[Generation] = set()
@@ -200,6 +203,7 @@ class ServerLink:
                 mode=self._mode,
                 cache=None,
                 client_info=Implementation(name="patchwire-mcp", version="0.1.0"),
+                **self._client_options(),
             ) as client:
                 watchdog.cancel()
                 self._log.info(

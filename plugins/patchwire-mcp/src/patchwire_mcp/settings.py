@@ -55,6 +55,18 @@ SETTINGS: Mapping[str, Setting] = {
     "startup_timeout": Setting(
         (int, float), 30.0, "seconds a server has to start and finish its handshake"
     ),
+    "oauth": Setting(
+        (dict,),
+        None,
+        "OAuth for an HTTP server, [connectors.NAME.oauth]: grant, client_id, client_secret,"
+        " client_auth, private_key, signing_algorithm, scope, client_metadata_url,"
+        " redirect_uri, client_name, issuer (discovery finds the rest)",
+    ),
+    "roots": Setting(
+        (list,),
+        (),
+        "roots offered to the server: URIs, or tables with 'uri' and 'name'",
+    ),
     "tools": Setting(
         (dict,),
         {},
@@ -130,9 +142,9 @@ def check(config: ConnectorConfig) -> None:
             raise where.error(
                 "command", f"'{command}' is not an executable file, nor found on PATH"
             )
-        if config.api_key is not None or config.auth is not None:
+        if config.api_key is not None or config.auth is not None or "oauth" in s:
             raise where.error(
-                "auth" if config.auth is not None else "api_key",
+                "oauth" if "oauth" in s else "auth" if config.auth is not None else "api_key",
                 "credentials are sent to HTTP servers only; pass a stdio server what it needs"
                 " through 'env'",
             )
@@ -170,3 +182,13 @@ def check(config: ConnectorConfig) -> None:
     if s.get("startup_timeout", 1) <= 0:
         raise where.error("startup_timeout", "expected seconds > 0")
     _check_tools(where, s.get("tools", {}))
+    if "oauth" in s:
+        from patchwire_mcp.authorization import check_oauth
+
+        check_oauth(where, s["oauth"])
+    roots = s.get("roots", [])
+    if not all(
+        isinstance(r, str) or (isinstance(r, Mapping) and isinstance(r.get("uri"), str))
+        for r in roots
+    ):
+        raise where.error("roots", "expected a list of URIs, or of tables with 'uri' and 'name'")

@@ -105,10 +105,15 @@ def _proxy_options(url: str, proxies: ProxyRules | None) -> dict[str, Any]:
 
 @asynccontextmanager
 async def http_transport(
-    url: str, *, tls: ssl.SSLContext | None, proxies: ProxyRules | None = None
+    url: str,
+    *,
+    tls: ssl.SSLContext | None,
+    proxies: ProxyRules | None = None,
+    auth: httpx2.Auth | None = None,
 ) -> AsyncIterator[Any]:
     client = httpx2.AsyncClient(
         timeout=_HTTP_TIMEOUT,
+        auth=auth,
         verify=tls if tls is not None else True,
         event_hooks={"request": [_attach_credentials], "response": [_record_error]},
         **_proxy_options(url, proxies),

@@ -1,0 +1,41 @@
+"""Hand an ``mcp`` connector what only the application has: how to reach its user."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from patchwire.hub import Hub
+
+    from patchwire_mcp.authorization import Authorization
+    from patchwire_mcp.server_requests import ElicitationHandler
+
+__all__ = ["attach"]
+
+
+def attach(
+    hub: Hub,
+    name: str,
+    *,
+    authorization: Authorization | None = None,
+    elicitation: ElicitationHandler | None = None,
+) -> None:
+    """Give connector ``name`` the user's side of OAuth and an elicitation handler.
+
+    Call it before the connector's first call: the server learns what the client offers
+    when its session starts.
+    """
+    from patchwire.errors import ConfigError
+
+    from patchwire_mcp.connector import McpConnector
+
+    connector = hub.runtime(name).connector
+    if not isinstance(connector, McpConnector):
+        raise ConfigError(
+            f"connector '{name}' is of type '{connector.type_name}', not 'mcp'; attach()"
+            " gives MCP connectors their authorization and elicitation handlers"
+        )
+    if authorization is not None:
+        connector.authorization = authorization
+    if elicitation is not None:
+        connector.elicitation = elicitation
