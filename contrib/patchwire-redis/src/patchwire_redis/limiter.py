@@ -21,7 +21,7 @@ import logging
 from collections.abc import Sequence
 from functools import partial
 from importlib import resources
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from patchwire.errors import IntegrationError, TransientError
 from patchwire.limiter import AcquireResult, BucketSpec
@@ -34,6 +34,10 @@ from patchwire_redis.connection import (
     check_prefix,
     connect,
 )
+
+if TYPE_CHECKING:
+    from patchwire_redis.budgets import RedisBudgetCounters
+    from patchwire_redis.tokens import RedisTokenStore
 
 __all__ = ["RedisLimiterBackend", "TimeSource"]
 
@@ -116,6 +120,20 @@ class RedisLimiterBackend:
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._client.aclose()
+
+    def budget_counters(self) -> RedisBudgetCounters:
+        """Per-principal budget counters on this server (``[principals] backend``)."""
+        from patchwire_redis.budgets import RedisBudgetCounters
+
+        return RedisBudgetCounters(self._client, self._prefix, self._where, self.aclose)
+
+    def token_store(self, key: str) -> RedisTokenStore:
+        """Per-principal tokens on this server, sealed with ``key`` (base64 of 32 bytes)."""
+        from patchwire_redis.tokens import RedisTokenStore, decode_key
+
+        return RedisTokenStore(
+            self._client, self._prefix, decode_key(key), self._where, self.aclose
+        )
 
     def keys(self, key: str, specs: Sequence[BucketSpec]) -> list[str]:
         """The Redis keys holding ``key``'s windows."""
