@@ -26,7 +26,7 @@ from patchwire.hub import Hub
 from patchwire.plugins import PluginHost
 from patchwire.testing.conformance.harness import SECRET, Watched, check_hygiene
 from patchwire.testing.conformance.rules import require
-from patchwire.testing.conformance.watch import LogCapture, LoopLag, Resources
+from patchwire.testing.conformance.watch import LogCapture, LoopLag, Resources, cancel_outcome
 
 __all__ = ["ConnectorConformance", "Scenario"]
 
@@ -187,16 +187,7 @@ class ConnectorConformance(abc.ABC):
         async def one(hub: Hub) -> str:
             task = asyncio.ensure_future(self.call(hub))
             await asyncio.sleep(0.05)
-            task.cancel()
-            try:
-                await asyncio.wait_for(asyncio.shield(task), 2.0)
-            except asyncio.CancelledError:
-                return "cancelled"
-            except TimeoutError:
-                return "still running 2s after cancel()"
-            except BaseException as exc:
-                return f"{type(exc).__name__}: {exc}"
-            return "it returned a result"
+            return await cancel_outcome(task)
 
         outcome, _, _ = await self._run(Scenario.HANG, conformance_host, one)
         require(

@@ -12,6 +12,7 @@ from patchwire.plugins import PluginHost
 from patchwire.testing.conformance.complete import check_usage_types
 from patchwire.testing.conformance.operation import PROMPT, RETRYABLE, OperationChecks
 from patchwire.testing.conformance.rules import require
+from patchwire.testing.conformance.watch import cancel_outcome
 from patchwire.testing.sim_faults import FaultMix
 from patchwire.types import StreamChunk
 
@@ -95,5 +96,29 @@ class StreamConformance(OperationChecks):
                 "stream-early-exit",
                 expected="no open response after the consumer closed the stream",
                 observed="; ".join(still),
+                frame=run.frame(),
+            )
+
+    async def test_cancel_mid_stream_ends_it_and_leaves_nothing(
+        self, conformance_host: PluginHost
+    ) -> None:
+        async with self.run(conformance_host, stream_pause=0.05) as run:
+            got: list[Any] = []
+
+            async def consume() -> None:
+                async for chunk in run.hub.model(self.model_ref()).stream(PROMPT, max_tokens=4096):
+                    got.append(chunk)
+
+            task = asyncio.ensure_future(consume())
+            while not got and not task.done():
+                await asyncio.sleep(0.01)
+            outcome = await cancel_outcome(task)
+            if outcome == "it returned a result":
+                outcome = "the stream finished anyway"
+            require(
+                outcome == "cancelled",
+                "cancel",
+                expected="CancelledError right after task.cancel() mid-stream",
+                observed=f"{outcome} (after {len(got)} chunk(s))",
                 frame=run.frame(),
             )

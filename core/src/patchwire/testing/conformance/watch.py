@@ -13,7 +13,7 @@ from typing import Any
 
 import aiohttp
 
-__all__ = ["LogCapture", "LoopLag", "Resources", "error_texts", "leaking"]
+__all__ = ["LogCapture", "LoopLag", "Resources", "cancel_outcome", "error_texts", "leaking"]
 
 # Tasks the test kit itself keeps alive; anything else left running after the hub closed
 # belongs to the connector.
@@ -163,3 +163,17 @@ def error_texts(error: BaseException) -> Iterator[str]:
 def leaking(secret: str, texts: Iterable[tuple[str, str]]) -> list[str]:
     """The places (name of each text) where ``secret`` appears."""
     return [where for where, text in texts if secret in text]
+
+
+async def cancel_outcome(task: asyncio.Future[Any], grace: float = 2.0) -> str:
+    """Cancel ``task`` and say how it ended: ``"cancelled"`` is the only right answer."""
+    task.cancel()
+    try:
+        await asyncio.wait_for(asyncio.shield(task), grace)
+    except asyncio.CancelledError:
+        return "cancelled"
+    except TimeoutError:
+        return f"still running {grace:g}s after cancel()"
+    except BaseException as exc:  # what the connector turned the cancellation into
+        return f"{type(exc).__name__}: {exc}"
+    return "it returned a result"
