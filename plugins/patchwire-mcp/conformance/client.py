@@ -68,6 +68,12 @@ def oauth_table(scenario: str, context: Mapping[str, Any]) -> dict[str, str]:
         table["private_key"] = "env:CONFORMANCE_PRIVATE_KEY"
         table["client_auth"] = "private_key_jwt"
         table["signing_algorithm"] = str(context.get("signing_algorithm", "RS256"))
+    if "idp_token_endpoint" in context:
+        table["grant"] = "identity_assertion"
+        table["idp_token_endpoint"] = str(context["idp_token_endpoint"])
+        table["idp_client_id"] = str(context["idp_client_id"])
+        os.environ["CONFORMANCE_ID_TOKEN"] = str(context["idp_id_token"])
+        table["subject_token"] = "env:CONFORMANCE_ID_TOKEN"
     if scenario.startswith("auth/client-credentials"):
         table["grant"] = "client_credentials"
     if scenario == "auth/basic-cimd":

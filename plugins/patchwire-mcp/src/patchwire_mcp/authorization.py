@@ -38,7 +38,7 @@ __all__ = [
     "oauth_provider",
 ]
 
-GRANTS = ("authorization_code", "client_credentials")
+GRANTS = ("authorization_code", "client_credentials", "identity_assertion")
 CLIENT_AUTH = ("none", "client_secret_basic", "client_secret_post", "private_key_jwt")
 #: the keys an ``oauth`` table may hold, and what each is
 OAUTH_KEYS: Mapping[str, str] = {
@@ -53,6 +53,11 @@ OAUTH_KEYS: Mapping[str, str] = {
     "redirect_uri": "where the authorization server sends the user back with the code",
     "client_name": "the client's name in a dynamic registration (default patchwire)",
     "issuer": "the authorization server these client credentials belong to (checked)",
+    "idp_token_endpoint": "identity_assertion: the identity provider's token endpoint",
+    "idp_client_id": "identity_assertion: this client's id at the identity provider",
+    "idp_client_secret": "identity_assertion: secret reference of that client's secret",
+    "subject_token": "identity_assertion: secret reference of the user's ID token (else"
+    " Authorization.subject_token)",
 }
 
 Redirect = Callable[[str], Awaitable[None]]
@@ -95,6 +100,8 @@ class Authorization:
     redirect: Redirect | None = None
     callback: Callback | None = None
     store: TokenStorage | None = None
+    #: identity_assertion: the signed-in user's ID token, fresh for each exchange
+    subject_token: Callable[[], Awaitable[str]] | None = None
 
 
 def check_oauth(where: Any, table: Any) -> None:
@@ -124,6 +131,10 @@ def check_oauth(where: Any, table: Any) -> None:
             raise where.error(
                 "oauth.client_secret", "the client_credentials grant needs a client_secret"
             )
+    if grant == "identity_assertion":
+        for key in ("client_id", "client_secret", "idp_token_endpoint", "idp_client_id"):
+            if key not in table:
+                raise where.error(f"oauth.{key}", f"the identity_assertion grant needs {key}")
     metadata_url = table.get("client_metadata_url")
     if metadata_url is not None and not metadata_url.startswith("https://"):
         raise where.error("oauth.client_metadata_url", "expected an https:// URL with a path")
@@ -153,6 +164,8 @@ def oauth_provider(
     issuer = table.get("issuer")
     if table.get("grant") == "client_credentials":
         return _client_credentials(server, url, table, secrets, store, str(client_id), issuer)
+    if table.get("grant") == "identity_assertion":
+        return _identity_assertion(server, url, table, secrets, store, authorization)
 
     redirect_uri = table.get("redirect_uri", "http://127.0.0.1:33418/callback")
     secret = _secret(secrets, table, "client_secret", server)
@@ -238,6 +251,37 @@ def _client_credentials(
     )
 
 
+def _identity_assertion(
+    server: str,
+    url: str,
+    table: Mapping[str, str],
+    secrets: SecretResolver,
+    store: TokenStorage,
+    authorization: Authorization,
+) -> httpx2.Auth:
+    from patchwire_mcp.cross_app import IdentityAssertionAuth
+
+    async def from_configuration() -> str:
+        token = _secret(secrets, table, "subject_token", server)
+        if token is None:
+            raise _needs_user(server, "the user's ID token (Authorization(subject_token=...))")
+        return token
+
+    return IdentityAssertionAuth(
+        server,
+        url,
+        store,
+        client_id=table["client_id"],
+        client_secret=str(_secret(secrets, table, "client_secret", server)),
+        issuer=table.get("issuer"),
+        idp_token_endpoint=table["idp_token_endpoint"],
+        idp_client_id=table["idp_client_id"],
+        idp_client_secret=_secret(secrets, table, "idp_client_secret", server),
+        subject_token=authorization.subject_token or from_configuration,
+        scope=table.get("scope"),
+    )
+
+
 class _Preregistered:
     """A store that answers with the configured registration until one is stored."""
 
@@ -291,12 +335,13 @@ def _code(server: str, callback: Callback | None) -> Callable[[], Awaitable[Any]
     return code
 
 
-def _needs_user(server: str) -> Exception:
+def _needs_user(
+    server: str, what: str = "a redirect and a callback (Authorization(redirect=..., callback=...))"
+) -> Exception:
     from patchwire.errors import AuthError
 
     return AuthError(
-        f"MCP server '{server}' needs a user's authorization, and no redirect/callback is"
-        " configured: pass patchwire_mcp.Authorization(redirect=..., callback=...) to"
-        " patchwire_mcp.attach(hub, ...)",
+        f"MCP server '{server}' needs a user's authorization, and the application gave no"
+        f" way to get it: pass {what} to patchwire_mcp.attach(hub, '{server}', authorization=...)",
         connector=server,
     )
