@@ -102,6 +102,14 @@ class RotatingSource(SecretSource, Protocol):
 
 @attrs.define
 class EnvSource:
+    """``env:NAME``: the process environment, read at first use and never re-read.
+
+    No one outside the process can change its environment, so a re-read could only return
+    the same value: rotating an ``env:`` credential takes a restart (``ttl`` None also tells
+    the auth schemes not to retry a refused credential). Credentials that rotate belong in
+    ``file:``, ``exec:`` or a secret manager.
+    """
+
     scheme: str = "env"
     ttl: float | None = None
     environ: Mapping[str, str] = attrs.field(factory=lambda: os.environ)

@@ -107,6 +107,9 @@ class JwtBearer(TokenScheme):
     """Signs an assertion as the service account and trades it for a bearer token."""
 
     name = "jwt_bearer"
+    # RFC 7523 §3.1: an assertion the server cannot verify (signed by a key it no longer
+    # holds) is answered invalid_grant; invalid_client where the assertion authenticates.
+    rotated_on = frozenset({"invalid_client", "invalid_grant"})
 
     def __init__(
         self,

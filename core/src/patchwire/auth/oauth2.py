@@ -241,6 +241,9 @@ class TokenScheme(ABC):
     """
 
     name = "token"
+    # The endpoint's error codes that say our own credential was refused, after which the
+    # credential is read again and, when it rotated, the request is sent once more.
+    rotated_on: frozenset[str] = frozenset({"invalid_client"})
 
     def __init__(self, ctx: AuthContext, endpoint: TokenEndpoint, *, leeway: float) -> None:
         self._ctx = ctx
@@ -287,7 +290,7 @@ class TokenScheme(ABC):
         ctx = self._ctx
         url = redact_url(self.endpoint.url)
         try:
-            token = await self._request()
+            token = await self._request_rotating()
         except PatchwireError as exc:
             self._refused = isinstance(exc, AuthError)
             report(
@@ -305,17 +308,33 @@ class TokenScheme(ABC):
         report(ctx, kind, self.name, endpoint=url, expires_in=token.expires_in)
         return token
 
+    async def _request_rotating(self) -> AccessToken:
+        """One token request, and one more when the endpoint refused a credential that has
+        since rotated in its source. This runs inside the token cache's single flight, so
+        however many calls wait on the token, the secret is re-read once."""
+        try:
+            return await self._request()
+        except AuthError as exc:
+            if exc.code not in self.rotated_on or not self._reread_credentials(rejected=True):
+                raise
+        return await self._request()
+
     def _secret(self, reference: str) -> str:
         return self._ctx.secrets.resolve(
             reference, where=f"connector '{self._ctx.connector}'"
         ).reveal()
 
-    def _reread_credentials(self) -> bool:
+    def _reread_credentials(self, *, rejected: bool = False) -> bool:
         secrets = self._ctx.secrets
         where = f"connector '{self._ctx.connector}'"
         changed = False
         for reference in self._references():
-            if secrets.can_refresh(reference) and secrets.reread(reference, where=where):
+            if not secrets.can_refresh(reference):
+                continue
+            # The value just sent was refused: a source keeping versions (AWSPENDING beside
+            # AWSCURRENT) then offers the other one.
+            sent = secrets.resolve(reference, where=where).reveal() if rejected else None
+            if secrets.reread(reference, where=where, rejected=sent):
                 changed = True
         if changed:
             self._refused = False
