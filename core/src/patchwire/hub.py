@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from patchwire.auth.base import AuthContext, AuthScheme, NoAuth
+from patchwire.auth.scopes import scope_warnings
 from patchwire.auth.tls import current_context
 from patchwire.backends import Backends
 from patchwire.cache import ResponseCache
@@ -126,6 +127,8 @@ class Hub:
             self.config.principals, self._principal_auth, self._budgets()
         )
         self.pipeline.principals = self.principals
+        #: load-time warnings, e.g. scopes broader than any operation declares
+        self.config_warnings = scope_warnings(self.config.connectors)
 
     # --- construction ----------------------------------------------------------------------
 

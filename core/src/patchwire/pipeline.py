@@ -244,7 +244,11 @@ class Pipeline:
         if operation != "list_tools":
             timeout = conn.timeout_for(request) or timeout  # an operation's own timeout
         report = rt.report_limits(model, partition)
-        scheme = self._scheme(rt, options.principal)
+        scheme = self._scheme(
+            rt,
+            options.principal,
+            request.operation if isinstance(request, ToolRequest) else operation,
+        )
         attempt_no = 0
         refreshed = False
         previous_delay: float | None = None
@@ -417,11 +421,13 @@ class Pipeline:
             cls = attrs.evolve(cls, message=self._redactor.scrub(cls.message))
         return cls
 
-    def _scheme(self, rt: ConnectorRuntime, principal: Principal | None) -> AuthScheme:
+    def _scheme(
+        self, rt: ConnectorRuntime, principal: Principal | None, operation: str
+    ) -> AuthScheme:
         """Whose credentials an attempt carries: the principal's, else the connector's."""
         if principal is None or self.principals is None:
             return rt.auth
-        return self.principals.scheme_for(rt, principal)
+        return self.principals.scheme_for(rt, principal, operation)
 
     async def _admit(
         self, options: CallOptions, request: Callable[[], Request | None], target: Target

@@ -30,6 +30,7 @@ from authlib.oauth2.rfc6749.parameters import (  # type: ignore[import-untyped]
 from patchwire.auth.audit import report
 from patchwire.auth.base import AuthContext, AuthScheme
 from patchwire.auth.oauth2 import AuthSettings, TokenEndpoint
+from patchwire.auth.scopes import ScopePlan, read_operation_scopes
 from patchwire.auth.tokens import AccessToken
 from patchwire.auth.tokenstore import MemoryTokenStore, StoredToken, TokenStore
 from patchwire.errors import AuthError, PatchwireError
@@ -98,6 +99,7 @@ class DelegatedOAuth2:
         scopes: Sequence[str] = (),
         resource: str | None = None,
         leeway: float = _DEFAULT_LEEWAY,
+        operation_scopes: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self._ctx = ctx
         self.connector = ctx.connector
@@ -106,6 +108,8 @@ class DelegatedOAuth2:
         self.authorize_url = authorize_url
         self.redirect_uri = redirect_uri
         self.scopes = tuple(scopes)
+        #: what each operation declares (for load-time warnings and ``patchwire doctor``)
+        self.plan = ScopePlan(self.scopes, operation_scopes or {})
         self.resource = resource
         self.leeway = leeway
         self.store: TokenStore = ctx.token_store or MemoryTokenStore()
@@ -138,8 +142,7 @@ class DelegatedOAuth2:
         }
         if self.client.secret:
             out["client_secret"] = self.client.secret
-        if self.scopes:
-            out["scopes"] = " ".join(self.scopes)
+        out.update(self.plan.describe())
         if self.resource:
             out["resource"] = self.resource
         return out
@@ -159,7 +162,8 @@ class DelegatedOAuth2:
     def key(self, principal_id: str) -> str:
         return f"{self._ctx.connector}:{principal_id}"
 
-    def for_principal(self, principal_id: str) -> AuthScheme:
+    def for_principal(self, principal_id: str, operation: str | None = None) -> AuthScheme:
+        """The principal's stored token: what the user granted, for every operation."""
         view = self._views.get(principal_id)
         if view is None:
             if len(self._views) >= 4096:
@@ -328,6 +332,7 @@ def delegated_auth(ctx: AuthContext, settings: Mapping[str, Any]) -> AuthScheme:
             "client_auth",
             "redirect_uri",
             "scopes",
+            "operation_scopes",
             "resource",
             "leeway",
             "timeout",
@@ -353,4 +358,5 @@ def delegated_auth(ctx: AuthContext, settings: Mapping[str, Any]) -> AuthScheme:
         scopes=s.scopes(),
         resource=s.text("resource"),
         leeway=s.number("leeway", _DEFAULT_LEEWAY),
+        operation_scopes=read_operation_scopes(s),
     )

@@ -19,6 +19,7 @@ from patchwire.auth.audit import report
 from patchwire.auth.base import AuthContext, AuthScheme
 from patchwire.auth.delegated import ClientCredentials
 from patchwire.auth.oauth2 import AuthSettings, TokenEndpoint
+from patchwire.auth.scopes import ScopePlan, read_operation_scopes
 from patchwire.auth.tokens import AccessToken, TokenCache
 from patchwire.errors import AuthError, PatchwireError
 from patchwire.events import EventKind
@@ -71,6 +72,7 @@ class TokenExchange:
         resource: str | None,
         scopes: Sequence[str],
         leeway: float,
+        operation_scopes: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self._ctx = ctx
         self.endpoint = endpoint
@@ -79,9 +81,10 @@ class TokenExchange:
         self.audience = audience
         self.resource = resource
         self.scopes = tuple(scopes)
+        self.plan = ScopePlan(self.scopes, operation_scopes or {})
         self.leeway = leeway
-        self._caches: dict[str, TokenCache] = {}
-        self._views: dict[str, _Exchanged] = {}
+        self._caches: dict[tuple[str, tuple[str, ...]], TokenCache] = {}
+        self._views: dict[tuple[str, tuple[str, ...]], _Exchanged] = {}
 
     async def apply(self, headers: dict[str, str], params: dict[str, str]) -> None:
         raise AuthError(
@@ -102,8 +105,7 @@ class TokenExchange:
             "token_url": redact_url(self.endpoint.url),
             "subject_connector": self.subject_connector,
         }
-        if self.scopes:
-            out["scopes"] = " ".join(self.scopes)
+        out.update(self.plan.describe())
         if self.audience:
             out["audience"] = self.audience
         if self.resource:
@@ -115,26 +117,30 @@ class TokenExchange:
         for cache in caches:
             await cache.aclose()
 
-    def cache(self, principal_id: str) -> TokenCache:
-        cache = self._caches.get(principal_id)
+    def cache(self, principal_id: str, scopes: tuple[str, ...]) -> TokenCache:
+        """One cache per principal and scope set: a read operation's narrower token is
+        never the one a write operation gets, nor another principal's."""
+        key = (principal_id, scopes)
+        cache = self._caches.get(key)
         if cache is None:
             if len(self._caches) >= _MAX_PRINCIPALS:
                 self._caches.pop(next(iter(self._caches)))
             cache = TokenCache(
-                self._ctx.clock, lambda: self._exchange(principal_id), leeway=self.leeway
+                self._ctx.clock, lambda: self._exchange(principal_id, scopes), leeway=self.leeway
             )
-            self._caches[principal_id] = cache
+            self._caches[key] = cache
         return cache
 
-    def for_principal(self, principal_id: str) -> AuthScheme:
-        view = self._views.get(principal_id)
+    def for_principal(self, principal_id: str, operation: str | None = None) -> AuthScheme:
+        scopes = self.plan.for_operation(operation)
+        view = self._views.get((principal_id, scopes))
         if view is None:
             if len(self._views) >= _MAX_PRINCIPALS:
                 self._views.clear()
-            view = self._views[principal_id] = _Exchanged(self, principal_id)
+            view = self._views[(principal_id, scopes)] = _Exchanged(self, principal_id, scopes)
         return view
 
-    async def _exchange(self, principal_id: str) -> AccessToken:
+    async def _exchange(self, principal_id: str, scopes: tuple[str, ...]) -> AccessToken:
         store = self._ctx.token_store
         key = f"{self.subject_connector}:{principal_id}"
         stored = await store.load(key) if store is not None else None
@@ -151,7 +157,7 @@ class TokenExchange:
             stored.access_token.reveal(),
             audience=self.audience,
             resource=self.resource,
-            scopes=self.scopes,
+            scopes=scopes,
         )
         form, headers = self.client.sign(self.endpoint.url, form)
         try:
@@ -177,17 +183,18 @@ class TokenExchange:
 
 
 class _Exchanged:
-    def __init__(self, owner: TokenExchange, principal_id: str) -> None:
+    def __init__(self, owner: TokenExchange, principal_id: str, scopes: tuple[str, ...]) -> None:
         self.owner = owner
         self.principal_id = principal_id
+        self.scopes = scopes
         self.name = owner.name
 
     async def apply(self, headers: dict[str, str], params: dict[str, str]) -> None:
-        token = await self.owner.cache(self.principal_id).get()
+        token = await self.owner.cache(self.principal_id, self.scopes).get()
         headers["Authorization"] = token.authorization()
 
     async def refresh(self) -> bool:
-        await self.owner.cache(self.principal_id).refresh()
+        await self.owner.cache(self.principal_id, self.scopes).refresh()
         return True
 
     def ssl_context(self) -> ssl.SSLContext | None:
@@ -215,6 +222,7 @@ def token_exchange_auth(ctx: AuthContext, settings: Mapping[str, Any]) -> AuthSc
             "audience",
             "resource",
             "scopes",
+            "operation_scopes",
             "leeway",
             "timeout",
         ),
@@ -239,4 +247,5 @@ def token_exchange_auth(ctx: AuthContext, settings: Mapping[str, Any]) -> AuthSc
         resource=s.text("resource"),
         scopes=s.scopes(),
         leeway=s.number("leeway", 60.0),
+        operation_scopes=read_operation_scopes(s),
     )

@@ -132,6 +132,7 @@ def _doctor_run(args: argparse.Namespace) -> int:
         "connectors": {},
         "backends": {},
         "routes": {},
+        "warnings": list(hub.config_warnings),
     }
     problems = 0
 
@@ -160,6 +161,12 @@ def _doctor_run(args: argparse.Namespace) -> int:
                 try:
                     runtime = hub.runtime(name)
                     entry["auth"] = dict(runtime.auth.describe())
+                    # What tokens will ask for, per connector and per declared operation.
+                    entry["scopes"] = {
+                        k.removeprefix("scopes[").rstrip("]") if k != "scopes" else "*": v
+                        for k, v in entry["auth"].items()
+                        if k == "scopes" or k.startswith("scopes[")
+                    }
                     check_token = getattr(runtime.auth, "check", None)
                     if check_token is not None:
                         entry["auth"]["token"] = await check_token()
@@ -184,6 +191,8 @@ def _doctor_run(args: argparse.Namespace) -> int:
             auth = entry.get("auth")
             if auth:
                 print("    auth: " + ", ".join(f"{k}={v}" for k, v in auth.items()))
+            for operation, scopes in entry.get("scopes", {}).items():
+                print(f"    scopes {operation}: {scopes}")
             for ref, state in entry["credentials"].items():
                 print(f"    {ref}: {state}")
             if "error" in entry:
@@ -194,6 +203,8 @@ def _doctor_run(args: argparse.Namespace) -> int:
                 print(f"    {ref}: {state}")
         for name, targets in report["routes"].items():
             print(f"route {name}: {' -> '.join(targets)}")
+        for warning in report["warnings"]:
+            print(f"warning: {warning}")
         print("ok" if not problems else f"{problems} problem(s)")
     return 0 if not problems else 1
 

@@ -68,7 +68,10 @@ class PrincipalGate:
                     " [principals] credential_sources = [...]"
                 )
 
-    def scheme_for(self, runtime: ConnectorRuntime, principal: Principal) -> AuthScheme:
+    def scheme_for(
+        self, runtime: ConnectorRuntime, principal: Principal, operation: str | None = None
+    ) -> AuthScheme:
+        """``operation``: a tool operation's name, for schemes that scope tokens per operation."""
         if principal.credentials:
             self.check_credentials(principal)
             key = (runtime.name, principal.id, tuple(sorted(principal.credentials.items())))
@@ -84,7 +87,7 @@ class PrincipalGate:
             return scheme
         for_principal = getattr(runtime.auth, "for_principal", None)
         if for_principal is not None:
-            view: AuthScheme = for_principal(principal.id)
+            view: AuthScheme = for_principal(principal.id, operation)
             return view
         return runtime.auth
 
