@@ -24,8 +24,8 @@ from patchwire.testing.conformance import (
     ToolsConformance,
 )
 
-from conformance import broken as b
-from conformance import broken_rich as r
+from . import broken as b
+from . import broken_rich as r
 
 pytestmark = pytest.mark.integration  # the Acme simulator is a real server on loopback
 
