@@ -137,6 +137,8 @@ class Pipeline:
         self._ids = itertools.count(1)
         #: per-principal credentials, budgets and ledger (set by the hub)
         self.principals: PrincipalGate | None = None
+        # call id -> who the call is for, put on its started/succeeded/failed events
+        self._who: dict[int, Mapping[str, object]] = {}
 
     def _event(
         self,
@@ -562,6 +564,18 @@ class Pipeline:
         budget = (
             options.timeout if options.timeout is not None else first.runtime.config.retry.deadline
         )
+        who: Mapping[str, object] = {}
+        if options.principal is not None and self.principals is not None:
+            # The id for sinks that keep a ledger; as labels, only the declared tags.
+            who = MappingProxyType(
+                {
+                    "principal": options.principal.id,
+                    "tags": self.principals.labels(options.principal),
+                }
+            )
+            if len(self._who) >= 10000:  # streams abandoned mid-way never settle
+                self._who.pop(next(iter(self._who)))
+            self._who[call_id] = who
         self.emit(
             Event(
                 EventKind.CALL_STARTED,
@@ -570,6 +584,7 @@ class Pipeline:
                 time=start,
                 call_id=call_id,
                 operation=operation,
+                data=who,
             )
         )
         return call_id, start, (start + budget if budget is not None else None)
@@ -617,6 +632,7 @@ class Pipeline:
                 duration=now - start,
                 retries=retries,
                 message=message,
+                data=self._who.pop(call_id, {}),
             )
         )
         if isinstance(err, PatchwireError):
@@ -663,6 +679,7 @@ class Pipeline:
             data["cache_savings"] = savings
         if tool_calls:
             data["tool_calls"] = tool_calls
+        data.update(self._who.pop(call_id, {}))
         self.emit(
             Event(
                 EventKind.CALL_SUCCEEDED,
