@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import httpx2
     from mcp.client.auth import TokenStorage
     from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
+    from patchwire.errors import PatchwireError
     from patchwire.secrets import SecretResolver
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "Authorization",
     "MemoryTokenStore",
     "check_oauth",
+    "oauth_failure",
     "oauth_provider",
 ]
 
@@ -343,5 +345,20 @@ def _needs_user(
     return AuthError(
         f"MCP server '{server}' needs a user's authorization, and the application gave no"
         f" way to get it: pass {what} to patchwire_mcp.attach(hub, '{server}', authorization=...)",
+        connector=server,
+    )
+
+
+def oauth_failure(server: str, error: BaseException | None) -> PatchwireError | None:
+    """An OAuth flow's failure (discovery, registration, token request) as an auth error,
+    or None when ``error`` is something else. The SDK's messages name endpoints and the
+    server's error codes, never the credentials sent."""
+    from mcp.client.auth import OAuthFlowError, OAuthRegistrationError, OAuthTokenError
+    from patchwire.errors import AuthError
+
+    if not isinstance(error, OAuthFlowError | OAuthRegistrationError | OAuthTokenError):
+        return None
+    return AuthError(
+        f"MCP server '{server}': authorization failed: {type(error).__name__}: {str(error)[:500]}",
         connector=server,
     )

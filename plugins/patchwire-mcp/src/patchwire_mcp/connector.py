@@ -257,6 +257,13 @@ class McpConnector(Connector):
             except (pydantic.ValidationError, RuntimeError) as err:
                 # A result that breaks the protocol or the tool's own output schema.
                 raise unexpected_answer(self.name, method, err) from None
+            except Exception as err:
+                from patchwire_mcp.authorization import oauth_failure
+
+                refused = oauth_failure(self.name, err)
+                if refused is None:
+                    raise
+                raise refused from None
             finally:
                 link.release(generation)
         finally:

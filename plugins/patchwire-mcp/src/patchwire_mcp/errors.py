@@ -109,9 +109,14 @@ def start_failure(
     stderr: Sequence[str],
     response: HttpResponse | None,
     from_body: bool,
+    method: str | None = None,
 ) -> PatchwireError | McpProtocolError:
-    """Why a server could not be started or did not finish its handshake."""
+    """Why a server could not be started or did not finish its handshake; ``method`` is
+    the request the failing answer came to, when known."""
     from mcp import MCPError
+
+    from patchwire_mcp.authorization import oauth_failure
+    from patchwire_mcp.transports import ProbeRefused
 
     if timed_out is not None:
         return DegradedError(
@@ -120,6 +125,17 @@ def start_failure(
             connector=server,
         )
     root = _root(error) if error is not None else None
+    if isinstance(root, ProbeRefused) and response is not None:
+        # Judged by the status alone (the classifier reads 401/403 as credentials).
+        return McpProtocolError(
+            -32603, "refused", method="server/discover", response=response, from_body=False
+        )
+    if isinstance(root, PatchwireError):
+        # Raised by our own part of the flow (say, OAuth with no way to reach the user).
+        return root
+    refused = oauth_failure(server, root)
+    if refused is not None:
+        return refused
     if isinstance(root, MCPError) and root.code == CONNECTION_CLOSED and stdio:
         # A server that quits before answering its handshake will do so again: no retry.
         return IntegrationError(
@@ -129,7 +145,7 @@ def start_failure(
         return McpProtocolError(
             root.code,
             root.message,
-            method="server/discover or initialize",
+            method=method or "initialize",
             data=root.data,
             response=response,
             from_body=from_body,

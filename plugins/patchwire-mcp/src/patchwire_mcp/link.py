@@ -92,6 +92,8 @@ class ServerLink:
     ) -> None:
         self.name = name
         self._open_transport = open_transport
+        #: the configured mode; ``_mode`` is what the next session uses (see _remember_era)
+        self._configured_mode = mode
         self._mode = mode
         self._clock = clock
         self._startup_timeout = startup_timeout
@@ -206,6 +208,7 @@ class ServerLink:
                 **self._client_options(),
             ) as client:
                 watchdog.cancel()
+                self._remember_era(client.protocol_version)
                 self._log.info(
                     "MCP server '%s': session %d open (protocol %s)",
                     self.name,
@@ -219,6 +222,8 @@ class ServerLink:
             pass
         except Exception as exc:
             generation.failure = exc
+            # The server may have changed era since: the next start probes afresh.
+            self._mode = self._configured_mode
         finally:
             watchdog.cancel()
             generation.retired = True
@@ -232,6 +237,15 @@ class ServerLink:
                 await stderr.aclose()
             self._generations.discard(generation)
 
+    def _remember_era(self, version: str) -> None:
+        """Probe once per server: with ``protocol = "auto"``, later sessions (restarts) go
+        straight to what this one negotiated, with no ``server/discover`` first."""
+        if self._configured_mode != "auto":
+            return
+        from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+        self._mode = version if version in MODERN_PROTOCOL_VERSIONS else "legacy"
+
     def _start_error(self, generation: Generation) -> Exception:
         return start_failure(
             self.name,
@@ -241,4 +255,5 @@ class ServerLink:
             stderr=generation.stderr_tail,
             response=generation.exchange.error,
             from_body=generation.exchange.jsonrpc_body,
+            method=generation.exchange.method,
         )

@@ -31,6 +31,7 @@ from patchwire_mcp.stderr import StderrPump
 __all__ = [
     "EXCHANGE",
     "HttpExchange",
+    "ProbeRefused",
     "allowlisted_env",
     "http_transport",
     "stdio_transport",
@@ -51,6 +52,16 @@ class HttpExchange:
     error: HttpResponse | None = None
     #: whether ``error``'s body held a JSON-RPC error (else the SDK invented one from the status)
     jsonrpc_body: bool = False
+    #: the JSON-RPC method of the request that ``error`` answered
+    method: str | None = None
+
+
+class ProbeRefused(Exception):
+    """The server refused the ``server/discover`` probe for want of credentials (401/403).
+
+    Raised from the response hook so that the SDK does not fall back to ``initialize``,
+    which the same server would refuse the same way: one request, one auth error.
+    """
 
 
 EXCHANGE: contextvars.ContextVar[HttpExchange | None] = contextvars.ContextVar(
@@ -77,10 +88,20 @@ async def _attach_credentials(request: httpx2.Request) -> None:
         request.url = request.url.copy_merge_params(dict(exchange.params))
 
 
+def _method_of(request: httpx2.Request) -> str | None:
+    try:
+        data = json.loads(request.content)
+    except (ValueError, UnicodeDecodeError, httpx2.RequestNotRead):
+        return None
+    method = data.get("method") if isinstance(data, dict) else None
+    return method if isinstance(method, str) else None
+
+
 async def _record_error(response: httpx2.Response) -> None:
     exchange = EXCHANGE.get()
     if exchange is None or response.status_code < 400:
         return
+    exchange.method = _method_of(response.request)
     body = (await response.aread())[:_MAX_ERROR_BODY]
     exchange.error = HttpResponse(
         response.status_code,
@@ -89,6 +110,11 @@ async def _record_error(response: httpx2.Response) -> None:
         redact_url(str(response.request.url)),
     )
     exchange.jsonrpc_body = _is_jsonrpc_error(body)
+
+
+async def _refuse_probe(response: httpx2.Response) -> None:
+    if response.status_code in (401, 403) and _method_of(response.request) == "server/discover":
+        raise ProbeRefused()
 
 
 def _proxy_options(url: str, proxies: ProxyRules | None) -> dict[str, Any]:
@@ -111,11 +137,13 @@ async def http_transport(
     proxies: ProxyRules | None = None,
     auth: httpx2.Auth | None = None,
 ) -> AsyncIterator[Any]:
+    # With an OAuth flow, a 401 is the flow's to answer; without one, it is final.
+    on_response = [_record_error] if auth is not None else [_record_error, _refuse_probe]
     client = httpx2.AsyncClient(
         timeout=_HTTP_TIMEOUT,
         auth=auth,
         verify=tls if tls is not None else True,
-        event_hooks={"request": [_attach_credentials], "response": [_record_error]},
+        event_hooks={"request": [_attach_credentials], "response": on_response},
         **_proxy_options(url, proxies),
     )
     async with client, streamable_http_client(url, http_client=client) as streams:
