@@ -4,6 +4,9 @@ its chain, and the loop-lag monitor sees a blocked loop."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
 import time
 
 import pytest
@@ -80,3 +83,16 @@ async def test_the_loop_lag_monitor_sees_a_blocking_call() -> None:
         time.sleep(0.2)  # noqa: ASYNC251 - the blocked loop being measured
         await asyncio.sleep(0.02)
     assert lag.worst >= 0.15
+
+
+@pytest.mark.integration  # stops the real process for a real 0.3 s, as a busy machine would
+async def test_the_loop_lag_monitor_discounts_a_stall_of_the_whole_process() -> None:
+    # A busy CI machine that does not schedule the process is not the connector's doing:
+    # the monitor's thread is stalled too, and the loop's delay is discounted.
+    with LoopLag() as lag:
+        await asyncio.sleep(0.02)
+        resume = subprocess.Popen(["sh", "-c", f"sleep 0.3; kill -CONT {os.getpid()}"])  # noqa: ASYNC220 - must run while this process is stopped
+        os.kill(os.getpid(), signal.SIGSTOP)
+        await asyncio.sleep(0.02)
+    resume.wait()
+    assert lag.worst < 0.15
