@@ -48,7 +48,10 @@ def value(samples: Samples, name: str, **want: str) -> float:
 
 def busy_snapshot() -> MetricsSnapshot:
     clock = VirtualClock()
-    aggregator = MetricsAggregator(clock)
+    # Four requests wait in openai's limiter at the scrape.
+    aggregator = MetricsAggregator(
+        clock, limiter_queue=lambda name: 4 if name == "openai" else None
+    )
     row = {"connector": "openai", "model": "gpt-4o-mini"}
 
     def emit(kind: EventKind, model: str | None = "gpt-4o-mini", **fields: object) -> None:
@@ -94,8 +97,11 @@ def busy_snapshot() -> MetricsSnapshot:
         data={"timeout": True},
         operation="tool:a prompt pasted as an operation name",
     )
-    emit(EventKind.RETRY_SCHEDULED, duration=0.25)
-    emit(EventKind.RETRY_SCHEDULED, duration=0.5)
+    emit(EventKind.RETRY_SCHEDULED, duration=0.25, category="transient")
+    emit(EventKind.RETRY_SCHEDULED, duration=0.5, category="a prompt someone pasted")
+    # Another model's calls by operation (leaving gpt-4o-mini's totals as they were).
+    emit(EventKind.CALL_SUCCEEDED, model="gpt-4o", duration=0.2, operation="stream", cost=0.0)
+    emit(EventKind.CALL_FAILED, model="gpt-4o", category="transient", operation="tool:search")
     emit(EventKind.THROTTLED, duration=0.4)
     emit(EventKind.THROTTLED, duration=1.1)
     emit(EventKind.LIMITER_REFUSED)
@@ -156,7 +162,15 @@ def test_every_family_reads_back_as_the_snapshot_reports() -> None:
     assert value(samples, "patchwire_tool_calls_total", **m) == row.tool_calls == 5
     assert value(samples, "patchwire_invalid_outputs_total", **m, kind="output") == 2
     assert value(samples, "patchwire_invalid_outputs_total", **m, kind="tool_arguments") == 1
-    assert value(samples, "patchwire_retries_total", **m) == 2
+    assert value(samples, "patchwire_retries_total", **m, category="transient") == 1
+    assert value(samples, "patchwire_retries_total", **m, category="other") == 1
+    by_operation = "patchwire_operation_calls_total"
+    assert value(samples, by_operation, **m, operation="complete", outcome="succeeded") == 7
+    assert value(samples, by_operation, **m, operation="complete", outcome="failed") == 3
+    other = {"connector": "openai", "model": "gpt-4o"}
+    assert value(samples, by_operation, **other, operation="stream", outcome="succeeded") == 1
+    assert value(samples, by_operation, **other, operation="tool:search", outcome="failed") == 1
+    assert value(samples, "patchwire_limiter_queue_depth", connector="openai", model="") == 4
     assert value(samples, "patchwire_retry_delay_seconds_total", **m) == 0.75
     assert value(samples, "patchwire_fallbacks_total", **m) == 1
     assert value(samples, "patchwire_cache_hits_total", **m) == 1
@@ -253,6 +267,16 @@ def rows(draw: st.DrawFn) -> ConnectorMetrics:
             )
         ),
         tool_calls=draw(st.integers(min_value=0, max_value=100)),
+        calls_by_operation=draw(
+            st.dictionaries(
+                st.one_of(
+                    texts, st.sampled_from(["complete", "embed"]), texts.map("tool:".__add__)
+                ),
+                st.integers(min_value=0, max_value=10**6),
+                max_size=4,
+            )
+        ),
+        retries_by_category=draw(counts),
         cache_savings=draw(st.floats(min_value=0, max_value=1e3)),
         timeouts_by_operation=draw(
             st.dictionaries(
@@ -310,11 +334,13 @@ def test_no_label_value_comes_from_an_unbounded_source(
         + len(labels.CREDENTIAL_KINDS)
         + len(labels.COST_RULES)
         + len(labels.INVALID_KINDS)
+        + len(labels.CATEGORIES)  # retries by cause
+        + 2 * len(labels.OPERATIONS)  # calls by operation and outcome
     )
-    tools = sum(len(row.timeouts_by_operation) for row in unique)
+    tools = sum(len(row.timeouts_by_operation) + 2 * len(row.calls_by_operation) for row in unique)
     assert len(samples) <= per_row * len(unique) + tools + len(sinks)
     # A tool operation keeps its name only when the application called it by that name.
-    called = {op for row in unique for op in row.timeouts_by_operation}
+    called = {op for row in unique for op in (*row.timeouts_by_operation, *row.calls_by_operation)}
     for _, pairs in samples:
         for name, label_value in pairs:
             if name == "connector":

@@ -180,6 +180,13 @@ async def test_promql_returns_what_the_hub_snapshot_reports(
             'sum(patchwire_tokens_total{kind="input"})': total(lambda r: r.input_tokens),
             'sum(patchwire_tokens_total{kind="output"})': total(lambda r: r.output_tokens),
             "sum(patchwire_retries_total)": total(lambda r: r.retries.scheduled),
+            'sum(patchwire_retries_total{category="transient"})': total(
+                lambda r: r.retries_by_category.get("transient", 0)
+            ),
+            'sum(patchwire_operation_calls_total{operation="complete"})': total(
+                lambda r: r.calls_by_operation.get("complete", 0)
+            ),
+            'sum(patchwire_operation_calls_total{outcome="failed"})': total(lambda r: r.failed),
             "sum(patchwire_timeouts_total)": total(lambda r: r.timeouts),
             "sum(patchwire_limiter_waits_total)": total(lambda r: r.limiter.throttled),
             "sum(patchwire_attempt_failures_total)": total(

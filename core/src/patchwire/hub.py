@@ -78,7 +78,9 @@ class Hub:
         self.redactor = Redactor()
         install_log_redaction()
         self.bus = EventBus()
-        self.aggregator = MetricsAggregator(self.clock, limiter_use=self._limiter_use)
+        self.aggregator = MetricsAggregator(
+            self.clock, limiter_use=self._limiter_use, limiter_queue=self._limiter_queue
+        )
         self.bus.add("metrics", self.aggregator)
         self.bus.add("logging", LoggingSink())
         # Each plugin sink on its own, so one that raises neither stops the others nor the call.
@@ -546,6 +548,10 @@ class Hub:
     def _limiter_use(self, connector: str) -> float | None:
         runtime = self._runtimes.get(connector)
         return runtime.limiter_used_pct() if runtime is not None else None
+
+    def _limiter_queue(self, connector: str) -> int | None:
+        runtime = self._runtimes.get(connector)
+        return runtime.limiter_waiters() if runtime is not None else None
 
     def _usage(self, targets: Any) -> ConnectorMetrics:
         if len(targets) == 1:

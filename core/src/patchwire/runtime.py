@@ -144,6 +144,12 @@ class ConnectorRuntime:
         ]
         return min(100.0, max(0.0, max(shares))) if shares else None
 
+    def limiter_waiters(self) -> int | None:
+        """Requests waiting in this connector's limiters now; None when none was made."""
+        if not self._limiters:
+            return None
+        return sum(limiter.snapshot().waiters for limiter in self._limiters.values())
+
     def breakers(self) -> dict[str, CircuitBreaker]:
         return dict(self._breakers)
 

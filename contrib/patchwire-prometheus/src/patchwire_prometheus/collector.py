@@ -175,7 +175,17 @@ def snapshot_families(snapshot: MetricsSnapshot, buckets: Sequence[float]) -> li
         "Attempts that ran out of time (also counted as degraded attempt failures), by operation.",
         ["operation"],
     )
-    retries = _counter("patchwire_retries", "Retries scheduled.")
+    operation_calls = _counter(
+        "patchwire_operation_calls",
+        "Logical calls that finished, by operation (complete, stream, embed, list_tools,"
+        " tool:NAME) and outcome.",
+        ["operation", "outcome"],
+    )
+    retries = _counter(
+        "patchwire_retries",
+        "Retries scheduled, by the error category of the attempt that caused them.",
+        ["category"],
+    )
     retry_delay = _counter(
         "patchwire_retry_delay_seconds", "Time scheduled to wait before retries."
     )
@@ -191,6 +201,10 @@ def snapshot_families(snapshot: MetricsSnapshot, buckets: Sequence[float]) -> li
     wait_max = _gauge("patchwire_limiter_wait_max_seconds", "Longest single wait in the limiter.")
     refused = _counter(
         "patchwire_limiter_refused", "Requests the limiter refused (deadline or quota)."
+    )
+    queued = _gauge(
+        "patchwire_limiter_queue_depth",
+        "Requests waiting in the connector's rate limiter at the scrape (model is empty).",
     )
     quota_limit = _gauge(
         "patchwire_quota_limit", "The provider's quota as last reported.", ["resource"]
@@ -238,7 +252,10 @@ def snapshot_families(snapshot: MetricsSnapshot, buckets: Sequence[float]) -> li
             invalid_outputs.add_metric([*key, name], n)
         for name, n in sorted(_mapped(row.timeouts_by_operation, labels.operation).items()):
             timeouts.add_metric([*key, name], n)
-        retries.add_metric(key, row.retries.scheduled)
+        for (name, outcome), n in sorted(_by_operation(row).items()):
+            operation_calls.add_metric([*key, name, outcome], n)
+        for name, n in sorted(_retry_causes(row).items()):
+            retries.add_metric([*key, name], n)
         retry_delay.add_metric(key, row.retries.delay_total)
         fallbacks.add_metric(key, row.fallbacks)
         cache_hits.add_metric(key, row.cache.hits)
@@ -266,6 +283,9 @@ def snapshot_families(snapshot: MetricsSnapshot, buckets: Sequence[float]) -> li
         batches.add_metric(key, row.batches)
         batched.add_metric(key, row.batched_items)
 
+    for connector, depth in sorted(snapshot.limiter_queued.items()):
+        queued.add_metric([connector, ""], depth)
+
     sink_failures = CounterMetricFamily(
         "patchwire_event_sink_failures",
         "Events an event sink failed to take (a sink never fails a call).",
@@ -287,6 +307,7 @@ def snapshot_families(snapshot: MetricsSnapshot, buckets: Sequence[float]) -> li
         tool_calls,
         invalid_outputs,
         timeouts,
+        operation_calls,
         retries,
         retry_delay,
         fallbacks,
@@ -296,6 +317,7 @@ def snapshot_families(snapshot: MetricsSnapshot, buckets: Sequence[float]) -> li
         wait_seconds,
         wait_max,
         refused,
+        queued,
         quota_limit,
         quota_remaining,
         quota_used,
@@ -306,6 +328,24 @@ def snapshot_families(snapshot: MetricsSnapshot, buckets: Sequence[float]) -> li
         batched,
         sink_failures,
     ]
+
+
+def _by_operation(row: ConnectorMetrics) -> Counter[tuple[str, str]]:
+    out: Counter[tuple[str, str]] = Counter()
+    for name, n in row.calls_by_operation.items():
+        failed = row.failed_by_operation.get(name, 0)
+        out[labels.operation(name), "succeeded"] += n - failed
+        out[labels.operation(name), "failed"] += failed
+    return out
+
+
+def _retry_causes(row: ConnectorMetrics) -> Counter[str]:
+    causes = _mapped(row.retries_by_category, labels.category)
+    # A row without the split (read from an older JSON) still shows every retry.
+    unsplit = row.retries.scheduled - sum(causes.values())
+    if unsplit > 0 or not causes:
+        causes["unknown"] += max(unsplit, 0)
+    return causes
 
 
 def _buckets(row: ConnectorMetrics, bounds: Sequence[float]) -> list[tuple[str, float]]:

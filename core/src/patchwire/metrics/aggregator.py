@@ -76,6 +76,7 @@ class _Tally:
         "cache_hits",
         "cache_misses",
         "cache_savings",
+        "calls_by_operation",
         "cost",
         "cost_missing",
         "cost_unknown",
@@ -83,6 +84,7 @@ class _Tally:
         "errors",
         "failed",
         "failed_after_retry",
+        "failed_by_operation",
         "failed_without_retry",
         "fallbacks",
         "input_tokens",
@@ -90,6 +92,7 @@ class _Tally:
         "latency",
         "output_tokens",
         "refused",
+        "retries_by_category",
         "retries_scheduled",
         "retry_delay",
         "stamp",
@@ -142,12 +145,18 @@ class _Tally:
         self.batched_items = 0
         self.tool_calls = 0
         self.invalid_outputs: dict[str, int] = {}
+        # Finished calls (and the failed among them) by operation: complete, stream,
+        # embed, list_tools, tool:NAME; and retries scheduled by the category that caused them.
+        self.calls_by_operation: dict[str, int] = {}
+        self.failed_by_operation: dict[str, int] = {}
+        self.retries_by_category: dict[str, int] = {}
 
     def on_started(self, event: Event) -> None:
         self.started += 1
 
     def on_succeeded(self, event: Event) -> None:
         self.succeeded += 1
+        _count(self.calls_by_operation, event.operation)
         if event.retries > 0:
             self.succeeded_after_retry += 1
         else:
@@ -181,6 +190,8 @@ class _Tally:
 
     def on_failed(self, event: Event) -> None:
         self.failed += 1
+        _count(self.calls_by_operation, event.operation)
+        _count(self.failed_by_operation, event.operation)
         if event.retries > 0:
             self.failed_after_retry += 1
         else:
@@ -203,6 +214,7 @@ class _Tally:
 
     def on_retry(self, event: Event) -> None:
         self.retries_scheduled += 1
+        _count(self.retries_by_category, event.category or _UNKNOWN_CATEGORY)
         delay = _seconds(event.duration)
         if delay is not None:
             self.retry_delay += delay
@@ -253,6 +265,9 @@ class _Tally:
             (self.timeouts_by_operation, other.timeouts_by_operation),
             (self.cost_missing, other.cost_missing),
             (self.invalid_outputs, other.invalid_outputs),
+            (self.calls_by_operation, other.calls_by_operation),
+            (self.failed_by_operation, other.failed_by_operation),
+            (self.retries_by_category, other.retries_by_category),
         ):
             for key, n in theirs.items():
                 mine[key] = mine.get(key, 0) + n
@@ -272,10 +287,18 @@ _ADDITIVE = tuple(
         "timeouts_by_operation",
         "cost_missing",
         "invalid_outputs",
+        "calls_by_operation",
+        "failed_by_operation",
+        "retries_by_category",
         "latency",
         "wait_max",
     }
 )
+
+
+def _count(counts: dict[str, int], key: str) -> None:
+    counts[key] = counts.get(key, 0) + 1
+
 
 _HANDLERS: Mapping[EventKind, Callable[[_Tally, Event], None]] = {
     EventKind.CALL_STARTED: _Tally.on_started,
@@ -401,7 +424,8 @@ class MetricsAggregator:
     one younger than ``window - resolution``. ``sink_failures`` is a live mapping (the event
     bus's counters) copied into every snapshot. ``limiter_use(connector)`` answers, at
     snapshot time, how much of its most-used configured rate-limit window is spent (percent,
-    None without limits): the quota shown when the provider reports none in its headers.
+    None without limits): the quota shown when the provider reports none in its headers;
+    ``limiter_queue(connector)`` how many requests wait in its limiters now (None without).
     """
 
     def __init__(
@@ -412,6 +436,7 @@ class MetricsAggregator:
         resolution: float | None = None,
         sink_failures: Mapping[str, int] | None = None,
         limiter_use: Callable[[str], float | None] | None = None,
+        limiter_queue: Callable[[str], int | None] | None = None,
     ) -> None:
         if not windows or any(not (0.0 < w < math.inf) for w in windows):
             raise ValueError(f"windows must be positive finite seconds, got {list(windows)!r}")
@@ -428,6 +453,7 @@ class MetricsAggregator:
         self._slots = int(longest // resolution)
         self._sink_failures = sink_failures
         self._limiter_use = limiter_use
+        self._limiter_queue = limiter_queue
         self._series: dict[tuple[str, str | None], _Series] = {}
         self._since = clock.now()
 
@@ -487,9 +513,16 @@ class MetricsAggregator:
             series = self._series[key]
             tally = series.totals() if window is None else series.recent(stamp, slots)
             rows.append(_row(key, series, tally, self._limiter_share(key[0], used)))
+        queued: dict[str, int] = {}
+        if self._limiter_queue is not None:
+            for name in dict.fromkeys(row.connector for row in rows):
+                depth = self._limiter_queue(name)
+                if depth is not None:
+                    queued[name] = depth
         return MetricsSnapshot(
             connectors=tuple(rows),
             sink_failures=dict(self._sink_failures or {}),
+            limiter_queued=queued,
             taken_at=now,
             since=self._since,
             window=window,
@@ -557,4 +590,7 @@ def _row(
         batched_items=tally.batched_items,
         tool_calls=tally.tool_calls,
         invalid_outputs=tally.invalid_outputs,
+        calls_by_operation=tally.calls_by_operation,
+        failed_by_operation=tally.failed_by_operation,
+        retries_by_category=tally.retries_by_category,
     )

@@ -57,6 +57,9 @@ def combine_rows(
         "timeouts_by_operation",
         "cost_missing",
         "invalid_outputs",
+        "calls_by_operation",
+        "failed_by_operation",
+        "retries_by_category",
     ):
         counts: Counter[str] = Counter()
         for row in rows:

@@ -211,6 +211,12 @@ class ConnectorMetrics:
     #: replies that failed validation, by what failed: "output" (the structured output),
     #: "tool_arguments" (a tool call's arguments are not a JSON object)
     invalid_outputs: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen_counts)
+    #: finished calls by operation ("complete", "stream", "embed", "list_tools", "tool:NAME")
+    calls_by_operation: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen_counts)
+    #: the failed among them, by operation
+    failed_by_operation: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen_counts)
+    #: retries scheduled, by the error category of the attempt that failed
+    retries_by_category: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen_counts)
 
     @property
     def name(self) -> str:
@@ -260,7 +266,9 @@ _PARTS: Mapping[str, type[AttrsInstance]] = {
 class MetricsSnapshot:
     """Metrics at ``taken_at``: running totals since ``since``, or the last ``window`` seconds.
 
-    ``sink_failures`` counts, per event sink, the events it failed to take.
+    ``sink_failures`` counts, per event sink, the events it failed to take;
+    ``limiter_queued`` is, per connector with a rate limiter, how many requests wait in it
+    at ``taken_at`` (a state, the same in every view).
     """
 
     connectors: tuple[ConnectorMetrics, ...] = attrs.field(converter=_rows)
@@ -268,6 +276,7 @@ class MetricsSnapshot:
     taken_at: float = 0.0
     since: float = 0.0
     window: float | None = None
+    limiter_queued: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen_counts)
 
     def for_model(self, connector: str, model: str | None) -> ConnectorMetrics:
         """The row for one model, with the connector's breaker and quota when it has none itself.
@@ -323,6 +332,7 @@ class MetricsSnapshot:
             "since": self.since,
             "window": self.window,
             "sink_failures": dict(self.sink_failures),
+            "limiter_queued": dict(self.limiter_queued),
             "connectors": [row.to_dict() for row in self.connectors],
         }
 
@@ -334,6 +344,7 @@ class MetricsSnapshot:
             taken_at=data.get("taken_at", 0.0),
             since=data.get("since", 0.0),
             window=data.get("window"),
+            limiter_queued=data.get("limiter_queued", {}),
         )
 
     def render_table(self) -> str:
