@@ -164,7 +164,9 @@ class Model:
                 target.model or "", messages, params, idempotency_key, features
             )
 
-        chunks = self._pipeline.stream(self._targets_for(options), request_for, options)
+        chunks = self._pipeline.stream(
+            self._targets_for(options), request_for, options, self._transforms
+        )
         if features is not None and features.output is not None:
             return parse_stream(chunks, features.output)
         return chunks

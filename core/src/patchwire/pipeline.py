@@ -491,6 +491,31 @@ class Pipeline:
 
     # --- the route: targets in order ------------------------------------------------------
 
+    async def _healing(
+        self,
+        targets: Sequence[Target],
+        request_for: Callable[[Target], CompletionRequest],
+        once: Callable[[Sequence[Target], Callable[[Target], CompletionRequest]], Awaitable[T]],
+        ran: list[str],
+        call_id: int,
+        deadline: float | None,
+        transforms: Mapping[str, Any] | None,
+    ) -> T:
+        """``once(route, request_for)``, and after a failure the route and request a request
+        transform answers with, until one succeeds or no transform applies (``ran`` grows
+        with each transform's name)."""
+        route, make = targets, request_for
+        while True:
+            try:
+                return await once(route, make)
+            except PatchwireError as err:
+                healed = self._transform and self._transform(
+                    targets, route, make, err, ran, call_id, deadline, transforms
+                )
+                if not healed:
+                    raise
+                route, make = healed
+
     async def _route(
         self,
         targets: Sequence[Target],
@@ -775,24 +800,22 @@ class Pipeline:
         try:
             admission = await self._admit(options, lambda: request_for(targets[0]), targets[0])
 
+            async def once(
+                route: Sequence[Target], make: Callable[[Target], CompletionRequest]
+            ) -> tuple[Completion, Target, int]:
+                result, target, attempts, _ = await self._route(
+                    route, "complete", make, _complete, options, deadline, call_id
+                )
+                if output is not None:
+                    # After the route, not per attempt: the error keeps its type and raw text.
+                    result = self._finish_output(output, result, target, attempts, call_id)
+                return result, target, attempts
+
             async def compute() -> tuple[Completion, int, int]:
-                route, make, ran = targets, request_for, list[str]()
-                while True:
-                    try:
-                        result, target, attempts, _ = await self._route(
-                            route, "complete", make, _complete, options, deadline, call_id
-                        )
-                        if output is not None:
-                            # After the route, not per attempt: the error keeps its type and raw text.
-                            result = self._finish_output(output, result, target, attempts, call_id)
-                        break
-                    except PatchwireError as err:
-                        healed = self._transform and self._transform(
-                            targets, route, make, err, ran, call_id, deadline, transforms
-                        )
-                        if not healed:
-                            raise
-                        route, make = healed
+                ran: list[str] = []
+                result, target, attempts = await self._healing(
+                    targets, request_for, once, ran, call_id, deadline, transforms
+                )
                 if ran:
                     result = attrs.evolve(result, transforms=tuple(ran))
                 return result, targets.index(target), attempts
@@ -854,15 +877,29 @@ class Pipeline:
         targets: Sequence[Target],
         request_for: Callable[[Target], CompletionRequest],
         options: CallOptions,
+        transforms: Mapping[str, Any] | None = None,
     ) -> AsyncIterator[StreamChunk]:
         call_id, start, deadline = self._begin(targets, "stream", options)
         clock = self.clock
         admission = None
         try:
             admission = await self._admit(options, lambda: request_for(targets[0]), targets[0])
-            (agen, first), target, attempts, held = await self._route(
-                targets, "stream", request_for, _open_stream, options, deadline, call_id, keep=True
+            # Transforms heal only before the first chunk: once text reached the caller,
+            # a changed request would answer a different question.
+            ran: list[str] = []
+            (agen, first), target, attempts, held = await self._healing(
+                targets,
+                request_for,
+                lambda route, make: self._route(
+                    route, "stream", make, _open_stream, options, deadline, call_id, keep=True
+                ),
+                ran,
+                call_id,
+                deadline,
+                transforms,
             )
+            if ran and first is not None:
+                first = attrs.evolve(first, transforms=tuple(ran))
         except (PatchwireError, asyncio.CancelledError) as err:
             self._failed(targets, "stream", call_id, start, err, options.principal)
             await self._principal_done(options, admission, error=err)

@@ -318,6 +318,9 @@ class StreamChunk:
     reasoning_text: str = ""
     parts: tuple[Part, ...] = ()
     parsed: Any = None
+    #: on the first chunk only: the request transforms that ran before the stream began
+    #: (``fallback``, ``trim``), as :attr:`Completion.transforms`
+    transforms: tuple[str, ...] = ()
 
     @property
     def tool_calls(self) -> tuple[ToolCall, ...]:

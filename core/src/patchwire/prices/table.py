@@ -9,7 +9,7 @@ wrong). A model may have several entries for successive date ranges.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 
 import attrs
@@ -18,13 +18,28 @@ from patchwire.prices.bill import Bill, bill
 from patchwire.prices.model import Price
 from patchwire.types import Usage
 
-__all__ = ["PriceEntry", "PriceTable"]
+__all__ = ["PriceEntry", "PriceTable", "snapshot_of"]
 
 # A provider's dated or versioned snapshot of a model keeps the model's price:
 # gpt-4o-mini-2024-07-18, claude-sonnet-4-5-20250929, claude-3-opus@20240229,
 # gemini-1.5-pro-002, gpt-4-0613, claude-3-5-haiku-latest. Anything else after the
 # prefix names a different model (gpt-4o-mini is not gpt-4o), whose price is unknown.
 _SNAPSHOT_SUFFIX = re.compile(r"[-@](?:latest|\d{3,}(?:-\d{2}-\d{2})?)")
+
+
+def snapshot_of(model: str, known: Iterable[str]) -> str | None:
+    """The longest of ``known`` that ``model`` is a dated or versioned snapshot of (also
+    for other per-model tables: context windows, ``patchwire.transforms``)."""
+    best: str | None = None
+    for name in known:
+        if (
+            (best is None or len(name) > len(best))
+            and model.startswith(name)
+            and _SNAPSHOT_SUFFIX.fullmatch(model, len(name)) is not None
+        ):
+            best = name
+    return best
+
 
 # Lookups are memoised because cost is computed on every call; model ids come from callers,
 # so the memo is capped rather than allowed to grow with every id ever asked about.
@@ -86,14 +101,8 @@ class PriceTable:
         models = self._entries.get(connector_type, {})
         found = models.get(model)
         if found is None:
-            best = ""
-            for known, candidate in models.items():
-                if (
-                    len(known) > len(best)
-                    and model.startswith(known)
-                    and _SNAPSHOT_SUFFIX.fullmatch(model, len(known)) is not None
-                ):
-                    best, found = known, candidate
+            base = snapshot_of(model, models)
+            found = None if base is None else models[base]
         if len(self._resolved) >= _RESOLVED_LIMIT:
             self._resolved.clear()
         self._resolved[key] = found

@@ -58,8 +58,10 @@ class CoreTransforms:
 
 
 def _window(target: RouteTarget, failure: RequestFailure) -> int | None:
+    # For the target that overflowed, the window its error states wins over a table's: it
+    # is what this deployment enforced (a smaller tier, a proxy's limit).
     if target.label == failure.target.label:
-        return target.window or window_from_message(failure.error)
+        return window_from_message(failure.error) or target.window
     return target.window
 
 

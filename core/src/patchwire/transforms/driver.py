@@ -17,6 +17,7 @@ import attrs
 from patchwire.clock import Clock
 from patchwire.errors import PatchwireError
 from patchwire.events import Event, EventKind
+from patchwire.prices.table import snapshot_of
 from patchwire.transforms.base import RequestFailure, RouteTarget, TransformConfig, Transformed
 from patchwire.types import CompletionRequest
 
@@ -35,14 +36,24 @@ def _config(target: Target) -> TransformConfig:
     return config if isinstance(config, TransformConfig) else TransformConfig()
 
 
+def _lookup(windows: Mapping[str, int], model: str) -> int | None:
+    """``model``'s window, or that of the model it is a dated snapshot of
+    (claude-haiku-4-5-20251001, gpt-4o-2024-08-06), as prices are looked up."""
+    found = windows.get(model)
+    if found is not None:
+        return found
+    base = snapshot_of(model, windows)
+    return None if base is None else windows[base]
+
+
 def window_of(target: Target) -> int | None:
     """The context window of a target: configuration first, then what the connector states."""
     model = target.model or ""
-    configured = _config(target).context_windows.get(model)
+    configured = _lookup(_config(target).context_windows, model)
     if configured is not None:
         return configured
     stated: Mapping[str, int] = getattr(target.runtime.connector, "context_windows", {})
-    return stated.get(model)
+    return _lookup(stated, model)
 
 
 class Healer:

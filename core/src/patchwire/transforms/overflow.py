@@ -9,8 +9,11 @@ Recognised per provider from what its error says (WIRE.md's error bodies):
 - Gemini: a 400 ``INVALID_ARGUMENT`` "The input token count (N) exceeds the maximum number
   of tokens allowed (M)".
 
-A provider plugin whose classifier already sets ``code = "context_length_exceeded"`` is
-recognised by the code alone.
+One rule serves both sides: a provider plugin's classifier passes its classification
+through :func:`mark_context_overflow`, which sets ``code = "context_length_exceeded"`` when
+the message says so (the provider's own code, when it had another, moves to ``details``),
+and :func:`is_context_overflow` recognises the code, or the same message for a classifier
+that does not mark it.
 
 Trimming keeps every system message and the latest turns, and drops whole *units*
 oldest first: a unit is a message, except that an assistant message with tool calls and
@@ -24,6 +27,9 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Final
 
+import attrs
+
+from patchwire.classification import Classification
 from patchwire.errors import Category, PatchwireError
 from patchwire.parts import ToolCall, ToolResultPart
 from patchwire.types import Message
@@ -32,6 +38,8 @@ __all__ = [
     "CONTEXT_LENGTH_EXCEEDED",
     "TRIMMED_NOTE",
     "is_context_overflow",
+    "mark_context_overflow",
+    "says_context_overflow",
     "trim_messages",
     "units",
     "window_from_message",
@@ -51,16 +59,34 @@ _MESSAGES: Final = (
 _PHRASES: Final = ("context length", "context window", "prompt is too long", "input token count")
 
 
+def says_context_overflow(message: str) -> bool:
+    """Whether a provider's error message says the input does not fit the context window."""
+    text = message.lower()
+    return any(p.search(message) for p in _MESSAGES) or (
+        "exceed" in text and any(phrase in text for phrase in _PHRASES)
+    )
+
+
 def is_context_overflow(error: PatchwireError) -> bool:
     """Whether ``error`` says the request does not fit the model's context window."""
     if error.category is not Category.INVALID_REQUEST:
         return False
-    if error.code == CONTEXT_LENGTH_EXCEEDED:
-        return True
-    text = error.message.lower()
-    return any(p.search(error.message) for p in _MESSAGES) or (
-        "exceed" in text and any(phrase in text for phrase in _PHRASES)
-    )
+    return error.code == CONTEXT_LENGTH_EXCEEDED or says_context_overflow(error.message)
+
+
+def mark_context_overflow(classification: Classification) -> Classification:
+    """``classification`` with ``code = "context_length_exceeded"`` when it is an invalid
+    request whose message says the input exceeds the context window; a provider code it
+    replaces is kept in ``details`` ("provider code: ...")."""
+    if classification.category is not Category.INVALID_REQUEST:
+        return classification
+    code = classification.code
+    if code == CONTEXT_LENGTH_EXCEEDED or not says_context_overflow(classification.message):
+        return classification
+    details = classification.details
+    if code:
+        details = f"provider code: {code}" + (f"; {details}" if details else "")
+    return attrs.evolve(classification, code=CONTEXT_LENGTH_EXCEEDED, details=details)
 
 
 def window_from_message(error: PatchwireError) -> int | None:
