@@ -15,6 +15,7 @@ from patchwire.errorbody import parse_error_body
 from patchwire.errors import Category, PatchwireError, error_class
 from patchwire.http import HttpResponse
 from patchwire.retry import parse_retry_after, parse_should_retry
+from patchwire.transforms.overflow import mark_context_overflow
 
 __all__ = ["TYPES", "classify_response", "stream_error"]
 
@@ -38,14 +39,20 @@ def classify_response(response: HttpResponse) -> Classification:
     category = TYPES.get(kind or "") or (
         Category.DEGRADED if response.status == 529 else status_category(response.status)
     )
-    return Classification(
-        category,
-        (body.message if body is not None and body.message else f"HTTP {response.status}")[:2000],
-        retry_after=parse_retry_after(response.headers),
-        should_retry=parse_should_retry(response.headers),
-        status=response.status,
-        code=kind,
-        request_id=response.headers.get("request-id") or (body.request_id if body else None),
+    # "prompt is too long: N tokens > M maximum" comes as a plain invalid_request_error:
+    # core's one rule marks it context_length_exceeded (the type moves to details).
+    return mark_context_overflow(
+        Classification(
+            category,
+            (body.message if body is not None and body.message else f"HTTP {response.status}")[
+                :2000
+            ],
+            retry_after=parse_retry_after(response.headers),
+            should_retry=parse_should_retry(response.headers),
+            status=response.status,
+            code=kind,
+            request_id=response.headers.get("request-id") or (body.request_id if body else None),
+        )
     )
 
 

@@ -54,6 +54,7 @@ from patchwire_anthropic.request import (
     system_of,
 )
 from patchwire_anthropic.usage import billing_details, keep_billing_details
+from patchwire_anthropic.windows import CONTEXT_WINDOWS
 
 __all__ = ["CURRENT_VERSION", "AnthropicConnector"]
 
@@ -148,6 +149,7 @@ class AnthropicConnector(Connector):
     version = "0.1.0"
     api_versions = (CURRENT_VERSION, LEGACY_VERSION)
     capabilities = _CAPABILITIES
+    context_windows = CONTEXT_WINDOWS
     version_capabilities: ClassVar[Mapping[str, frozenset[Capability]]] = {
         CURRENT_VERSION: _CAPABILITIES,
         LEGACY_VERSION: _CAPABILITIES,

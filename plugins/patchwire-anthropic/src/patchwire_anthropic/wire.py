@@ -144,6 +144,7 @@ class AnthropicWire:
         input_tokens = (
             sum(count_tokens(t) + 3 for _, t in texts)
             + count_tokens(system_text)
+            + sum(count_tokens(t) for t in reading.call_texts)
             + 1000 * reading.media
         )
         return SimRequest(
@@ -160,6 +161,7 @@ class AnthropicWire:
             output_schema=reading.output_schema,
             reasoning=reading.reasoning,
             replayed=reading.replayed,
+            tool_rounds=reading.tool_rounds,
         )
 
     def default_dimensions(self, model: str) -> int:
@@ -344,6 +346,12 @@ class AnthropicWire:
         return SimResponse(
             200, b"<html><body>502 Bad Gateway</body></html>", content_type="text/html"
         )
+
+    def context_overflow(self, detail: ErrorDetail, window: int) -> SimResponse:
+        """A request over the model's window, as api.anthropic.com refuses it."""
+        tokens = detail.request.input_tokens if detail.request is not None else 0
+        message = f"prompt is too long: {tokens} tokens > {window} maximum"
+        return _error(400, "invalid_request_error", message, detail.request_id)
 
     def error(self, detail: ErrorDetail) -> SimResponse:
         rid = detail.request_id

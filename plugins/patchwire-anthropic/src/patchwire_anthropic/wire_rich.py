@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
@@ -51,6 +52,10 @@ class MessagesReading:
         self.reasoning: str | int | None = None
         self.replayed = 0
         self.media = 0
+        #: assistant turns with tool_use blocks (``SimRequest.tool_rounds``)
+        self.tool_rounds = 0
+        #: each earlier tool_use's name and input as JSON: the model reads them too
+        self.call_texts: list[str] = []
 
 
 def _fail(message: str, param: str | None = None) -> WireRequestError:
@@ -167,6 +172,7 @@ def _blocks(
             if not isinstance(block.get("name"), str) or not isinstance(block.get("input"), dict):
                 raise _fail(f"{at}: tool_use blocks need a name and an input object", at)
             calls.append(block["id"])
+            out.call_texts.append(f"{block['name']} {json.dumps(block['input'])}")
         elif kind == "tool_result":
             if role != "user":
                 raise _fail(f"{at}: tool_result blocks are only allowed in user messages", at)
@@ -213,6 +219,7 @@ def _read_messages(messages: Sequence[Any], out: MessagesReading) -> None:
                 "messages",
             )
         pending = calls
+        out.tool_rounds += bool(calls)
         out.texts.append((role, text))
         out.after_tool_result = bool(answered)
     if pending:

@@ -2,7 +2,8 @@
 
 The status alone misleads: a 429 is a rate limit to wait out, a request bigger than the
 whole per-minute limit (never retry), or ``insufficient_quota`` (out of credit: never
-retry), and the body says which. The wait comes from ``retry-after-ms``, then
+retry), and the body says which. A request over the model's context window is marked
+``code = "context_length_exceeded"`` (``patchwire.transforms``) when only its message says so. The wait comes from ``retry-after-ms``, then
 ``retry-after``, then the "Please try again in 644ms" text of the message. An explicit
 ``x-should-retry`` verdict is honoured, except that it never revives the two 429s that
 cannot succeed.
@@ -19,6 +20,7 @@ from patchwire.errorbody import ErrorBody, parse_error_body
 from patchwire.errors import Category, PatchwireError
 from patchwire.http import HttpResponse
 from patchwire.retry import parse_retry_after, parse_should_retry
+from patchwire.transforms.overflow import mark_context_overflow
 
 from patchwire_openai.ratelimit import parse_go_duration
 
@@ -101,14 +103,18 @@ def classify_response(response: HttpResponse) -> Classification:
     request_id = response.headers.get("x-request-id") or (
         body.request_id if body is not None else None
     )
-    return Classification(
-        category,
-        message[:_MESSAGE_LIMIT],
-        retry_after=retry_after,
-        should_retry=should_retry,
-        status=status,
-        code=code,
-        request_id=request_id,
+    # OpenAI sends code context_length_exceeded itself; a compatible server (vLLM, a
+    # proxy) may send only the message, which core's one rule recognises and marks.
+    return mark_context_overflow(
+        Classification(
+            category,
+            message[:_MESSAGE_LIMIT],
+            retry_after=retry_after,
+            should_retry=should_retry,
+            status=status,
+            code=code,
+            request_id=request_id,
+        )
     )
 
 

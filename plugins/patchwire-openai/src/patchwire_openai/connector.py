@@ -48,6 +48,7 @@ from patchwire_openai.ratelimit import rate_limit_info
 from patchwire_openai.reply import ToolCallAssembler, finish_reason, message_parts
 from patchwire_openai.request import chat_messages, feature_fields
 from patchwire_openai.tokens import encoding_for
+from patchwire_openai.windows import CONTEXT_WINDOWS
 
 __all__ = ["DEFAULT_BASE_URL", "OpenAIConnector"]
 
@@ -122,6 +123,7 @@ class OpenAIConnector(Connector):
         }
     )
     max_batch_size = MAX_EMBEDDING_INPUTS
+    context_windows = CONTEXT_WINDOWS
     default_api_key = "env:OPENAI_API_KEY"
     default_auth_scheme = "bearer"
     settings: ClassVar[dict[str, Setting]] = {

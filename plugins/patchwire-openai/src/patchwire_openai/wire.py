@@ -30,6 +30,7 @@ from patchwire.testing.sim_wire import (
     StreamPlan,
     WireRequestError,
 )
+from patchwire.transforms.overflow import CONTEXT_LENGTH_EXCEEDED
 
 from patchwire_openai.ratelimit import format_go_duration
 from patchwire_openai.wire_rich import read_chat, tool_call_fragments, tool_calls_json
@@ -160,6 +161,7 @@ class OpenAIWire:
         users = [text for role, text in texts if role == "user"]
         prompt = users[-1] if users else texts[-1][1]
         input_tokens = sum(count_tokens(text) + 3 for _, text in texts) + 3
+        input_tokens += sum(count_tokens(text) for text in reading.call_texts)
         input_tokens += _IMAGE_TOKENS * reading.media
         return SimRequest(
             operation="chat",
@@ -175,6 +177,7 @@ class OpenAIWire:
             after_tool_result=reading.after_tool_result,
             output_schema=reading.output_schema,
             reasoning=reading.reasoning,
+            tool_rounds=reading.tool_rounds,
         )
 
     def _parse_embeddings(self, data: Mapping[str, Any], model: str) -> SimRequest:
@@ -445,6 +448,20 @@ class OpenAIWire:
             503: "The server is temporarily unable to handle your request.",
         }[status]
         return SimResponse(status, _error_body(message, "server_error"))
+
+    def context_overflow(self, detail: ErrorDetail, window: int) -> SimResponse:
+        """A request over the model's window, as api.openai.com refuses it."""
+        tokens = detail.request.input_tokens if detail.request is not None else 0
+        message = (
+            f"This model's maximum context length is {window} tokens. However, your messages"
+            f" resulted in {tokens} tokens. Please reduce the length of the messages."
+        )
+        return SimResponse(
+            400,
+            _error_body(
+                message, "invalid_request_error", param="messages", code=CONTEXT_LENGTH_EXCEEDED
+            ),
+        )
 
     def _rate_limited(self, detail: ErrorDetail, model: str) -> SimResponse:
         wait = detail.retry_after if detail.retry_after is not None else 1.0

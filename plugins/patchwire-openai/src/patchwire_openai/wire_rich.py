@@ -48,6 +48,10 @@ class ChatReading:
         self.output_schema: Mapping[str, Any] | None = None
         self.reasoning: str | None = None
         self.media = 0
+        #: assistant turns with tool calls (``SimRequest.tool_rounds``)
+        self.tool_rounds = 0
+        #: each earlier tool call's name and JSON arguments: the model reads them too
+        self.call_texts: list[str] = []
 
 
 def _fail(message: str, param: str | None = None) -> WireRequestError:
@@ -142,6 +146,8 @@ def _read_messages(messages: Sequence[Any], roles: frozenset[str], out: ChatRead
                 ):
                     raise _fail(f"Invalid '{where}.tool_calls': arguments must be a string.")
                 pending.append(str(call.get("id")))
+                out.call_texts.append(f"{function.get('name')} {function['arguments']}")
+            out.tool_rounds += 1
         out.texts.append((role, text))
     out.after_tool_result = bool(messages) and messages[-1].get("role") == "tool"
 
