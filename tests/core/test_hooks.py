@@ -14,7 +14,7 @@ from patchwire.auth.base import AuthContext
 from patchwire.classification import Classification
 from patchwire.cli.main import main
 from patchwire.connector import Attempt, Capability, Connector
-from patchwire.errors import Category, InvalidRequestError, RateLimitedError
+from patchwire.errors import Category, ConfigError, InvalidRequestError, RateLimitedError
 from patchwire.events import EventKind
 from patchwire.hookspecs import hookimpl
 from patchwire.hub import Hub
@@ -355,3 +355,24 @@ async def test_hook_patchwire_transform_request(
             await hub.model("fake:m").complete("hi")
     assert len(script.calls) == 4
     assert seen[-1].ran == ("add_reference",)
+
+
+def test_hook_patchwire_configure_exporter(plugin_host, register_plugin):
+    taken: list[tuple[str, dict[str, Any]]] = []
+
+    class Exporter:
+        @hookimpl
+        def patchwire_configure_exporter(self, name, table):
+            if name != "mine":
+                return None
+            table.check_keys(["enabled"])
+            taken.append((name, {"enabled": table.boolean("enabled", True)}))
+            return True
+
+    register_plugin(Exporter(), "exporter")
+    Hub.from_dict({"exporters": {"mine": {"enabled": False}}}, host=plugin_host)
+    assert taken == [("mine", {"enabled": False})]
+    with pytest.raises(ConfigError, match=r"\[exporters.mine\] key 'enable'"):
+        Hub.from_dict({"exporters": {"mine": {"enable": False}}}, host=plugin_host)
+    with pytest.raises(ConfigError, match=r"no installed plugin takes \[exporters.other\]"):
+        Hub.from_dict({"exporters": {"other": {}}}, host=plugin_host)

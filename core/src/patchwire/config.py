@@ -22,6 +22,7 @@ from patchwire.config_checks import check_auth as _auth
 from patchwire.config_checks import check_base_url as _base_url
 from patchwire.config_checks import check_name as _check_name
 from patchwire.config_checks import check_tls as _tls
+from patchwire.config_table import Table
 from patchwire.config_values import Where, check_reference, shown
 from patchwire.config_values import check_keys as _check_keys
 from patchwire.config_values import read as _get
@@ -158,6 +159,8 @@ class HubConfig:
     cache_backend: str = "memory"
     #: the [principals] table (patchwire.principals.settings)
     principals: PrincipalsConfig = attrs.field(factory=PrincipalsConfig)
+    #: [exporters.NAME] tables, each handed to the plugin that takes it (Prometheus, OTel)
+    exporters: Mapping[str, Table] = attrs.field(factory=dict)
 
 
 # --- tables --------------------------------------------------------------------------------
@@ -426,7 +429,9 @@ def parse_config(
     root = Where(source, "")
     if not isinstance(data, Mapping):
         raise root.error(None, "the configuration must be a table")
-    _check_keys(data, ["connectors", "routes", "hub", "prices", "backends", "principals"], root)
+    _check_keys(
+        data, ["connectors", "routes", "hub", "prices", "backends", "principals", "exporters"], root
+    )
     prices: dict[tuple[str, str], PriceSpec] = {}
     connectors: dict[str, ConnectorConfig] = {}
     for name, raw in _table(data, "connectors", root).items():
@@ -481,7 +486,18 @@ def parse_config(
         principals=parse_principals(
             _table(data, "principals", root), root.child("principals"), secret_schemes
         ),
+        exporters=_exporters(_table(data, "exporters", root), root.child("exporters")),
     )
+
+
+def _exporters(raw: Mapping[str, Any], where: Where) -> dict[str, Table]:
+    """``[exporters.NAME]`` tables; their keys are the exporter plugin's to check."""
+    out: dict[str, Table] = {}
+    for name, table in raw.items():
+        if not isinstance(table, Mapping):
+            raise where.error(str(name), f"expected a table [exporters.{name}], got {shown(table)}")
+        out[str(name)] = Table(table, where.child(str(name)))
+    return out
 
 
 def load_config(

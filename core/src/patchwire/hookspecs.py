@@ -21,6 +21,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from patchwire.classification import Classification
+    from patchwire.config_table import Table
     from patchwire.connector import Connector
     from patchwire.escalation import Failure
     from patchwire.events import Event
@@ -110,6 +111,18 @@ def patchwire_register_commands(cli: CommandRegistrar) -> None:
 def patchwire_register_simulators(register: SimulatorRegistrar) -> None:
     """Add a simulated server for a wire format: ``register(name, factory)``, used by
     ``patchwire simulate``, the demo and the conformance suite."""
+
+
+@hookspec(firstresult=True)
+def patchwire_configure_exporter(name: str, table: Table) -> bool | None:
+    """Take the configuration's ``[exporters.NAME]`` table when ``name`` is this plugin's
+    exporter (patchwire-prometheus: ``prometheus``; patchwire-otel: ``otel``): check its keys
+    with the table's typed reads, which raise a ``ConfigError`` naming the table and key,
+    apply them, and return True. Return None for a name that is not yours.
+
+    Called when a hub is built, for each table present; exporters are process-wide (like
+    OpenTelemetry's global providers), so the last hub built sets them. A table no plugin
+    takes fails the load, naming the installed exporters."""
 
 
 @hookspec

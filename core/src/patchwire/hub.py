@@ -103,6 +103,7 @@ class Hub:
             self.registries.connectors[config_.type].check_config(config_)
         # [backends.NAME] tables and every connector's choice of them, checked at load.
         self.backends = Backends(self.config, self.registries, self.clock, self.secrets)
+        self._configure_exporters()
         self._rng = random.Random(seed)
         self.outgoing = Outgoing(self.config, self.secrets)
         self._session: aiohttp.ClientSession | None = None
@@ -548,6 +549,19 @@ class Hub:
     def _limiter_use(self, connector: str) -> float | None:
         runtime = self._runtimes.get(connector)
         return runtime.limiter_used_pct() if runtime is not None else None
+
+    def _configure_exporters(self) -> None:
+        """Hand each ``[exporters.NAME]`` table to the plugin that takes it."""
+        hook = self.host.hook.patchwire_configure_exporter
+        for name, table in self.config.exporters.items():
+            if not hook(name=name, table=table):
+                takers = ", ".join(sorted(impl.plugin_name for impl in hook.get_hookimpls()))
+                raise table.error(
+                    None,
+                    f"no installed plugin takes [exporters.{name}]"
+                    f" (plugins with exporters: {takers or 'none'}); install the exporter"
+                    " (patchwire-prometheus, patchwire-otel) or remove the table",
+                )
 
     def _limiter_queue(self, connector: str) -> int | None:
         runtime = self._runtimes.get(connector)
