@@ -16,6 +16,13 @@ from patchwire.testing.loopback import serve_app
 from patchwire.testing.simulator import Simulator
 
 PROVIDERS = ("openai", "anthropic", "gemini")
+#: per provider, a model and one with a larger window stated by the connector (the tests
+#: give the first a small window on the simulator; no test states windows in config)
+WINDOW_MODELS = {
+    "openai": ("gpt-4o-mini", "gpt-4.1"),
+    "anthropic": ("claude-haiku-4-5", "claude-sonnet-4-6"),
+    "gemini": ("gemini-2.0-flash", "gemini-2.5-pro"),
+}
 #: a program that sleeps as long as it is told, printing its pid first
 SLEEPER = "import os, sys, time; print(os.getpid(), flush=True); time.sleep(float(sys.argv[1]))"
 SLEEPER_MARK = "patchwire-run-sleeper"

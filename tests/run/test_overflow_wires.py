@@ -99,7 +99,37 @@ async def test_anthropic_overflow_is_anthropics_body_and_is_classified() -> None
     check_marked(classify_response(as_http(error.response)), "invalid_request_error")
 
 
-@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.integration
+async def test_gemini_overflow_is_geminis_body_and_is_classified() -> None:
+    pytest.importorskip("google.genai")
+    from google import genai
+    from google.genai import errors, types
+    from patchwire_gemini.status import classify_response
+
+    async with Simulator("gemini", context_windows={"gemini-2.0-flash": WINDOW}) as sim:
+        options = types.HttpOptions(base_url=sim.root_url, api_version="v1beta")
+        client = genai.Client(api_key=KEY, http_options=options).aio
+        try:
+            with pytest.raises(errors.ClientError) as caught:
+                await client.models.generate_content(model="gemini-2.0-flash", contents=LONG)
+        finally:
+            await client.aclose()
+    error = caught.value
+    assert (error.code, error.status) == (400, "INVALID_ARGUMENT")
+    body = error.details
+    assert set(body["error"]) == {"code", "message", "status"}
+    tokens = int(body["error"]["message"].split("(")[1].split(")")[0])
+    assert tokens > WINDOW
+    assert body["error"]["message"] == (
+        f"The input token count ({tokens}) exceeds the maximum number of tokens allowed ({WINDOW})."
+    )
+    response = HttpResponse(
+        400, CIMultiDictProxy(CIMultiDict()), json.dumps(body).encode(), "http://127.0.0.1/"
+    )
+    check_marked(classify_response(response), "INVALID_ARGUMENT")
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini"])
 def test_a_classifier_leaves_other_invalid_requests_unmarked(provider: str) -> None:
     classify = _classifier(provider)
     body = {
@@ -107,6 +137,9 @@ def test_a_classifier_leaves_other_invalid_requests_unmarked(provider: str) -> N
         "anthropic": {
             "type": "error",
             "error": {"type": "invalid_request_error", "message": "max_tokens: Field required"},
+        },
+        "gemini": {
+            "error": {"code": 400, "message": "Invalid argument.", "status": "INVALID_ARGUMENT"}
         },
     }[provider]
     response = HttpResponse(
@@ -121,6 +154,10 @@ def _classifier(provider: str) -> Callable[[HttpResponse], Classification | None
         from patchwire_openai.classify import classify_response as openai_classify
 
         return openai_classify
+    if provider == "gemini":
+        from patchwire_gemini.status import classify_response as gemini_classify
+
+        return gemini_classify
     from patchwire_anthropic.classify import classify_response as anthropic_classify
 
     return anthropic_classify
@@ -150,9 +187,20 @@ def _anthropic_body(arguments: str, result: str, rounds: int) -> dict[str, Any]:
     return {"model": "claude-haiku-4-5", "max_tokens": 64, "messages": messages}
 
 
+def _gemini_body(arguments: str, result: str, rounds: int) -> dict[str, Any]:
+    contents: list[dict[str, Any]] = [{"role": "user", "parts": [{"text": "go"}]}]
+    for _ in range(rounds):
+        call = {"functionCall": {"name": "lookup", "args": {"q": arguments}}}
+        contents.append({"role": "model", "parts": [call]})
+        answer = {"functionResponse": {"name": "lookup", "response": {"r": result}}}
+        contents.append({"role": "user", "parts": [answer]})
+    return {"contents": contents}
+
+
 BODIES: dict[str, Callable[[str, str, int], dict[str, Any]]] = {
     "openai": _openai_body,
     "anthropic": _anthropic_body,
+    "gemini": _gemini_body,
 }
 
 
@@ -161,6 +209,10 @@ def _wire(provider: str) -> WireFormat:
         from patchwire_openai.wire import OpenAIWire
 
         return OpenAIWire()
+    if provider == "gemini":
+        from patchwire_gemini.simwire import GeminiWire
+
+        return GeminiWire()
     from patchwire_anthropic.wire import AnthropicWire
 
     return AnthropicWire()

@@ -16,7 +16,7 @@ from patchwire.errors import AuthError
 from patchwire.run import RunDeadlineError
 from patchwire.testing.sim_steps import StepScript
 
-from .conftest import PROVIDERS, SLEEPER_MARK, RunHub, has_time_server
+from .conftest import PROVIDERS, SLEEPER_MARK, WINDOW_MODELS, RunHub, has_time_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.parametrize("provider", PROVIDERS)]
 
@@ -47,6 +47,16 @@ def client_tasks(before: set[asyncio.Task[Any]]) -> list[asyncio.Task[Any]]:
         for t in asyncio.all_tasks() - before
         if not t.done() and "aiohttp/web_protocol" not in t.get_coro().cr_code.co_filename  # type: ignore[union-attr]
     ]
+
+
+def long_history() -> list[dict[str, Any]]:
+    """A system message and eight question/answer turns, then the question to answer."""
+    history: list[dict[str, Any]] = [{"role": "system", "content": "be brief"}]
+    for i in range(8):
+        history.append({"role": "user", "content": f"question {i}: " + "detail " * 40})
+        history.append({"role": "assistant", "content": f"answer {i}"})
+    history.append({"role": "user", "content": "and finally?"})
+    return history
 
 
 @needs_time
@@ -126,31 +136,57 @@ async def test_cancelling_a_run_leaves_no_process_or_task(provider: str, run_hub
 
 
 async def test_a_context_overflow_is_recovered_by_fallback(provider: str, run_hub: RunHub) -> None:
-    windows = {"small": 60, "large": 100_000}
+    # No window in the configuration: the connector states its models' windows, and the
+    # error the simulator sends (the provider's own) states the one it enforced.
+    small, large = WINDOW_MODELS[provider]
     async with run_hub(
         provider,
-        simulator={"context_windows": windows},
-        connector={"context_windows": windows},
-        routes={"chat": {"targets": ["llm:small", "llm:large"]}},
+        simulator={"context_windows": {small: 60}},
+        routes={"chat": {"targets": [f"llm:{small}", f"llm:{large}"]}},
     ) as (hub, sim):
         reply = await hub.model("chat").complete("tell me " + "more " * 200)
-    assert reply.transforms == ("fallback",) and reply.model.endswith("large")
+    assert reply.transforms == ("fallback",) and reply.model.startswith(large)
     assert [r.status for r in sim.journal] == [400, 200]
 
 
 async def test_a_context_overflow_is_recovered_by_trimming(provider: str, run_hub: RunHub) -> None:
-    windows = {"small": 400}
-    history: list[Any] = [{"role": "system", "content": "be brief"}]
-    for i in range(8):
-        history.append({"role": "user", "content": f"question {i}: " + "detail " * 40})
-        history.append({"role": "assistant", "content": f"answer {i}"})
-    history.append({"role": "user", "content": "and finally?"})
-    async with run_hub(
-        provider, simulator={"context_windows": windows}, connector={"context_windows": windows}
-    ) as (hub, sim):
-        reply = await hub.model("llm:small").complete(history)
+    small, _ = WINDOW_MODELS[provider]
+    history = long_history()
+    async with run_hub(provider, simulator={"context_windows": {small: 400}}) as (hub, sim):
+        reply = await hub.model(f"llm:{small}").complete(history)
     assert reply.transforms == ("trim",)
     assert [r.status for r in sim.journal] == [400, 200]
+
+
+async def test_a_stream_that_overflows_is_trimmed_before_its_first_chunk(
+    provider: str, run_hub: RunHub
+) -> None:
+    small, _ = WINDOW_MODELS[provider]
+    history = long_history()
+    async with run_hub(provider, simulator={"context_windows": {small: 400}}) as (hub, sim):
+        chunks = [c async for c in hub.model(f"llm:{small}").stream(history)]
+    assert chunks[0].transforms == ("trim",)
+    assert all(c.transforms == () for c in chunks[1:])
+    assert "".join(c.text for c in chunks)
+    assert [r.status for r in sim.journal] == [400, 200]
+
+
+async def test_a_multi_step_run_with_history_fits_after_trimming(
+    provider: str, run_hub: RunHub
+) -> None:
+    # The tool calls and results count against the window (the wire counts them), so a
+    # later turn overflows; trimming keeps each call with its result and the run answers.
+    small, _ = WINDOW_MODELS[provider]
+    script = StepScript([[("cli_upper", {"text": "x" * 400})]])
+    async with run_hub(
+        provider, simulator={"tool_script": script, "context_windows": {small: 300}}
+    ) as (hub, sim):
+        run = await hub.model(f"llm:{small}").run(
+            "first " * 100, tools=[hub.tool("cli")], timeout=60
+        )
+    assert run.completion.text and not run.completion.tool_calls
+    assert 400 in [r.status for r in sim.journal]
+    assert any("trim" in s.reply.transforms for s in run.steps)
 
 
 async def test_a_reply_that_breaks_its_schema_is_repaired(provider: str, run_hub: RunHub) -> None:

@@ -53,6 +53,7 @@ from patchwire_gemini.request import (
 )
 from patchwire_gemini.response import finish_reason, parse_chunk, usage_from, vectors_from
 from patchwire_gemini.turn import TurnAssembler, one_call_only
+from patchwire_gemini.windows import CONTEXT_WINDOWS
 
 if TYPE_CHECKING:
     from patchwire.config import ConnectorConfig
@@ -97,6 +98,7 @@ class GeminiConnector(Connector):
         "v1": _RICH,
     }
     max_batch_size = MAX_BATCH
+    context_windows = CONTEXT_WINDOWS
     default_api_key = "env:GEMINI_API_KEY"
     default_auth_scheme = "api_key"
     default_auth_settings: ClassVar[Mapping[str, Any]] = {"header": "x-goog-api-key"}

@@ -209,6 +209,14 @@ def _json(status: int, body: Any, retry_after: float | None = None) -> SimRespon
     )
 
 
+def _too_many_tokens(asked: int, limit: int) -> SimResponse:
+    """Gemini's 400 for input over a model's token limit (its context window)."""
+    message = (
+        f"The input token count ({asked}) exceeds the maximum number of tokens allowed ({limit})."
+    )
+    return _json(400, _status(400, "INVALID_ARGUMENT", message))
+
+
 def _frame(payload: Any) -> bytes:
     return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\r\n\r\n"
 
@@ -301,6 +309,7 @@ class GeminiWire:
             output_schema=reading.output_schema,
             reasoning=reading.reasoning,
             replayed=reading.replayed,
+            tool_rounds=reading.tool_rounds,
         )
 
     def _embed_request(
@@ -452,6 +461,11 @@ class GeminiWire:
         tail = (_frame(self._generate(request, reply, [last], final=True)),)
         return StreamPlan(head=head, pieces=pieces, tail=tail)
 
+    def context_overflow(self, detail: ErrorDetail, window: int) -> SimResponse:
+        """A request over the model's input token limit, as the Gemini API refuses it."""
+        tokens = detail.request.input_tokens if detail.request is not None else 0
+        return _too_many_tokens(tokens, window)
+
     def error(self, detail: ErrorDetail) -> SimResponse:
         kind = detail.kind
         retry = [self._retry_info(detail.retry_after)] if detail.retry_after is not None else []
@@ -508,15 +522,7 @@ class GeminiWire:
             breach = detail.breach
             limit = breach.limit if breach is not None else 0
             asked = breach.requested if breach is not None else 0
-            return _json(
-                400,
-                _status(
-                    400,
-                    "INVALID_ARGUMENT",
-                    f"The input token count ({asked}) exceeds the maximum number of tokens"
-                    f" allowed ({limit}).",
-                ),
-            )
+            return _too_many_tokens(asked, limit)
         if kind is ErrorKind.RATE_LIMITED:
             per_tokens = detail.breach is not None and detail.breach.kind is LimitKind.TOKENS
             violation = self._violation(

@@ -106,6 +106,8 @@ class Reading:
         self.reasoning: str | int | None = None
         self.thoughts = False
         self.replayed = 0
+        #: model turns with function calls (``SimRequest.tool_rounds``)
+        self.tool_rounds = 0
 
 
 def _blob(value: Any, where: str, *, uri: bool) -> None:
@@ -210,6 +212,8 @@ def read_contents(contents: list[Any], model: str, out: Reading) -> None:
                     raise _fail(f"* {at}: function calls are only allowed in model turns", at)
                 name, args = _call(part, at)
                 calls.append(name)
+                # The call the model made earlier is prompt it reads again: it counts as input.
+                out.texts.append(f"{name} {json.dumps(args)}")
                 if "thoughtSignature" in part:
                     out.replayed += check_signature(
                         part["thoughtSignature"], at, call_digest(name, args)
@@ -225,6 +229,7 @@ def read_contents(contents: list[Any], model: str, out: Reading) -> None:
         if role == "user" and joined.strip():
             out.prompt = joined
             current_from = index
+        out.tool_rounds += role == "model" and bool(calls)
         turns.append((role, calls, responses, bool(joined.strip())))
     _check_sequence(turns)
     if strict_signatures(model):

@@ -18,6 +18,7 @@ from patchwire.errorbody import ErrorBody, parse_error_body
 from patchwire.errors import Category
 from patchwire.http import HttpResponse
 from patchwire.retry import parse_retry_after, parse_should_retry
+from patchwire.transforms.overflow import mark_context_overflow
 
 __all__ = [
     "STATUS_CATEGORIES",
@@ -150,14 +151,19 @@ def classify_error_body(
     code = _reason(body) or body.status
     if not code and body.code and not body.code.isdigit():
         code = body.code
-    return Classification(
-        category=category,
-        message=message[:2000],
-        retry_after=hint,
-        should_retry=parse_should_retry(headers),
-        status=status,
-        code=code,
-        request_id=headers.get("x-request-id"),
+    # "The input token count (N) exceeds the maximum number of tokens allowed (M)." comes
+    # as a plain INVALID_ARGUMENT: core's one rule marks it context_length_exceeded (the
+    # status moves to details).
+    return mark_context_overflow(
+        Classification(
+            category=category,
+            message=message[:2000],
+            retry_after=hint,
+            should_retry=parse_should_retry(headers),
+            status=status,
+            code=code,
+            request_id=headers.get("x-request-id"),
+        )
     )
 
 
