@@ -82,6 +82,24 @@ async def test_a_multi_step_run_with_parallel_calls_across_web_cli_and_mcp(
     assert run.usage.total_tokens == sum(s.usage.total_tokens for s in run.steps)
 
 
+async def test_one_step_script_follows_concurrent_runs_by_their_tool_rounds(
+    provider: str, run_hub: RunHub
+) -> None:
+    # The wire says each request's turn (tool_rounds), so conversations of different sizes
+    # interleaving on one simulator each follow the script from its first step.
+    script = StepScript([["cli_upper"], ["cli_upper", "cli_upper"]])
+    async with run_hub(provider, simulator={"tool_script": script}) as (hub, _):
+        model = hub.model("llm:m1")
+        runs = await asyncio.gather(
+            *(
+                model.run(f"conversation {n}: " + "word " * (n * 30), tools=[hub.tool("cli")])
+                for n in range(3)
+            )
+        )
+    assert [[len(s.tools) for s in run.steps] for run in runs] == [[1, 2, 0]] * 3
+    assert sorted(turn for turn, _ in script.seen) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+
+
 async def test_a_tool_that_times_out_is_an_error_the_model_answers_after(
     provider: str, run_hub: RunHub
 ) -> None:
