@@ -3,10 +3,12 @@ always closed, the toolbox test server over stdio and HTTP, and a scratch git re
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -15,6 +17,23 @@ from patchwire.plugins import PluginHost
 from patchwire_mcp.plugin import plugin
 
 TOOLBOX = Path(__file__).parent / "servers" / "toolbox.py"
+
+
+def _server_module(name: str) -> ModuleType:
+    """A module of servers/ (this directory is not a package on sys.path)."""
+    spec = importlib.util.spec_from_file_location(
+        f"patchwire_mcp_test_{name}", Path(__file__).parent / "servers" / f"{name}.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def jsonrpc() -> ModuleType:
+    """servers/jsonrpc.py: a handshake-era HTTP server that records what it is sent."""
+    return _server_module("jsonrpc")
 
 
 def toolbox(*options: str, **table: Any) -> dict[str, Any]:

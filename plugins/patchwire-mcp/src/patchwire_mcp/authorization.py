@@ -18,7 +18,7 @@ endpoints the SDK discovered for this server; nothing here logs them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -35,7 +35,9 @@ __all__ = [
     "OAUTH_KEYS",
     "Authorization",
     "MemoryTokenStore",
+    "reporting_auth",
     "check_oauth",
+    "delegate_flow",
     "oauth_failure",
     "oauth_provider",
 ]
@@ -157,6 +159,16 @@ def oauth_provider(
     authorization: Authorization,
 ) -> httpx2.Auth:
     """The SDK flow for this server's ``oauth`` table, as the transport's ``httpx2.Auth``."""
+    return reporting_auth(server, _flow(server, url, table, secrets, authorization))
+
+
+def _flow(
+    server: str,
+    url: str,
+    table: Mapping[str, str],
+    secrets: SecretResolver,
+    authorization: Authorization,
+) -> httpx2.Auth:
     from mcp.client.auth import OAuthClientProvider
     from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata
 
@@ -362,3 +374,58 @@ def oauth_failure(server: str, error: BaseException | None) -> PatchwireError | 
         f"MCP server '{server}': authorization failed: {type(error).__name__}: {str(error)[:500]}",
         connector=server,
     )
+
+
+async def delegate_flow(
+    inner: httpx2.Auth | Callable[[], Awaitable[httpx2.Auth]],
+    request: httpx2.Request,
+    on_failure: Callable[[Exception], None] = lambda exc: None,
+) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+    """Run ``inner``'s auth flow (``inner`` may be built on first use) for ``request``,
+    passing each response back to it; ``on_failure`` sees what the flow raises before it
+    goes on up."""
+    import httpx2
+
+    try:
+        auth = inner if isinstance(inner, httpx2.Auth) else await inner()
+        flow = auth.async_auth_flow(request)
+        outgoing = await flow.__anext__()
+        while True:
+            response = yield outgoing
+            outgoing = await flow.asend(response)
+    except StopAsyncIteration:
+        return
+    except Exception as exc:
+        on_failure(exc)
+        raise
+
+
+def reporting_auth(server: str, inner: httpx2.Auth) -> httpx2.Auth:
+    """``inner``, with a failure of its flow kept on the attempt's exchange as an auth error.
+
+    The flow runs inside the SDK's transport, which turns any failure there into a closed
+    connection; the attempt reads the real reason back from its exchange.
+    """
+    import httpx2
+    from patchwire.errors import PatchwireError
+
+    from patchwire_mcp.transports import EXCHANGE
+
+    def keep(exc: Exception) -> None:
+        failure = exc if isinstance(exc, PatchwireError) else oauth_failure(server, exc)
+        exchange = EXCHANGE.get()
+        if failure is not None and exchange is not None:
+            exchange.auth_failure = failure
+
+    class ReportingAuth(httpx2.Auth):
+        requires_response_body = True
+
+        def __repr__(self) -> str:
+            return f"<ReportingAuth {server}>"
+
+        def async_auth_flow(
+            self, request: httpx2.Request
+        ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+            return delegate_flow(inner, request, keep)
+
+    return ReportingAuth()

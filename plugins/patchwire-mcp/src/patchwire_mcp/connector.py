@@ -230,6 +230,9 @@ class McpConnector(Connector):
             try:
                 yield generation, client
             except MCPError as err:
+                if exchange.auth_failure is not None:
+                    link.retire(generation)
+                    raise exchange.auth_failure from None
                 if err.code == CONNECTION_CLOSED:
                     link.retire(generation)
                     raise lost_connection(self.name) from None
@@ -253,6 +256,8 @@ class McpConnector(Connector):
                 ) from None
             except (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream) as err:
                 link.retire(generation)
+                if exchange.auth_failure is not None:
+                    raise exchange.auth_failure from None
                 raise lost_connection(self.name, err) from None
             except (pydantic.ValidationError, RuntimeError) as err:
                 # A result that breaks the protocol or the tool's own output schema.

@@ -159,16 +159,14 @@ class IdentityAssertionAuth(httpx2.Auth):
             token_endpoint_auth_method="client_secret_basic",
         )
 
-    async def async_auth_flow(
-        self, request: httpx2.Request
-    ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+    async def _built(self) -> httpx2.Auth:
         if self._inner is None:
             self._inner = await self._build()
-        flow = self._inner.async_auth_flow(request)
-        try:
-            outgoing = await flow.__anext__()
-            while True:
-                response = yield outgoing
-                outgoing = await flow.asend(response)
-        except StopAsyncIteration:
-            return
+        return self._inner
+
+    def async_auth_flow(
+        self, request: httpx2.Request
+    ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+        from patchwire_mcp.authorization import delegate_flow
+
+        return delegate_flow(self._built, request)

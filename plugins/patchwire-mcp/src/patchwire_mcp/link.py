@@ -247,6 +247,8 @@ class ServerLink:
         self._mode = version if version in MODERN_PROTOCOL_VERSIONS else "legacy"
 
     def _start_error(self, generation: Generation) -> Exception:
+        if generation.exchange.auth_failure is not None:
+            return generation.exchange.auth_failure
         return start_failure(
             self.name,
             generation.failure,

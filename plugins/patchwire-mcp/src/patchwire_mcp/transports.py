@@ -54,6 +54,9 @@ class HttpExchange:
     jsonrpc_body: bool = False
     #: the JSON-RPC method of the request that ``error`` answered
     method: str | None = None
+    #: why the OAuth flow could not authorize a request (it runs inside the SDK's transport,
+    #: which reports only a closed connection)
+    auth_failure: Exception | None = None
 
 
 class ProbeRefused(Exception):
