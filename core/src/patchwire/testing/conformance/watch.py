@@ -23,15 +23,25 @@ __all__ = ["LogCapture", "LoopLag", "Resources", "cancel_outcome", "error_texts"
 _KIT_TASKS = ("patchwire-virtual-clock", "patchwire-keep", "conformance-")
 
 
+def _runqueue_wait() -> float:
+    """Seconds this thread has spent runnable but not running (0 where unknown)."""
+    try:
+        with open("/proc/thread-self/schedstat") as stats:
+            return int(stats.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 class LoopLag:
     """Measures how late a periodic tick runs: a blocked event loop makes it late.
 
-    A thread ticks beside the loop. When the whole process was held up (the machine was
-    busy and the OS did not schedule it) the thread is late too, and that part of the
-    delay is not the connector's; a blocking call in the loop (``time.sleep``, sync I/O,
-    a long computation) leaves the thread on time, since each of those lets go of the GIL
-    or is made to every few milliseconds. (A C call that holds the GIL for long, such as
-    a pathological regular expression, stalls both and is not counted.)
+    Delays that are not the connector's are taken out: the time the loop's thread waited
+    for a CPU on a busy machine (Linux schedstat), and stalls of the whole process, seen
+    by a thread that ticks beside the loop and is late too. A blocking call in the loop
+    (``time.sleep``, sync I/O, a long computation) is neither: the thread is not queued
+    for a CPU, and the ticking thread stays on time because each of those lets go of the
+    GIL or is made to every few milliseconds. (A C call that holds the GIL for long, such
+    as a pathological regular expression, stalls both threads and is not counted.)
     """
 
     def __init__(self, tick: float = 0.005) -> None:
@@ -63,9 +73,13 @@ class LoopLag:
     async def _run(self) -> None:
         while True:
             start = time.monotonic()
+            queued = _runqueue_wait()
             await asyncio.sleep(self.tick)
             end = time.monotonic()
-            late = end - start - self.tick
+            # Time the loop's thread spent ready but waiting for a CPU (Linux schedstat) is
+            # the machine's doing; a connector's time.sleep or blocking I/O is not in it.
+            waited = _runqueue_wait() - queued
+            late = end - start - self.tick - waited
             if not self.skip and late > 2 * self.tick:
                 # judged later, once the thread has ticked after this delay too
                 self._delays.append((start, end, late))
