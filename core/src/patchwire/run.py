@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import attrs
 
+from patchwire import events
 from patchwire.arguments import InvalidArgument, check_prompt
 from patchwire.clock import Clock, deadline_scope
 from patchwire.errors import Category, DegradedError, PatchwireError, QuotaExhaustedError
@@ -306,6 +307,7 @@ async def run_events(
                     state.usage.total_tokens,
                     done.latency,
                 )
+                _report(model, state, number, None)
                 yield RunEvent("finished", number, clock.now(), run=done)
                 return
             _check_turn(state, number, max_steps, len(calls), max_tool_calls)
@@ -329,8 +331,27 @@ async def run_events(
             len(state.steps),
             state.tool_calls,
         )
+        _report(model, state, len(state.steps), err)
         yield RunEvent("failed", len(state.steps) + 1, clock.now(), error=err)
         raise
+
+
+def _report(model: Model, state: _State, steps: int, error: PatchwireError | None) -> None:
+    """The run's event for the hub's metrics (runs, their steps and tool calls), counted on
+    the model handle's first target so that ``model.usage`` and the table show it."""
+    connector, _, name = model.targets[0].partition(":")
+    model._pipeline.emit(
+        events.Event(
+            events.EventKind.RUN_FINISHED,
+            connector,
+            name or None,
+            time=state.clock.now(),
+            operation="run",
+            category=None if error is None else error.category.value,
+            duration=state.clock.now() - state.start,
+            data={"steps": steps, "tool_calls": state.tool_calls},
+        )
+    )
 
 
 def _check_box(box: ToolBox, approve: Approver | None) -> None:

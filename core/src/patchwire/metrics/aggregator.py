@@ -95,6 +95,10 @@ class _Tally:
         "retries_by_category",
         "retries_scheduled",
         "retry_delay",
+        "run_steps",
+        "run_tool_calls",
+        "runs",
+        "runs_failed",
         "stamp",
         "started",
         "succeeded",
@@ -145,6 +149,11 @@ class _Tally:
         self.batched_items = 0
         self.tool_calls = 0
         self.invalid_outputs: dict[str, int] = {}
+        # Tool loops (model.run) that ended, the failed among them, and what they did.
+        self.runs = 0
+        self.runs_failed = 0
+        self.run_steps = 0
+        self.run_tool_calls = 0
         # Finished calls (and the failed among them) by operation: complete, stream,
         # embed, list_tools, tool:NAME; and retries scheduled by the category that caused them.
         self.calls_by_operation: dict[str, int] = {}
@@ -255,6 +264,17 @@ class _Tally:
         if isinstance(size, int) and not isinstance(size, bool) and size > 0:
             self.batched_items += size
 
+    def on_run(self, event: Event) -> None:
+        self.runs += 1
+        if event.category is not None:
+            self.runs_failed += 1
+        data = event.data
+        steps, calls = data.get("steps"), data.get("tool_calls")
+        if type(steps) is int and steps > 0:
+            self.run_steps += steps
+        if type(calls) is int and calls > 0:
+            self.run_tool_calls += calls
+
     def merge(self, other: _Tally) -> None:
         for name in _ADDITIVE:
             setattr(self, name, getattr(self, name) + getattr(other, name))
@@ -318,6 +338,7 @@ _HANDLERS: Mapping[EventKind, Callable[[_Tally, Event], None]] = {
     EventKind.SECRET_REREAD: _Tally.on_credential,
     EventKind.BREAKER_TRANSITION: _Tally.on_breaker,
     EventKind.BATCH_SENT: _Tally.on_batch,
+    EventKind.RUN_FINISHED: _Tally.on_run,
 }
 
 # Module constants: looking a member up on the enum class costs more than the rest of a
@@ -593,4 +614,8 @@ def _row(
         calls_by_operation=tally.calls_by_operation,
         failed_by_operation=tally.failed_by_operation,
         retries_by_category=tally.retries_by_category,
+        runs=tally.runs,
+        runs_failed=tally.runs_failed,
+        run_steps=tally.run_steps,
+        run_tool_calls=tally.run_tool_calls,
     )

@@ -37,6 +37,10 @@ _SUMMED = (
     "batches",
     "batched_items",
     "tool_calls",
+    "runs",
+    "runs_failed",
+    "run_steps",
+    "run_tool_calls",
 )
 
 

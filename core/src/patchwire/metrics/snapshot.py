@@ -217,6 +217,12 @@ class ConnectorMetrics:
     failed_by_operation: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen_counts)
     #: retries scheduled, by the error category of the attempt that failed
     retries_by_category: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen_counts)
+    #: tool loops (``model.run``) that ended, counted on the model handle's first target;
+    #: the failed among them; their model calls; the tool calls they ran
+    runs: int = 0
+    runs_failed: int = 0
+    run_steps: int = 0
+    run_tool_calls: int = 0
 
     @property
     def name(self) -> str:
@@ -230,6 +236,10 @@ class ConnectorMetrics:
     def error_rate(self) -> float | None:
         return _ratio(self.failed, self.calls)
 
+    @property
+    def tool_calls_per_run(self) -> float | None:
+        return _ratio(self.run_tool_calls, self.runs)
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for f in attrs.fields(ConnectorMetrics):
@@ -241,6 +251,7 @@ class ConnectorMetrics:
             out[f.name] = value
         out["calls"] = self.calls
         out["error_rate"] = self.error_rate
+        out["tool_calls_per_run"] = self.tool_calls_per_run
         return out
 
     @classmethod

@@ -52,6 +52,10 @@ def _cost(row: ConnectorMetrics) -> str:
     return f"{row.cost:.4f}" + ("+?" if row.cost_unknown else "")
 
 
+def _per_run(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
 def _quota(row: ConnectorMetrics) -> str:
     used = row.quota.used_pct
     return "-" if used is None else f"{used:.1f}"
@@ -70,6 +74,8 @@ _COLUMNS: Sequence[tuple[str, int, Callable[[ConnectorMetrics], str]]] = (
     ("tok in", 9, lambda r: str(r.input_tokens)),
     ("tok out", 9, lambda r: str(r.output_tokens)),
     ("tools", 6, lambda r: str(r.tool_calls)),
+    ("runs", 5, lambda r: str(r.runs)),
+    ("tl/run", 6, lambda r: _per_run(r.tool_calls_per_run)),
     ("invalid", 7, lambda r: str(sum(r.invalid_outputs.values()))),
     ("cost", 10, _cost),
     ("saved", 8, lambda r: f"{r.cache_savings:.4f}"),
