@@ -20,7 +20,8 @@ def attach(
     authorization: Authorization | None = None,
     elicitation: ElicitationHandler | None = None,
 ) -> None:
-    """Give connector ``name`` the user's side of OAuth and an elicitation handler.
+    """Give connector ``name`` the user's side of OAuth, an elicitation handler, and the
+    hub model its ``sampling`` table names.
 
     Call it before the connector's first call: the server learns what the client offers
     when its session starts.
@@ -35,6 +36,10 @@ def attach(
             f"connector '{name}' is of type '{connector.type_name}', not 'mcp'; attach()"
             " gives MCP connectors their authorization and elicitation handlers"
         )
+    sampling = connector.setting("sampling")
+    if sampling is not None:
+        # The model the configuration names; an unknown name fails here, naming it.
+        connector.sampling_model = hub.model(sampling["model"])
     if authorization is not None:
         connector.authorization = authorization
     if elicitation is not None:

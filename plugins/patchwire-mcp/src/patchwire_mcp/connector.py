@@ -33,10 +33,12 @@ if TYPE_CHECKING:
     from mcp import Client
     from mcp.types import CallToolResult
     from patchwire.config import ConnectorConfig
+    from patchwire.model import Model
 
     from patchwire_mcp.authorization import Authorization
     from patchwire_mcp.catalog import ToolListing
     from patchwire_mcp.link import Generation, ServerLink
+    from patchwire_mcp.sampling import SamplingBudget
     from patchwire_mcp.server_requests import ElicitationHandler
 
 __all__ = ["McpConnector"]
@@ -63,6 +65,9 @@ class McpConnector(Connector):
         #: set by ``patchwire_mcp.attach``: the user's part of OAuth, the elicitation handler
         self.authorization: Authorization | None = None
         self.elicitation: ElicitationHandler | None = None
+        #: the hub model the ``sampling`` table names, once attached
+        self.sampling_model: Model | None = None
+        self._sampling_budget: SamplingBudget | None = None
         self._oauth: Any = None
 
     @classmethod
@@ -149,6 +154,18 @@ class McpConnector(Connector):
         roots = self.setting("roots")
         if roots:
             options["list_roots_callback"] = roots_callback(roots)
+        table = self.setting("sampling")
+        if table is not None and self.sampling_model is not None:
+            from patchwire_mcp.sampling import SamplingBudget, sampling_callback
+
+            if self._sampling_budget is None:
+                # One budget for the connector's life, whatever the restarts.
+                self._sampling_budget = SamplingBudget(
+                    table.get("max_requests"), table.get("max_tokens")
+                )
+            options["sampling_callback"] = sampling_callback(
+                self.name, self.sampling_model, self._sampling_budget, self.log
+            )
         return options
 
     def _oauth_provider(self) -> Any:

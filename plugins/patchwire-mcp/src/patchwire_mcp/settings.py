@@ -62,6 +62,13 @@ SETTINGS: Mapping[str, Setting] = {
         " client_auth, private_key, signing_algorithm, scope, client_metadata_url,"
         " redirect_uri, client_name, issuer (discovery finds the rest)",
     ),
+    "sampling": Setting(
+        (dict,),
+        None,
+        "sampling requests go to a hub model, [connectors.NAME.sampling]: 'model' (its name),"
+        " 'max_requests' and 'max_tokens' (the server's budget); offered once"
+        " patchwire_mcp.attach(hub, NAME) has run",
+    ),
     "roots": Setting(
         (list,),
         (),
@@ -186,6 +193,10 @@ def check(config: ConnectorConfig) -> None:
         from patchwire_mcp.authorization import check_oauth
 
         check_oauth(where, s["oauth"])
+    if "sampling" in s:
+        from patchwire_mcp.sampling import check_sampling
+
+        check_sampling(where, s["sampling"])
     roots = s.get("roots", [])
     if not all(
         isinstance(r, str) or (isinstance(r, Mapping) and isinstance(r.get("uri"), str))

@@ -35,6 +35,7 @@ def _options() -> argparse.Namespace:
     parser.add_argument("--hang-at-start", action="store_true")
     parser.add_argument("--stubborn", action="store_true")
     parser.add_argument("--probe", choices=["ok", "internal", "hang", "mixed"], default="ok")
+    parser.add_argument("--sampling", action="store_true")
     return parser.parse_args()
 
 
@@ -122,8 +123,41 @@ def _text(text: str, structured: Any = None, *, error: bool = False) -> types.Ca
     )
 
 
-def build(page_size: int, ttl_ms: int | None, probe: str = "ok") -> Server[Any]:
+#: with --sampling: a tool that asks the client's model (a legacy-era session)
+SAMPLE = types.Tool(
+    name="sample",
+    description="asks the client's model to answer 'prompt' (sampling/createMessage)",
+    input_schema={"type": "object", "properties": {"prompt": {"type": "string"}}},
+)
+
+
+async def _sample(ctx: Any, args: dict[str, Any]) -> types.CallToolResult:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sampling is deprecated from 2026-07-28 on
+        try:
+            answer = await ctx.session.create_message(
+                [
+                    types.SamplingMessage(
+                        role="user", content=types.TextContent(text=str(args.get("prompt", "")))
+                    )
+                ],
+                max_tokens=int(args.get("max_tokens", 50)),
+                system_prompt="be brief",
+            )
+        except MCPError as err:
+            return _text(f"sampling refused: {err.error.message}", error=True)
+    content = answer.content
+    text = content.text if isinstance(content, types.TextContent) else str(content)
+    return _text(text, {"text": text, "model": answer.model})
+
+
+def build(
+    page_size: int, ttl_ms: int | None, probe: str = "ok", sampling: bool = False
+) -> Server[Any]:
     chance = random.Random(7)
+    tools = [*TOOLS, SAMPLE] if sampling else TOOLS
 
     async def answer_probe() -> types.CallToolResult:
         mode = probe
@@ -142,7 +176,7 @@ def build(page_size: int, ttl_ms: int | None, probe: str = "ok") -> Server[Any]:
         start = int(params.cursor) if params is not None and params.cursor else 0
         end = start + page_size
         page = types.ListToolsResult(
-            tools=TOOLS[start:end], next_cursor=str(end) if end < len(TOOLS) else None
+            tools=tools[start:end], next_cursor=str(end) if end < len(tools) else None
         )
         if ttl_ms is not None:
             page.ttl_ms = ttl_ms
@@ -173,6 +207,8 @@ def build(page_size: int, ttl_ms: int | None, probe: str = "ok") -> Server[Any]:
             return await answer_probe()
         if name == "stats":
             return _text("stats", dict(COUNTS))
+        if name == "sample" and sampling:
+            return await _sample(ctx, args)
         raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {name}")
 
     return Server("toolbox", version="1", on_list_tools=list_tools, on_call_tool=call_tool)
@@ -224,7 +260,7 @@ def serve_http(server: Server[Any], port: int, token: str | None) -> None:
 
 
 def main(opts: argparse.Namespace) -> None:
-    server = build(opts.page_size, opts.ttl_ms, opts.probe)
+    server = build(opts.page_size, opts.ttl_ms, opts.probe, opts.sampling)
     if opts.transport == "http":
         serve_http(server, opts.port, opts.token)
         return
