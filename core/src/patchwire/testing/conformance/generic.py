@@ -24,7 +24,12 @@ from patchwire.errors import Category, PatchwireError
 from patchwire.events import Event
 from patchwire.hub import Hub
 from patchwire.plugins import PluginHost
-from patchwire.testing.conformance.harness import SECRET, Watched, check_hygiene
+from patchwire.testing.conformance.harness import (
+    SECRET,
+    Watched,
+    check_hygiene,
+    check_none_lost,
+)
 from patchwire.testing.conformance.rules import require
 from patchwire.testing.conformance.watch import LogCapture, LoopLag, Resources, cancel_outcome
 
@@ -207,18 +212,7 @@ class ConnectorConformance(abc.ABC):
             )
 
         outcomes, _, _ = await self._run(Scenario.MIXED, conformance_host, many)
-        lost = [
-            repr(o)[:120]
-            for o in outcomes
-            if isinstance(o, BaseException) and not isinstance(o, PatchwireError)
-        ]
-        require(
-            not lost,
-            "classify-mixed",
-            expected=f"each of {self.MIXED_CALLS} calls ends in a result or a PatchwireError",
-            observed=f"{len(lost)} ended otherwise: {lost[:3]}",
-            frame=self.connector_name,
-        )
+        check_none_lost(outcomes, self.connector_name)
 
 
 def _flatten(value: Any) -> list[Any]:

@@ -34,7 +34,7 @@ from patchwire.testing.sim_faults import FaultMix
 from patchwire.testing.sim_stats import SimRecord
 from patchwire.testing.simulator import Simulator
 
-__all__ = ["SECRET", "Run", "SimulatedSuite", "Watched", "check_hygiene"]
+__all__ = ["SECRET", "Run", "SimulatedSuite", "Watched", "check_hygiene", "check_none_lost"]
 
 SECRET = "pwconf-" + "7f3a9c1e5b2d8046" * 2
 NO_FAULTS = FaultMix()
@@ -81,6 +81,22 @@ async def check_hygiene(seen: Watched, lag_bound: float, frame: str) -> None:
         "no-leaks",
         expected="nothing the connector opened still open after the hub closed",
         observed="; ".join(leftovers),
+        frame=frame,
+    )
+
+
+def check_none_lost(outcomes: list[Any], frame: str) -> None:
+    """classify-mixed: every outcome of a batch of calls is a result or a PatchwireError."""
+    lost = [
+        repr(o)[:120]
+        for o in outcomes
+        if isinstance(o, BaseException) and not isinstance(o, PatchwireError)
+    ]
+    require(
+        not lost,
+        "classify-mixed",
+        expected=f"each of {len(outcomes)} calls ends in a result or a PatchwireError",
+        observed=f"{len(lost)} ended otherwise: {lost[:3]}",
         frame=frame,
     )
 

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from patchwire.errors import Category, PatchwireError
 from patchwire.hub import Hub
 from patchwire.plugins import PluginHost
-from patchwire.testing.conformance.harness import SECRET, Run, SimulatedSuite
+from patchwire.testing.conformance.harness import SECRET, Run, SimulatedSuite, check_none_lost
 from patchwire.testing.conformance.rules import require
 from patchwire.testing.conformance.watch import cancel_outcome
 from patchwire.testing.sim_faults import FaultMix
@@ -278,18 +278,7 @@ class OperationChecks(SimulatedSuite, abc.ABC):
                 *(self.invoke(run.hub) for _ in range(self.MIXED_CALLS)), return_exceptions=True
             )
             run.errors.extend(o for o in outcomes if isinstance(o, PatchwireError))
-            lost = [
-                repr(o)[:120]
-                for o in outcomes
-                if isinstance(o, BaseException) and not isinstance(o, PatchwireError)
-            ]
-            require(
-                not lost,
-                "classify-mixed",
-                expected=f"each of {self.MIXED_CALLS} calls ends in a result or a PatchwireError",
-                observed=f"{len(lost)} ended otherwise: {lost[:3]}",
-                frame=run.frame(),
-            )
+            check_none_lost(list(outcomes), run.frame())
 
     # --- lifecycle ---------------------------------------------------------------------
 
