@@ -152,7 +152,7 @@ class SwappedUsage(Broken):
         )
 
 
-class FloatTokens(Broken):
+class BytesText(Broken):
     async def complete(self, request: CompletionRequest, attempt: Attempt) -> Completion:
         r = await super().complete(request, attempt)
         return Completion(

@@ -96,7 +96,7 @@ CASES: dict[str, tuple[type, str, Any]] = {
     "faithful-finish": (C, "test_result_is_what_the_server_sent", b.plugin_for(b.AlwaysStops)),
     "faithful-request-id": (C, "test_result_is_what_the_server_sent", b.plugin_for(b.NoRequestId)),
     "faithful-usage": (C, "test_result_is_what_the_server_sent", b.plugin_for(b.SwappedUsage)),
-    "result-types": (C, "test_result_is_what_the_server_sent", b.plugin_for(b.FloatTokens)),
+    "result-types": (C, "test_result_is_what_the_server_sent", b.plugin_for(b.BytesText)),
     "stream-final-usage": (S, "test_chunks_are_what_the_server_sent", b.plugin_for(b.NoFinalUsage)),
     "embed-order": (
         E,
