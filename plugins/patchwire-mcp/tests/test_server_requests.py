@@ -155,14 +155,14 @@ async def test_attach_gives_the_connector_its_handlers(
     connector = hub.runtime("srv").connector
     assert isinstance(connector, McpConnector)
     options = connector._client_options()
-    assert set(options) == {"elicitation_callback", "list_roots_callback"}
+    assert set(options) == {"elicitation_callback", "list_roots_callback", "message_handler"}
 
 
 def test_without_a_handler_elicitation_is_not_offered(make_hub: Callable[..., Hub]) -> None:
     hub = make_hub({"srv": {"type": "mcp", "url": "http://127.0.0.1:9/mcp"}})
     connector = hub.runtime("srv").connector
     assert isinstance(connector, McpConnector)
-    assert connector._client_options() == {}
+    assert set(connector._client_options()) == {"message_handler"}
 
 
 def test_roots_that_are_not_uris_are_refused_at_load(make_hub: Callable[..., Hub]) -> None:

@@ -3,6 +3,7 @@
 from patchwire_mcp.attach import attach
 from patchwire_mcp.authorization import Authorization, MemoryTokenStore
 from patchwire_mcp.connector import McpConnector
+from patchwire_mcp.notifications import Progress
 from patchwire_mcp.server_requests import Elicitation, ElicitationAnswer
 
 __all__ = [
@@ -11,5 +12,6 @@ __all__ = [
     "ElicitationAnswer",
     "McpConnector",
     "MemoryTokenStore",
+    "Progress",
     "attach",
 ]

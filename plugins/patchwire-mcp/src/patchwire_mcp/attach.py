@@ -8,6 +8,7 @@ if TYPE_CHECKING:
     from patchwire.hub import Hub
 
     from patchwire_mcp.authorization import Authorization
+    from patchwire_mcp.notifications import ProgressHandler
     from patchwire_mcp.server_requests import ElicitationHandler
 
 __all__ = ["attach"]
@@ -19,9 +20,10 @@ def attach(
     *,
     authorization: Authorization | None = None,
     elicitation: ElicitationHandler | None = None,
+    progress: ProgressHandler | None = None,
 ) -> None:
-    """Give connector ``name`` the user's side of OAuth, an elicitation handler, and the
-    hub model its ``sampling`` table names.
+    """Give connector ``name`` the user's side of OAuth, an elicitation handler, a
+    progress handler for its tool calls, and the hub model its ``sampling`` table names.
 
     Call it before the connector's first call: the server learns what the client offers
     when its session starts.
@@ -44,3 +46,5 @@ def attach(
         connector.authorization = authorization
     if elicitation is not None:
         connector.elicitation = elicitation
+    if progress is not None:
+        connector.progress = progress

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from patchwire_mcp.authorization import Authorization
     from patchwire_mcp.catalog import ToolListing
     from patchwire_mcp.link import Generation, ServerLink
+    from patchwire_mcp.notifications import ProgressHandler
     from patchwire_mcp.sampling import SamplingBudget
     from patchwire_mcp.server_requests import ElicitationHandler
 
@@ -65,6 +66,8 @@ class McpConnector(Connector):
         #: set by ``patchwire_mcp.attach``: the user's part of OAuth, the elicitation handler
         self.authorization: Authorization | None = None
         self.elicitation: ElicitationHandler | None = None
+        #: the application's progress handler (patchwire_mcp.attach)
+        self.progress: ProgressHandler | None = None
         #: the hub model the ``sampling`` table names, once attached
         self.sampling_model: Model | None = None
         self._sampling_budget: SamplingBudget | None = None
@@ -144,9 +147,12 @@ class McpConnector(Connector):
     def _client_options(self) -> dict[str, Any]:
         """What the client offers the server: elicitation when the application handles it,
         roots when configured."""
+        from patchwire_mcp.notifications import message_handler
         from patchwire_mcp.server_requests import elicitation_callback, roots_callback
 
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = {
+            "message_handler": message_handler(self.name, self._forget_listing, self.log)
+        }
         if self.elicitation is not None:
             options["elicitation_callback"] = elicitation_callback(
                 self.name, self.elicitation, self.log
@@ -373,9 +379,18 @@ class McpConnector(Connector):
             problem = listing.problem(name, arguments)
             if problem is not None:
                 raise problem
-            result = await client.call_tool(name, arguments)
+            result = await client.call_tool(
+                name, arguments, progress_callback=self._progress_for(name)
+            )
             protocol = client.protocol_version
         return self._result(name, result, protocol)
+
+    def _progress_for(self, tool: str) -> Any:
+        if self.progress is None:
+            return None
+        from patchwire_mcp.notifications import progress_callback
+
+        return progress_callback(self.name, tool, self.progress, self.log)
 
     def _result(self, name: str, result: CallToolResult, protocol: str) -> ToolResult:
         blocks = [

@@ -1,11 +1,13 @@
 """A handshake-era MCP server over streamable HTTP in a few lines of aiohttp, for tests that
 must see every JSON-RPC method sent (``methods``) or put something in front of it (``guard``:
 answer a request itself, as an OAuth-protected resource does, or let it through). It refuses
-``server/discover`` as a server of that era does; its tools are ``echo`` and ``whoami`` (the
-``user`` the guard put on the request)."""
+``server/discover`` as a server of that era does; its tools are ``echo``, ``whoami`` (the
+``user`` the guard put on the request) and ``wait`` (answers once the client cancels it,
+recording the cancelled request ids in ``cancelled``)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,6 +17,7 @@ from aiohttp import web
 Guard = Callable[[web.Request, str], Awaitable[web.Response | None]]
 
 WHOAMI = {"name": "whoami", "inputSchema": {"type": "object"}}
+WAIT = {"name": "wait", "inputSchema": {"type": "object"}}
 TOOL = {
     "name": "echo",
     "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}},
@@ -29,6 +32,9 @@ class LegacyServer:
         #: a session the server has forgotten (a restart on its side): answered 404
         self.forgotten: set[str] = set()
         self.sessions = 0
+        self.waiting: list[Any] = []
+        self.cancelled: list[Any] = []
+        self.cancel = asyncio.Event()
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -46,6 +52,9 @@ class LegacyServer:
         if session in self.forgotten:
             return web.Response(status=404, text="no such session")
         if "id" not in body:
+            if method == "notifications/cancelled":
+                self.cancelled.append(body["params"]["requestId"])
+                self.cancel.set()
             return web.Response(status=202)
         if method == "initialize":
             self.sessions += 1
@@ -59,7 +68,11 @@ class LegacyServer:
                 {"jsonrpc": "2.0", "id": body["id"], "result": result}, headers=headers
             )
         if method == "tools/list":
-            result = {"tools": [TOOL, WHOAMI]}
+            result = {"tools": [TOOL, WHOAMI, WAIT]}
+        elif method == "tools/call" and body["params"]["name"] == "wait":
+            self.waiting.append(body["id"])
+            await asyncio.wait_for(self.cancel.wait(), 30)
+            result = {"content": [{"type": "text", "text": "cancelled"}]}
         elif method == "tools/call" and body["params"]["name"] == "whoami":
             result = {"content": [{"type": "text", "text": str(request.get("user"))}]}
         elif method == "tools/call":

@@ -36,6 +36,7 @@ def _options() -> argparse.Namespace:
     parser.add_argument("--stubborn", action="store_true")
     parser.add_argument("--probe", choices=["ok", "internal", "hang", "mixed"], default="ok")
     parser.add_argument("--sampling", action="store_true")
+    parser.add_argument("--notify", action="store_true")
     return parser.parse_args()
 
 
@@ -153,11 +154,41 @@ async def _sample(ctx: Any, args: dict[str, Any]) -> types.CallToolResult:
     return _text(text, {"text": text, "model": answer.model})
 
 
+#: with --notify: a tool that reports progress, and one that adds a tool and says so
+NOTIFYING = [
+    types.Tool(
+        name="steps",
+        description="sends a progress notification for each of 'count' steps",
+        input_schema={"type": "object", "properties": {"count": {"type": "integer"}}},
+    ),
+    types.Tool(
+        name="grow",
+        description="adds the tool 'extra' and sends notifications/tools/list_changed",
+        input_schema={"type": "object"},
+    ),
+]
+EXTRA = types.Tool(name="extra", description="exists once grown", input_schema={"type": "object"})
+
+
+async def _steps(ctx: Any, count: int) -> types.CallToolResult:
+    token = (ctx.meta or {}).get("progress_token")
+    for step in range(1, count + 1):
+        if token is not None:
+            await ctx.session.send_progress_notification(
+                token, step, total=count, message=f"step {step}", related_request_id=ctx.request_id
+            )
+    return _text(f"{count} steps")
+
+
 def build(
-    page_size: int, ttl_ms: int | None, probe: str = "ok", sampling: bool = False
+    page_size: int,
+    ttl_ms: int | None,
+    probe: str = "ok",
+    sampling: bool = False,
+    notify: bool = False,
 ) -> Server[Any]:
     chance = random.Random(7)
-    tools = [*TOOLS, SAMPLE] if sampling else TOOLS
+    tools = [*TOOLS, *([SAMPLE] if sampling else []), *(NOTIFYING if notify else [])]
 
     async def answer_probe() -> types.CallToolResult:
         mode = probe
@@ -209,6 +240,15 @@ def build(
             return _text("stats", dict(COUNTS))
         if name == "sample" and sampling:
             return await _sample(ctx, args)
+        if name == "steps" and notify:
+            return await _steps(ctx, int(args.get("count", 3)))
+        if name == "grow" and notify:
+            if EXTRA not in tools:
+                tools.append(EXTRA)
+            await ctx.session.send_tool_list_changed()
+            return _text("grown")
+        if name == "extra" and EXTRA in tools:
+            return _text("extra")
         raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {name}")
 
     return Server("toolbox", version="1", on_list_tools=list_tools, on_call_tool=call_tool)
@@ -260,7 +300,7 @@ def serve_http(server: Server[Any], port: int, token: str | None) -> None:
 
 
 def main(opts: argparse.Namespace) -> None:
-    server = build(opts.page_size, opts.ttl_ms, opts.probe, opts.sampling)
+    server = build(opts.page_size, opts.ttl_ms, opts.probe, opts.sampling, opts.notify)
     if opts.transport == "http":
         serve_http(server, opts.port, opts.token)
         return
