@@ -491,30 +491,26 @@ class Pipeline:
 
     # --- the route: targets in order ------------------------------------------------------
 
-    async def _healing(
+    def _heal(
         self,
+        error: PatchwireError,
         targets: Sequence[Target],
+        route: Sequence[Target],
         request_for: Callable[[Target], CompletionRequest],
-        once: Callable[[Sequence[Target], Callable[[Target], CompletionRequest]], Awaitable[T]],
         ran: list[str],
         call_id: int,
         deadline: float | None,
         transforms: Mapping[str, Any] | None,
-    ) -> T:
-        """``once(route, request_for)``, and after a failure the route and request a request
-        transform answers with, until one succeeds or no transform applies (``ran`` grows
-        with each transform's name)."""
-        route, make = targets, request_for
-        while True:
-            try:
-                return await once(route, make)
-            except PatchwireError as err:
-                healed = self._transform and self._transform(
-                    targets, route, make, err, ran, call_id, deadline, transforms
-                )
-                if not healed:
-                    raise
-                route, make = healed
+    ) -> tuple[Sequence[Target], Callable[[Target], CompletionRequest]]:
+        """The route and request a request transform answers ``error`` with (``ran`` grows
+        with its name); raises ``error`` when none applies. Called from the failed call's
+        ``except`` so the happy path pays nothing for transforms."""
+        healed = self._transform and self._transform(
+            targets, route, request_for, error, ran, call_id, deadline, transforms
+        )
+        if not healed:
+            raise error
+        return healed
 
     async def _route(
         self,
@@ -800,22 +796,21 @@ class Pipeline:
         try:
             admission = await self._admit(options, lambda: request_for(targets[0]), targets[0])
 
-            async def once(
-                route: Sequence[Target], make: Callable[[Target], CompletionRequest]
-            ) -> tuple[Completion, Target, int]:
-                result, target, attempts, _ = await self._route(
-                    route, "complete", make, _complete, options, deadline, call_id
-                )
-                if output is not None:
-                    # After the route, not per attempt: the error keeps its type and raw text.
-                    result = self._finish_output(output, result, target, attempts, call_id)
-                return result, target, attempts
-
             async def compute() -> tuple[Completion, int, int]:
-                ran: list[str] = []
-                result, target, attempts = await self._healing(
-                    targets, request_for, once, ran, call_id, deadline, transforms
-                )
+                route, make, ran = targets, request_for, list[str]()
+                while True:
+                    try:
+                        result, target, attempts, _ = await self._route(
+                            route, "complete", make, _complete, options, deadline, call_id
+                        )
+                        if output is not None:
+                            # After the route, not per attempt: the error keeps its type and raw text.
+                            result = self._finish_output(output, result, target, attempts, call_id)
+                        break
+                    except PatchwireError as err:
+                        route, make = self._heal(
+                            err, targets, route, make, ran, call_id, deadline, transforms
+                        )
                 if ran:
                     result = attrs.evolve(result, transforms=tuple(ran))
                 return result, targets.index(target), attempts
@@ -886,18 +881,17 @@ class Pipeline:
             admission = await self._admit(options, lambda: request_for(targets[0]), targets[0])
             # Transforms heal only before the first chunk: once text reached the caller,
             # a changed request would answer a different question.
-            ran: list[str] = []
-            (agen, first), target, attempts, held = await self._healing(
-                targets,
-                request_for,
-                lambda route, make: self._route(
-                    route, "stream", make, _open_stream, options, deadline, call_id, keep=True
-                ),
-                ran,
-                call_id,
-                deadline,
-                transforms,
-            )
+            route, make, ran = targets, request_for, list[str]()
+            while True:
+                try:
+                    (agen, first), target, attempts, held = await self._route(
+                        route, "stream", make, _open_stream, options, deadline, call_id, keep=True
+                    )
+                    break
+                except PatchwireError as err:
+                    route, make = self._heal(
+                        err, targets, route, make, ran, call_id, deadline, transforms
+                    )
             if ran and first is not None:
                 first = attrs.evolve(first, transforms=tuple(ran))
         except (PatchwireError, asyncio.CancelledError) as err:
