@@ -97,8 +97,12 @@ async def test_a_call_that_retried_and_fell_back_is_one_span_with_attempt_childr
     assert call.kind is SpanKind.CLIENT
     attributes = dict(call.attributes or {})
     assert attributes["gen_ai.operation.name"] == "chat"
-    assert attributes["gen_ai.provider.name"] == "primary"
+    # The provider is the connector's type (both connectors are of type "fake").
+    assert attributes["gen_ai.provider.name"] == "fake"
     assert attributes["gen_ai.request.model"] == "model-a"
+    # What answered: the fallback's model, and how its reply ended.
+    assert attributes["gen_ai.response.model"] == "model-b"
+    assert attributes["gen_ai.response.finish_reasons"] == ("stop",)
     assert attributes["gen_ai.usage.input_tokens"] == 10
     assert attributes["gen_ai.usage.output_tokens"] == 5
     assert attributes["patchwire.target"] == "backup:model-b"

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import aiohttp
 import attrs
 
+from patchwire import content
 from patchwire.auth.attached import attach
 from patchwire.batching import BatchInfo, EmbeddingBatcher
 from patchwire.breaker import BreakerPermit
@@ -605,7 +606,9 @@ class Pipeline:
                 time=start,
                 call_id=call_id,
                 operation=operation,
-                data=who,
+                # The connector's type, for sinks that name the provider (OpenTelemetry's
+                # gen_ai.provider.name): events otherwise name the configured connector.
+                data={**who, "connector_type": first.runtime.config.type},
             )
         )
         return call_id, start, (start + budget if budget is not None else None)
@@ -689,6 +692,7 @@ class Pipeline:
         missing: tuple[str, ...] = (),
         saved: float | None = None,
         tool_calls: int = 0,
+        reply: Mapping[str, object] | None = None,
     ) -> float:
         now = self.clock.now()
         latency = now - start
@@ -700,6 +704,10 @@ class Pipeline:
             data["cache_savings"] = savings
         if tool_calls:
             data["tool_calls"] = tool_calls
+        # What answered (see _reply_data), and the connector's type, for tracing sinks.
+        data["connector_type"] = target.runtime.config.type
+        if reply:
+            data.update(reply)
         data.update(self._who.pop(call_id, {}))
         self.emit(
             Event(
@@ -792,6 +800,9 @@ class Pipeline:
         transforms: Mapping[str, Any] | None = None,
     ) -> Completion:
         call_id, start, deadline = self._begin(targets, "complete", options)
+        watching = content.observers()  # opted-in content recording only (patchwire.content)
+        if watching:
+            _tell(watching, "prompt", call_id, request_for(targets[0]).messages)
         admission = None
         try:
             admission = await self._admit(options, lambda: request_for(targets[0]), targets[0])
@@ -829,6 +840,8 @@ class Pipeline:
             await self._principal_done(options, admission, error=err)
             raise
         target = targets[index]
+        if watching:
+            _tell(watching, "reply", call_id, result)
         # A reply served from patchwire's cache costs nothing; what it would have cost is saved.
         billed = self._bill(target, result.usage)
         cost = None if hit else billed.cost()
@@ -845,6 +858,7 @@ class Pipeline:
             saved=billed.total if hit else None,
             # Counted whether or not the cache served them: the calls reached the application.
             tool_calls=len(result.tool_calls) if result.parts else 0,
+            reply=_reply_data(result.model, result.finish_reason, result.raw),
         )
         await self._principal_done(
             options, admission, Usage() if hit else result.usage, 0.0 if hit else cost
@@ -901,12 +915,14 @@ class Pipeline:
         assert held is not None
         usage: Usage | None = None
         tool_calls = 0
+        finish: str | None = None
         outcome: BaseException | None = None
         try:
             chunk = first
             while chunk is not None:
                 if chunk.usage is not None:
                     usage = check_usage(chunk.usage)
+                finish = chunk.finish_reason or finish
                 if chunk.parts:
                     # The finishing chunk carries the whole turn, its assembled calls included.
                     tool_calls = len(chunk.tool_calls)
@@ -979,6 +995,7 @@ class Pipeline:
             False,
             () if billed is None else billed.missing,
             tool_calls=tool_calls,
+            reply=_reply_data(None, finish, None),
         )
         await self._principal_done(
             options, admission, usage, None if billed is None else billed.cost()
@@ -1151,6 +1168,33 @@ class Pipeline:
 _TIMED_OUT = MappingProxyType({"timeout": True})
 _INVALID_OUTPUT = MappingProxyType({"invalid": "output"})
 _INVALID_TOOL_ARGUMENTS = MappingProxyType({"invalid": "tool_arguments"})
+
+
+def _tell(watching: Sequence[content.ContentObserver], what: str, call_id: int, value: Any) -> None:
+    for observer in watching:
+        try:
+            getattr(observer, what)(call_id, value)
+        except Exception:  # an observer must never fail the call
+            log.exception("content observer %r failed", type(observer).__name__)
+
+
+def _reply_data(
+    model: str | None, finish_reason: str | None, raw: Mapping[str, Any] | None
+) -> dict[str, object]:
+    """What a CALL_SUCCEEDED event says about the reply, for tracing sinks (the GenAI
+    conventions' response model, finish reasons and response id): names and ids only,
+    never content. The id is the provider's completion id from the body (``id``; Gemini's
+    ``responseId``), kept only when it is a short string."""
+    out: dict[str, object] = {}
+    if model:
+        out["response_model"] = model
+    if finish_reason:
+        out["finish_reasons"] = (finish_reason,)
+    if isinstance(raw, Mapping):
+        rid = raw.get("id") or raw.get("responseId")
+        if isinstance(rid, str) and 0 < len(rid) <= 128:
+            out["response_id"] = rid
+    return out
 
 
 def _timed_out(exc: BaseException) -> bool:

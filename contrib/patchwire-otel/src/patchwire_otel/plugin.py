@@ -2,28 +2,49 @@
 
 Like every OpenTelemetry instrumentation, installing it turns it on, and it uses the
 application's global tracer and meter providers (without an SDK configured they are the
-API's no-op ones, and recording costs next to nothing). ``PATCHWIRE_OTEL=off`` turns it off.
-Outgoing HTTP requests carry the W3C trace context (``traceparent``) of their call.
-OpenTelemetry is imported at the first event, so ``import patchwire`` stays fast.
+API's no-op ones, and recording costs next to nothing). Outgoing HTTP requests carry the
+W3C trace context (``traceparent``) of their call. OpenTelemetry is imported at the first
+event, so ``import patchwire`` stays fast.
+
+Configured by the hub's ``[exporters.otel]`` table::
+
+    [exporters.otel]
+    enabled = true          # false: record nothing
+    record_content = false  # true: prompts and replies on spans (never by default)
+
+Environment variables override the table when set: ``PATCHWIRE_OTEL=off`` (or ``on``), and
+the OpenTelemetry GenAI instrumentations' own
+``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`` (or ``false``).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from patchwire.hookspecs import hookimpl
 
 if TYPE_CHECKING:
+    from patchwire.config_table import Table
     from patchwire.events import Event
 
     from patchwire_otel.recorder import CallRecorder
 
-__all__ = ["SWITCH_ENV", "OtelPlugin", "plugin"]
+__all__ = ["CONTENT_ENV", "EXPORTER", "SWITCH_ENV", "OtelPlugin", "plugin"]
 
+EXPORTER = "otel"
+"""The name of this exporter's configuration table: ``[exporters.otel]``."""
 SWITCH_ENV = "PATCHWIRE_OTEL"
+CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 _OFF = frozenset({"0", "off", "false", "no"})
+_ON = frozenset({"1", "on", "true", "yes"})
+
+
+def _environment(name: str) -> bool | None:
+    """A switch from the environment: True, False, or None when unset or not a switch."""
+    value = os.environ.get(name, "").strip().lower()
+    return True if value in _ON else False if value in _OFF else None
 
 
 class OtelPlugin:
@@ -32,12 +53,46 @@ class OtelPlugin:
     def __init__(self) -> None:
         self._recorder: CallRecorder | None = None
         self._enabled: bool | None = None
+        self._configured_enabled = True
+        self._configured_content = False
+        self._stop_content: Callable[[], None] | None = None
+        self._content_followed = False
 
     @property
     def enabled(self) -> bool:
         if self._enabled is None:
-            self._enabled = os.environ.get(SWITCH_ENV, "on").strip().lower() not in _OFF
+            override = _environment(SWITCH_ENV)
+            self._enabled = self._configured_enabled if override is None else override
         return self._enabled
+
+    @property
+    def record_content(self) -> bool:
+        """Prompts and replies on spans: only when the application asked for it."""
+        override = _environment(CONTENT_ENV)
+        wanted = self._configured_content if override is None else override
+        return self.enabled and wanted
+
+    @hookimpl
+    def patchwire_configure_exporter(self, name: str, table: Table) -> bool | None:
+        if name != EXPORTER:
+            return None
+        table.check_keys(["enabled", "record_content"])
+        self._configured_enabled = table.boolean("enabled", True)
+        self._configured_content = table.boolean("record_content", False)
+        self._enabled = None  # read again, the environment still first
+        self._content_followed = True
+        self._follow_content()
+        return True
+
+    def _follow_content(self) -> None:
+        """Register the recorder as a content observer exactly while content is wanted."""
+        from patchwire.content import observe_content
+
+        if self.record_content and self._stop_content is None:
+            self._stop_content = observe_content(self._get_recorder())
+        elif not self.record_content and self._stop_content is not None:
+            self._stop_content()
+            self._stop_content = None
 
     def _get_recorder(self) -> CallRecorder:
         recorder = self._recorder
@@ -49,6 +104,10 @@ class OtelPlugin:
 
     @hookimpl
     def patchwire_record(self, event: Event) -> None:
+        if not self._content_followed:
+            # Without an [exporters.otel] table the environment alone may ask for content.
+            self._content_followed = True
+            self._follow_content()
         if self.enabled:
             self._get_recorder()(event)
 

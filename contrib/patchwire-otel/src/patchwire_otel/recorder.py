@@ -11,8 +11,10 @@ recorded when the call ends.
 
 Times are the hub clock's: each call is anchored to the wall clock when it starts and every
 later event is placed by its hub-clock offset from that, so span durations equal the
-durations patchwire measured. Prompt and reply content never reaches this module: events
-carry none.
+durations patchwire measured. Events carry no prompt or reply content; when the
+application opted in (``record_content``), the plugin registers this recorder as a
+``patchwire.content`` observer and the messages go on the call's span as
+``gen_ai.input.messages`` and ``gen_ai.output.messages``.
 
 Outgoing HTTP requests carry the W3C trace context of the call they belong to
 (``request_headers``, through ``patchwire_request_headers``), so a traced server's spans
@@ -24,8 +26,10 @@ event never comes is ended, marked as such, when the oldest must make room).
 
 from __future__ import annotations
 
+import json
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from contextvars import ContextVar
 from typing import Any
 
@@ -36,6 +40,8 @@ from opentelemetry.semconv._incubating.metrics import gen_ai_metrics
 from opentelemetry.semconv.attributes import error_attributes
 from opentelemetry.trace import Span, Status, StatusCode
 from patchwire.events import Event, EventKind
+from patchwire.parts import Text, ToolCall, ToolResultPart
+from patchwire.types import Completion, Message
 
 from patchwire_otel.conventions import (
     DURATION_BOUNDARIES,
@@ -90,6 +96,25 @@ class CallRecorder:
         )
         self._open: OrderedDict[int, _Call] = OrderedDict()
         self._max_open = max_open
+        # Connector name -> type, as the start and success events report it: the
+        # conventions' provider name comes from the type (a connector named "work-gpt"
+        # of type openai is "openai"). Bounded by the configured connectors.
+        self._types: dict[str, str] = {}
+
+    # --- content, only when the application opted in (patchwire.content) -------------------
+
+    def prompt(self, call_id: int, messages: Sequence[Message]) -> None:
+        call = self._open.get(call_id)
+        if call is not None:
+            call.span.set_attribute(gen_ai.GEN_AI_INPUT_MESSAGES, _messages_json(messages))
+
+    def reply(self, call_id: int, reply: Completion) -> None:
+        call = self._open.get(call_id)
+        if call is not None:
+            call.span.set_attribute(
+                gen_ai.GEN_AI_OUTPUT_MESSAGES,
+                _messages_json([reply.message], finish_reason=reply.finish_reason),
+            )
 
     def request_headers(self) -> dict[str, str] | None:
         """The trace-context headers for a request made now, by the current task."""
@@ -148,11 +173,17 @@ class CallRecorder:
 
     # --- the call's span -------------------------------------------------------------------
 
+    def _provider(self, event: Event) -> str:
+        ctype = event.data.get("connector_type")
+        if isinstance(ctype, str) and ctype:
+            self._types[event.connector] = ctype
+        return provider_name(self._types.get(event.connector, event.connector))
+
     def _start(self, event: Event) -> None:
         op = operation(event.operation)
         attributes: dict[str, Any] = {
             gen_ai.GEN_AI_OPERATION_NAME: op.name,
-            gen_ai.GEN_AI_PROVIDER_NAME: provider_name(event.connector),
+            gen_ai.GEN_AI_PROVIDER_NAME: self._provider(event),
             "patchwire.connector": event.connector,
         }
         if event.model is not None:
@@ -186,7 +217,7 @@ class CallRecorder:
         call.attempts += 1
         attributes: dict[str, Any] = {
             gen_ai.GEN_AI_OPERATION_NAME: call.operation.name,
-            gen_ai.GEN_AI_PROVIDER_NAME: provider_name(event.connector),
+            gen_ai.GEN_AI_PROVIDER_NAME: self._provider(event),
             "patchwire.connector": event.connector,
             # Numbered across the whole call (fallback targets continue the count).
             "patchwire.attempt": call.attempts,
@@ -216,7 +247,11 @@ class CallRecorder:
             span.set_attribute("patchwire.cache_hit", True)
         else:
             self._attempt(call, event, failed=False)
+        self._response(span, event)
         metric_attributes = self._metric_attributes(call, event)
+        model = event.data.get("response_model")
+        if isinstance(model, str) and model:
+            metric_attributes[gen_ai.GEN_AI_RESPONSE_MODEL] = model
         if event.input_tokens is not None and not event.cached:
             span.set_attribute(gen_ai.GEN_AI_USAGE_INPUT_TOKENS, event.input_tokens)
             self._tokens.record(
@@ -234,6 +269,20 @@ class CallRecorder:
         if event.duration is not None:
             self._duration.record(event.duration, metric_attributes)
         span.end(end_time=call.wall(event.time))
+
+    @staticmethod
+    def _response(span: Span, event: Event) -> None:
+        """The reply's model, finish reasons and id, from the success event's data."""
+        data = event.data
+        model = data.get("response_model")
+        if isinstance(model, str) and model:
+            span.set_attribute(gen_ai.GEN_AI_RESPONSE_MODEL, model)
+        reasons = data.get("finish_reasons")
+        if isinstance(reasons, tuple | list) and all(isinstance(r, str) for r in reasons):
+            span.set_attribute(gen_ai.GEN_AI_RESPONSE_FINISH_REASONS, tuple(reasons))
+        response_id = data.get("response_id")
+        if isinstance(response_id, str) and response_id:
+            span.set_attribute(gen_ai.GEN_AI_RESPONSE_ID, response_id)
 
     def _failed(self, call: _Call, event: Event) -> None:
         self._close(event.call_id)
@@ -263,6 +312,33 @@ class CallRecorder:
             gen_ai.GEN_AI_REQUEST_MODEL,
         )
         return {key: call.attributes[key] for key in keep if key in call.attributes}
+
+
+def _messages_json(messages: Sequence[Message], *, finish_reason: str | None = None) -> str:
+    """Messages in the conventions' JSON shape (role and parts; text, tool calls and tool
+    results; other parts, such as images, by type alone: no media bytes go on a span)."""
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        parts: list[dict[str, Any]] = []
+        content = message.content
+        for part in (Text(content),) if isinstance(content, str) else content:
+            if isinstance(part, Text):
+                parts.append({"type": "text", "content": part.text})
+            elif isinstance(part, ToolCall):
+                parts.append(
+                    {"type": "tool_call", "id": part.id, "name": part.name,
+                     "arguments": dict(part.arguments)}
+                )  # fmt: skip
+            elif isinstance(part, ToolResultPart):
+                result = part.content if isinstance(part.content, str) else ""
+                parts.append({"type": "tool_call_response", "id": part.call_id, "response": result})
+            else:
+                parts.append({"type": type(part).__name__.lower()})
+        entry: dict[str, Any] = {"role": message.role, "parts": parts}
+        if finish_reason is not None:
+            entry["finish_reason"] = finish_reason
+        out.append(entry)
+    return json.dumps(out, ensure_ascii=False, default=str)
 
 
 def _target(event: Event) -> str:
