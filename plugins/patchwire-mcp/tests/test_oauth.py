@@ -22,6 +22,7 @@ import pytest
 from aiohttp import web
 from patchwire.errors import AuthError
 from patchwire.hub import Hub
+from patchwire.principals import Principal, current_principal
 from patchwire_mcp import Authorization, MemoryTokenStore, attach
 
 from tests.auth.authserver import AuthServer, Client
@@ -34,9 +35,10 @@ PRM = "/.well-known/oauth-protected-resource/mcp"
 
 
 class Browser:
-    """One user at the authorization page: consents at once (or, ``gone``, no longer)."""
+    """One user at the authorization page: consents at once (or, ``gone``, no longer).
+    ``user`` None: whoever the call is for (the principal the redirect runs under)."""
 
-    def __init__(self, user: str) -> None:
+    def __init__(self, user: str | None) -> None:
         self.user = user
         self.visits: list[dict[str, str]] = []
         self.gone = False
@@ -48,7 +50,8 @@ class Browser:
             self._query = {"error": "access_denied", "error_description": "the user left"}
             return
         async with httpx2.AsyncClient(follow_redirects=False) as http:
-            answer = await http.get(url, headers={"X-User": self.user})
+            user = self.user or str(getattr(current_principal(), "id", "service"))
+            answer = await http.get(url, headers={"X-User": user})
         self._query = dict(parse_qsl(urlsplit(answer.headers["location"]).query))
 
     async def callback(self) -> Mapping[str, str]:
@@ -235,3 +238,27 @@ async def test_without_a_way_to_reach_the_user_the_error_says_how_to_give_one(
             await hub.tool("alice").call("whoami")
     assert "patchwire_mcp.attach" in refused.value.message
     assert auth.authorize_requests == []
+
+
+async def test_one_connector_keeps_each_principals_tokens_in_the_hubs_token_store(
+    make_hub: Callable[..., Hub], jsonrpc: Any
+) -> None:
+    auth = auth_server()
+    protected = Protected(auth)
+    server = jsonrpc.LegacyServer(guard=protected.guard)
+    async with jsonrpc.serving(server, protected.routes) as url:
+        hub = make_hub({"mcp": table(url)})
+        browser = Browser(None)
+        attach(hub, "mcp", authorization=Authorization(browser.redirect, browser.callback))
+        for user in ("alice", "bob", "alice", "bob"):
+            with hub.acting_for(Principal(user)):
+                assert (await hub.tool("mcp").call("whoami")).text == user
+        store = hub.token_store()
+        alice = await store.load("mcp:mcp:alice")
+        bob = await store.load("mcp:mcp:bob")
+    # One consent per principal; each principal's token is theirs, kept by the hub.
+    assert len(browser.visits) == 2
+    assert alice is not None and bob is not None
+    assert auth.user_of(f"Bearer {alice.access_token.reveal()}") == "alice"
+    assert auth.user_of(f"Bearer {bob.access_token.reveal()}") == "bob"
+    assert "Bearer" not in repr(alice) and alice.access_token.reveal() not in repr(alice)

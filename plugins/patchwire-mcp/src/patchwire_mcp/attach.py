@@ -42,6 +42,9 @@ def attach(
     if sampling is not None:
         # The model the configuration names; an unknown name fails here, naming it.
         connector.sampling_model = hub.model(sampling["model"])
+    if connector.setting("oauth") is not None:
+        # Each principal's tokens where the hub keeps every delegated token.
+        connector.token_store = hub.token_store()
     if authorization is not None:
         connector.authorization = authorization
     if elicitation is not None:

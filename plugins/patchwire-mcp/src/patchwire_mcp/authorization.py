@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import httpx2
     from mcp.client.auth import TokenStorage
     from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
+    from patchwire.auth.tokenstore import TokenStore
     from patchwire.errors import PatchwireError
     from patchwire.secrets import SecretResolver
 
@@ -157,9 +158,31 @@ def oauth_provider(
     table: Mapping[str, str],
     secrets: SecretResolver,
     authorization: Authorization,
+    token_store: TokenStore | None = None,
 ) -> httpx2.Auth:
-    """The SDK flow for this server's ``oauth`` table, as the transport's ``httpx2.Auth``."""
-    return reporting_auth(server, _flow(server, url, table, secrets, authorization))
+    """The SDK flow for this server's ``oauth`` table, as the transport's ``httpx2.Auth``:
+    one flow per principal, its tokens in ``authorization.store`` when the application gave
+    one, else in ``token_store`` (the hub's) per principal, else in memory."""
+    from patchwire_mcp.principal_tokens import (
+        PerPrincipalAuth,
+        Registration,
+        SharedRegistration,
+        StoredTokens,
+    )
+
+    registration = Registration()
+
+    def build(key: str) -> httpx2.Auth:
+        store: TokenStorage
+        if authorization.store is not None:
+            store = SharedRegistration(authorization.store, registration)
+        elif token_store is not None:
+            store = StoredTokens(token_store, key, registration)
+        else:
+            store = SharedRegistration(MemoryTokenStore(), registration)
+        return _flow(server, url, table, secrets, authorization, store)
+
+    return reporting_auth(server, PerPrincipalAuth(server, build))
 
 
 def _flow(
@@ -168,11 +191,11 @@ def _flow(
     table: Mapping[str, str],
     secrets: SecretResolver,
     authorization: Authorization,
+    store: TokenStorage,
 ) -> httpx2.Auth:
     from mcp.client.auth import OAuthClientProvider
     from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata
 
-    store: TokenStorage = authorization.store or MemoryTokenStore()
     client_id = table.get("client_id")
     client_auth = table.get("client_auth")
     issuer = table.get("issuer")

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from mcp import Client
     from mcp.types import CallToolResult
+    from patchwire.auth.tokenstore import TokenStore
     from patchwire.config import ConnectorConfig
     from patchwire.model import Model
 
@@ -72,6 +73,8 @@ class McpConnector(Connector):
         self.sampling_model: Model | None = None
         self._sampling_budget: SamplingBudget | None = None
         self._oauth: Any = None
+        #: the hub's per-principal token store (patchwire_mcp.attach), for OAuth tokens
+        self.token_store: TokenStore | None = None
 
     @classmethod
     def check_config(cls, config: ConnectorConfig) -> None:
@@ -188,6 +191,7 @@ class McpConnector(Connector):
                 table,
                 self.ctx.secrets,
                 self.authorization or Authorization(),
+                self.token_store,
             )
         return self._oauth
 
