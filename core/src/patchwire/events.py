@@ -42,6 +42,9 @@ class EventKind(enum.StrEnum):
     LIMITER_SETTLE_FAILED = "limiter_settle_failed"
     #: a failed request changed and tried again; ``data["transform"]``, ``target``, ``message``
     REQUEST_TRANSFORMED = "request_transformed"
+    #: a tool loop (``model.run``) began, in the task that runs it (tracing sinks open a span
+    #: that its model and tool calls nest under)
+    RUN_STARTED = "run_started"
     #: a tool loop (``model.run``) ended, answered or failed (``category``); ``duration``,
     #: ``data["steps"]`` (model calls), ``data["tool_calls"]`` (tool calls it ran)
     RUN_FINISHED = "run_finished"

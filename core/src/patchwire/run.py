@@ -274,6 +274,7 @@ async def run_events(
     state = _State(clock, clock.now(), None, list(check_prompt(prompt)))
     if timeout is not None:
         state.deadline = state.start + timeout
+    _announce(model, state)
     try:
         box = await _within(state, resolve_tools(tools))
         _check_box(box, approve)
@@ -334,6 +335,21 @@ async def run_events(
         _report(model, state, len(state.steps), err)
         yield RunEvent("failed", len(state.steps) + 1, clock.now(), error=err)
         raise
+
+
+def _announce(model: Model, state: _State) -> None:
+    """RUN_STARTED, emitted in the task that runs the loop, so that a tracing sink can make
+    the run the parent of the calls it makes (its RUN_FINISHED is :func:`_report`'s)."""
+    connector, _, name = model.targets[0].partition(":")
+    model._pipeline.emit(
+        events.Event(
+            events.EventKind.RUN_STARTED,
+            connector,
+            name or None,
+            time=state.start,
+            operation="run",
+        )
+    )
 
 
 def _report(model: Model, state: _State, steps: int, error: PatchwireError | None) -> None:

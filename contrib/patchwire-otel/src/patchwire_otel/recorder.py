@@ -54,12 +54,29 @@ from patchwire_otel.conventions import (
 __all__ = ["INSTRUMENTATION_NAME", "CallRecorder"]
 
 INSTRUMENTATION_NAME = "patchwire_otel"
+_OPS = gen_ai.GenAiOperationNameValues
 _VERSION = "0.1.0"
 ERROR_TYPE = error_attributes.ERROR_TYPE
 
 # The call the current task is making: set when its call_started event is emitted (in the
 # caller's task, before any request), so its requests carry the call span's trace context.
 _CURRENT_CALL: ContextVar[int | None] = ContextVar("patchwire_otel_call", default=None)
+# The tool loop (model.run) the current task is in: its run_started event is emitted in
+# the task that runs the loop, and tasks it starts for tool calls inherit the variable, so
+# the loop's model and tool calls become children of the run's span.
+_CURRENT_RUN: ContextVar[_Run | None] = ContextVar("patchwire_otel_run", default=None)
+
+
+@attrs.define
+class _Run:
+    span: Span
+    anchor_wall_ns: int
+    anchor_time: float
+    parent: _Run | None
+    open: bool = True
+
+    def wall(self, hub_time: float) -> int:
+        return self.anchor_wall_ns + round((hub_time - self.anchor_time) * 1e9)
 
 
 @attrs.define
@@ -129,6 +146,12 @@ class CallRecorder:
         if kind is EventKind.CALL_STARTED:
             self._start(event)
             return
+        if kind is EventKind.RUN_STARTED:
+            self._run_started(event)
+            return
+        if kind is EventKind.RUN_FINISHED:
+            self._run_finished(event)
+            return
         call = self._open.get(event.call_id)
         if call is None:
             return  # connector-wide events, or a call started before the plugin loaded
@@ -192,9 +215,15 @@ class CallRecorder:
             attributes[gen_ai.GEN_AI_REQUEST_STREAM] = True
         if op.tool is not None:
             attributes[gen_ai.GEN_AI_TOOL_NAME] = op.tool
-        wall = time.time_ns()
+        run = _CURRENT_RUN.get()
+        if run is not None and not run.open:
+            run = None
+        # A call inside a run is placed on the run's time line, so the tree nests in time too.
+        wall = time.time_ns() if run is None else run.wall(event.time)
         span = self._tracer.start_span(
             op.span_name(event.model, event.connector),
+            # Inside a tool loop the run's span is the parent; else the application's span.
+            context=trace.set_span_in_context(run.span) if run is not None else None,
             kind=op.kind,
             attributes=attributes,
             start_time=wall,
@@ -212,6 +241,47 @@ class CallRecorder:
             anchor_time=event.time,
             attempt_start=event.time,
         )
+
+    # --- the tool loop's span ----------------------------------------------------------------
+
+    def _run_started(self, event: Event) -> None:
+        attributes: dict[str, Any] = {
+            gen_ai.GEN_AI_OPERATION_NAME: _OPS.INVOKE_AGENT.value,
+            gen_ai.GEN_AI_PROVIDER_NAME: provider_name(
+                self._types.get(event.connector, event.connector)
+            ),
+            "patchwire.connector": event.connector,
+        }
+        if event.model is not None:
+            attributes[gen_ai.GEN_AI_REQUEST_MODEL] = event.model
+        parent = _CURRENT_RUN.get()
+        wall = time.time_ns()
+        span = self._tracer.start_span(
+            f"{_OPS.INVOKE_AGENT.value} {event.model or event.connector}",
+            context=trace.set_span_in_context(parent.span)
+            if parent is not None and parent.open
+            else None,
+            kind=trace.SpanKind.INTERNAL,
+            attributes=attributes,
+            start_time=wall,
+        )
+        _CURRENT_RUN.set(_Run(span, wall, event.time, parent))
+
+    def _run_finished(self, event: Event) -> None:
+        run = _CURRENT_RUN.get()
+        if run is None or not run.open:
+            return  # a run started before the plugin loaded
+        run.open = False
+        _CURRENT_RUN.set(run.parent)
+        span = run.span
+        for key in ("steps", "tool_calls"):
+            value = event.data.get(key)
+            if type(value) is int:
+                span.set_attribute(f"patchwire.run.{key}", value)
+        if event.category is not None:
+            span.set_attribute(ERROR_TYPE, event.category)
+            span.set_status(Status(StatusCode.ERROR, event.category))
+        span.end(end_time=run.wall(event.time))
 
     def _attempt(self, call: _Call, event: Event, *, failed: bool) -> None:
         call.attempts += 1
