@@ -13,6 +13,7 @@ wall clock, so the refresh test waits out a one-second token).
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -24,6 +25,7 @@ from patchwire.errors import AuthError
 from patchwire.hub import Hub
 from patchwire.principals import Principal, current_principal
 from patchwire_mcp import Authorization, MemoryTokenStore, attach
+from patchwire_mcp.loopback import loopback_authorization
 
 from tests.auth.authserver import AuthServer, Client
 
@@ -262,3 +264,38 @@ async def test_one_connector_keeps_each_principals_tokens_in_the_hubs_token_stor
     assert auth.user_of(f"Bearer {alice.access_token.reveal()}") == "alice"
     assert auth.user_of(f"Bearer {bob.access_token.reveal()}") == "bob"
     assert "Bearer" not in repr(alice) and alice.access_token.reveal() not in repr(alice)
+
+
+async def test_the_loopback_helper_receives_the_code_at_its_redirect_uri(
+    make_hub: Callable[..., Hub], jsonrpc: Any
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    redirect_uri = f"http://127.0.0.1:{port}/done"
+    auth = auth_server()
+    auth.clients[CLIENT_ID].redirect_uris = (redirect_uri,)
+    protected = Protected(auth)
+    server = jsonrpc.LegacyServer(guard=protected.guard)
+    visits: list[asyncio.Task[None]] = []
+
+    async def browse(url: str) -> None:
+        # The user's browser: consents, then follows the redirect to the loopback listener.
+        async with httpx2.AsyncClient(follow_redirects=True) as http:
+            await http.get(url, headers={"X-User": "carol"})
+
+    def open_url(url: str) -> None:
+        visits.append(asyncio.get_running_loop().create_task(browse(url)))
+
+    async with jsonrpc.serving(server, protected.routes) as url:
+        hub = make_hub(
+            {"mcp": {**table(url), "oauth": {"client_id": CLIENT_ID, "redirect_uri": redirect_uri}}}
+        )
+        attach(
+            hub,
+            "mcp",
+            authorization=loopback_authorization(redirect_uri, open_url=open_url, timeout=30),
+        )
+        assert (await hub.tool("mcp").call("whoami")).text == "carol"
+        await asyncio.gather(*visits)
+    assert len(visits) == 1
