@@ -76,6 +76,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="serve the hub's metrics on 127.0.0.1:PORT (/metrics, /metrics.json) during the"
         " run and after it until Ctrl-C; /metrics is Prometheus' format with patchwire-prometheus",
     )
+    parser.add_argument(
+        "--otel",
+        choices=["console"],
+        help="trace the run with patchwire-otel and print the spans and GenAI metrics to"
+        " stderr (needs patchwire-otel[console])",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,6 +89,30 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("patchwire demo: --requests must be at least 1")
     if not 0 <= args.fault_rate <= 0.9:
         raise SystemExit("patchwire demo: --fault-rate must be between 0 and 0.9")
+    shutdown_otel = _otel_console() if args.otel == "console" else None
+    try:
+        return _run(args)
+    finally:
+        if shutdown_otel is not None:
+            shutdown_otel()
+
+
+def _otel_console() -> Callable[[], None]:
+    """patchwire-otel's console exporters as the global providers, before the hub starts."""
+    try:
+        from patchwire_otel.console import install_console  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        raise SystemExit(
+            "patchwire demo: --otel needs patchwire-otel: pip install 'patchwire-otel[console]'"
+        ) from None
+    try:
+        shutdown: Callable[[], None] = install_console()
+    except RuntimeError as exc:
+        raise SystemExit(f"patchwire demo: --otel console: {exc}") from None
+    return shutdown
+
+
+def _run(args: argparse.Namespace) -> int:
     result = asyncio.run(
         run_demo(
             requests=args.requests,
