@@ -1,17 +1,34 @@
 """patchwire against what users would use instead, on the same loopback simulator.
 
 Each client runs in its own process against an OpenAI-compatible simulator running in
-another process (`patchwire simulate openai`), so client CPU is measured alone. Workloads:
+another process (`patchwire simulate openai`), so client CPU is measured alone. Where the
+machine has two CPUs or more, the simulator is pinned to one CPU and the clients to another
+(``os.sched_setaffinity``), so the two do not take turns on one core. Workloads:
 
   W1  2,000 sequential completions: p50, p99 latency and client CPU per call
-  W2  10,000 completions at concurrency 64: throughput and p99
+  W2  10,000 completions at concurrency 64: throughput, p99 and client CPU per call
+  W4  20,000 completions at concurrency 1,024: the same, with many calls in flight
   W3  W2 with 20 % 503s and 3 retries: successes, requests the server saw, wall time
 
-plus import time and RSS after import. Each figure is the median of --runs runs, and each
-row is compared with raw aiohttp (the baseline) in the same run.
+Concurrency is ``concurrency`` worker tasks pulling the next call from a shared counter (not
+a semaphore over N tasks: asyncio.Semaphore's wake-up walks woken-but-not-yet-run waiters,
+harness cost that grows with the backlog and would be charged to the client).
 
-    .venv/bin/pip install -r benchmarks/requirements.txt
-    .venv/bin/python benchmarks/compare_clients.py [--runs 3] [--quick]
+The clients are interleaved: each round runs every client once on a workload before the next
+round starts, so a change in the machine's load hits all clients alike. Each figure is the
+median of --runs rounds with its spread (min-max); ratios are per round (client / raw aiohttp
+of the same round), then their median and spread. The machine's load average is printed
+before and after, since every figure here is wall-clock or process CPU time.
+
+    .venv/bin/pip install -r benchmarks/requirements.txt   # openai, litellm (optional)
+    .venv/bin/python benchmarks/compare_clients.py [--runs 3] [--quick] [--clients aiohttp,patchwire]
+        [--workloads W1,W2,W4,W3] [--json out.json]
+
+One child can be profiled on its own (CPU time, not wall time, so other load does not
+distort the attribution), against a simulator you started:
+
+    .venv/bin/python benchmarks/compare_clients.py --child patchwire --workload W4 \\
+        --url http://127.0.0.1:PORT/v1 -n 20000 --concurrency 1024 --profile w4.prof
 """
 
 from __future__ import annotations
@@ -21,18 +38,21 @@ import asyncio
 import contextlib
 import json
 import os
+import platform
 import socket
 import statistics
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 CLIENTS = ["aiohttp", "patchwire", "openai", "litellm", "litellm-router"]
 MODEL = "gpt-4o-mini"
 KEY = "sk-bench-0000"
+# workload -> (calls, concurrency); W3 also makes the simulator fail 20 % of requests
+WORKLOADS = {"W1": (2000, 1), "W2": (10000, 64), "W4": (20000, 1024), "W3": (10000, 64)}
 
 
 # --- one client, one workload (runs in a child process) --------------------------------------
@@ -175,23 +195,23 @@ async def child(kind: str, workload: str, url: str, n: int, concurrency: int) ->
     latencies: list[float] = []
     ok = 0
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    if workload == "W1":
+    if concurrency <= 1:
         for i in range(n):
             t = time.perf_counter()
             ok += await call(f"prompt {i}")
             latencies.append(time.perf_counter() - t)
     else:
-        gate = asyncio.Semaphore(concurrency)
+        numbers = iter(range(n))
 
-        async def one(i: int) -> None:
+        async def worker() -> None:
             nonlocal ok
-            async with gate:
+            for i in numbers:
                 t = time.perf_counter()
                 succeeded = await call(f"prompt {i}")
                 latencies.append(time.perf_counter() - t)
                 ok += succeeded  # read ok only after the await: += would read it before
 
-        await asyncio.gather(*(one(i) for i in range(n)))
+        await asyncio.gather(*(worker() for _ in range(min(concurrency, n))))
     wall = time.perf_counter() - wall0
     cpu = time.process_time() - cpu0
     await close()
@@ -203,7 +223,14 @@ async def child(kind: str, workload: str, url: str, n: int, concurrency: int) ->
         "p99": pct(latencies, 0.99),
         "cpu_per_call": cpu / n,
         "throughput": n / wall,
+        "rss_mb": rss_mb(),
     }
+
+
+def rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def import_cost(kind: str) -> dict[str, float]:
@@ -229,6 +256,30 @@ def import_cost(kind: str) -> dict[str, float]:
 # --- the parent: simulators, runs, table ------------------------------------------------------
 
 
+def cpus() -> tuple[set[int], set[int]]:
+    """(simulator CPUs, client CPUs): one CPU each when there are two or more, else shared."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        return set(allowed), set(allowed)
+    return {allowed[-1]}, set(allowed[:-1])
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def machine() -> str:
+    model = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    return f"{model}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -236,8 +287,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def simulator(fail_rate: float) -> Any:
+def simulator(fail_rate: float) -> Iterator[str]:
     port = free_port()
+    sim_cpus, _ = cpus()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -255,6 +307,7 @@ def simulator(fail_rate: float) -> Any:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    os.sched_setaffinity(proc.pid, sim_cpus)
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:
@@ -294,7 +347,14 @@ def run_child(
         "--concurrency",
         str(concurrency),
     ]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    _, client_cpus = cpus()
+    out = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        preexec_fn=lambda: os.sched_setaffinity(0, client_cpus),
+    )
     if out.returncode != 0:
         print(
             f"  {kind} {workload}: failed: {out.stderr.strip().splitlines()[-1:]}", file=sys.stderr
@@ -303,8 +363,39 @@ def run_child(
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def median_of(runs: list[dict[str, Any]], key: str) -> float:
-    return statistics.median(r[key] for r in runs)
+def available_clients(wanted: list[str]) -> list[str]:
+    found = []
+    for c in wanted:
+        module = {"aiohttp": "aiohttp", "patchwire": "patchwire", "openai": "openai"}.get(
+            c, "litellm"
+        )
+        probe = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True)
+        if probe.returncode == 0:
+            found.append(c)
+        else:
+            print(
+                f"skipping {c}: {module} is not installed (pip install -r benchmarks/requirements.txt)",
+                file=sys.stderr,
+            )
+    return found
+
+
+def interleaved(
+    clients: list[str], workload: str, url: str, n: int, conc: int, runs: int
+) -> dict[str, list[dict[str, Any]]]:
+    """Round by round, every client once per round (the order rotates so none is always first)."""
+    results: dict[str, list[dict[str, Any]]] = {c: [] for c in clients}
+    for round_no in range(runs):
+        shift = round_no % len(clients)
+        for c in clients[shift:] + clients[:shift]:
+            before = server_requests(url.removesuffix("/v1"))
+            r = run_child(c, workload, url, n, conc)
+            if r:
+                r["seen"] = server_requests(url.removesuffix("/v1")) - before
+                r["round"] = round_no
+                results[c].append(r)
+        print(f"  {workload} round {round_no + 1}/{runs} done (load {load()})", file=sys.stderr)
+    return results
 
 
 def main() -> None:
@@ -314,99 +405,112 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="10x fewer calls, for a smoke run")
     parser.add_argument("--clients", default=",".join(CLIENTS))
+    parser.add_argument("--workloads", default="W1,W2,W4,W3")
+    parser.add_argument("--json", help="also write every run's figures to this file")
     parser.add_argument("--child")
     parser.add_argument("--workload")
     parser.add_argument("--url")
     parser.add_argument("-n", type=int)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--profile", help="child only: write a CPU-time cProfile here")
     args = parser.parse_args()
     if args.child:
-        result = asyncio.run(child(args.child, args.workload, args.url, args.n, args.concurrency))
+        run = child(args.child, args.workload, args.url, args.n, args.concurrency)
+        if args.profile:
+            import cProfile
+
+            profiler = cProfile.Profile(time.process_time)
+            result = profiler.runcall(asyncio.run, run)
+            profiler.dump_stats(args.profile)
+        else:
+            result = asyncio.run(run)
         print(json.dumps(result))
         return
     scale = 10 if args.quick else 1
-    clients = [c for c in args.clients.split(",") if c]
-    available = []
-    for c in clients:
-        module = {"aiohttp": "aiohttp", "patchwire": "patchwire", "openai": "openai"}.get(
-            c, "litellm"
-        )
-        if (
-            subprocess.run(
-                [sys.executable, "-c", f"import {module}"], capture_output=True
-            ).returncode
-            == 0
-        ):
-            available.append(c)
-        else:
-            print(
-                f"skipping {c}: {module} is not installed (pip install -r benchmarks/requirements.txt)",
-                file=sys.stderr,
-            )
-    results: dict[str, dict[str, Any]] = {c: {} for c in available}
-    with simulator(0.0) as url:
-        base = f"{url}/v1"
-        for c in available:
-            for workload, n, conc in (("W1", 2000 // scale, 1), ("W2", 10000 // scale, 64)):
-                runs = [
-                    r
-                    for r in (run_child(c, workload, base, n, conc) for _ in range(args.runs))
-                    if r
-                ]
-                if runs:
-                    results[c][workload] = runs
-            print(f"done: {c}", file=sys.stderr)
-    for c in available:
-        with simulator(0.2) as url:
-            before = server_requests(url)
-            runs = [
-                r
-                for r in (
-                    run_child(c, "W3", f"{url}/v1", 10000 // scale, 64) for _ in range(args.runs)
-                )
-                if r
-            ]
-            seen = (server_requests(url) - before) / max(1, len(runs))
-        if runs:
-            results[c]["W3"] = runs
-            results[c]["W3_seen"] = seen
-        results[c]["import"] = import_cost(c)
-    print_table(results)
-
-
-def print_table(results: dict[str, dict[str, Any]]) -> None:
-    base = results.get("aiohttp", {})
-
-    def ratio(c: str, w: str, key: str) -> str:
-        if w not in results[c] or w not in base:
-            return "   -  "
-        return f"{median_of(results[c][w], key) / median_of(base[w], key):5.2f}x"
-
-    print()
+    clients = available_clients([c for c in args.clients.split(",") if c])
+    workloads = [w for w in args.workloads.split(",") if w]
+    sim_cpus, client_cpus = cpus()
+    header = {
+        "machine": machine(),
+        "simulator_cpus": sorted(sim_cpus),
+        "client_cpus": sorted(client_cpus),
+        "load_before": load(),
+    }
     print(
-        f"{'client':<16}{'W1 p50 ms':>10}{'ratio':>8}{'W1 p99 ms':>10}{'CPU/call µs':>12}"
-        f"{'W2 calls/s':>11}{'ratio':>8}{'W2 p99 ms':>10}{'W3 ok %':>8}{'W3 seen':>8}{'W3 wall s':>10}{'import s':>9}{'RSS MB':>8}"
+        f"{header['machine']}; simulator on CPU {sorted(sim_cpus)}, clients on {sorted(client_cpus)}"
     )
+    print(f"load average before: {header['load_before']}", flush=True)
+    results: dict[str, dict[str, Any]] = {c: {} for c in clients}
+    for workload in workloads:
+        n, conc = WORKLOADS[workload]
+        fail = 0.2 if workload == "W3" else 0.0
+        with simulator(fail) as url:
+            per_client = interleaved(clients, workload, f"{url}/v1", n // scale, conc, args.runs)
+        for c, runs in per_client.items():
+            if runs:
+                results[c][workload] = runs
+    for c in clients:
+        results[c]["import"] = import_cost(c)
+    header["load_after"] = load()
+    print_table(results, workloads)
+    print(f"load average after: {header['load_after']}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"header": header, "results": results}, f, indent=1)
+
+
+def spread(values: list[float], fmt: str) -> str:
+    """median [min-max]"""
+    return f"{format(statistics.median(values), fmt)} [{format(min(values), fmt)}-{format(max(values), fmt)}]"
+
+
+def ratios(results: dict[str, dict[str, Any]], c: str, w: str, key: str) -> list[float]:
+    """Per round: this client's figure over raw aiohttp's in the same round."""
+    base = {r["round"]: r[key] for r in results.get("aiohttp", {}).get(w, [])}
+    return [r[key] / base[r["round"]] for r in results[c].get(w, []) if base.get(r["round"])]
+
+
+def print_table(results: dict[str, dict[str, Any]], workloads: list[str]) -> None:
+    print()
+    for w in workloads:
+        n, conc = WORKLOADS[w]
+        n = next((x[w][0]["n"] for x in results.values() if x.get(w)), n)
+        print(f"{w}: {n} calls at concurrency {conc}; median [min-max] of the rounds")
+        print(
+            f"  {'client':<15}{'p50 ms':>24}{'p99 ms':>24}{'CPU/call µs':>22}{'calls/s':>22}"
+            f"{'p50 ratio':>20}{'CPU ratio':>20}{'calls/s ratio':>20}"
+        )
+        for c, r in results.items():
+            runs = r.get(w)
+            if not runs:
+                continue
+            cells = [
+                spread([x["p50"] * 1000 for x in runs], ".3f"),
+                spread([x["p99"] * 1000 for x in runs], ".2f"),
+                spread([x["cpu_per_call"] * 1e6 for x in runs], ".0f"),
+                spread([x["throughput"] for x in runs], ".0f"),
+            ]
+            for key in ("p50", "cpu_per_call", "throughput"):
+                q = ratios(results, c, w, key)
+                cells.append(spread(q, ".2f") if q else "-")
+            print(
+                f"  {c:<15}"
+                + "".join(
+                    f"{cell:>{w_}}"
+                    for cell, w_ in zip(cells, (24, 24, 22, 22, 20, 20, 20), strict=True)
+                )
+            )
+            if w == "W3":
+                ok = statistics.median(x["ok"] for x in runs) / runs[0]["n"] * 100
+                seen = statistics.median(x["seen"] for x in runs)
+                print(f"  {'':<15}ok {ok:.1f} %, the server saw {seen:.0f} requests per run")
+        print()
+    print(f"  {'client':<15}{'import s':>10}{'RSS after import MB':>22}")
     for c, r in results.items():
-        w1, w2, w3 = r.get("W1"), r.get("W2"), r.get("W3")
-        cells = [
-            f"{median_of(w1, 'p50') * 1000:10.3f}" if w1 else f"{'-':>10}",
-            ratio(c, "W1", "p50"),
-            f"{median_of(w1, 'p99') * 1000:10.3f}" if w1 else f"{'-':>10}",
-            f"{median_of(w1, 'cpu_per_call') * 1e6:12.1f}" if w1 else f"{'-':>12}",
-            f"{median_of(w2, 'throughput'):11.0f}" if w2 else f"{'-':>11}",
-            ratio(c, "W2", "throughput"),
-            f"{median_of(w2, 'p99') * 1000:10.2f}" if w2 else f"{'-':>10}",
-            f"{100 * median_of(w3, 'ok') / w3[0]['n']:8.1f}" if w3 else f"{'-':>8}",
-            f"{r.get('W3_seen', 0):8.0f}",
-            f"{median_of(w3, 'wall'):10.2f}" if w3 else f"{'-':>10}",
-            f"{r['import']['import_s']:9.3f}",
-            f"{r['import']['rss_mb']:8.1f}",
-        ]
-        print(f"{c:<16}" + "".join(cells))
+        print(f"  {c:<15}{r['import']['import_s']:>10.3f}{r['import']['rss_mb']:>22.1f}")
     print(
-        "\nratios are to raw aiohttp (W1 p50: lower is better; W2 throughput: higher is better);"
-        " medians of the runs; patchwire import includes building a Hub with every installed plugin."
+        "\nratios are to raw aiohttp in the same round (p50 and CPU: lower is better; calls/s: "
+        "higher is better); patchwire import includes building a Hub with every installed plugin."
     )
 
 
