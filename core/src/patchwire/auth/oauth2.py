@@ -18,12 +18,15 @@ import ipaddress
 import json
 import re
 import ssl
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from secrets import token_urlsafe
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import aiohttp
+from authlib.common.urls import add_params_to_qs  # type: ignore[import-untyped]
 from authlib.oauth2.auth import ClientAuth  # type: ignore[import-untyped]
 from authlib.oauth2.rfc6749.parameters import (  # type: ignore[import-untyped]
     prepare_token_request,
@@ -55,6 +58,7 @@ __all__ = [
 ]
 
 _FORM = "application/x-www-form-urlencoded"
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 _MAX_BODY = 256 * 1024
 _ERROR_CODE = re.compile(r"^[\x20-\x7e]{1,64}$")
 # RFC 6749 §5.2 codes that say the client or its grant is refused: a retry cannot help.
@@ -386,6 +390,10 @@ class OAuth2ClientCredentials(TokenScheme):
             audience=self.audience,
         )
         headers: dict[str, str] = {}
+        if self.client_auth == "private_key_jwt":
+            # RFC 7523 §2.2: client_secret is the PEM key that signs the client's assertion.
+            form = add_params_to_qs(str(form), self._client_assertion(client_id, secret))
+            return await self.endpoint.request(str(form), headers)
         if self.client_auth == "basic":
             # RFC 6749 §2.3.1: both parts are form-encoded before Basic, which keeps any
             # character (':' in an id, non-Latin-1 in a secret) intact.
@@ -396,6 +404,29 @@ class OAuth2ClientCredentials(TokenScheme):
             auth = ClientAuth(client_id, secret, "client_secret_post")
         _, headers, form = auth.prepare("POST", self.endpoint.url, headers, form)
         return await self.endpoint.request(str(form), dict(headers))
+
+    def _client_assertion(self, client_id: str, pem: str) -> list[tuple[str, str]]:
+        from joserfc import jwt
+
+        from patchwire.auth.jwt_bearer import parse_pem
+
+        key, algorithm = parse_pem(pem, reference=self.client_secret, algorithm=None)
+        issued = int(time.time())  # read by the server against its own (wall) clock
+        claims = {
+            "iss": client_id,
+            "sub": client_id,
+            "aud": self.endpoint.url,
+            "iat": issued,
+            "exp": issued + 300,
+            "jti": token_urlsafe(24),
+        }
+        assertion = jwt.encode({"alg": algorithm, "typ": "JWT"}, claims, key)
+        self._ctx.secrets.protect(assertion)
+        return [
+            ("client_id", client_id),
+            ("client_assertion_type", CLIENT_ASSERTION_TYPE),
+            ("client_assertion", assertion),
+        ]
 
     def describe(self) -> Mapping[str, str]:
         out = {
@@ -497,7 +528,8 @@ def _loopback(host: str) -> bool:
 
 def oauth2_client_credentials_auth(ctx: AuthContext, settings: Mapping[str, Any]) -> AuthScheme:
     """``scheme = "oauth2_client_credentials"``: token_url, client_id, client_secret, scopes,
-    audience, client_auth ("basic" or "post"), leeway and timeout (seconds)."""
+    audience, client_auth ("basic", "post", or "private_key_jwt": client_secret is then the
+    PEM key that signs an RFC 7523 client assertion), leeway and timeout (seconds)."""
     s = AuthSettings(
         ctx,
         settings,
@@ -524,6 +556,6 @@ def oauth2_client_credentials_auth(ctx: AuthContext, settings: Mapping[str, Any]
         client_secret=secret,
         scopes=s.scopes(),
         audience=s.text("audience"),
-        client_auth=s.choice("client_auth", ("basic", "post"), "basic"),
+        client_auth=s.choice("client_auth", ("basic", "post", "private_key_jwt"), "basic"),
         leeway=s.number("leeway", _DEFAULT_LEEWAY),
     )
