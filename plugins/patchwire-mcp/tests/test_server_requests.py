@@ -168,3 +168,9 @@ def test_without_a_handler_elicitation_is_not_offered(make_hub: Callable[..., Hu
 def test_roots_that_are_not_uris_are_refused_at_load(make_hub: Callable[..., Hub]) -> None:
     with pytest.raises(ConfigError, match="roots"):
         make_hub({"srv": {"type": "mcp", "url": "http://127.0.0.1:9/mcp", "roots": [3]}})
+
+
+def test_oauth_with_another_credential_is_refused_at_load(make_hub: Callable[..., Hub]) -> None:
+    table = {"type": "mcp", "url": "http://127.0.0.1:9/mcp", "oauth": {}, "api_key": "env:KEY"}
+    with pytest.raises(ConfigError, match="oauth"):
+        make_hub({"srv": table})

@@ -192,6 +192,13 @@ def check(config: ConnectorConfig) -> None:
     if "oauth" in s:
         from patchwire_mcp.authorization import check_oauth
 
+        if config.api_key is not None or config.auth is not None:
+            # The OAuth flow's own requests (metadata, registration, token endpoint) go
+            # through the same client: another credential there would leave its origin.
+            raise where.error(
+                "oauth", "use either 'oauth' or 'api_key'/[auth] for an MCP server, not both"
+            )
+
         check_oauth(where, s["oauth"])
     if "sampling" in s:
         from patchwire_mcp.sampling import check_sampling
