@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from patchwire.errors import AuthError
+from patchwire.output import OutputValidationError
 from patchwire.run import RunDeadlineError
 from patchwire.testing.sim_steps import StepScript
 
@@ -187,6 +188,39 @@ async def test_a_stream_that_overflows_is_trimmed_before_its_first_chunk(
     assert all(c.transforms == () for c in chunks[1:])
     assert "".join(c.text for c in chunks)
     assert [r.status for r in sim.journal] == [400, 200]
+
+
+async def test_a_stream_that_overflows_falls_back_before_its_first_chunk(
+    provider: str, run_hub: RunHub
+) -> None:
+    small, large = WINDOW_MODELS[provider]
+    async with run_hub(
+        provider,
+        simulator={"context_windows": {small: 60}},
+        routes={"chat": {"targets": [f"llm:{small}", f"llm:{large}"]}},
+    ) as (hub, sim):
+        chunks = [c async for c in hub.model("chat").stream("tell me " + "more " * 200)]
+        row = hub.metrics().for_model("llm", large)
+    assert chunks[0].transforms == ("fallback",)
+    assert [r.status for r in sim.journal] == [400, 200]
+    assert row.succeeded == 1  # the stream is billed and counted on the target that answered
+
+
+async def test_a_streamed_answer_that_breaks_its_schema_is_not_repaired(
+    provider: str, run_hub: RunHub
+) -> None:
+    # The text reached the caller before the parse at the end, so no repair is tried.
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+        "additionalProperties": False,
+    }
+    async with run_hub(provider, simulator={"break_schema": 1}) as (hub, sim):
+        with pytest.raises(OutputValidationError):
+            async for _ in hub.model("llm:m1").stream("forecast", output=schema):
+                pass
+    assert len(sim.journal) == 1
 
 
 async def test_a_multi_step_run_with_history_fits_after_trimming(
