@@ -24,6 +24,8 @@ session, the MCP HTTP transport) asks :meth:`ProxyRules.for_url` or
 
 from __future__ import annotations
 
+import os
+import sys
 import urllib.request
 import warnings
 from collections.abc import Mapping
@@ -94,19 +96,68 @@ def check_proxy(value: Any, key: str, where: Where, schemes: Mapping[str, object
     return value
 
 
+class _Environment:
+    """urllib's reading of the proxy variables, redone only when the environment changed.
+
+    ``urllib.request.getproxies()`` and ``proxy_bypass()`` walk and decode every environment
+    variable on each call (about 65 µs each with 35 variables), and every request asks both:
+    a third of patchwire's client CPU per call in benchmarks/compare_clients.py W2. Each
+    request compares the environment with a copy taken at the last reading (one dict
+    comparison in C), so a variable set or removed between two requests still applies to
+    the second, as before. Where urllib also reads system settings (macOS, Windows), or the
+    environment mapping is not the usual one, nothing is cached.
+    """
+
+    _HOSTS = 1024  # bypass answers kept per reading; a web crawler reaches many hosts
+
+    def __init__(self) -> None:
+        self._seen: dict[Any, Any] | None = None
+        self._proxies: dict[str, str] = {}
+        self._bypass: dict[str, bool] = {}
+
+    def _current(self) -> bool:
+        """True when the cached reading still holds (rereading first if it did not)."""
+        data = getattr(os.environ, "_data", None)
+        if not isinstance(data, dict) or sys.platform in ("darwin", "win32"):
+            return False
+        if data != self._seen:
+            self._proxies = urllib.request.getproxies()
+            self._bypass = {}
+            self._seen = dict(data)
+        return True
+
+    def proxies(self) -> dict[str, str]:
+        return self._proxies if self._current() else urllib.request.getproxies()
+
+    def bypassed(self, host: str) -> bool:
+        if not self._current():
+            return _bypass(host)
+        known = self._bypass.get(host)
+        if known is None:
+            if len(self._bypass) >= self._HOSTS:
+                self._bypass.clear()
+            known = self._bypass[host] = _bypass(host)
+        return known
+
+
+def _bypass(host: str) -> bool:
+    try:
+        return bool(urllib.request.proxy_bypass(host))
+    except OSError:
+        return False
+
+
+_environment = _Environment()
+
+
 def _env_proxy(url: URL) -> str | None:
-    proxies = urllib.request.getproxies()
+    proxies = _environment.proxies()
     return proxies.get(url.scheme) or proxies.get("all")
 
 
 def _bypassed(url: URL) -> bool:
     host = url.host
-    if not host:
-        return False
-    try:
-        return bool(urllib.request.proxy_bypass(host))
-    except OSError:
-        return False
+    return _environment.bypassed(host) if host else False
 
 
 class ProxyRules:
@@ -151,7 +202,7 @@ class ProxyRules:
         """True when ``host`` is a proxy this rule can send through (configured or from the
         environment): an SSRF guard lets the client connect to it, and checks targets."""
         settings = [self._hub, *(held[0] for held in self._by_origin.values())]
-        candidates = [*urllib.request.getproxies().values()]
+        candidates = [*_environment.proxies().values()]
         for setting in settings:
             if setting is not None and setting != DIRECT:
                 candidates.append(self._resolve(setting, "proxy"))
