@@ -47,7 +47,7 @@ stop() {
   local progs pkgs others how
   progs=$(awk '{print $1}' <<<"$1" | paste -sd, - | sed 's/,/, /g')
   pkgs=$(awk '$2 != "-" {print $2}' <<<"$1" | tr '\n' ' ' | sed 's/ $//')
-  others=$(awk '$2 == "-" {split($3, f, ":"); print f[1] " install " f[2]}' <<<"$1" | paste -sd';' - | sed 's/;/; /g')
+  others=$(awk '$2 == "-" {split($3, f, ":"); print (f[1] == "sh" ? f[2] : f[1] " install " f[2])}' <<<"$1" | paste -sd';' - | sed 's/;/; /g')
   how=${pkgs:+sudo apt-get install -y $pkgs}
   how=${how:+$how${others:+; }}$others
   echo "make test: missing $progs (the tests drive them); install with: $how" >&2

@@ -50,6 +50,12 @@ def _layout(tmp_path: Path, without: set[str]) -> tuple[Path, dict[str, str]]:
             if name in without or target.exists() or target.is_symlink():
                 continue
             target.symlink_to(os.path.join(directory, name))
+    # A program provisioned into the repo's .venv/bin (a non-root build) is present too.
+    for program, _, _ in _declared_programs():
+        found = shutil.which(program, path=str(REPO / ".venv" / "bin"))
+        target = path_dir / program
+        if found and program not in without and not target.exists():
+            target.symlink_to(found)
     env = {
         "PATH": str(path_dir),
         "HOME": str(tmp_path),
