@@ -140,3 +140,24 @@ def test_a_bad_table_fails_at_load_naming_the_table_and_key(
         Hub.from_dict(config(table), host=otel_host)
     message = str(info.value)
     assert "[exporters.otel]" in message and key in message and words in message
+
+
+async def test_a_streams_content_is_its_prompt_and_the_text_it_streamed(
+    otel_host: PluginHost,
+    telemetry: Telemetry,
+    virtual_clock: VirtualClock,
+    fake_scripts: dict[str, FakeScript],
+) -> None:
+    fake_scripts["work"] = FakeScript(default=["what the ", "model ", "streamed"])
+    async with Hub.from_dict(
+        config({"record_content": True}), host=otel_host, clock=virtual_clock
+    ) as hub:
+        pieces = [chunk.text async for chunk in hub.model("work:m").stream(PROMPT)]
+    assert "".join(pieces) == "what the model streamed"
+    (span,) = call_spans(telemetry)
+    attributes = dict(span.attributes or {})
+    assert json.loads(str(attributes["gen_ai.input.messages"]))[0]["parts"][0]["content"] == PROMPT
+    (out,) = json.loads(str(attributes["gen_ai.output.messages"]))
+    assert out["parts"] == [{"type": "text", "content": "what the model streamed"}]
+    assert out["finish_reason"] == "stop"
+    assert attributes["gen_ai.response.finish_reasons"] == ("stop",)

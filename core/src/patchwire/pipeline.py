@@ -889,6 +889,9 @@ class Pipeline:
         transforms: Mapping[str, Any] | None = None,
     ) -> AsyncIterator[StreamChunk]:
         call_id, start, deadline = self._begin(targets, "stream", options)
+        watching = content.observers()  # opted-in content recording only (patchwire.content)
+        if watching:
+            _tell(watching, "prompt", call_id, request_for(targets[0]).messages)
         clock = self.clock
         admission = None
         try:
@@ -916,6 +919,8 @@ class Pipeline:
         usage: Usage | None = None
         tool_calls = 0
         finish: str | None = None
+        turn: StreamChunk | None = None  # the finishing chunk, which holds the whole turn
+        said: list[str] = []  # the text deltas, kept only for a content observer
         outcome: BaseException | None = None
         try:
             chunk = first
@@ -926,6 +931,9 @@ class Pipeline:
                 if chunk.parts:
                     # The finishing chunk carries the whole turn, its assembled calls included.
                     tool_calls = len(chunk.tool_calls)
+                    turn = chunk
+                if watching:
+                    said.append(chunk.text)
                 yield chunk
                 try:
                     with deadline_scope(clock, deadline):
@@ -984,6 +992,10 @@ class Pipeline:
             await self._principal_done(options, admission, usage, error=outcome)
             raise outcome
         billed = self._bill(target, usage) if usage is not None else None
+        if watching:
+            parts = turn.parts if turn is not None else ()
+            whole = Completion(text="".join(said), parts=parts, finish_reason=finish)
+            _tell(watching, "reply", call_id, whole)
         self._succeeded(
             target,
             "stream",
