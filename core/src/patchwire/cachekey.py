@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from typing import Any, cast
 
 import attrs
 
@@ -44,6 +45,9 @@ _BY_FORM = (Media, OutputSpec)
 # was half the cost of a key.
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
+# attrs class -> its field names, for classes keyed by their fields (not by cache_form)
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
 _Canonical = None | bool | int | float | str | list["_Canonical"] | dict[str, "_Canonical"]
 
 
@@ -54,14 +58,33 @@ def cache_key(connector: str, model: str | None, operation: str, payload: object
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
-def _canonical(value: object) -> _Canonical:
+def _canonical(value: Any) -> _Canonical:
+    # The exact built-in types a request is made of go first, by type rather than through
+    # the isinstance chain below (which subclasses, Mappings and attrs classes still take):
+    # that was most of a key's cost.
+    kind = type(value)
+    if kind is str or value is None or kind is bool or kind is int:
+        return cast("_Canonical", value)
+    if kind is dict:
+        return _canonical_mapping(value)
+    if kind is tuple or kind is list:
+        return [_canonical(item) for item in value]
+    if kind is float:
+        # An integral float becomes the int it equals, so 1.0 and 1 write the same text.
+        return int(value) if value.is_integer() else cast(float, value)
+    names = _FIELDS.get(kind)
+    if names is not None:
+        return _canonical_fields(value, names)
+    return _canonical_other(value)
+
+
+def _canonical_other(value: object) -> _Canonical:
     # bool before int: bool is an int subclass but must stay distinct from 0 and 1.
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
-        # An integral float becomes the int it equals, so 1.0 and 1 write the same text.
         return int(value) if value.is_integer() else float(value)
     if isinstance(value, list | tuple):
         return [_canonical(item) for item in value]
@@ -70,8 +93,16 @@ def _canonical(value: object) -> _Canonical:
     if attrs.has(type(value)):
         if isinstance(value, _BY_FORM):
             return _canonical(value.cache_form())
-        return _canonical_mapping(attrs.asdict(value, recurse=False))  # type: ignore[arg-type]
+        # What attrs.asdict(value, recurse=False) gives, with the field names looked up
+        # once per class.
+        kind = cast("type[attrs.AttrsInstance]", type(value))
+        names = _FIELDS[kind] = tuple(field.name for field in attrs.fields(kind))
+        return _canonical_fields(value, names)
     raise TypeError(f"cannot build a cache key from a value of type {type(value).__qualname__}")
+
+
+def _canonical_fields(value: object, names: tuple[str, ...]) -> dict[str, _Canonical]:
+    return {name: _canonical(getattr(value, name)) for name in names}
 
 
 def _canonical_mapping(mapping: Mapping[object, object]) -> dict[str, _Canonical]:
