@@ -161,3 +161,26 @@ async def test_a_streams_content_is_its_prompt_and_the_text_it_streamed(
     assert out["parts"] == [{"type": "text", "content": "what the model streamed"}]
     assert out["finish_reason"] == "stop"
     assert attributes["gen_ai.response.finish_reasons"] == ("stop",)
+
+
+async def test_recorded_content_never_holds_a_credential_the_hub_loaded(
+    otel_host: PluginHost,
+    telemetry: Telemetry,
+    virtual_clock: VirtualClock,
+    fake_scripts: dict[str, FakeScript],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    secret = "sk-otel-content-0a1b2c3d4e5f"
+    monkeypatch.setenv("PW_OTEL_TEST_KEY", secret)
+    fake_scripts["work"] = FakeScript(default=f"the key was {secret}")
+    table = config({"record_content": True})
+    table["connectors"]["work"]["auth"] = {"scheme": "bearer", "token": "env:PW_OTEL_TEST_KEY"}
+    async with Hub.from_dict(table, host=otel_host, clock=virtual_clock) as hub:
+        await hub.model("work:m").complete(f"my key is {secret}, keep it safe")
+    (span,) = call_spans(telemetry)
+    attributes = dict(span.attributes or {})
+    assert "my key is ****" in str(attributes["gen_ai.input.messages"])
+    assert "the key was ****" in str(attributes["gen_ai.output.messages"])
+    assert secret not in repr(
+        [(s.attributes, s.events) for s in telemetry.spans.get_finished_spans()]
+    )

@@ -20,11 +20,17 @@ __all__ = ["ContentObserver", "observe_content", "observers"]
 
 
 class ContentObserver(Protocol):
-    """Receives content; must not block or raise (an error is logged and dropped)."""
+    """Receives content; must not block or raise (an error is logged and dropped).
 
-    def prompt(self, call_id: int, messages: Sequence[Message]) -> None: ...
+    ``redact`` masks every credential the hub loaded or protected in a text: apply it to
+    whatever the observer records, since an application may paste a key into a prompt.
+    """
 
-    def reply(self, call_id: int, reply: Completion) -> None: ...
+    def prompt(
+        self, call_id: int, messages: Sequence[Message], redact: Callable[[str], str]
+    ) -> None: ...
+
+    def reply(self, call_id: int, reply: Completion, redact: Callable[[str], str]) -> None: ...
 
 
 _OBSERVERS: list[ContentObserver] = []

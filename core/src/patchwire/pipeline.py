@@ -802,7 +802,7 @@ class Pipeline:
         call_id, start, deadline = self._begin(targets, "complete", options)
         watching = content.observers()  # opted-in content recording only (patchwire.content)
         if watching:
-            _tell(watching, "prompt", call_id, request_for(targets[0]).messages)
+            self._tell(watching, "prompt", call_id, request_for(targets[0]).messages)
         admission = None
         try:
             admission = await self._admit(options, lambda: request_for(targets[0]), targets[0])
@@ -841,7 +841,7 @@ class Pipeline:
             raise
         target = targets[index]
         if watching:
-            _tell(watching, "reply", call_id, result)
+            self._tell(watching, "reply", call_id, result)
         # A reply served from patchwire's cache costs nothing; what it would have cost is saved.
         billed = self._bill(target, result.usage)
         cost = None if hit else billed.cost()
@@ -891,7 +891,7 @@ class Pipeline:
         call_id, start, deadline = self._begin(targets, "stream", options)
         watching = content.observers()  # opted-in content recording only (patchwire.content)
         if watching:
-            _tell(watching, "prompt", call_id, request_for(targets[0]).messages)
+            self._tell(watching, "prompt", call_id, request_for(targets[0]).messages)
         clock = self.clock
         admission = None
         try:
@@ -995,7 +995,7 @@ class Pipeline:
         if watching:
             parts = turn.parts if turn is not None else ()
             whole = Completion(text="".join(said), parts=parts, finish_reason=finish)
-            _tell(watching, "reply", call_id, whole)
+            self._tell(watching, "reply", call_id, whole)
         self._succeeded(
             target,
             "stream",
@@ -1155,6 +1155,17 @@ class Pipeline:
             latency=latency,
         )
 
+    def _tell(
+        self, watching: Sequence[content.ContentObserver], what: str, call_id: int, value: Any
+    ) -> None:
+        # The redactor goes along: a credential patchwire loaded must not reach a span even
+        # when the application pasted it into a prompt.
+        for observer in watching:
+            try:
+                getattr(observer, what)(call_id, value, self._redactor.redact)
+            except Exception:  # an observer must never fail the call
+                log.exception("content observer %r failed", type(observer).__name__)
+
     async def list_tools(self, target: Target, options: CallOptions) -> Any:
         call_id, start, deadline = self._begin((target,), "list_tools", options)
         try:
@@ -1180,14 +1191,6 @@ class Pipeline:
 _TIMED_OUT = MappingProxyType({"timeout": True})
 _INVALID_OUTPUT = MappingProxyType({"invalid": "output"})
 _INVALID_TOOL_ARGUMENTS = MappingProxyType({"invalid": "tool_arguments"})
-
-
-def _tell(watching: Sequence[content.ContentObserver], what: str, call_id: int, value: Any) -> None:
-    for observer in watching:
-        try:
-            getattr(observer, what)(call_id, value)
-        except Exception:  # an observer must never fail the call
-            log.exception("content observer %r failed", type(observer).__name__)
 
 
 def _reply_data(

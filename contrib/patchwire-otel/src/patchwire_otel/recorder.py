@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from typing import Any
 
@@ -88,6 +88,9 @@ class _Call:
     anchor_time: float
     attempt_start: float
     attempts: int = 0
+    # The prompt, written on the span when the call ends: by then the hub has loaded the
+    # credentials its attempts sent, so the redactor knows them.
+    prompt: tuple[Sequence[Message], Callable[[str], str]] | None = None
 
     def wall(self, hub_time: float) -> int:
         return self.anchor_wall_ns + round((hub_time - self.anchor_time) * 1e9)
@@ -120,18 +123,18 @@ class CallRecorder:
 
     # --- content, only when the application opted in (patchwire.content) -------------------
 
-    def prompt(self, call_id: int, messages: Sequence[Message]) -> None:
+    def prompt(
+        self, call_id: int, messages: Sequence[Message], redact: Callable[[str], str]
+    ) -> None:
         call = self._open.get(call_id)
         if call is not None:
-            call.span.set_attribute(gen_ai.GEN_AI_INPUT_MESSAGES, _messages_json(messages))
+            call.prompt = (messages, redact)
 
-    def reply(self, call_id: int, reply: Completion) -> None:
+    def reply(self, call_id: int, reply: Completion, redact: Callable[[str], str]) -> None:
         call = self._open.get(call_id)
         if call is not None:
-            call.span.set_attribute(
-                gen_ai.GEN_AI_OUTPUT_MESSAGES,
-                _messages_json([reply.message], finish_reason=reply.finish_reason),
-            )
+            text = _messages_json([reply.message], finish_reason=reply.finish_reason)
+            call.span.set_attribute(gen_ai.GEN_AI_OUTPUT_MESSAGES, redact(text))
 
     def request_headers(self) -> dict[str, str] | None:
         """The trace-context headers for a request made now, by the current task."""
@@ -310,8 +313,16 @@ class CallRecorder:
         span.end(end_time=call.wall(event.time))
         call.attempt_start = event.time
 
+    @staticmethod
+    def _write_prompt(call: _Call) -> None:
+        if call.prompt is not None:
+            messages, redact = call.prompt
+            call.span.set_attribute(gen_ai.GEN_AI_INPUT_MESSAGES, redact(_messages_json(messages)))
+            call.prompt = None
+
     def _succeeded(self, call: _Call, event: Event) -> None:
         self._close(event.call_id)
+        self._write_prompt(call)
         span = call.span
         if event.cached:
             span.set_attribute("patchwire.cache_hit", True)
@@ -356,6 +367,7 @@ class CallRecorder:
 
     def _failed(self, call: _Call, event: Event) -> None:
         self._close(event.call_id)
+        self._write_prompt(call)
         span = call.span
         category = event.category or "_OTHER"
         span.set_attribute(ERROR_TYPE, category)
