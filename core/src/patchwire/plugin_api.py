@@ -49,7 +49,32 @@ _EXPORTS = {
     "CompletionRequest": "patchwire.types",
     "EmbeddingRequest": "patchwire.types",
     "ToolRequest": "patchwire.types",
+    # what a connector returns and raises
+    "Completion": "patchwire.types",
+    "StreamChunk": "patchwire.types",
+    "Usage": "patchwire.types",
+    "EmbeddingBatch": "patchwire.types",
+    "ToolResult": "patchwire.types",
+    "ToolCallDelta": "patchwire.types",
     "Part": "patchwire.parts",
+    "Text": "patchwire.parts",
+    "Image": "patchwire.parts",
+    "Document": "patchwire.parts",
+    "ToolCall": "patchwire.parts",
+    "ToolResultPart": "patchwire.parts",
+    "Reasoning": "patchwire.parts",
+    "ToolSpec": "patchwire.tools",
+    "OutputSpec": "patchwire.output",
+    "Category": "patchwire.errors",
+    "PatchwireError": "patchwire.errors",
+    "TransientError": "patchwire.errors",
+    "RateLimitedError": "patchwire.errors",
+    "DegradedError": "patchwire.errors",
+    "AuthError": "patchwire.errors",
+    "InvalidRequestError": "patchwire.errors",
+    "IntegrationError": "patchwire.errors",
+    "QuotaExhaustedError": "patchwire.errors",
+    "ConfigError": "patchwire.errors",
     # HTTP, SSE, error bodies, classification, rate-limit headers
     "HttpResponse": "patchwire.http",
     "HttpStatusError": "patchwire.http",
@@ -118,12 +143,25 @@ if TYPE_CHECKING:
         ToolInfo,
     )
     from patchwire.errorbody import ErrorBody, parse_error_body
+    from patchwire.errors import (
+        AuthError,
+        Category,
+        ConfigError,
+        DegradedError,
+        IntegrationError,
+        InvalidRequestError,
+        PatchwireError,
+        QuotaExhaustedError,
+        RateLimitedError,
+        TransientError,
+    )
     from patchwire.events import Event, EventKind
     from patchwire.hookspecs import CONTRACT_VERSION, hookimpl, hookspec
     from patchwire.http import HttpResponse, HttpStatusError, open_stream, send
     from patchwire.limiter import RateLimitInfo
     from patchwire.metrics import MetricsSnapshot
-    from patchwire.parts import Part
+    from patchwire.output import OutputSpec
+    from patchwire.parts import Document, Image, Part, Reasoning, Text, ToolCall, ToolResultPart
     from patchwire.prices import ContextTier, Price
     from patchwire.registry import (
         AuthRegistrar,
@@ -136,7 +174,18 @@ if TYPE_CHECKING:
     from patchwire.retry import parse_retry_after, parse_should_retry
     from patchwire.secrets import RotatingSource, SecretNotFound, SecretSource, split_reference
     from patchwire.sse import ServerSentEvent, as_one_chunk, iter_sse, read_unstreamed
-    from patchwire.types import CompletionRequest, EmbeddingRequest, ToolRequest
+    from patchwire.tools import ToolSpec
+    from patchwire.types import (
+        Completion,
+        CompletionRequest,
+        EmbeddingBatch,
+        EmbeddingRequest,
+        StreamChunk,
+        ToolCallDelta,
+        ToolRequest,
+        ToolResult,
+        Usage,
+    )
 
 
 def __getattr__(name: str) -> Any:
