@@ -42,8 +42,8 @@ def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.Argument
     return {}
 
 
-def cli_page() -> str:
-    parser = build_parser()
+def cli_page(parser: argparse.ArgumentParser | None = None) -> str:
+    parser = parser or build_parser()
     lines = [
         _NOTE,
         "",

@@ -32,11 +32,15 @@ def test_every_documented_public_name_still_exists(page: str) -> None:
     )
 
 
+def undocumented(page: str) -> list[str]:
+    exports: dict[str, str] = SURFACES[page]._EXPORTS
+    return sorted(set(exports) - set(_documented(page)))
+
+
 @pytest.mark.parametrize("page", sorted(SURFACES))
 def test_every_exported_name_is_documented(page: str) -> None:
     module: ModuleType = SURFACES[page]
-    exports: dict[str, str] = module._EXPORTS
-    missing = sorted(set(exports) - set(_documented(page)))
+    missing = undocumented(page)
     assert not missing, (
         f"{missing} exported by {module.__name__} but not in docs/api/{page}.md:"
         " run .venv/bin/python -m tests.docs.generate"

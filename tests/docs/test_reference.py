@@ -33,17 +33,21 @@ def _loader_keys() -> dict[str, set[str]]:
     return keys
 
 
-def test_every_loader_key_is_documented_and_every_documented_key_is_loaded() -> None:
+def config_drift() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """(keys the loader takes that the page lacks, keys the page lists that the loader refuses)."""
     documented = {t: set(rows) for t, rows in _documented_config().items()}
     loaded = _loader_keys()
     missing = {t: sorted(k - documented.get(t, set())) for t, k in loaded.items()}
     extra = {t: sorted(k - loaded.get(t, set())) for t, k in documented.items()}
-    assert not {t: k for t, k in missing.items() if k}, (
+    return {t: k for t, k in missing.items() if k}, {t: k for t, k in extra.items() if k}
+
+
+def test_every_loader_key_is_documented_and_every_documented_key_is_loaded() -> None:
+    missing, extra = config_drift()
+    assert not missing, (
         f"keys the loader accepts but docs/reference/configuration.md lacks: {missing}"
     )
-    assert not {t: k for t, k in extra.items() if k}, (
-        f"keys docs/reference/configuration.md lists but the loader refuses: {extra}"
-    )
+    assert not extra, f"keys docs/reference/configuration.md lists but the loader refuses: {extra}"
 
 
 def test_documented_type_default_and_bounds_are_what_the_loader_enforces() -> None:
@@ -70,14 +74,16 @@ def test_generated_reference_page_is_current(page: str) -> None:
     )
 
 
+def documented_hooks() -> set[str]:
+    """The signatures the hooks page gives as headings."""
+    lines = (REFERENCE / "hooks.md").read_text().splitlines()
+    return {line[4:-1] for line in lines if line.startswith("## `")}
+
+
 @pytest.mark.parametrize(("name", "fn"), HOOKS, ids=[n for n, _ in HOOKS])
 def test_every_hook_is_documented_with_its_exact_signature(name: str, fn: object) -> None:
-    documented = set(tables(REFERENCE / "hooks.md")) | {
-        line[4:-1]
-        for line in (REFERENCE / "hooks.md").read_text().splitlines()
-        if line.startswith("## `")
-    }
-    assert hook_signature(fn) in documented, f"docs/reference/hooks.md: `{hook_signature(fn)}`"
+    signature = hook_signature(fn)
+    assert signature in documented_hooks(), f"docs/reference/hooks.md: `{signature}`"
 
 
 def test_hooks_page_names_no_hook_that_does_not_exist() -> None:
