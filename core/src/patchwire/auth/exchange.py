@@ -10,20 +10,16 @@ per principal, like every token here) and never stored: it is cheap to get again
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
+from patchwire.auth.acting import ActingScheme, read_acting
 from patchwire.auth.audit import report
 from patchwire.auth.base import AuthContext, AuthScheme
-from patchwire.auth.delegated import ClientCredentials
-from patchwire.auth.oauth2 import AuthSettings, TokenEndpoint
-from patchwire.auth.scopes import ScopePlan, read_operation_scopes
 from patchwire.auth.tokens import AccessToken, TokenCache
 from patchwire.errors import AuthError, PatchwireError
 from patchwire.events import EventKind
-from patchwire.redact import redact_url
 
 __all__ = ["ACCESS_TOKEN_TYPE", "TokenExchange", "exchange_form", "token_exchange_auth"]
 
@@ -56,60 +52,24 @@ def exchange_form(
     return urlencode(fields)
 
 
-class TokenExchange:
+class TokenExchange(ActingScheme):
     """Per-principal tokens exchanged from each principal's ``subject_connector`` token."""
 
     name = "oauth2_token_exchange"
 
-    def __init__(
-        self,
-        ctx: AuthContext,
-        endpoint: TokenEndpoint,
-        client: ClientCredentials,
-        *,
-        subject_connector: str,
-        audience: str | None,
-        resource: str | None,
-        scopes: Sequence[str],
-        leeway: float,
-        operation_scopes: Mapping[str, tuple[str, ...]] | None = None,
-    ) -> None:
-        self._ctx = ctx
-        self.endpoint = endpoint
-        self.client = client
-        self.subject_connector = subject_connector
-        self.audience = audience
-        self.resource = resource
-        self.scopes = tuple(scopes)
-        self.plan = ScopePlan(self.scopes, operation_scopes or {})
-        self.leeway = leeway
+    def __init__(self, ctx: AuthContext, settings: Mapping[str, Any]) -> None:
+        common = read_acting(ctx, settings, ("subject_connector", "audience"))
+        super().__init__(ctx, common)
+        subject = common.table.text("subject_connector", required=True)
+        assert subject is not None
+        self.subject_connector = subject
+        self.audience = common.table.text("audience")
         self._caches: dict[tuple[str, tuple[str, ...]], TokenCache] = {}
-        self._views: dict[tuple[str, tuple[str, ...]], _Exchanged] = {}
-
-    async def apply(self, headers: dict[str, str], params: dict[str, str]) -> None:
-        raise AuthError(
-            f"connector '{self._ctx.connector}' exchanges each user's token (auth scheme"
-            " 'oauth2_token_exchange'): pass principal=... or use hub.acting_for(principal)",
-            connector=self._ctx.connector,
-        )
-
-    async def refresh(self) -> bool:
-        return False
-
-    def ssl_context(self) -> ssl.SSLContext | None:
-        return None
 
     def describe(self) -> Mapping[str, str]:
-        out = {
-            "scheme": self.name,
-            "token_url": redact_url(self.endpoint.url),
-            "subject_connector": self.subject_connector,
-        }
-        out.update(self.plan.describe())
+        out = {**super().describe(), "subject_connector": self.subject_connector}
         if self.audience:
             out["audience"] = self.audience
-        if self.resource:
-            out["resource"] = self.resource
         return out
 
     async def aclose(self) -> None:
@@ -131,14 +91,15 @@ class TokenExchange:
             self._caches[key] = cache
         return cache
 
-    def for_principal(self, principal_id: str, operation: str | None = None) -> AuthScheme:
-        scopes = self.plan.for_operation(operation)
-        view = self._views.get((principal_id, scopes))
-        if view is None:
-            if len(self._views) >= _MAX_PRINCIPALS:
-                self._views.clear()
-            view = self._views[(principal_id, scopes)] = _Exchanged(self, principal_id, scopes)
-        return view
+    async def attach_for(
+        self, principal_id: str, scopes: tuple[str, ...], headers: dict[str, str]
+    ) -> None:
+        token = await self.cache(principal_id, scopes).get()
+        headers["Authorization"] = token.authorization()
+
+    async def refresh_for(self, principal_id: str, scopes: tuple[str, ...]) -> bool:
+        await self.cache(principal_id, scopes).refresh()
+        return True
 
     async def _exchange(self, principal_id: str, scopes: tuple[str, ...]) -> AccessToken:
         store = self._ctx.token_store
@@ -182,70 +143,7 @@ class TokenExchange:
         return token
 
 
-class _Exchanged:
-    def __init__(self, owner: TokenExchange, principal_id: str, scopes: tuple[str, ...]) -> None:
-        self.owner = owner
-        self.principal_id = principal_id
-        self.scopes = scopes
-        self.name = owner.name
-
-    async def apply(self, headers: dict[str, str], params: dict[str, str]) -> None:
-        token = await self.owner.cache(self.principal_id, self.scopes).get()
-        headers["Authorization"] = token.authorization()
-
-    async def refresh(self) -> bool:
-        await self.owner.cache(self.principal_id, self.scopes).refresh()
-        return True
-
-    def ssl_context(self) -> ssl.SSLContext | None:
-        return None
-
-    def describe(self) -> Mapping[str, str]:
-        return {**self.owner.describe(), "principal": self.principal_id}
-
-    async def aclose(self) -> None:
-        return None
-
-
 def token_exchange_auth(ctx: AuthContext, settings: Mapping[str, Any]) -> AuthScheme:
     """``scheme = "oauth2_token_exchange"``: token_url, client_id, client_secret, client_auth,
-    subject_connector, audience, resource, scopes, leeway, timeout."""
-    s = AuthSettings(
-        ctx,
-        settings,
-        (
-            "token_url",
-            "client_id",
-            "client_secret",
-            "client_auth",
-            "subject_connector",
-            "audience",
-            "resource",
-            "scopes",
-            "operation_scopes",
-            "leeway",
-            "timeout",
-        ),
-    )
-    url = s.url("token_url")
-    client_id = s.text("client_id", required=True)
-    subject = s.text("subject_connector", required=True)
-    assert url is not None and client_id is not None and subject is not None
-    endpoint = TokenEndpoint(ctx, url, timeout=s.number("timeout", 30.0, minimum=0.001))
-    client = ClientCredentials(
-        ctx,
-        client_id,
-        s.reference("client_secret", required=False),
-        s.choice("client_auth", ("basic", "post"), "basic"),
-    )
-    return TokenExchange(
-        ctx,
-        endpoint,
-        client,
-        subject_connector=subject,
-        audience=s.text("audience"),
-        resource=s.text("resource"),
-        scopes=s.scopes(),
-        leeway=s.number("leeway", 60.0),
-        operation_scopes=read_operation_scopes(s),
-    )
+    subject_connector, audience, resource, scopes, operation_scopes, leeway, timeout."""
+    return TokenExchange(ctx, settings)
