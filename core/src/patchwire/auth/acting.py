@@ -18,10 +18,12 @@ from urllib.parse import quote, urlencode
 import attrs
 from authlib.oauth2.auth import ClientAuth  # type: ignore[import-untyped]
 
+from patchwire.auth.audit import report
 from patchwire.auth.base import AuthContext, AuthScheme
 from patchwire.auth.oauth2 import AuthSettings, TokenEndpoint
 from patchwire.auth.scopes import ScopePlan, read_operation_scopes
-from patchwire.errors import AuthError
+from patchwire.errors import AuthError, PatchwireError
+from patchwire.events import EventKind
 from patchwire.redact import redact_url
 
 __all__ = ["ActingScheme", "ActingSettings", "ClientCredentials", "read_acting"]
@@ -160,6 +162,20 @@ class ActingScheme(ABC):
                 self._views.clear()  # cheap objects; the tokens live elsewhere
             view = self._views[key] = PrincipalView(self, *key)
         return view
+
+    def failed(self, principal_id: str, error: PatchwireError) -> None:
+        """Report a refused or failed token request for ``principal_id`` (never a token)."""
+        report(
+            self._ctx,
+            EventKind.CREDENTIAL_FAILED,
+            self.name,
+            message=error.message,
+            category=error.category.value,
+            principal=principal_id,
+        )
+
+    def obtained(self, kind: EventKind, principal_id: str, expires_in: float | None) -> None:
+        report(self._ctx, kind, self.name, principal=principal_id, expires_in=expires_in)
 
     @abstractmethod
     async def attach_for(

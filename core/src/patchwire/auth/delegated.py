@@ -26,7 +26,6 @@ from authlib.oauth2.rfc6749.parameters import (  # type: ignore[import-untyped]
 )
 
 from patchwire.auth.acting import ActingScheme, read_acting
-from patchwire.auth.audit import report
 from patchwire.auth.base import AuthContext, AuthScheme
 from patchwire.auth.tokens import AccessToken
 from patchwire.auth.tokenstore import MemoryTokenStore, StoredToken, TokenStore
@@ -170,32 +169,12 @@ class DelegatedOAuth2(ActingScheme):
                     principal_id,
                     "the authorization server refused its refresh token (invalid_grant)",
                 )
-                report(
-                    self._ctx,
-                    EventKind.CREDENTIAL_FAILED,
-                    self.name,
-                    message=error.message,
-                    category=error.category.value,
-                    principal=principal_id,
-                )
+                self.failed(principal_id, error)
                 raise error from None
-            report(
-                self._ctx,
-                EventKind.CREDENTIAL_FAILED,
-                self.name,
-                message=exc.message,
-                category=exc.category.value,
-                principal=principal_id,
-            )
+            self.failed(principal_id, exc)
             raise
         fresh = await self.save(principal_id, granted, stored)
-        report(
-            self._ctx,
-            EventKind.CREDENTIAL_REFRESHED,
-            self.name,
-            principal=principal_id,
-            expires_in=granted.expires_in,
-        )
+        self.obtained(EventKind.CREDENTIAL_REFRESHED, principal_id, granted.expires_in)
         return fresh
 
     def _reauthorize(self, principal_id: str, why: str) -> AuthError:

@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from patchwire.auth.acting import ActingScheme, read_acting
-from patchwire.auth.audit import report
 from patchwire.auth.base import AuthContext, AuthScheme
 from patchwire.auth.tokens import AccessToken, TokenCache
 from patchwire.errors import AuthError, PatchwireError
@@ -124,22 +123,9 @@ class TokenExchange(ActingScheme):
         try:
             token = await self.endpoint.request(form, headers)
         except PatchwireError as exc:
-            report(
-                self._ctx,
-                EventKind.CREDENTIAL_FAILED,
-                self.name,
-                message=exc.message,
-                category=exc.category.value,
-                principal=principal_id,
-            )
+            self.failed(principal_id, exc)
             raise
-        report(
-            self._ctx,
-            EventKind.CREDENTIAL_ACQUIRED,
-            self.name,
-            principal=principal_id,
-            expires_in=token.expires_in,
-        )
+        self.obtained(EventKind.CREDENTIAL_ACQUIRED, principal_id, token.expires_in)
         return token
 
 
