@@ -4,13 +4,19 @@ event kinds, metrics fields, auth schemes and secret sources against core."""
 
 from __future__ import annotations
 
+import re
+
 import attrs
 import pytest
 from patchwire import hookspecs
-from patchwire.errors import Category
+from patchwire.auth import AuthContext
+from patchwire.clock import MonotonicClock
+from patchwire.errors import Category, ConfigError
 from patchwire.events import EventKind
 from patchwire.metrics.snapshot import ConnectorMetrics, MetricsSnapshot
 from patchwire.plugins import default_host
+from patchwire.redact import Redactor
+from patchwire.secrets import SecretResolver
 
 from tests.docs import generate
 from tests.docs.pages import DOCS, hook_signature, tables
@@ -137,3 +143,37 @@ def test_every_auth_scheme_and_secret_source_has_a_guide_entry() -> None:
     missing = [f"scheme `{s}`" for s in registries.auth_schemes if f"`{s}`" not in text]
     missing += [f"source `{s}:`" for s in registries.secret_sources if f"`{s}:" not in text]
     assert not missing, f"docs/guides/credentials.md does not document {missing}"
+
+
+def scheme_keys() -> dict[str, set[str] | None]:
+    """Each installed auth scheme's keys, as its factory states them when refusing an unknown
+    one (None: the scheme checks no keys)."""
+    registries = default_host().registries
+    clock = MonotonicClock()
+    resolver = SecretResolver(registries.secret_sources, clock, Redactor())
+    ctx = AuthContext("c", clock, resolver, lambda: None, lambda event: None)  # type: ignore[arg-type,return-value]
+    out: dict[str, set[str] | None] = {}
+    for name, factory in registries.auth_schemes.items():
+        try:
+            factory(ctx, {"scheme": name, "zz_not_a_key": 1})
+        except ConfigError as err:
+            allowed = re.search(r"allowed: (.*)$", err.message)
+            assert allowed, f"scheme {name} refused an unknown key without naming the allowed ones"
+            out[name] = {k.strip() for k in allowed.group(1).split(",")} - {"scheme"}
+        else:
+            out[name] = None
+    return out
+
+
+def test_every_auth_scheme_setting_is_in_the_credentials_guide() -> None:
+    rows: dict[str, set[str]] = {}
+    for line in (DOCS / "guides" / "credentials.md").read_text().splitlines():
+        if line.startswith("| `") and "|" in line[3:]:
+            cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+            rows[cells[0].strip("`")] = set(re.findall(r"`([a-z_]+)`", cells[1]))
+    wrong = []
+    for name, keys in scheme_keys().items():
+        documented = rows.get(name)
+        if documented != (keys or set()):
+            wrong.append(f"{name}: guide {sorted(documented or [])}, scheme {sorted(keys or [])}")
+    assert not wrong, "docs/guides/credentials.md 'Auth schemes':\n" + "\n".join(wrong)
