@@ -123,3 +123,13 @@ async def test_a_budget_table_with_no_limit_is_a_config_error(plugin_host: Plugi
         _hub(plugin_host, VirtualClock(), {"empty": {"tag": "plan=free"}})
     with pytest.raises(ConfigError, match="requests_per_fortnight"):
         _hub(plugin_host, VirtualClock(), {"odd": {"requests_per_fortnight": 1}})
+
+
+def test_a_shared_token_store_without_a_key_is_a_config_error_at_load(
+    plugin_host: PluginHost,
+) -> None:
+    from patchwire import ConfigError
+
+    with pytest.raises(ConfigError, match="token_key") as caught:
+        Hub.from_dict({"principals": {"token_store": "redis"}}, host=plugin_host)
+    assert "encrypted at rest" in str(caught.value)

@@ -131,6 +131,8 @@ async def test_revoked_refresh_token_fails_that_principal_as_auth_and_escalates(
     assert "invalid_grant" in caught.value.message
     assert [f.principal for f in escalated][:1] == ["alice"]
     assert all(f.category == "auth" for f in escalated)
+    acquired = [e.data["principal"] for e in events if e.kind is EventKind.CREDENTIAL_ACQUIRED]
+    assert acquired == ["alice", "bob", "alice"]  # each consent, per principal
     failed = [e for e in events if e.kind is EventKind.CREDENTIAL_FAILED]
     assert failed and failed[0].data["principal"] == "alice"
     # No token, access or refresh, in any event, error or log line.

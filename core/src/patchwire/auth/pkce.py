@@ -24,7 +24,8 @@ import attrs
 
 from patchwire.auth.delegated import DelegatedOAuth2
 from patchwire.auth.tokenstore import StoredToken
-from patchwire.errors import AuthError, ConfigError, InvalidRequestError
+from patchwire.errors import AuthError, ConfigError, InvalidRequestError, PatchwireError
+from patchwire.events import EventKind
 from patchwire.secrets import Secret
 
 __all__ = ["AuthorizationStart", "Authorizations", "challenge_for", "new_verifier"]
@@ -157,8 +158,14 @@ class Authorizations:
             **extra,
         )
         form, headers = scheme.client.sign(scheme.endpoint.url, str(form))
-        granted = await scheme.endpoint.request(form, headers)
-        return await scheme.save(principal_id, granted)
+        try:
+            granted = await scheme.endpoint.request(form, headers)
+        except PatchwireError as exc:
+            scheme.failed(principal_id, exc)
+            raise
+        stored = await scheme.save(principal_id, granted)
+        scheme.obtained(EventKind.CREDENTIAL_ACQUIRED, principal_id, granted.expires_in)
+        return stored
 
     def _forget_expired(self, now: float) -> None:
         for state in [s for s, p in self._pending.items() if p.expires_at <= now]:

@@ -95,6 +95,12 @@ def parse_principals(
     token_key = t.string("token_key")
     if token_key is not None:
         check_reference(token_key, "token_key", where, secret_schemes)
+    elif (t.string("token_store", "memory") or "memory") != "memory":
+        raise t.error(
+            "token_key",
+            "a shared token store keeps users' tokens encrypted at rest: set token_key to a"
+            ' reference to 32 random bytes in base64, e.g. "env:PATCHWIRE_TOKEN_KEY"',
+        )
     budgets_raw = t.get("budgets", (dict,), {}, "a table of [principals.budgets.NAME] tables")
     budgets = tuple(
         _budget(name, entry, where.child("budgets").child(name))
