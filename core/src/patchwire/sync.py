@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -24,9 +24,12 @@ from patchwire.types import Completion, Embedding, StreamChunk, ToolResult
 if TYPE_CHECKING:
     from patchwire.auth.pkce import AuthorizationStart
     from patchwire.auth.tokenstore import StoredToken, TokenStore
+    from patchwire.clock import Clock
     from patchwire.metrics import ConnectorMetrics, MetricsSnapshot
     from patchwire.metrics_server import MetricsServer
     from patchwire.principals.ledger import PrincipalUsage
+    from patchwire.run import Run, RunEvent
+    from patchwire.run_tools import BoundTool
 
 __all__ = ["SyncHub", "SyncModel", "SyncTool"]
 
@@ -80,8 +83,24 @@ class SyncModel:
     def targets(self) -> tuple[str, ...]:
         return self._model.targets
 
+    @property
+    def clock(self) -> Clock:
+        return self._model.clock
+
     def complete(self, prompt: Any, **kwargs: Any) -> Completion:
         return self._runner.run(self._model.complete(prompt, **kwargs))
+
+    def run(self, prompt: Any, **kwargs: Any) -> Run:
+        """The tool loop (:meth:`Model.run`); tools and approvers run on the hub's loop."""
+        return self._runner.run(self._model.run(prompt, **kwargs))
+
+    def run_stream(self, prompt: Any, **kwargs: Any) -> Iterator[RunEvent]:
+        agen = self._model.run_stream(prompt, **kwargs)
+        while True:
+            try:
+                yield self._runner.run(agen.__anext__())
+            except StopAsyncIteration:
+                return
 
     def stream(self, prompt: Any, **kwargs: Any) -> Iterator[StreamChunk]:
         agen = self._model.stream(prompt, **kwargs)
@@ -115,6 +134,13 @@ class SyncTool:
 
     def call(self, operation: str, /, **kwargs: Any) -> ToolResult:
         return self._runner.run(self._tool.call(operation, **kwargs))
+
+    def call_with(self, operation: str, arguments: Mapping[str, Any], **kwargs: Any) -> ToolResult:
+        return self._runner.run(self._tool.call_with(operation, arguments, **kwargs))
+
+    def as_tools(self, **kwargs: Any) -> tuple[BoundTool, ...]:
+        """Every operation as a tool a model can call (``tools=[...]`` of complete/run)."""
+        return self._runner.run(self._tool.as_tools(**kwargs))
 
     def list(self, *, timeout: float | None = None) -> list[ToolInfo]:
         """The operations this tool offers (MCP tools, declared web operations, CLI commands)."""
