@@ -60,3 +60,19 @@ def test_old_import_paths_keep_working() -> None:
     """A plugin written before the front door imports from the defining modules."""
     for name, home in patchwire.plugin_api._EXPORTS.items():
         assert hasattr(importlib.import_module(home), name), f"{home}.{name}"
+
+
+def test_every_public_module_the_api_page_names_imports() -> None:
+    """The modules docs/api/index.md calls public exist (everything else is internal)."""
+    named = set()
+    for line in (DOCS / "api" / "index.md").read_text().splitlines():
+        if line.startswith("| [") or line.startswith("| testing") or line.startswith("| hooks"):
+            named |= {
+                m
+                for m in line.split("|")[2].replace("`", "").split(",")
+                if "." in m or m.strip() == "patchwire"
+            }
+    modules = {m.strip() for m in named}
+    assert {"patchwire", "patchwire.plugin_api", "patchwire.testing.conformance"} <= modules
+    for module in modules:
+        importlib.import_module(module)
