@@ -130,6 +130,8 @@ async def _run_block(block: Block, namespace: dict[str, Any]) -> None:
         await result
 
 
+@pytest.mark.integration  # simulators on loopback, and the programs pages drive (pandoc, jq,
+# mcp-server-time, redis-server: provisioned by scripts/provision.sh and requirements-dev)
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
 def test_every_python_snippet_runs_against_the_simulators(
     page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
