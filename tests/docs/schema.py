@@ -13,12 +13,13 @@ import contextlib
 import re
 import sys
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
 from patchwire import config_values
 from patchwire.config import parse_config
+from patchwire.config_table import Table
 from patchwire.plugins import default_host
 
 _CONNECTOR = "c"
@@ -77,6 +78,8 @@ def _norm(table: str) -> str:
     names = {"connectors": "NAME", "routes": "NAME", "backends": "NAME", "prices": "MODEL"}
     if len(parts) >= 2 and parts[0] in names:
         parts[1] = names[parts[0]]
+    if len(parts) >= 3 and parts[:2] == ["principals", "budgets"]:
+        parts[2] = "NAME"
     return ".".join(parts) or "(top level)"
 
 
@@ -109,6 +112,10 @@ SAMPLE: Mapping[str, Any] = {
     "routes": {_ROUTE: {"targets": [f"{_CONNECTOR}:m"]}},
     "prices": {"plain:m2": [{**_PRICE, "until": "2026-01-01"}, {**_PRICE, "from": "2026-01-01"}]},
     "backends": {_BACKEND: {"type": "memory"}},
+    "principals": {
+        "tags": ["plan"],
+        "budgets": {"free": {"tag": "plan=free", "requests_per_day": 100}},
+    },
 }
 
 
@@ -162,9 +169,18 @@ def _recording(schema: Schema) -> Iterator[None]:
             elif value is real_check:
                 patched.append((module, attr, value))
                 setattr(module, attr, check_keys)
+    # Tables read through config_table.Table (plugins, principals) check keys by method.
+    real_method = Table.check_keys
+
+    def table_check_keys(self: Table, allowed: Sequence[str]) -> None:
+        schema.allowed[_norm(self.where.table)].update(allowed)
+        real_method(self, allowed)
+
+    Table.check_keys = table_check_keys  # type: ignore[method-assign]
     try:
         yield
     finally:
+        Table.check_keys = real_method  # type: ignore[method-assign]
         for module, attr, value in patched:
             setattr(module, attr, value)
 
