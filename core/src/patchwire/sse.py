@@ -44,14 +44,21 @@ async def iter_sse(
     event: str | None = None
     event_id: str | None = None
     size = 0
-    buffer = b""
+    # Lines are cut from one growing buffer by position and the consumed head dropped once
+    # per read, and the search for the next newline starts where the last one ended:
+    # slicing the rest of the buffer per line (or re-scanning a long partial line on every
+    # read) made a read holding n events, or an event arriving in n reads, cost n².
+    buffer = bytearray()
+    scanned = 0  # buffer[:scanned] holds no newline
     async for chunk in response.content.iter_any():
         buffer += chunk
+        start = 0
         while True:
-            newline = buffer.find(b"\n")
+            newline = buffer.find(b"\n", scanned)
             if newline < 0:
                 break
-            raw, buffer = buffer[:newline], buffer[newline + 1 :]
+            raw = buffer[start:newline]
+            start = scanned = newline + 1
             line = raw.rstrip(b"\r").decode("utf-8", errors="replace")
             if not line:
                 if data or event is not None:
@@ -71,6 +78,9 @@ async def iter_sse(
                 event = value
             elif field == "id":
                 event_id = value
+        if start:
+            del buffer[:start]
+        scanned = len(buffer)
         if len(buffer) > max_event_bytes:
             raise ValueError(f"server-sent event line larger than {max_event_bytes} bytes")
 
