@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Sequence
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from patchwire.clock import VirtualClock, deadline_scope
 from patchwire.limiter import (
@@ -62,8 +62,26 @@ mixed = st.lists(
 )
 
 
+# Found by this property: a caller cancelled while asking the backend (on the fast path,
+# before it queued) left a head that had arrived meanwhile asleep forever, unpoked.
+_CANCELLED_WHILE_ASKING = [
+    Request(arrival=0.0, tokens=36, hold=0.5),
+    Request(
+        arrival=2.284,
+        tokens=12,
+        priority=2,
+        patience=5e-324,
+        hold=0.5,
+        actual=145,
+        cancel_after=5e-324,
+    ),
+    Request(arrival=2.284, tokens=12, priority=2, actual=1),
+]
+
+
 @settings(max_examples=80, deadline=None)
 @given(mixed, st.sampled_from([0.0, 0.5, 2.0]), st.booleans())
+@example(_CANCELLED_WHILE_ASKING, 0.0, True)
 def test_every_request_ends_exactly_once_and_no_expired_waiter_is_admitted(
     workload: list[Request], aging: float, yielding: bool
 ) -> None:

@@ -188,11 +188,12 @@ class Limiter:
                 result = await self._backend.try_acquire(self.key, specs, costs, now)
             finally:
                 self._busy = False
+                # A head that arrived while we were asking found us busy and sleeps until
+                # poked; it must be, whether this ask ends in an answer or is cancelled.
+                head = self._queue.head()
+                if head is not waiter and head is not None:
+                    head.poke()
             self._see(range(len(self._windows)), result.levels, now)
-            head = self._queue.head()
-            if head is not waiter and head is not None:
-                # a new head arrived while we were asking and found us busy
-                head.poke()
             if not result.ok:
                 return False, result.wait
         if self._max is not None:
