@@ -269,7 +269,6 @@ async def test_hook_patchwire_register_metrics_formats(plugin_host, register_plu
 
 @pytest.mark.integration  # a real HTTP request on loopback
 async def test_hook_patchwire_request_headers(plugin_host, register_plugin):
-    import aiohttp
     from aiohttp import web
 
     seen: list[dict[str, str]] = []

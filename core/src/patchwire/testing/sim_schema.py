@@ -108,9 +108,7 @@ def _array(schema: Mapping[str, Any], rng: random.Random, root: Any, depth: int)
     ]
 
 
-def _object(
-    schema: Mapping[str, Any], rng: random.Random, root: Any, depth: int
-) -> dict[str, Any]:
+def _object(schema: Mapping[str, Any], rng: random.Random, root: Any, depth: int) -> dict[str, Any]:
     properties: Mapping[str, Any] = schema.get("properties", {})
     required = set(schema.get("required", ()))
     out: dict[str, Any] = {}
