@@ -209,7 +209,7 @@ class OwnSession(Broken):
 
 class Blocks(Broken):
     async def complete(self, request: CompletionRequest, attempt: Attempt) -> Completion:
-        time.sleep(0.35)  # noqa: ASYNC251 - the defect: a blocking call in a coroutine
+        time.sleep(1.0)  # noqa: ASYNC251 - the defect: a blocking call in a coroutine
         return await super().complete(request, attempt)
 
 

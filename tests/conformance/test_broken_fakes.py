@@ -138,6 +138,11 @@ CASES: dict[str, tuple[type, str, Any]] = {
 }
 
 
+# The Blocks fake stalls the loop for longer than the lag bound, so also for longer than
+# the suite's default attempt timeout: give its attempts room to end, or they time out.
+OVERRIDES: dict[str, dict[str, Any]] = {"loop-not-blocked": {"ATTEMPT_TIMEOUT": 3.0}}
+
+
 @pytest.fixture(autouse=True)
 async def _close_what_the_fakes_leak() -> AsyncIterator[None]:
     yield
@@ -164,6 +169,7 @@ async def test_the_suite_fails_the_fake_naming_the_rule(rule: str, plugin_host: 
             else "acme-embed"
             if suite_class is E
             else "acme-small",
+            **OVERRIDES.get(rule, {}),
         },
     )()
     plugin_host.register(plugin, "broken-acme")

@@ -56,7 +56,7 @@ class ConnectorConformance(abc.ABC):
 
     MAX_ATTEMPTS: ClassVar[int] = 2
     ATTEMPT_TIMEOUT: ClassVar[float] = 0.5
-    LOOP_LAG_BOUND: ClassVar[float] = 0.25
+    LOOP_LAG_BOUND: ClassVar[float] = 0.5
     CREDENTIAL_ENV: ClassVar[str] = "PATCHWIRE_CONFORMANCE_KEY"
     MIXED_CALLS: ClassVar[int] = 40
     connector_name: ClassVar[str] = "subject"

@@ -160,8 +160,8 @@ class SimulatedSuite:
     MAX_ATTEMPTS: ClassVar[int] = 2
     ATTEMPT_TIMEOUT: ClassVar[float] = 0.5
     #: how long the loop may stall during a call (a blocking call in a connector shows
-    #: as a stall; a shared CI machine causes short ones)
-    LOOP_LAG_BOUND: ClassVar[float] = 0.25
+    #: as a stall; a shared CI machine, running two test suites at once, causes short ones)
+    LOOP_LAG_BOUND: ClassVar[float] = 0.5
     CREDENTIAL_ENV: ClassVar[str] = "PATCHWIRE_CONFORMANCE_KEY"
     connector_name: ClassVar[str] = "subject"
 
