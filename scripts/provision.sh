@@ -77,6 +77,9 @@ install_fallback() {
   esac
   [ -f "$target" ] || return 1
   chmod +x "$target"
+  # make test provisions before setup.sh creates the venv: its bin folder may not exist yet
+  # (python -m venv fills an existing folder later as it would an empty one).
+  mkdir -p "$venv_bin"
   ln -sf "$target" "$venv_bin/$prog"
 }
 
