@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -190,8 +191,12 @@ async def test_signal_dispositions_and_mask_are_the_defaults() -> None:
     status = dict(
         line.split(":\t", 1) for line in finished.stdout.decode().splitlines() if ":\t" in line
     )
-    assert int(status["SigIgn"], 16) == 0
-    assert int(status["SigBlk"], 16) == 0
+    # Signals 32 and 33 are glibc's own (thread cancellation, setxid): no program can set
+    # them through libc, and GNU make starts its recipes with them ignored, so `make test`
+    # hands them down. Every signal a program can set must be at its default.
+    settable = sum(1 << (number - 1) for number in signal.valid_signals())
+    assert int(status["SigIgn"], 16) & settable == 0
+    assert int(status["SigBlk"], 16) & settable == 0
 
 
 async def test_a_nul_byte_in_the_environment_is_refused_before_anything_starts() -> None:
