@@ -4,6 +4,7 @@ MCP connectors (a loopback site, python programs, the reference ``mcp-server-tim
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -25,7 +26,9 @@ WINDOW_MODELS = {
 }
 #: a program that sleeps as long as it is told, printing its pid first
 SLEEPER = "import os, sys, time; print(os.getpid(), flush=True); time.sleep(float(sys.argv[1]))"
-SLEEPER_MARK = "patchwire-run-sleeper"
+# Unique to this test process: a second suite on the machine runs sleepers of its own,
+# which the "leaves no process" checks must not mistake for this suite's leftovers.
+SLEEPER_MARK = f"patchwire-run-sleeper-{os.getpid()}"
 
 has_time_server = importlib.util.find_spec("mcp_server_time") is not None
 
