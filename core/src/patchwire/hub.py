@@ -79,7 +79,11 @@ class Hub:
         install_log_redaction()
         self.bus = EventBus()
         self.aggregator = MetricsAggregator(
-            self.clock, limiter_use=self._limiter_use, limiter_queue=self._limiter_queue
+            self.clock,
+            limiter_use=self._limiter_use,
+            limiter_queue=self._limiter_queue,
+            max_principals=self.config.principals.metrics_max_principals,
+            max_tag_values=self.config.principals.metrics_max_tag_values,
         )
         self.bus.add("metrics", self.aggregator)
         self.bus.add("logging", LoggingSink())

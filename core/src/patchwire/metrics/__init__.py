@@ -1,6 +1,7 @@
 """Per-connector, per-model metrics: frozen snapshot values and their JSON (``snapshot``),
 merging rows across route targets (``combine``), the text table (``table``) and the live
-ring-buffer aggregator fed by call-lifecycle events (``aggregator``)."""
+ring-buffer aggregator fed by call-lifecycle events (``aggregator``), with cost by
+principal and tag (``by_principal``) kept to a bounded number of series (``cap``)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from patchwire.metrics.snapshot import (
     BreakerMetrics,
     CacheMetrics,
     ConnectorMetrics,
+    CostShare,
     LatencyMetrics,
     LimiterMetrics,
     MetricsSnapshot,
+    PrincipalMetrics,
     QuotaMetrics,
     RetryMetrics,
 )
@@ -20,10 +23,12 @@ __all__ = [
     "BreakerMetrics",
     "CacheMetrics",
     "ConnectorMetrics",
+    "CostShare",
     "LatencyMetrics",
     "LimiterMetrics",
     "MetricsAggregator",
     "MetricsSnapshot",
+    "PrincipalMetrics",
     "QuotaMetrics",
     "RetryMetrics",
 ]

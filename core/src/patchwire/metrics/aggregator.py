@@ -25,6 +25,9 @@ What is counted, per ``(connector, model)`` as the events name them:
 * limiter waits and refusals, cache hits and misses, fallbacks taken (under the target
   left), breaker transitions, credential events, embedding batches sent;
 * current state, the same in every view: breaker state and the quota as last reported.
+
+Besides the rows, cost by principal and by declared tag value (``by_principal``), as
+running totals with a bounded number of series.
 """
 
 from __future__ import annotations
@@ -36,6 +39,11 @@ from typing import Any
 from patchwire.clock import Clock
 from patchwire.events import Event, EventKind
 from patchwire.histogram import Histogram
+from patchwire.metrics.by_principal import (
+    DEFAULT_MAX_PRINCIPALS,
+    DEFAULT_MAX_TAG_VALUES,
+    PrincipalTallies,
+)
 from patchwire.metrics.snapshot import (
     BreakerMetrics,
     CacheMetrics,
@@ -344,6 +352,8 @@ _HANDLERS: Mapping[EventKind, Callable[[_Tally, Event], None]] = {
 # Module constants: looking a member up on the enum class costs more than the rest of a
 # typical event's handling.
 _QUOTA_REPORTED = EventKind.QUOTA_REPORTED
+_CALL_SUCCEEDED = EventKind.CALL_SUCCEEDED
+_CALL_FAILED = EventKind.CALL_FAILED
 _BREAKER_TRANSITION = EventKind.BREAKER_TRANSITION
 
 _QUOTA_NUMBERS = (
@@ -447,6 +457,8 @@ class MetricsAggregator:
     snapshot time, how much of its most-used configured rate-limit window is spent (percent,
     None without limits): the quota shown when the provider reports none in its headers;
     ``limiter_queue(connector)`` how many requests wait in its limiters now (None without).
+    ``max_principals`` and ``max_tag_values`` bound the cost-by-principal series
+    (``[principals] metrics_max_principals`` / ``metrics_max_tag_values``).
     """
 
     def __init__(
@@ -458,6 +470,8 @@ class MetricsAggregator:
         sink_failures: Mapping[str, int] | None = None,
         limiter_use: Callable[[str], float | None] | None = None,
         limiter_queue: Callable[[str], int | None] | None = None,
+        max_principals: int = DEFAULT_MAX_PRINCIPALS,
+        max_tag_values: int = DEFAULT_MAX_TAG_VALUES,
     ) -> None:
         if not windows or any(not (0.0 < w < math.inf) for w in windows):
             raise ValueError(f"windows must be positive finite seconds, got {list(windows)!r}")
@@ -476,6 +490,7 @@ class MetricsAggregator:
         self._limiter_use = limiter_use
         self._limiter_queue = limiter_queue
         self._series: dict[tuple[str, str | None], _Series] = {}
+        self._by_principal = PrincipalTallies(max_principals, max_tag_values)
         self._since = clock.now()
 
     @property
@@ -499,7 +514,11 @@ class MetricsAggregator:
                 handler(series.current, event)
             else:
                 handler(series.turn(now, self._resolution), event)
-        if kind is _QUOTA_REPORTED:
+        if kind is _CALL_SUCCEEDED:
+            self._by_principal.on_end(event, succeeded=True)
+        elif kind is _CALL_FAILED:
+            self._by_principal.on_end(event, succeeded=False)
+        elif kind is _QUOTA_REPORTED:
             series.note_quota(event.data, self._clock.now())
         elif kind is _BREAKER_TRANSITION:
             series.note_breaker(event.data)
@@ -513,7 +532,7 @@ class MetricsAggregator:
     ) -> MetricsSnapshot:
         """Running totals, or the last ``window`` seconds (any span from ``resolution`` up to
         the longest configured window, rounded down to whole slots); ``connector`` and
-        ``model`` filter the rows."""
+        ``model`` filter the rows. Cost by principal comes with unfiltered running totals."""
         now = self._clock.now()
         slots = 0
         if window is not None:
@@ -547,6 +566,11 @@ class MetricsAggregator:
             taken_at=now,
             since=self._since,
             window=window,
+            principals=(
+                self._by_principal.snapshot()
+                if window is None and connector is None and model is None
+                else None
+            ),
         )
 
     def _limiter_share(self, connector: str, seen: dict[str, float | None]) -> float | None:
@@ -558,6 +582,7 @@ class MetricsAggregator:
 
     def reset(self) -> None:
         self._series.clear()
+        self._by_principal.reset()
         self._since = self._clock.now()
 
     def __repr__(self) -> str:

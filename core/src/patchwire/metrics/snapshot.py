@@ -18,9 +18,11 @@ __all__ = [
     "BreakerMetrics",
     "CacheMetrics",
     "ConnectorMetrics",
+    "CostShare",
     "LatencyMetrics",
     "LimiterMetrics",
     "MetricsSnapshot",
+    "PrincipalMetrics",
     "QuotaMetrics",
     "RetryMetrics",
 ]
@@ -274,12 +276,111 @@ _PARTS: Mapping[str, type[AttrsInstance]] = {
 
 
 @attrs.frozen
+class CostShare:
+    """What the calls of one principal, one declared tag value, or no principal cost.
+
+    Counted as the connector rows count: ``calls`` that finished, the ``failed`` among
+    them; tokens and ``cost`` billed by the provider (replies served from patchwire's cache
+    add none); a reply whose cost is unknown counts in ``cost_unknown`` instead of adding
+    zero. ``total_cost`` is the whole cost only when every billed reply's cost is known.
+    """
+
+    calls: int = 0
+    failed: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    cost_unknown: int = 0
+    cache_savings: float = 0.0
+
+    @property
+    def total_cost(self) -> float | None:
+        return None if self.cost_unknown else self.cost
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**attrs.asdict(self), "total_cost": self.total_cost}
+
+
+def _shares(value: Mapping[str, CostShare | Mapping[str, Any]]) -> Mapping[str, CostShare]:
+    return MappingProxyType(
+        {
+            str(key): share if isinstance(share, CostShare) else build_part(CostShare, share)
+            for key, share in value.items()
+        }
+    )
+
+
+def _tag_shares(
+    value: Mapping[str, Mapping[str, CostShare | Mapping[str, Any]]],
+) -> Mapping[str, Mapping[str, CostShare]]:
+    return MappingProxyType({str(tag): _shares(values) for tag, values in value.items()})
+
+
+def _share(value: CostShare | Mapping[str, Any]) -> CostShare:
+    return value if isinstance(value, CostShare) else build_part(CostShare, value)
+
+
+@attrs.frozen
+class PrincipalMetrics:
+    """Cost by principal and by declared tag value (running totals; the JSON's ``principals``).
+
+    ``by_principal`` is keyed by principal id; at most ``max_principals`` ids are kept and
+    later ones fold into ``"(other)"`` (``folded_principals`` counts them, a lower bound
+    when ``folded_exact`` is False). ``by_tag`` maps each tag ``[principals] tags`` declares
+    to its values, at most ``max_tag_values`` per tag, later ones folded the same way
+    (``folded_tag_values``). ``unattributed`` is the calls made for no principal (the
+    service identity): the known costs of ``by_principal`` and ``unattributed`` add up to
+    the known cost of the connector rows.
+    """
+
+    by_principal: Mapping[str, CostShare] = attrs.field(factory=dict, converter=_shares)
+    by_tag: Mapping[str, Mapping[str, CostShare]] = attrs.field(factory=dict, converter=_tag_shares)
+    unattributed: CostShare = attrs.field(factory=CostShare, converter=_share)
+    max_principals: int = 0
+    max_tag_values: int = 0
+    folded_principals: int = 0
+    folded_tag_values: int = 0
+    folded_exact: bool = True
+
+    @property
+    def used(self) -> bool:
+        """Whether any call was made for a principal."""
+        return bool(self.by_principal)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "by_principal": {k: v.to_dict() for k, v in self.by_principal.items()},
+            "by_tag": {
+                tag: {k: v.to_dict() for k, v in values.items()}
+                for tag, values in self.by_tag.items()
+            },
+            "unattributed": self.unattributed.to_dict(),
+            "max_principals": self.max_principals,
+            "max_tag_values": self.max_tag_values,
+            "folded_principals": self.folded_principals,
+            "folded_tag_values": self.folded_tag_values,
+            "folded_exact": self.folded_exact,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PrincipalMetrics:
+        return build_part(cls, data)
+
+
+def _principals(value: PrincipalMetrics | Mapping[str, Any] | None) -> PrincipalMetrics | None:
+    if value is None or isinstance(value, PrincipalMetrics):
+        return value
+    return PrincipalMetrics.from_dict(value)
+
+
+@attrs.frozen
 class MetricsSnapshot:
     """Metrics at ``taken_at``: running totals since ``since``, or the last ``window`` seconds.
 
     ``sink_failures`` counts, per event sink, the events it failed to take;
     ``limiter_queued`` is, per connector with a rate limiter, how many requests wait in it
-    at ``taken_at`` (a state, the same in every view).
+    at ``taken_at`` (a state, the same in every view). ``principals`` is cost by principal
+    and by declared tag value: running totals only, so None in a windowed view.
     """
 
     connectors: tuple[ConnectorMetrics, ...] = attrs.field(converter=_rows)
@@ -288,6 +389,7 @@ class MetricsSnapshot:
     since: float = 0.0
     window: float | None = None
     limiter_queued: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen_counts)
+    principals: PrincipalMetrics | None = attrs.field(default=None, converter=_principals)
 
     def for_model(self, connector: str, model: str | None) -> ConnectorMetrics:
         """The row for one model, with the connector's breaker and quota when it has none itself.
@@ -345,6 +447,7 @@ class MetricsSnapshot:
             "sink_failures": dict(self.sink_failures),
             "limiter_queued": dict(self.limiter_queued),
             "connectors": [row.to_dict() for row in self.connectors],
+            "principals": None if self.principals is None else self.principals.to_dict(),
         }
 
     @classmethod
@@ -356,6 +459,7 @@ class MetricsSnapshot:
             since=data.get("since", 0.0),
             window=data.get("window"),
             limiter_queued=data.get("limiter_queued", {}),
+            principals=data.get("principals"),
         )
 
     def render_table(self) -> str:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from patchwire.metrics.snapshot import ConnectorMetrics, MetricsSnapshot
+from patchwire.metrics.snapshot import (
+    ConnectorMetrics,
+    CostShare,
+    MetricsSnapshot,
+    PrincipalMetrics,
+)
 
 __all__ = ["render_table"]
 
@@ -34,10 +39,73 @@ def render_table(snapshot: MetricsSnapshot) -> str:
         if rules:
             named = ", ".join(f"{rule}={n}" for rule, n in sorted(rules.items()))
             lines.append(f"cost unknown, {row.name}: no figure for {named}")
+    if snapshot.principals is not None and snapshot.principals.used:
+        lines += _principal_lines(snapshot.principals)
     if snapshot.sink_failures:
         failures = ", ".join(f"{name}={n}" for name, n in sorted(snapshot.sink_failures.items()))
         lines.append(f"sink failures: {failures}")
     return "\n".join(lines) + "\n"
+
+
+#: principals shown by name, the most costly first; the rest are summed on one line
+SHOWN_PRINCIPALS = 20
+
+
+def _principal_lines(principals: PrincipalMetrics) -> list[str]:
+    """The "cost by principal" and "cost by tag" sections, shown once calls had principals."""
+    ranked = sorted(
+        principals.by_principal.items(), key=lambda kv: (-kv[1].cost, -kv[1].calls, kv[0])
+    )
+    rows = [(name, share) for name, share in ranked[:SHOWN_PRINCIPALS]]
+    rest = ranked[SHOWN_PRINCIPALS:]
+    if rest:
+        rows.append((f"({len(rest)} more)", _sum_shares([share for _, share in rest])))
+    rows.append(("(no principal)", principals.unattributed))
+    title = "cost by principal"
+    if principals.folded_principals:
+        more = "" if principals.folded_exact else " or more"
+        title += (
+            f" ({principals.folded_principals}{more} beyond the first"
+            f" {principals.max_principals} counted as (other))"
+        )
+    out = ["", title, *_share_table("principal", rows)]
+    tag_rows = [
+        (f"{tag}={value}", share)
+        for tag, values in principals.by_tag.items()
+        for value, share in sorted(values.items(), key=lambda kv: (-kv[1].cost, kv[0]))
+    ]
+    if tag_rows:
+        title = "cost by tag"
+        if principals.folded_tag_values:
+            title += (
+                f" ({principals.folded_tag_values} values beyond the first"
+                f" {principals.max_tag_values} per tag counted as (other))"
+            )
+        out += ["", title, *_share_table("tag=value", tag_rows)]
+    return out
+
+
+def _share_table(label: str, rows: Sequence[tuple[str, CostShare]]) -> list[str]:
+    width = max(len(label), *(len(name) for name, _ in rows))
+    header = [f"{label:<{width}}", *(f"{title:>{size}}" for title, size, _ in _SHARE_COLUMNS)]
+    lines = ["  ".join(header)]
+    for name, share in rows:
+        cells = [f"{name:<{width}}"]
+        cells += [f"{render(share):>{size}}" for _, size, render in _SHARE_COLUMNS]
+        lines.append("  ".join(cells))
+    return lines
+
+
+def _sum_shares(shares: Sequence[CostShare]) -> CostShare:
+    return CostShare(
+        calls=sum(s.calls for s in shares),
+        failed=sum(s.failed for s in shares),
+        input_tokens=sum(s.input_tokens for s in shares),
+        output_tokens=sum(s.output_tokens for s in shares),
+        cost=sum(s.cost for s in shares),
+        cost_unknown=sum(s.cost_unknown for s in shares),
+        cache_savings=sum(s.cache_savings for s in shares),
+    )
 
 
 def _ms(value: float | None) -> str:
@@ -48,7 +116,7 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f}"
 
 
-def _cost(row: ConnectorMetrics) -> str:
+def _cost(row: ConnectorMetrics | CostShare) -> str:
     return f"{row.cost:.4f}" + ("+?" if row.cost_unknown else "")
 
 
@@ -82,4 +150,13 @@ _COLUMNS: Sequence[tuple[str, int, Callable[[ConnectorMetrics], str]]] = (
     ("cache %", 7, lambda r: _pct(r.cache.hit_rate)),
     ("wait s", 7, lambda r: f"{r.limiter.wait_total:.2f}"),
     ("quota %", 7, _quota),
+)
+
+_SHARE_COLUMNS: Sequence[tuple[str, int, Callable[[CostShare], str]]] = (
+    ("calls", 6, lambda s: str(s.calls)),
+    ("failed", 6, lambda s: str(s.failed)),
+    ("tok in", 9, lambda s: str(s.input_tokens)),
+    ("tok out", 9, lambda s: str(s.output_tokens)),
+    ("cost", 10, _cost),
+    ("saved", 8, lambda s: f"{s.cache_savings:.4f}"),
 )

@@ -6,6 +6,8 @@
     token_store = "memory"           # or a [backends.NAME] whose type offers a token store
     token_key = "env:PW_TOKEN_KEY"   # AES-256 key (base64) for a shared token store
     backend = "memory"               # where budget counters live ([backends.NAME], e.g. redis)
+    metrics_max_principals = 1000    # principal ids kept in hub.metrics(); later ones: "(other)"
+    metrics_max_tag_values = 100     # values kept per declared tag; later ones: "(other)"
 
     [principals.budgets.free]
     tag = "plan=free"                # or principal = "alice"; neither: every principal
@@ -74,6 +76,9 @@ class PrincipalsConfig:
     token_key: str | None = None
     backend: str = "memory"
     budgets: tuple[BudgetSpec, ...] = ()
+    #: the cost-by-principal series hub.metrics() keeps (patchwire.metrics.by_principal)
+    metrics_max_principals: int = 1000
+    metrics_max_tag_values: int = 100
 
 
 def parse_principals(
@@ -82,7 +87,18 @@ def parse_principals(
     from patchwire.config_values import check_reference
 
     t = Table(raw, where)
-    t.check_keys(["tags", "credential_sources", "token_store", "token_key", "backend", "budgets"])
+    t.check_keys(
+        [
+            "tags",
+            "credential_sources",
+            "token_store",
+            "token_key",
+            "backend",
+            "budgets",
+            "metrics_max_principals",
+            "metrics_max_tag_values",
+        ]
+    )
     tags = _names(t, "tags", ())
     sources = _names(t, "credential_sources", tuple(sorted(DEFAULT_SOURCES)))
     for source in sources:
@@ -113,6 +129,8 @@ def parse_principals(
         token_key=token_key,
         backend=t.string("backend", "memory") or "memory",
         budgets=budgets,
+        metrics_max_principals=t.integer("metrics_max_principals", 1000, minimum=0),
+        metrics_max_tag_values=t.integer("metrics_max_tag_values", 100, minimum=0),
     )
 
 

@@ -1,0 +1,159 @@
+"""Cost by principal and by declared tag value, from the same events the connector rows count.
+
+The pipeline puts the principal on a call's end events (``call_succeeded``,
+``call_failed``): ``data["principal"]``, its id, and ``data["tags"]``, only the tags
+``[principals] tags`` declares (``PrincipalGate.labels``): the same principal the ledger
+(``hub.usage(principal=...)``) is settled for. A call is counted once under its principal
+(or under ``unattributed``) and once under each of its declared tags' values, with the
+connector rows' rules: a reply served from patchwire's cache bills nothing, and an unknown
+cost is counted as unknown, never as zero.
+
+Bounded: at most ``max_principals`` principal ids and ``max_tag_values`` values per tag
+are kept (:class:`~patchwire.metrics.cap.SeriesCap`), later ones fold into ``"(other)"``,
+and only the first ``_MAX_TAGS`` tag names are tallied (configuration declares a handful).
+Invariant (``tests/observability/test_principal_cost.py``): the known cost of ``by_principal``
+plus ``unattributed`` equals the known cost of every connector row, and no more than
+``max_principals + 1`` principal keys ever exist.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from patchwire.events import Event
+from patchwire.metrics.cap import SeriesCap
+from patchwire.metrics.snapshot import CostShare, PrincipalMetrics
+
+__all__ = ["DEFAULT_MAX_PRINCIPALS", "DEFAULT_MAX_TAG_VALUES", "PrincipalTallies"]
+
+DEFAULT_MAX_PRINCIPALS = 1000
+DEFAULT_MAX_TAG_VALUES = 100
+_MAX_TAGS = 32
+
+
+class _Share:
+    __slots__ = (
+        "cache_savings",
+        "calls",
+        "cost",
+        "cost_unknown",
+        "failed",
+        "input_tokens",
+        "output_tokens",
+    )
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.failed = 0
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.cost = 0.0
+        self.cost_unknown = 0
+        self.cache_savings = 0.0
+
+    def succeeded(self, event: Event, savings: float) -> None:
+        self.calls += 1
+        self.cache_savings += savings
+        if event.cached:
+            return
+        self.input_tokens += event.input_tokens or 0
+        self.output_tokens += event.output_tokens or 0
+        cost = event.cost
+        if cost is not None and math.isfinite(cost):
+            self.cost += cost
+        else:
+            self.cost_unknown += 1
+
+    def failed_call(self) -> None:
+        self.calls += 1
+        self.failed += 1
+
+    def value(self) -> CostShare:
+        return CostShare(
+            calls=self.calls,
+            failed=self.failed,
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            cost=self.cost,
+            cost_unknown=self.cost_unknown,
+            cache_savings=self.cache_savings,
+        )
+
+
+class PrincipalTallies:
+    """Running totals per principal and per declared tag value; ``on_end(event)`` per call end."""
+
+    def __init__(
+        self,
+        max_principals: int = DEFAULT_MAX_PRINCIPALS,
+        max_tag_values: int = DEFAULT_MAX_TAG_VALUES,
+    ) -> None:
+        self.max_principals = max_principals
+        self.max_tag_values = max_tag_values
+        self.reset()
+
+    def reset(self) -> None:
+        self._principals: dict[str, _Share] = {}
+        self._tags: dict[str, dict[str, _Share]] = {}
+        self._unattributed = _Share()
+        self._principal_cap = SeriesCap(self.max_principals)
+        self._tag_caps: dict[str, SeriesCap] = {}
+
+    def on_end(self, event: Event, *, succeeded: bool) -> None:
+        data = event.data
+        who = data.get("principal")
+        shares: list[_Share] = []
+        if isinstance(who, str) and who:
+            key = self._principal_cap.key(who)
+            share = self._principals.get(key)
+            if share is None:
+                share = self._principals[key] = _Share()
+            shares.append(share)
+            tags = data.get("tags")
+            if isinstance(tags, Mapping):
+                shares += self._tag_shares(tags)
+        else:
+            shares.append(self._unattributed)
+        if succeeded:
+            savings = data.get("cache_savings")
+            saved = savings if isinstance(savings, float) and math.isfinite(savings) else 0.0
+            for share in shares:
+                share.succeeded(event, saved)
+        else:
+            for share in shares:
+                share.failed_call()
+
+    def _tag_shares(self, tags: Mapping[object, object]) -> list[_Share]:
+        out = []
+        for tag, value in tags.items():
+            if not (isinstance(tag, str) and isinstance(value, str)):
+                continue
+            values = self._tags.get(tag)
+            if values is None:
+                if len(self._tags) >= _MAX_TAGS:
+                    continue
+                values = self._tags[tag] = {}
+                self._tag_caps[tag] = SeriesCap(self.max_tag_values)
+            key = self._tag_caps[tag].key(value)
+            share = values.get(key)
+            if share is None:
+                share = values[key] = _Share()
+            out.append(share)
+        return out
+
+    def snapshot(self) -> PrincipalMetrics:
+        caps = self._tag_caps.values()
+        return PrincipalMetrics(
+            by_principal={k: s.value() for k, s in sorted(self._principals.items())},
+            by_tag={
+                tag: {k: s.value() for k, s in sorted(values.items())}
+                for tag, values in sorted(self._tags.items())
+            },
+            unattributed=self._unattributed.value(),
+            max_principals=self.max_principals,
+            max_tag_values=self.max_tag_values,
+            folded_principals=self._principal_cap.folded,
+            folded_tag_values=sum(cap.folded for cap in caps),
+            folded_exact=self._principal_cap.folded_exact and all(c.folded_exact for c in caps),
+        )
