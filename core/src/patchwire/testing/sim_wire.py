@@ -22,6 +22,7 @@ __all__ = [
     "ErrorDetail",
     "ErrorKind",
     "Operation",
+    "RichReading",
     "SimReply",
     "SimRequest",
     "SimResponse",
@@ -108,6 +109,61 @@ class SimRequest:
     tool_rounds: int | None = None
     #: the request body's size in bytes; the simulator sets it after ``parse``
     body_size: int = 0
+
+
+class RichReading:
+    """What a chat request's rich fields say, as a wire reads them; each wire's reader
+    subclasses it with the message texts in its own shape.
+
+    Filled while the wire checks the body: ``tools`` offered, ``tool_choice``,
+    ``parallel`` (False: one call at a time), ``after_tool_result``, ``output_schema``,
+    ``reasoning``, ``replayed`` (reasoning blocks sent back and checked), ``media``
+    (image and document parts, which each wire prices its own way), ``tool_rounds``
+    (assistant turns with tool calls) and ``call_texts`` (each earlier call's name and
+    arguments, which the model reads again as input). :meth:`chat_request` hands them
+    on, so the fields reach the simulator the same way from every wire.
+    """
+
+    def __init__(self) -> None:
+        self.tools: tuple[SimTool, ...] = ()
+        self.tool_choice: str | None = None
+        self.parallel = True
+        self.after_tool_result = False
+        self.output_schema: Mapping[str, Any] | None = None
+        self.reasoning: str | int | None = None
+        self.replayed = 0
+        self.media = 0
+        self.tool_rounds = 0
+        self.call_texts: list[str] = []
+
+    def chat_request(
+        self,
+        *,
+        model: str,
+        prompt: str,
+        input_tokens: int,
+        stream: bool,
+        max_tokens: int | None,
+        options: Mapping[str, Any] | None = None,
+    ) -> SimRequest:
+        """The chat :class:`SimRequest` with these rich fields and what the wire read besides."""
+        return SimRequest(
+            operation="chat",
+            model=model,
+            prompt=prompt,
+            input_tokens=input_tokens,
+            stream=stream,
+            max_tokens=max_tokens,
+            options=dict(options or {}),
+            tools=self.tools,
+            tool_choice=self.tool_choice,
+            parallel_tool_calls=self.parallel,
+            after_tool_result=self.after_tool_result,
+            output_schema=self.output_schema,
+            reasoning=self.reasoning,
+            replayed=self.replayed,
+            tool_rounds=self.tool_rounds,
+        )
 
 
 @attrs.frozen

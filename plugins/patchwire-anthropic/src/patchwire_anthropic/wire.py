@@ -147,21 +147,12 @@ class AnthropicWire:
             + sum(count_tokens(t) for t in reading.call_texts)
             + 1000 * reading.media
         )
-        return SimRequest(
-            operation="chat",
+        return reading.chat_request(
             model=model,
             prompt=users[-1] if users else texts[-1][1],
             input_tokens=input_tokens,
             stream=stream,
             max_tokens=max_tokens,
-            tools=reading.tools,
-            tool_choice=reading.tool_choice,
-            parallel_tool_calls=reading.parallel,
-            after_tool_result=reading.after_tool_result,
-            output_schema=reading.output_schema,
-            reasoning=reading.reasoning,
-            replayed=reading.replayed,
-            tool_rounds=reading.tool_rounds,
         )
 
     def default_dimensions(self, model: str) -> int:

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from patchwire.testing.sim_rich import verify
-from patchwire.testing.sim_wire import SimTool, WireRequestError
+from patchwire.testing.sim_wire import RichReading, SimTool, WireRequestError
 
 __all__ = ["REDACTED_PREFIX", "MessagesReading", "read_messages_request"]
 
@@ -39,23 +39,12 @@ _EFFORTS: Final = frozenset({"low", "medium", "high", "xhigh", "max"})
 REDACTED_PREFIX: Final = "simredacted:"
 
 
-class MessagesReading:
-    """What one Messages request says, in the simulator's terms."""
+class MessagesReading(RichReading):
+    """What one Messages request says: its (role, text) turns and the rich fields."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.texts: list[tuple[str, str]] = []
-        self.tools: tuple[SimTool, ...] = ()
-        self.tool_choice: str | None = None
-        self.parallel = True
-        self.after_tool_result = False
-        self.output_schema: Mapping[str, Any] | None = None
-        self.reasoning: str | int | None = None
-        self.replayed = 0
-        self.media = 0
-        #: assistant turns with tool_use blocks (``SimRequest.tool_rounds``)
-        self.tool_rounds = 0
-        #: each earlier tool_use's name and input as JSON: the model reads them too
-        self.call_texts: list[str] = []
 
 
 def _fail(message: str, param: str | None = None) -> WireRequestError:

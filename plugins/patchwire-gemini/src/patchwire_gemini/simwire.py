@@ -295,21 +295,13 @@ class GeminiWire:
         options: dict[str, Any] = {"thoughts": reading.thoughts}
         if block:
             options["block"] = block
-        return SimRequest(
-            operation="chat",
+        return reading.chat_request(
             model=model,
             prompt=reading.prompt,
             input_tokens=sum(count_tokens(t) for t in texts) + MEDIA_TOKENS * reading.media,
             stream=stream,
             max_tokens=max_tokens,
             options=options,
-            tools=reading.tools,
-            tool_choice=reading.tool_choice,
-            after_tool_result=reading.after_tool_result,
-            output_schema=reading.output_schema,
-            reasoning=reading.reasoning,
-            replayed=reading.replayed,
-            tool_rounds=reading.tool_rounds,
         )
 
     def _embed_request(

@@ -29,7 +29,13 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from patchwire.testing.sim_wire import SimReply, SimRequest, SimTool, WireRequestError
+from patchwire.testing.sim_wire import (
+    RichReading,
+    SimReply,
+    SimRequest,
+    SimTool,
+    WireRequestError,
+)
 
 from patchwire_gemini.generations import strict_signatures, thinks, uses_thinking_level
 from patchwire_gemini.media_tokens import TILE_TOKENS
@@ -92,22 +98,16 @@ def _fail(message: str, where: str) -> WireRequestError:
     return WireRequestError(message, param=where)
 
 
-class Reading:
-    """What one generateContent request's contents and rich fields say."""
+class Reading(RichReading):
+    """What one generateContent request says: each turn's text (calls and function
+    responses included, as the model reads them), the current prompt, whether thoughts
+    were asked for, and the rich fields."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.texts: list[str] = []
         self.prompt = ""
-        self.media = 0
-        self.tools: tuple[SimTool, ...] = ()
-        self.tool_choice: str | None = None
-        self.after_tool_result = False
-        self.output_schema: Mapping[str, Any] | None = None
-        self.reasoning: str | int | None = None
         self.thoughts = False
-        self.replayed = 0
-        #: model turns with function calls (``SimRequest.tool_rounds``)
-        self.tool_rounds = 0
 
 
 def _blob(value: Any, where: str, *, uri: bool) -> None:

@@ -163,21 +163,13 @@ class OpenAIWire:
         input_tokens = sum(count_tokens(text) + 3 for _, text in texts) + 3
         input_tokens += sum(count_tokens(text) for text in reading.call_texts)
         input_tokens += _IMAGE_TOKENS * reading.media
-        return SimRequest(
-            operation="chat",
+        return reading.chat_request(
             model=model,
             prompt=prompt,
             input_tokens=input_tokens,
             stream=bool(stream),
             max_tokens=max_tokens,
             options={"include_usage": include_usage},
-            tools=reading.tools,
-            tool_choice=reading.tool_choice,
-            parallel_tool_calls=reading.parallel,
-            after_tool_result=reading.after_tool_result,
-            output_schema=reading.output_schema,
-            reasoning=reading.reasoning,
-            tool_rounds=reading.tool_rounds,
         )
 
     def _parse_embeddings(self, data: Mapping[str, Any], model: str) -> SimRequest:

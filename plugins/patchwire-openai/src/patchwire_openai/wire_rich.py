@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from patchwire.testing.sim_wire import SimReply, SimTool, WireRequestError
+from patchwire.testing.sim_wire import RichReading, SimReply, SimTool, WireRequestError
 
 __all__ = [
     "ChatReading",
@@ -36,22 +36,12 @@ _IMAGE_PREFIXES: Final = ("http://", "https://", "data:image/")
 _ARGUMENT_PIECE: Final = 16
 
 
-class ChatReading:
-    """What the rich fields of one chat request say."""
+class ChatReading(RichReading):
+    """What one chat request says: its (role, text) turns and the rich fields."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.texts: list[tuple[str, str]] = []
-        self.tools: tuple[SimTool, ...] = ()
-        self.tool_choice: str | None = None
-        self.parallel: bool = True
-        self.after_tool_result = False
-        self.output_schema: Mapping[str, Any] | None = None
-        self.reasoning: str | None = None
-        self.media = 0
-        #: assistant turns with tool calls (``SimRequest.tool_rounds``)
-        self.tool_rounds = 0
-        #: each earlier tool call's name and JSON arguments: the model reads them too
-        self.call_texts: list[str] = []
 
 
 def _fail(message: str, param: str | None = None) -> WireRequestError:
