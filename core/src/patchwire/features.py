@@ -18,7 +18,8 @@ fields of :class:`~patchwire.types.CompletionRequest`; the rest stay ``params``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -243,21 +244,27 @@ def finish_output(
 
 
 async def parse_stream(
-    chunks: AsyncIterator[StreamChunk], output: OutputSpec
+    chunks: AsyncIterator[StreamChunk],
+    output: OutputSpec,
+    check: Callable[[str], Any] | None = None,
 ) -> AsyncIterator[StreamChunk]:
     """The stream, its finishing chunk carrying ``parsed`` (the whole text, validated).
 
     Text chunks pass through as they come; a stream that ends in tool calls is left
     unparsed, and one whose text does not validate ends with ``OutputValidationError``.
+    ``check`` validates the whole text and returns the parsed value (the model passes one
+    that also counts a failure in the metrics); by default, ``parse_output`` alone.
     """
-    from patchwire.output import parse_output
+    if check is None:
+        from patchwire.output import parse_output
 
+        check = partial(parse_output, output)
     texts: list[str] = []
     try:
         async for chunk in chunks:
             texts.append(chunk.text)
             if chunk.finish_reason is not None and not chunk.tool_calls:
-                parsed = parse_output(output, "".join(texts))
+                parsed = check("".join(texts))
                 chunk = attrs.evolve(chunk, parsed=parsed)
             yield chunk
     finally:

@@ -26,6 +26,7 @@ from patchwire.types import (
     CompletionRequest,
     Embedding,
     Message,
+    RequestFeatures,
     StreamChunk,
     ToolRequest,
     ToolResult,
@@ -33,6 +34,7 @@ from patchwire.types import (
 
 if TYPE_CHECKING:
     from patchwire.metrics import ConnectorMetrics
+    from patchwire.output import OutputSpec
     from patchwire.run import Run, RunEvent
     from patchwire.run_tools import BoundTool
 
@@ -72,6 +74,60 @@ def _options(
         cache_ttl=cache_ttl,
         principal=principal,
     )
+
+
+class _Requests:
+    """The request a call sends to each target: what a per-call closure would be, as one
+    object instead of a function and a cell per captured name (issue 19: fewer
+    GC-tracked objects per call in flight). ``last`` is the target it last built for,
+    which, when the pipeline has opened a stream, is the target that answered it (unless
+    a transform moved the request on: ``fallback`` builds its own request)."""
+
+    __slots__ = ("features", "idempotency_key", "last", "messages", "params")
+
+    def __init__(
+        self,
+        messages: tuple[Message, ...],
+        params: Mapping[str, Any],
+        idempotency_key: str | None,
+        features: RequestFeatures | None,
+    ) -> None:
+        self.messages = messages
+        self.params = params
+        self.idempotency_key = idempotency_key
+        self.features = features
+        self.last: Target | None = None
+
+    def __call__(self, target: Target) -> CompletionRequest:
+        self.last = target
+        return CompletionRequest(
+            target.model or "", self.messages, self.params, self.idempotency_key, self.features
+        )
+
+
+class _StreamedOutput:
+    """Validates a structured stream's whole text the way the pipeline validates a
+    complete reply (:meth:`Pipeline._finish_output`): a text that does not fit is counted
+    in the metrics' ``invalid_outputs`` for the target that streamed it, and the caller
+    gets the ``OutputValidationError`` naming that connector and model.
+
+    The stream's call id and attempt count stay inside the pipeline, so the event carries
+    call id 0 (a tracing sink attaches it to no span) and attempt 1."""
+
+    __slots__ = ("first", "output", "pipeline", "requests")
+
+    def __init__(
+        self, pipeline: Pipeline, output: OutputSpec, requests: _Requests, first: Target
+    ) -> None:
+        self.pipeline = pipeline
+        self.output = output
+        self.requests = requests
+        self.first = first
+
+    def __call__(self, text: str) -> Any:
+        target = self.requests.last or self.first
+        reply = Completion(text=text, model=target.model or "")
+        return self.pipeline._finish_output(self.output, reply, target, 1, 0).parsed
 
 
 class Model:
@@ -134,15 +190,13 @@ class Model:
 
             params["tools"] = list((await resolve_tools(params["tools"])).specs)
         params, features = split_features(params)
-
-        def request_for(target: Target) -> CompletionRequest:
-            return CompletionRequest(
-                target.model or "", messages, params, idempotency_key, features
-            )
-
         output = features.output if features else None
         return await self._pipeline.complete(
-            self._targets_for(options), request_for, options, output, self._transforms
+            self._targets_for(options),
+            _Requests(messages, params, idempotency_key, features),
+            options,
+            output,
+            self._transforms,
         )
 
     def stream(
@@ -158,17 +212,12 @@ class Model:
         messages = check_prompt(prompt)
         options = _options(priority, timeout, False, idempotency_key, None, principal)
         params, features = split_features(params)
-
-        def request_for(target: Target) -> CompletionRequest:
-            return CompletionRequest(
-                target.model or "", messages, params, idempotency_key, features
-            )
-
-        chunks = self._pipeline.stream(
-            self._targets_for(options), request_for, options, self._transforms
-        )
+        targets = self._targets_for(options)
+        requests = _Requests(messages, params, idempotency_key, features)
+        chunks = self._pipeline.stream(targets, requests, options, self._transforms)
         if features is not None and features.output is not None:
-            return parse_stream(chunks, features.output)
+            check = _StreamedOutput(self._pipeline, features.output, requests, targets[0])
+            return parse_stream(chunks, features.output, check)
         return chunks
 
     async def embed(
