@@ -28,7 +28,9 @@ from patchwire import (
 from patchwire.events import EventKind
 from patchwire.hub import Hub
 from patchwire.plugins import PluginHost
-from patchwire.testing.sim_wire import SimRequest, SimRoute
+from patchwire.testing import rich_kit
+from patchwire.testing.rich_kit import Forecast, get_time, get_weather
+from patchwire.testing.sim_wire import SimRequest
 from patchwire.testing.simulator import Simulator
 from patchwire_anthropic.wire import AnthropicWire
 
@@ -41,36 +43,8 @@ LEGACY = "2023-06-01"
 VERSIONS = pytest.mark.parametrize("version", [None, LEGACY], ids=["2026-10-21", LEGACY])
 
 
-class CapturingWire(AnthropicWire):
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.bodies: list[Any] = []
-
-    def parse(self, route: SimRoute, body: bytes, path_params: Mapping[str, str]) -> Any:
-        self.bodies.append(json.loads(body))
-        return super().parse(route, body, path_params)
-
-
-def get_weather(city: str, days: int = 1) -> str:
-    """Weather forecast for a city.
-
-    Args:
-        city: the city's name
-        days: how many days ahead
-    """
-    return f"sunny in {city}"
-
-
-def get_time(zone: str) -> str:
-    """The local time in a time zone."""
-    return "12:00"
-
-
-@attrs.frozen
-class Forecast:
-    city: str
-    high: int
-    sunny: bool
+class CapturingWire(rich_kit.CapturingWire, AnthropicWire):
+    """The Anthropic simulator wire, keeping every request body in ``bodies``."""
 
 
 @asynccontextmanager

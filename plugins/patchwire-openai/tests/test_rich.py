@@ -6,7 +6,7 @@ and every request body and reply fits the published spec."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import attrs
@@ -24,7 +24,9 @@ from patchwire import (
 )
 from patchwire.hub import Hub
 from patchwire.plugins import PluginHost
-from patchwire.testing.sim_wire import SimRequest, SimRoute
+from patchwire.testing import rich_kit
+from patchwire.testing.rich_kit import Forecast, get_time, get_weather
+from patchwire.testing.sim_wire import SimRequest
 from patchwire.testing.simulator import Simulator
 from patchwire_openai.wire import OpenAIWire
 
@@ -34,35 +36,8 @@ Validate = Callable[[str, Any], None]
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
 
 
-class CapturingWire(OpenAIWire):
-    def __init__(self) -> None:
-        self.bodies: list[Any] = []
-
-    def parse(self, route: SimRoute, body: bytes, path_params: Mapping[str, str]) -> Any:
-        self.bodies.append(json.loads(body))
-        return super().parse(route, body, path_params)
-
-
-def get_weather(city: str, days: int = 1) -> str:
-    """Weather forecast for a city.
-
-    Args:
-        city: the city's name
-        days: how many days ahead
-    """
-    return f"sunny in {city}"
-
-
-def get_time(zone: str) -> str:
-    """The local time in a time zone."""
-    return "12:00"
-
-
-@attrs.frozen
-class Forecast:
-    city: str
-    high: int
-    sunny: bool
+class CapturingWire(rich_kit.CapturingWire, OpenAIWire):
+    """The OpenAI simulator wire, keeping every request body in ``bodies``."""
 
 
 @pytest.fixture
