@@ -34,6 +34,7 @@ from prometheus_client.core import (
 from prometheus_client.utils import floatToGoString
 
 from patchwire_prometheus import labels
+from patchwire_prometheus.principals import PRINCIPAL_LABELS, principal_families
 
 __all__ = ["DEFAULT_BUCKETS", "PatchwireCollector", "check_buckets"]
 
@@ -69,7 +70,9 @@ class PatchwireCollector:
 
     ``source`` must return running totals (a snapshot without ``window``): windowed views
     go up and down, which a counter must not. ``buckets`` are the latency histogram's upper
-    bounds in seconds (``+Inf`` is added).
+    bounds in seconds (``+Inf`` is added). ``principal_label`` adds per-principal cost
+    series: ``"none"`` (the default: cost by declared tag value only), ``"hash"`` or
+    ``"id"`` (see ``patchwire_prometheus.principals``).
     """
 
     def __init__(
@@ -77,9 +80,16 @@ class PatchwireCollector:
         source: Callable[[], MetricsSnapshot],
         *,
         buckets: Sequence[float] = DEFAULT_BUCKETS,
+        principal_label: str = "none",
     ) -> None:
+        if principal_label not in PRINCIPAL_LABELS:
+            raise ValueError(
+                f"principal_label must be one of {', '.join(PRINCIPAL_LABELS)},"
+                f" got {principal_label!r}"
+            )
         self._source = source
         self.buckets = check_buckets(buckets)
+        self.principal_label = principal_label
 
     def describe(self) -> list[Metric]:
         # Registering must not take a snapshot; prometheus_client then skips the duplicate-name
@@ -93,9 +103,13 @@ class PatchwireCollector:
                 "PatchwireCollector needs running totals: pass hub.metrics, not a windowed view"
             )
         yield from snapshot_families(snapshot, self.buckets)
+        yield from principal_families(snapshot, self.principal_label)
 
     def __repr__(self) -> str:
-        return f"PatchwireCollector(buckets={list(self.buckets)!r})"
+        return (
+            f"PatchwireCollector(buckets={list(self.buckets)!r},"
+            f" principal_label={self.principal_label!r})"
+        )
 
 
 def _row(row: ConnectorMetrics) -> list[str]:

@@ -37,14 +37,18 @@ def buckets_from_environment() -> tuple[float, ...]:
         ) from None
 
 
-def renderer(buckets: Sequence[float]) -> Callable[[MetricsSnapshot], bytes]:
+def renderer(
+    buckets: Sequence[float], principal_label: str = "none"
+) -> Callable[[MetricsSnapshot], bytes]:
     """``render(snapshot)`` for ``patchwire_register_metrics_formats``."""
     bounds = check_buckets(buckets)
 
     def render(snapshot: MetricsSnapshot) -> bytes:
         # A registry per scrape holding one collector over the snapshot already taken.
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(PatchwireCollector(lambda: snapshot, buckets=bounds))
+        registry.register(
+            PatchwireCollector(lambda: snapshot, buckets=bounds, principal_label=principal_label)
+        )
         return generate_latest(registry)
 
     return render

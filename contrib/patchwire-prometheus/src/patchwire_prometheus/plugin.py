@@ -4,6 +4,10 @@ Configured by the hub's ``[exporters.prometheus]`` table::
 
     [exporters.prometheus]
     buckets = [0.1, 0.5, 1, 2, 5, 10, 30, 60]   # latency histogram bounds, seconds
+    principal_label = "none"   # per-principal cost series: "none", "hash" or "id"
+
+Cost is always exported per value of the declared ``[principals] tags``; per principal
+only when ``principal_label`` asks (see ``patchwire_prometheus.principals``).
 
 ``PATCHWIRE_PROMETHEUS_BUCKETS`` (the same bounds, comma-separated) overrides the table
 when it is set, for a deployment that changes them without touching the file.
@@ -38,7 +42,10 @@ class PrometheusPlugin:
     def __init__(self) -> None:
         self._configured: tuple[float, ...] | None = None
         self._environment: tuple[float, ...] | None = None
-        self._render: tuple[tuple[float, ...], Callable[[MetricsSnapshot], bytes]] | None = None
+        self._principal_label = "none"
+        self._render: (
+            tuple[tuple[tuple[float, ...], str], Callable[[MetricsSnapshot], bytes]] | None
+        ) = None
 
     @property
     def buckets(self) -> tuple[float, ...]:
@@ -51,7 +58,18 @@ class PrometheusPlugin:
     def patchwire_configure_exporter(self, name: str, table: Table) -> bool | None:
         if name != EXPORTER:
             return None
-        table.check_keys(["buckets"])
+        table.check_keys(["buckets", "principal_label"])
+        from patchwire_prometheus.principals import PRINCIPAL_LABELS
+
+        label = table.string("principal_label", "none")
+        if label not in PRINCIPAL_LABELS:
+            raise table.error(
+                "principal_label",
+                f"expected one of {', '.join(map(repr, PRINCIPAL_LABELS))}: 'none' exports"
+                " cost per declared tag value only, 'hash' adds a series per principal"
+                " labelled with a hash of its id, 'id' with the id itself",
+            )
+        self._principal_label = label or "none"
         raw = table.get("buckets", (list,), None, "a list of upper bounds in seconds")
         if raw is not None:
             if not all(
@@ -86,9 +104,9 @@ class PrometheusPlugin:
         """The Prometheus text for ``snapshot`` with the bounds in force now."""
         from patchwire_prometheus.exposition import renderer
 
-        buckets = self.buckets
-        if self._render is None or self._render[0] != buckets:
-            self._render = (buckets, renderer(buckets))
+        key = (self.buckets, self._principal_label)
+        if self._render is None or self._render[0] != key:
+            self._render = (key, renderer(*key))
         return self._render[1](snapshot)
 
 

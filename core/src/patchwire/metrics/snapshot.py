@@ -297,8 +297,17 @@ class CostShare:
     def total_cost(self) -> float | None:
         return None if self.cost_unknown else self.cost
 
+    def __add__(self, other: CostShare) -> CostShare:
+        """Two shares added up (``sum(shares, CostShare())``), e.g. into an overflow line."""
+        return CostShare(
+            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in _SHARE_FIELDS}
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {**attrs.asdict(self), "total_cost": self.total_cost}
+
+
+_SHARE_FIELDS = attrs.fields(CostShare)
 
 
 def _shares(value: Mapping[str, CostShare | Mapping[str, Any]]) -> Mapping[str, CostShare]:

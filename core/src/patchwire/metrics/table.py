@@ -59,7 +59,7 @@ def _principal_lines(principals: PrincipalMetrics) -> list[str]:
     rows = [(name, share) for name, share in ranked[:SHOWN_PRINCIPALS]]
     rest = ranked[SHOWN_PRINCIPALS:]
     if rest:
-        rows.append((f"({len(rest)} more)", _sum_shares([share for _, share in rest])))
+        rows.append((f"({len(rest)} more)", sum((share for _, share in rest), CostShare())))
     rows.append(("(no principal)", principals.unattributed))
     title = "cost by principal"
     if principals.folded_principals:
@@ -94,18 +94,6 @@ def _share_table(label: str, rows: Sequence[tuple[str, CostShare]]) -> list[str]
         cells += [f"{render(share):>{size}}" for _, size, render in _SHARE_COLUMNS]
         lines.append("  ".join(cells))
     return lines
-
-
-def _sum_shares(shares: Sequence[CostShare]) -> CostShare:
-    return CostShare(
-        calls=sum(s.calls for s in shares),
-        failed=sum(s.failed for s in shares),
-        input_tokens=sum(s.input_tokens for s in shares),
-        output_tokens=sum(s.output_tokens for s in shares),
-        cost=sum(s.cost for s in shares),
-        cost_unknown=sum(s.cost_unknown for s in shares),
-        cache_savings=sum(s.cache_savings for s in shares),
-    )
 
 
 def _ms(value: float | None) -> str:
