@@ -75,6 +75,8 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from patchwire.errors import (
         AuthError,
         Category,
@@ -113,14 +115,29 @@ if TYPE_CHECKING:
     )
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'patchwire' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+def _lazy_exports(
+    module: str, exports: Mapping[str, str], namespace: dict[str, Any]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """The PEP 562 ``__getattr__`` and ``__dir__`` of ``module``, whose ``exports`` (name ->
+    the module that defines it) are imported on first use and then kept in ``namespace``
+    (the module's globals), so the next lookup is a plain global.
+
+    ``patchwire`` and ``patchwire.plugin_api`` both use it; it lives here, not in a module
+    of its own, so that ``import patchwire`` imports nothing more for it.
+    """
+
+    def __getattr__(name: str) -> Any:
+        home = exports.get(name)
+        if home is None:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        value = getattr(import_module(home), name)
+        namespace[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*namespace, *exports})
+
+    return __getattr__, __dir__
 
 
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+__getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS, globals())
