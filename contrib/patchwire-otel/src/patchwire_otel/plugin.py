@@ -11,6 +11,7 @@ Configured by the hub's ``[exporters.otel]`` table::
     [exporters.otel]
     enabled = true          # false: record nothing
     record_content = false  # true: prompts and replies on spans (never by default)
+    principal_attribute = "none"  # "hash" or "id": patchwire.principal.id on cost counters
 
 Environment variables override the table when set: ``PATCHWIRE_OTEL=off`` (or ``on``), and
 the OpenTelemetry GenAI instrumentations' own
@@ -57,6 +58,7 @@ class OtelPlugin:
         self._configured_content = False
         self._stop_content: Callable[[], None] | None = None
         self._content_followed = False
+        self._principal_attribute = "none"
 
     @property
     def enabled(self) -> bool:
@@ -76,7 +78,19 @@ class OtelPlugin:
     def patchwire_configure_exporter(self, name: str, table: Table) -> bool | None:
         if name != EXPORTER:
             return None
-        table.check_keys(["enabled", "record_content"])
+        table.check_keys(["enabled", "record_content", "principal_attribute"])
+        from patchwire.metrics.cap import PRINCIPAL_MODES
+
+        mode = table.string("principal_attribute", "none") or "none"
+        if mode not in PRINCIPAL_MODES:
+            raise table.error(
+                "principal_attribute",
+                "expected 'none' (cost by declared tag only), 'hash' (a SHA-256 pseudonym of"
+                " the principal's id) or 'id' (the id as given)",
+            )
+        self._principal_attribute = mode
+        if self._recorder is not None:
+            self._recorder.cost.principal_attribute = mode
         self._configured_enabled = table.boolean("enabled", True)
         self._configured_content = table.boolean("record_content", False)
         self._enabled = None  # read again, the environment still first
@@ -100,6 +114,7 @@ class OtelPlugin:
             from patchwire_otel.recorder import CallRecorder
 
             recorder = self._recorder = CallRecorder()
+            recorder.cost.principal_attribute = self._principal_attribute
         return recorder
 
     @hookimpl

@@ -50,6 +50,7 @@ from patchwire_otel.conventions import (
     operation,
     provider_name,
 )
+from patchwire_otel.cost import CostCounters
 
 __all__ = ["INSTRUMENTATION_NAME", "CallRecorder"]
 
@@ -114,6 +115,8 @@ class CallRecorder:
             description="Number of input and output tokens used.",
             explicit_bucket_boundaries_advisory=TOKEN_BOUNDARIES,
         )
+        #: patchwire.client.cost with the principal's declared tags (patchwire_otel.cost)
+        self.cost = CostCounters(meter)
         self._open: OrderedDict[int, _Call] = OrderedDict()
         self._max_open = max_open
         # Connector name -> type, as the start and success events report it: the
@@ -345,6 +348,7 @@ class CallRecorder:
             )
         if event.cost is not None:
             span.set_attribute("patchwire.cost", event.cost)
+        self.cost.record(event, metric_attributes)
         span.set_attribute("patchwire.retries", event.retries)
         span.set_attribute("patchwire.target", _target(event))
         if event.duration is not None:

@@ -24,36 +24,22 @@ elsewhere) is exported as ``(other)``.
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Iterable
 
 from patchwire.metrics import CostShare, MetricsSnapshot
-from patchwire.metrics.cap import OVERFLOW
+from patchwire.metrics.cap import OVERFLOW, PRINCIPAL_MODES, exported_principal
+from patchwire.principals.principal import well_formed_tag
 from prometheus_client.core import CounterMetricFamily, Metric
 
-__all__ = ["PRINCIPAL_LABELS", "principal_families", "principal_label_value"]
+__all__ = ["PRINCIPAL_LABELS", "principal_families"]
 
-PRINCIPAL_LABELS = ("none", "hash", "id")
+PRINCIPAL_LABELS = PRINCIPAL_MODES
 """``[exporters.prometheus] principal_label``: no per-principal series (the default), a
 hashed id, or the id as given."""
 
-# The shapes patchwire.principals.principal accepts.
-_TAG = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
-_ID = re.compile(r"[A-Za-z0-9._@:+\-/]{1,200}")
-
-
-def principal_label_value(principal: str, mode: str) -> str:
-    """The ``principal`` label for an id under ``mode`` (``hash`` or ``id``)."""
-    if principal == OVERFLOW or not _ID.fullmatch(principal):
-        return OVERFLOW
-    if mode == "hash":
-        return hashlib.sha256(principal.encode()).hexdigest()[:16]
-    return principal
-
 
 def _tag(text: str) -> str:
-    return text if _TAG.fullmatch(text) else OVERFLOW
+    return text if well_formed_tag(text) else OVERFLOW
 
 
 class _Families:
@@ -114,8 +100,7 @@ def principal_families(snapshot: MetricsSnapshot, principal_label: str = "none")
     if principal_label != "none":
         who = _Families("principal", "per principal ('' for no principal)", ["principal"])
         shares = (
-            (principal_label_value(p, principal_label), s)
-            for p, s in principals.by_principal.items()
+            (exported_principal(p, principal_label), s) for p, s in principals.by_principal.items()
         )
         for label, share in _merged(shares):
             who.add([label], share)

@@ -9,8 +9,8 @@ connector rows' rules: a reply served from patchwire's cache bills nothing, and 
 cost is counted as unknown, never as zero.
 
 Bounded: at most ``max_principals`` principal ids and ``max_tag_values`` values per tag
-are kept (:class:`~patchwire.metrics.cap.SeriesCap`), later ones fold into ``"(other)"``,
-and only the first ``_MAX_TAGS`` tag names are tallied (configuration declares a handful).
+are kept (:mod:`patchwire.metrics.cap`), later ones fold into ``"(other)"``, and only the
+first 32 tag names are tallied (configuration declares a handful).
 Invariant (``tests/observability/test_principal_cost.py``): the known cost of ``by_principal``
 plus ``unattributed`` equals the known cost of every connector row, and no more than
 ``max_principals + 1`` principal keys ever exist.
@@ -22,14 +22,13 @@ import math
 from collections.abc import Mapping
 
 from patchwire.events import Event
-from patchwire.metrics.cap import SeriesCap
+from patchwire.metrics.cap import SeriesCap, TagCaps
 from patchwire.metrics.snapshot import CostShare, PrincipalMetrics
 
 __all__ = ["DEFAULT_MAX_PRINCIPALS", "DEFAULT_MAX_TAG_VALUES", "PrincipalTallies"]
 
 DEFAULT_MAX_PRINCIPALS = 1000
 DEFAULT_MAX_TAG_VALUES = 100
-_MAX_TAGS = 32
 
 
 class _Share:
@@ -98,7 +97,7 @@ class PrincipalTallies:
         self._tags: dict[str, dict[str, _Share]] = {}
         self._unattributed = _Share()
         self._principal_cap = SeriesCap(self.max_principals)
-        self._tag_caps: dict[str, SeriesCap] = {}
+        self._tag_caps = TagCaps(self.max_tag_values)
 
     def on_end(self, event: Event, *, succeeded: bool) -> None:
         data = event.data
@@ -129,13 +128,10 @@ class PrincipalTallies:
         for tag, value in tags.items():
             if not (isinstance(tag, str) and isinstance(value, str)):
                 continue
-            values = self._tags.get(tag)
-            if values is None:
-                if len(self._tags) >= _MAX_TAGS:
-                    continue
-                values = self._tags[tag] = {}
-                self._tag_caps[tag] = SeriesCap(self.max_tag_values)
-            key = self._tag_caps[tag].key(value)
+            key = self._tag_caps.key(tag, value)
+            if key is None:
+                continue
+            values = self._tags.setdefault(tag, {})
             share = values.get(key)
             if share is None:
                 share = values[key] = _Share()
@@ -143,7 +139,6 @@ class PrincipalTallies:
         return out
 
     def snapshot(self) -> PrincipalMetrics:
-        caps = self._tag_caps.values()
         return PrincipalMetrics(
             by_principal={k: s.value() for k, s in sorted(self._principals.items())},
             by_tag={
@@ -154,6 +149,6 @@ class PrincipalTallies:
             max_principals=self.max_principals,
             max_tag_values=self.max_tag_values,
             folded_principals=self._principal_cap.folded,
-            folded_tag_values=sum(cap.folded for cap in caps),
-            folded_exact=self._principal_cap.folded_exact and all(c.folded_exact for c in caps),
+            folded_tag_values=self._tag_caps.folded,
+            folded_exact=self._principal_cap.folded_exact and self._tag_caps.folded_exact,
         )

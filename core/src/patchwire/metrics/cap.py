@@ -15,7 +15,16 @@ past it ``folded_exact`` turns False and ``folded`` is a lower bound.
 
 from __future__ import annotations
 
-__all__ = ["OVERFLOW", "SeriesCap"]
+import hashlib
+
+__all__ = [
+    "OVERFLOW",
+    "PRINCIPAL_MODES",
+    "SeriesCap",
+    "TagCaps",
+    "exported_principal",
+    "pseudonym",
+]
 
 OVERFLOW = "(other)"
 """The overflow key. Parentheses appear in no principal id and no tag value
@@ -58,3 +67,54 @@ class SeriesCap:
 
     def __repr__(self) -> str:
         return f"SeriesCap(limit={self.limit}, kept={len(self._kept)}, folded={self.folded})"
+
+
+class TagCaps:
+    """One :class:`SeriesCap` of ``limit`` values per tag name, for at most ``max_tags``
+    names (configuration declares a handful; a name past them is not counted at all)."""
+
+    __slots__ = ("_caps", "limit", "max_tags")
+
+    def __init__(self, limit: int, *, max_tags: int = 32) -> None:
+        self.limit = limit
+        self.max_tags = max_tags
+        self._caps: dict[str, SeriesCap] = {}
+
+    def key(self, tag: str, value: str) -> str | None:
+        """``value``, :data:`OVERFLOW`, or None when ``tag`` is past ``max_tags``."""
+        cap = self._caps.get(tag)
+        if cap is None:
+            if len(self._caps) >= self.max_tags:
+                return None
+            cap = self._caps[tag] = SeriesCap(self.limit)
+        return cap.key(value)
+
+    @property
+    def folded(self) -> int:
+        return sum(cap.folded for cap in self._caps.values())
+
+    @property
+    def folded_exact(self) -> bool:
+        return all(cap.folded_exact for cap in self._caps.values())
+
+
+def pseudonym(text: str) -> str:
+    """A stable stand-in for a principal id in exported labels: the first 16 hex digits of
+    its SHA-256. It joins with the application's own records; it does not anonymise (anyone
+    who can guess an id can hash it)."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+PRINCIPAL_MODES = ("none", "hash", "id")
+"""How an exporter may name a principal: not at all (the default), by :func:`pseudonym`, or
+by its id as given."""
+
+
+def exported_principal(principal: str, mode: str) -> str:
+    """The label for ``principal`` under ``mode`` (``hash`` or ``id``): :data:`OVERFLOW` for
+    the overflow key and for anything that is not a well-formed principal id."""
+    from patchwire.principals.principal import well_formed_id
+
+    if principal == OVERFLOW or not well_formed_id(principal):
+        return OVERFLOW
+    return pseudonym(principal) if mode == "hash" else principal

@@ -27,6 +27,16 @@ _ID = re.compile(r"^[A-Za-z0-9._@:+\-/]{1,200}$")
 _TAG = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
+def well_formed_id(text: str) -> bool:
+    """Whether ``text`` is a principal id this module accepts (exporters check what they label)."""
+    return _ID.match(text) is not None and not text.endswith("\n")
+
+
+def well_formed_tag(text: str) -> bool:
+    """Whether ``text`` is a tag name or value this module accepts."""
+    return _TAG.match(text) is not None and not text.endswith("\n")
+
+
 def _text_map(value: Mapping[str, str] | None) -> Mapping[str, str]:
     return MappingProxyType(dict(value or {}))
 
