@@ -1,12 +1,15 @@
 """Cost by principal through a real hub against the OpenAI simulator on loopback
-(integration: real sockets and the real clock, as the application would run): what
+(integration: real sockets, the real clock and a ``patchwire stats`` child process, as the
+application and its operator would run them): what
 ``hub.metrics().principals`` reports per principal and per declared tag is what the replies
 cost, agrees with the ledger (``hub.usage``), keeps unknown costs unknown, folds principals
 beyond the configured cap, and reaches the table and the JSON."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sys
 
 import pytest
 from patchwire.hub import Hub
@@ -59,6 +62,19 @@ async def test_cost_by_principal_and_tag_matches_the_replies_and_the_ledger(
             for n in range(3):  # user-0 is the third kept; user-1 and user-2 are folded
                 await priced.complete("x", max_tokens=5, principal=Principal(f"user-{n}"))
             snapshot = hub.metrics()
+            # What `patchwire stats` prints for the running application: the same section.
+            server = await hub.serve_metrics(port=0, host="127.0.0.1")
+            child = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "patchwire",
+                "stats",
+                "--url",
+                server.url,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            stats, stats_err = await child.communicate()
             ledger = {name: hub.usage(principal=p) for name, p in (("alice", alice), ("bob", bob))}
     assert snapshot.principals is not None
     by_principal = snapshot.principals.by_principal
@@ -84,6 +100,10 @@ async def test_cost_by_principal_and_tag_matches_the_replies_and_the_ledger(
     assert sum(s.cost for s in shares) == pytest.approx(sum(r.cost for r in snapshot.connectors))
     table = snapshot.render_table()
     assert "cost by principal" in table and "team=search" in table
+    assert child.returncode == 0, stats_err.decode()
+    printed = stats.decode()
+    assert "cost by principal" in printed and "alice@example.com" in printed
+    assert "team=ads" in printed and CREDENTIAL not in printed
     text = json.dumps(snapshot.to_dict())
     assert MetricsSnapshot.from_dict(json.loads(text)) == snapshot
     # The principal's credential is a reference resolved for the call: it is nowhere here.
