@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from patchwire.hub import Hub
 from patchwire.plugins import PluginHost
 from patchwire.proxy import ProxyRules
 from patchwire.registry import ConnectorRegistrar
+from patchwire.testing.loopback import serve_app
 from patchwire.types import Completion, CompletionRequest
 
 pytestmark = pytest.mark.integration
@@ -127,6 +129,14 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name.lower(), raising=False)
 
 
+@pytest.fixture
+def env_proxy(proxies: Callable[..., TinyProxy], monkeypatch: pytest.MonkeyPatch) -> TinyProxy:
+    """A proxy named by ``HTTP_PROXY``, as a machine behind one is set up."""
+    proxy = proxies()
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    return proxy
+
+
 Upstream = Callable[[], Awaitable[str]]
 #: requests the upstream servers received, as "METHOD http://127.0.0.1:PORT/path"
 SERVED: list[str] = []
@@ -135,7 +145,6 @@ SERVED: list[str] = []
 @pytest.fixture
 async def upstream() -> AsyncIterator[Upstream]:
     """Starts loopback HTTP servers that answer ``/answer`` and an OAuth2 ``/token``."""
-    runners: list[web.AppRunner] = []
     SERVED.clear()
 
     @web.middleware
@@ -152,20 +161,15 @@ async def upstream() -> AsyncIterator[Upstream]:
             {"access_token": "tok-123", "token_type": "Bearer", "expires_in": 3600}
         )
 
-    async def start() -> str:
-        app = web.Application(middlewares=[record])
-        app.router.add_get("/answer", answer)
-        app.router.add_post("/token", token)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        runners.append(runner)
-        return f"http://127.0.0.1:{runner.addresses[0][1]}"
+    async with AsyncExitStack() as servers:
 
-    yield start
-    for runner in runners:
-        await runner.cleanup()
+        async def start() -> str:
+            app = web.Application(middlewares=[record])
+            app.router.add_get("/answer", answer)
+            app.router.add_post("/token", token)
+            return await servers.enter_async_context(serve_app(app))
+
+        yield start
 
 
 class Getter(Connector):
@@ -230,45 +234,40 @@ def getter(base_url: str, **table: Any) -> dict[str, Any]:
 
 async def test_a_model_call_goes_through_the_environments_proxy(
     host: PluginHost,
-    proxies: Callable[..., TinyProxy],
+    env_proxy: TinyProxy,
     upstream: Upstream,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    proxy = proxies()
     base = await upstream()
-    monkeypatch.setenv("HTTP_PROXY", proxy.url)
     async with Hub.from_dict({"connectors": {"m": getter(base)}}, host=host) as hub:
         reply = await hub.model("m:any").complete("hi")
     assert reply.text == "answer via -"
-    assert proxy.requests() == [f"GET {base}/answer"]
+    assert env_proxy.requests() == [f"GET {base}/answer"]
 
 
 async def test_no_proxy_sends_the_hosts_it_names_direct(
     host: PluginHost,
-    proxies: Callable[..., TinyProxy],
+    env_proxy: TinyProxy,
     upstream: Upstream,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    proxy = proxies()
     base = await upstream()
-    monkeypatch.setenv("HTTP_PROXY", proxy.url)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    table = {"m": getter(base), "n": getter(await upstream(), proxy=proxy.url)}
-    async with Hub.from_dict({"connectors": table, "hub": {"proxy": proxy.url}}, host=host) as hub:
+    table = {"m": getter(base), "n": getter(await upstream(), proxy=env_proxy.url)}
+    async with Hub.from_dict(
+        {"connectors": table, "hub": {"proxy": env_proxy.url}}, host=host
+    ) as hub:
         await hub.model("m:any").complete("hi")
         await hub.model("n:any").complete("hi")
-    assert proxy.requests() == [], "NO_PROXY wins over the variables and over every setting"
+    assert env_proxy.requests() == [], "NO_PROXY wins over the variables and over every setting"
 
 
 async def test_a_token_request_goes_through_the_proxy_like_the_call(
     host: PluginHost,
-    proxies: Callable[..., TinyProxy],
+    env_proxy: TinyProxy,
     upstream: Upstream,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    proxy = proxies()
     base = await upstream()
-    monkeypatch.setenv("HTTP_PROXY", proxy.url)
     monkeypatch.setenv("PW_PROXY_TEST_SECRET", "client-secret-value-81d2")
     auth = {
         "scheme": "oauth2_client_credentials",
@@ -279,7 +278,7 @@ async def test_a_token_request_goes_through_the_proxy_like_the_call(
     async with Hub.from_dict({"connectors": {"m": getter(base, auth=auth)}}, host=host) as hub:
         reply = await hub.model("m:any").complete("hi")
     assert reply.text == "answer via Bearer tok-123"
-    assert proxy.requests() == [f"POST {base}/token", f"GET {base}/answer"]
+    assert env_proxy.requests() == [f"POST {base}/token", f"GET {base}/answer"]
 
 
 async def test_an_https_call_is_tunnelled_through_the_proxy(
@@ -299,20 +298,14 @@ async def test_an_https_call_is_tunnelled_through_the_proxy(
 
     app = web.Application()
     app.router.add_get("/answer", answer)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_tls).start()
-    port = runner.addresses[0][1]
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
     monkeypatch.setenv("HTTPS_PROXY", proxy.url)
-    table = getter(f"https://127.0.0.1:{port}", tls={"ca_bundle": str(ca_file)})
-    try:
+    async with serve_app(app, ssl_context=server_tls) as base:
+        table = getter(base, tls={"ca_bundle": str(ca_file)})
         async with Hub.from_dict({"connectors": {"m": table}}, host=host) as hub:
             assert (await hub.model("m:any").complete("hi")).text == "secure answer"
-    finally:
-        await runner.cleanup()
-    assert proxy.requests() == [f"CONNECT 127.0.0.1:{port}"]
+    assert proxy.requests() == [f"CONNECT {base.removeprefix('https://')}"]
 
 
 # --- settings -------------------------------------------------------------------------------
@@ -430,31 +423,25 @@ def test_no_proxy_is_read_per_request(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def test_a_web_fetch_goes_through_the_proxy(
     host: PluginHost,
-    proxies: Callable[..., TinyProxy],
+    env_proxy: TinyProxy,
     upstream: Upstream,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    proxy = proxies()
     base = await upstream()
-    monkeypatch.setenv("HTTP_PROXY", proxy.url)
     table = {"type": "web", "allow_private": True, "respect_robots": False, "cache": {"ttl": 0}}
     async with Hub.from_dict({"connectors": {"site": table}}, host=host) as hub:
         result = await hub.tool("site").call("fetch", url=f"{base}/answer")
     assert result.text == "answer via -"
-    assert proxy.requests() == [f"GET {base}/answer"]
+    assert env_proxy.requests() == [f"GET {base}/answer"]
 
 
 async def test_a_proxy_does_not_bypass_the_web_ssrf_guard(
     host: PluginHost,
-    proxies: Callable[..., TinyProxy],
+    env_proxy: TinyProxy,
     upstream: Upstream,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The proxy's own (loopback) address is allowed, but a target that resolves to a
     private address is refused before anything is sent, proxy or not."""
-    proxy = proxies()
     port = (await upstream()).rsplit(":", 1)[1]
-    monkeypatch.setenv("HTTP_PROXY", proxy.url)
     table = {
         "type": "web",
         "respect_robots": False,
@@ -466,7 +453,7 @@ async def test_a_proxy_does_not_bypass_the_web_ssrf_guard(
             await hub.tool("site").call("fetch", url=f"http://localhost:{port}/answer")
         with pytest.raises(InvalidRequestError, match="refused to connect"):
             await hub.tool("site").call("fetch", url=f"http://127.0.0.1:{port}/answer")
-    assert proxy.requests() == []
+    assert env_proxy.requests() == []
 
 
 async def test_mcp_over_http_follows_the_proxy_setting(

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -142,13 +143,26 @@ def table(url: str) -> dict[str, Any]:
     }
 
 
+@asynccontextmanager
+async def protected_mcp(jsonrpc: Any, protected: Protected) -> AsyncIterator[str]:
+    """The MCP server on a loopback port, behind ``protected``'s rule: its URL."""
+    server = jsonrpc.LegacyServer(guard=protected.guard)
+    async with jsonrpc.serving(server, protected.routes) as url:
+        yield url
+
+
+def attach_browser(hub: Hub, name: str) -> Browser:
+    """The user ``name`` consenting in their own browser, with their own token store."""
+    browser = Browser(name)
+    attach(hub, name, authorization=browser.authorization(MemoryTokenStore()))
+    return browser
+
+
 async def test_each_user_authorizes_once_and_calls_with_their_own_token(
     make_hub: Callable[..., Hub], jsonrpc: Any
 ) -> None:
     auth = auth_server()
-    protected = Protected(auth)
-    server = jsonrpc.LegacyServer(guard=protected.guard)
-    async with jsonrpc.serving(server, protected.routes) as url:
+    async with protected_mcp(jsonrpc, Protected(auth)) as url:
         hub = make_hub({"alice": table(url), "bob": table(url)})
         people = {name: Browser(name) for name in ("alice", "bob")}
         stores = {name: MemoryTokenStore() for name in people}
@@ -175,12 +189,9 @@ async def test_an_expired_token_is_refreshed_without_asking_the_user_again(
     make_hub: Callable[..., Hub], jsonrpc: Any
 ) -> None:
     auth = auth_server(expires_in=1)
-    protected = Protected(auth)
-    server = jsonrpc.LegacyServer(guard=protected.guard)
-    async with jsonrpc.serving(server, protected.routes) as url:
+    async with protected_mcp(jsonrpc, Protected(auth)) as url:
         hub = make_hub({"alice": table(url)})
-        browser = Browser("alice")
-        attach(hub, "alice", authorization=browser.authorization(MemoryTokenStore()))
+        browser = attach_browser(hub, "alice")
         assert (await hub.tool("alice").call("whoami")).text == "alice"
         # Real time: the SDK reads token expiry from the wall clock.
         await asyncio.sleep(1.5)
@@ -193,13 +204,10 @@ async def test_an_expired_token_is_refreshed_without_asking_the_user_again(
 async def test_insufficient_scope_steps_up_with_the_scopes_the_server_named(
     make_hub: Callable[..., Hub], jsonrpc: Any
 ) -> None:
-    auth = auth_server()
-    protected = Protected(auth)
-    server = jsonrpc.LegacyServer(guard=protected.guard)
-    async with jsonrpc.serving(server, protected.routes) as url:
+    protected = Protected(auth_server())
+    async with protected_mcp(jsonrpc, protected) as url:
         hub = make_hub({"alice": table(url)})
-        browser = Browser("alice")
-        attach(hub, "alice", authorization=browser.authorization(MemoryTokenStore()))
+        browser = attach_browser(hub, "alice")
         assert (await hub.tool("alice").call("echo", text="plain")).text == "plain"
         protected.required = {"read", "admin"}
         assert (await hub.tool("alice").call("echo", text="more")).text == "more"
@@ -211,12 +219,9 @@ async def test_after_revocation_a_user_who_does_not_consent_again_gets_an_auth_e
     make_hub: Callable[..., Hub], jsonrpc: Any
 ) -> None:
     auth = auth_server()
-    protected = Protected(auth)
-    server = jsonrpc.LegacyServer(guard=protected.guard)
-    async with jsonrpc.serving(server, protected.routes) as url:
+    async with protected_mcp(jsonrpc, Protected(auth)) as url:
         hub = make_hub({"alice": table(url)})
-        browser = Browser("alice")
-        attach(hub, "alice", authorization=browser.authorization(MemoryTokenStore()))
+        browser = attach_browser(hub, "alice")
         assert (await hub.tool("alice").call("whoami")).text == "alice"
         auth.revoke_all()
         auth.revoke_refresh_tokens("alice")
@@ -232,9 +237,7 @@ async def test_without_a_way_to_reach_the_user_the_error_says_how_to_give_one(
     make_hub: Callable[..., Hub], jsonrpc: Any
 ) -> None:
     auth = auth_server()
-    protected = Protected(auth)
-    server = jsonrpc.LegacyServer(guard=protected.guard)
-    async with jsonrpc.serving(server, protected.routes) as url:
+    async with protected_mcp(jsonrpc, Protected(auth)) as url:
         hub = make_hub({"alice": table(url)})
         with pytest.raises(AuthError) as refused:
             await hub.tool("alice").call("whoami")
@@ -246,9 +249,7 @@ async def test_one_connector_keeps_each_principals_tokens_in_the_hubs_token_stor
     make_hub: Callable[..., Hub], jsonrpc: Any
 ) -> None:
     auth = auth_server()
-    protected = Protected(auth)
-    server = jsonrpc.LegacyServer(guard=protected.guard)
-    async with jsonrpc.serving(server, protected.routes) as url:
+    async with protected_mcp(jsonrpc, Protected(auth)) as url:
         hub = make_hub({"mcp": table(url)})
         browser = Browser(None)
         attach(hub, "mcp", authorization=Authorization(browser.redirect, browser.callback))
@@ -275,8 +276,6 @@ async def test_the_loopback_helper_receives_the_code_at_its_redirect_uri(
     redirect_uri = f"http://127.0.0.1:{port}/done"
     auth = auth_server()
     auth.clients[CLIENT_ID].redirect_uris = (redirect_uri,)
-    protected = Protected(auth)
-    server = jsonrpc.LegacyServer(guard=protected.guard)
     visits: list[asyncio.Task[None]] = []
 
     async def browse(url: str) -> None:
@@ -287,7 +286,7 @@ async def test_the_loopback_helper_receives_the_code_at_its_redirect_uri(
     def open_url(url: str) -> None:
         visits.append(asyncio.get_running_loop().create_task(browse(url)))
 
-    async with jsonrpc.serving(server, protected.routes) as url:
+    async with protected_mcp(jsonrpc, Protected(auth)) as url:
         hub = make_hub(
             {"mcp": {**table(url), "oauth": {"client_id": CLIENT_ID, "redirect_uri": redirect_uri}}}
         )
