@@ -10,6 +10,12 @@ Sources, and when they were read:
   charges, and the caching multipliers stack with it and with long-context rates; web
   search costs $10 per 1,000 searches on top of tokens; Claude Sonnet 4 and 4.5 bill a
   whole request whose input exceeds 200k tokens at $6 input / $22.50 output.
+* Sonnet 4 / 4.5 above 200k tokens (``_SONNET_4_LONG``): not confirmed against the live
+  page. $6 / $22.50 were written from stored copies, and stored third-party pages
+  (eonsr.com, apidog.com, searched 2026-12-06) state the same; the cache rates in that
+  tier ($0.60 read, $7.50 / $12.00 writes) are not figures read anywhere but the
+  multipliers above applied to $6, on those pages' word that caching stacks with
+  long-context pricing.
 * Unknown, so a call that uses them has an unknown cost: Priority Tier (priced by
   contract; configure ``service_tiers.priority``), Claude Haiku 5.5 above 100,000 prompt
   tokens (priced by prompt length; only the first tier's rate was read), and Sonnet 4.6 /

@@ -7,7 +7,11 @@ Sources, and when they were read:
   taken 2026-11-27.
 * Prompts over 200k tokens on the Pro models (the whole request at the higher rates:
   Gemini 2.5 Pro $2.50 input / $15.00 output / $0.25 cached; Gemini 3 Pro Preview
-  $4.00 / $18.00 / $0.40): the same page, read 2026-12-06 from stored copies.
+  $4.00 / $18.00 / $0.40): the same page, read 2026-12-06 from stored copies, not
+  confirmed against the live page. Stored third-party pages (deploybase.ai, searched
+  2026-12-06) state Gemini 2.5 Pro's $2.50 / $15.00; the cached rates above 200k
+  ($0.25, $0.40) and Gemini 3 Pro Preview's long-prompt rates were found in no second
+  source.
 * Batch Mode costs 50% of the standard rates (ai.google.dev/gemini-api/docs/batch-mode).
 * Thinking tokens are billed as output ("output price, including thinking tokens").
 * Unknown, so a call that uses them has an unknown cost: the Flex and Priority tiers.

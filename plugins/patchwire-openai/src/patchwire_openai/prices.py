@@ -7,11 +7,18 @@ Sources, and when they were read:
 * Token rates (input, output, cached input): openai.com/api/pricing, August 2025.
 * Batch API: 50% off token charges (platform.openai.com/docs/guides/batch, August 2025).
 * Flex processing: billed at Batch API rates, for the models that offer it
-  (platform.openai.com/docs/guides/flex-processing, August 2025).
-* Priority processing: per-model rates on openai.com/api-priority-processing (read
-  2026-12-06 from a stored copy); each is a constant multiple of the standard rates,
-  kept here as that multiple. A model without a listed priority rate (o3, o4-mini, ...)
-  has an unknown priority cost.
+  (platform.openai.com/docs/guides/flex-processing). Not confirmed against the live page:
+  the rule ("priced at Batch API rates") is in a stored copy of that guide
+  (developers.openai.com, searched 2026-12-06), which lists the supported models only on
+  the pricing page; which models offer flex (``flex=True`` below) was written from memory
+  or a stored copy, and only o3 and o4-mini at half price are confirmed, by stored
+  third-party reports of the April 2025 launch.
+* Priority processing: per-model rates on openai.com/api-priority-processing, read
+  2026-12-06 from stored copies, not the live page; each is a constant multiple of the
+  standard rates, kept here as that multiple, and every multiple below matches the stored
+  copies' figures. A model without a rate here has an unknown priority cost: o3 and
+  o4-mini among them, although one stored copy lists $3.50 / $0.875 / $14.00 and
+  $2.00 / $0.50 / $8.00 for them (left out until confirmed on the live page).
 * Reasoning tokens are billed as output tokens (they are part of ``completion_tokens``).
 * Not modelled: web-search tool calls (Chat Completions usage does not count them) and
   audio/image token rates.
