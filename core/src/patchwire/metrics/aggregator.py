@@ -43,6 +43,7 @@ from patchwire.metrics.by_principal import (
     DEFAULT_MAX_PRINCIPALS,
     DEFAULT_MAX_TAG_VALUES,
     PrincipalTallies,
+    add_bill,
 )
 from patchwire.metrics.snapshot import (
     BreakerMetrics,
@@ -189,17 +190,9 @@ class _Tally:
             calls = data.get("tool_calls")
             if type(calls) is int and calls > 0:
                 self.tool_calls += calls
+        add_bill(self, event)
         if event.cached:
             return
-        if event.input_tokens:
-            self.input_tokens += event.input_tokens
-        if event.output_tokens:
-            self.output_tokens += event.output_tokens
-        cost = event.cost
-        if cost is not None and math.isfinite(cost):
-            self.cost += cost
-        else:
-            self.cost_unknown += 1
         if data:
             for rule in data.get("cost_missing", ()):
                 if isinstance(rule, str):

@@ -20,15 +20,40 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Protocol
 
 from patchwire.events import Event
 from patchwire.metrics.cap import SeriesCap, TagCaps
 from patchwire.metrics.snapshot import CostShare, PrincipalMetrics
 
-__all__ = ["DEFAULT_MAX_PRINCIPALS", "DEFAULT_MAX_TAG_VALUES", "PrincipalTallies"]
+__all__ = ["DEFAULT_MAX_PRINCIPALS", "DEFAULT_MAX_TAG_VALUES", "PrincipalTallies", "add_bill"]
 
 DEFAULT_MAX_PRINCIPALS = 1000
 DEFAULT_MAX_TAG_VALUES = 100
+
+
+class Billed(Protocol):
+    input_tokens: int
+    output_tokens: int
+    cost: float
+    cost_unknown: int
+
+
+def add_bill(tally: Billed, event: Event) -> None:
+    """What a succeeded call billed, by the rule every cost count here shares (the
+    connector rows' and the principals'): a reply from patchwire's cache bills nothing, and
+    an unknown (or non-finite) cost is counted as unknown, never added as zero."""
+    if event.cached:
+        return
+    if event.input_tokens:
+        tally.input_tokens += event.input_tokens
+    if event.output_tokens:
+        tally.output_tokens += event.output_tokens
+    cost = event.cost
+    if cost is not None and math.isfinite(cost):
+        tally.cost += cost
+    else:
+        tally.cost_unknown += 1
 
 
 class _Share:
@@ -54,30 +79,14 @@ class _Share:
     def succeeded(self, event: Event, savings: float) -> None:
         self.calls += 1
         self.cache_savings += savings
-        if event.cached:
-            return
-        self.input_tokens += event.input_tokens or 0
-        self.output_tokens += event.output_tokens or 0
-        cost = event.cost
-        if cost is not None and math.isfinite(cost):
-            self.cost += cost
-        else:
-            self.cost_unknown += 1
+        add_bill(self, event)
 
     def failed_call(self) -> None:
         self.calls += 1
         self.failed += 1
 
     def value(self) -> CostShare:
-        return CostShare(
-            calls=self.calls,
-            failed=self.failed,
-            input_tokens=self.input_tokens,
-            output_tokens=self.output_tokens,
-            cost=self.cost,
-            cost_unknown=self.cost_unknown,
-            cache_savings=self.cache_savings,
-        )
+        return CostShare(**{name: getattr(self, name) for name in self.__slots__})
 
 
 class PrincipalTallies:
