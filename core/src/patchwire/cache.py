@@ -101,20 +101,30 @@ def entry_shape(*items: type | tuple[type, ...] | Check) -> Check:
     """A predicate for a tuple entry of ``len(items)`` values, each an instance of its
     type(s) or passing its check: what ``accept`` of :meth:`ResponseCache.get_or_call`
     takes for an operation's entries."""
-    checks = [
-        (lambda v, t=item: isinstance(v, t)) if isinstance(item, type | tuple) else item
-        for item in items
-    ]
-    size = len(checks)
+    return _EntryShape(items)
 
-    def accept(value: object) -> bool:
-        return (
-            type(value) is tuple
-            and len(value) == size
-            and all(check(v) for check, v in zip(checks, value, strict=True))
-        )
 
-    return accept
+class _EntryShape:
+    """What :func:`entry_shape` returns: one object holding the items as given, where a
+    closure cost a function, two cells, a list and a lambda per type (the pipeline builds
+    one per completion call; issue 19, GC-tracked objects per call)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: tuple[type | tuple[type, ...] | Check, ...]) -> None:
+        self._items = items
+
+    def __call__(self, value: object) -> bool:
+        items = self._items
+        if type(value) is not tuple or len(value) != len(items):
+            return False
+        for item, v in zip(items, value, strict=True):
+            if isinstance(item, type | tuple):
+                if not isinstance(v, item):
+                    return False
+            elif not item(v):
+                return False
+        return True
 
 
 def is_vector(value: object) -> bool:

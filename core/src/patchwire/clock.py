@@ -10,8 +10,9 @@ import asyncio
 import heapq
 import itertools
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from types import TracebackType
 from typing import Protocol
 
 __all__ = ["Clock", "Handle", "MonotonicClock", "VirtualClock", "deadline_scope"]
@@ -161,34 +162,57 @@ class VirtualClock:
         return f"VirtualClock(now={self._now!r}, pending={self.pending()})"
 
 
-@contextmanager
-def deadline_scope(clock: Clock, when: float | None) -> Iterator[None]:
+def deadline_scope(clock: Clock, when: float | None) -> AbstractContextManager[None]:
     """Cancel the current task at ``when`` and turn that into ``TimeoutError``.
 
     Works on any :class:`Clock`, so per-attempt timeouts run on the virtual clock too.
     A cancellation that came from elsewhere is left alone and propagates unchanged.
     """
     if when is None:
-        yield
-        return
-    task = asyncio.current_task()
-    if task is None:
-        raise RuntimeError("deadline_scope needs a running task")
-    fired = False
+        return _NO_DEADLINE
+    return _DeadlineScope(clock, when)
 
-    def expire() -> None:
-        nonlocal fired
-        fired = True
-        task.cancel()
 
-    if when <= clock.now():
-        raise TimeoutError("deadline already passed")
-    handle = clock.call_at(when, expire)
-    try:
-        yield
-    except asyncio.CancelledError:
-        if fired and task.uncancel() == 0:
+#: reusable: nullcontext holds no state between uses
+_NO_DEADLINE: AbstractContextManager[None] = nullcontext()
+
+
+class _DeadlineScope:
+    """One object per scope, its timer calling a method, where a generator-based
+    context manager cost a generator, its wrapper, a closure and two cells: every attempt
+    and every stream chunk opens one (issue 19, GC-tracked objects per call)."""
+
+    __slots__ = ("_clock", "_fired", "_handle", "_task", "_when")
+
+    def __init__(self, clock: Clock, when: float) -> None:
+        self._clock = clock
+        self._when = when
+        self._fired = False
+
+    def __enter__(self) -> None:
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("deadline_scope needs a running task")
+        self._task = task
+        if self._when <= self._clock.now():
+            raise TimeoutError("deadline already passed")
+        self._handle = self._clock.call_at(self._when, self._expire)
+
+    def _expire(self) -> None:
+        self._fired = True
+        self._task.cancel()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._handle.cancel()
+        if (
+            kind is not None
+            and issubclass(kind, asyncio.CancelledError)
+            and self._fired
+            and self._task.uncancel() == 0
+        ):
             raise TimeoutError("deadline exceeded") from None
-        raise
-    finally:
-        handle.cancel()
