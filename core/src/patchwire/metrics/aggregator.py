@@ -49,6 +49,7 @@ from patchwire.metrics.snapshot import (
     BreakerMetrics,
     CacheMetrics,
     ConnectorMetrics,
+    CostShare,
     LatencyMetrics,
     LimiterMetrics,
     MetricsSnapshot,
@@ -507,10 +508,10 @@ class MetricsAggregator:
                 handler(series.current, event)
             else:
                 handler(series.turn(now, self._resolution), event)
-        if kind is _CALL_SUCCEEDED:
-            self._by_principal.on_end(event, succeeded=True)
-        elif kind is _CALL_FAILED:
-            self._by_principal.on_end(event, succeeded=False)
+        if kind is _CALL_SUCCEEDED or kind is _CALL_FAILED:
+            who = event.data.get("principal")
+            if who is not None and type(who) is str:
+                self._by_principal.on_end(event, who, kind is _CALL_SUCCEEDED)
         elif kind is _QUOTA_REPORTED:
             series.note_quota(event.data, self._clock.now())
         elif kind is _BREAKER_TRANSITION:
@@ -560,7 +561,7 @@ class MetricsAggregator:
             since=self._since,
             window=window,
             principals=(
-                self._by_principal.snapshot()
+                self._by_principal.snapshot(CostShare.of_rows(rows))
                 if window is None and connector is None and model is None
                 else None
             ),

@@ -11,8 +11,10 @@ cost is counted as unknown, never as zero.
 Bounded: at most ``max_principals`` principal ids and ``max_tag_values`` values per tag
 are kept (:mod:`patchwire.metrics.cap`), later ones fold into ``"(other)"``, and only the
 first 32 tag names are tallied (configuration declares a handful).
-Invariant (``tests/observability/test_principal_cost.py``): the known cost of ``by_principal``
-plus ``unattributed`` equals the known cost of every connector row, and no more than
+Calls made for no principal cost nothing here: ``unattributed`` is what the connector rows
+hold beyond the principals' shares, worked out when a snapshot is taken. Invariant
+(``tests/observability/test_principal_cost.py``): the known cost of ``by_principal`` plus
+``unattributed`` equals the known cost of every connector row, and no more than
 ``max_principals + 1`` principal keys ever exist.
 """
 
@@ -21,6 +23,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from typing import Protocol
+
+import attrs
 
 from patchwire.events import Event
 from patchwire.metrics.cap import SeriesCap, TagCaps
@@ -104,25 +108,21 @@ class PrincipalTallies:
     def reset(self) -> None:
         self._principals: dict[str, _Share] = {}
         self._tags: dict[str, dict[str, _Share]] = {}
-        self._unattributed = _Share()
         self._principal_cap = SeriesCap(self.max_principals)
         self._tag_caps = TagCaps(self.max_tag_values)
 
-    def on_end(self, event: Event, *, succeeded: bool) -> None:
+    def on_end(self, event: Event, who: str, succeeded: bool) -> None:
+        """A call made for principal ``who`` ended (the aggregator calls this only for calls
+        made for a principal: the rest cost nothing here)."""
         data = event.data
-        who = data.get("principal")
-        shares: list[_Share] = []
-        if isinstance(who, str) and who:
-            key = self._principal_cap.key(who)
-            share = self._principals.get(key)
-            if share is None:
-                share = self._principals[key] = _Share()
-            shares.append(share)
-            tags = data.get("tags")
-            if isinstance(tags, Mapping):
-                shares += self._tag_shares(tags)
-        else:
-            shares.append(self._unattributed)
+        key = self._principal_cap.key(who)
+        share = self._principals.get(key)
+        if share is None:
+            share = self._principals[key] = _Share()
+        shares = [share]
+        tags = data.get("tags")
+        if isinstance(tags, Mapping):
+            shares += self._tag_shares(tags)
         if succeeded:
             savings = data.get("cache_savings")
             saved = savings if isinstance(savings, float) and math.isfinite(savings) else 0.0
@@ -147,14 +147,19 @@ class PrincipalTallies:
             out.append(share)
         return out
 
-    def snapshot(self) -> PrincipalMetrics:
+    def snapshot(self, everything: CostShare) -> PrincipalMetrics:
+        """``everything``: the connector rows added up; what no principal's share holds of
+        it is ``unattributed`` (the exact difference for counts; for the two sums in
+        currency, exact up to floating-point rounding, with a negative residue shown as 0)."""
+        by_principal = {k: s.value() for k, s in sorted(self._principals.items())}
+        unattributed = everything - sum(by_principal.values(), CostShare())
         return PrincipalMetrics(
-            by_principal={k: s.value() for k, s in sorted(self._principals.items())},
+            by_principal=by_principal,
             by_tag={
                 tag: {k: s.value() for k, s in sorted(values.items())}
                 for tag, values in sorted(self._tags.items())
             },
-            unattributed=self._unattributed.value(),
+            unattributed=attrs.evolve(unattributed, cost=max(0.0, unattributed.cost)),
             max_principals=self.max_principals,
             max_tag_values=self.max_tag_values,
             folded_principals=self._principal_cap.folded,

@@ -303,6 +303,30 @@ class CostShare:
             **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in _SHARE_FIELDS}
         )
 
+    def __sub__(self, other: CostShare) -> CostShare:
+        return CostShare(
+            **{f.name: getattr(self, f.name) - getattr(other, f.name) for f in _SHARE_FIELDS}
+        )
+
+    @classmethod
+    def of_rows(cls, rows: Iterable[ConnectorMetrics]) -> CostShare:
+        """What the connector rows ``rows`` add up to, as a share."""
+        return sum(
+            (
+                cls(
+                    calls=row.calls,
+                    failed=row.failed,
+                    input_tokens=row.input_tokens,
+                    output_tokens=row.output_tokens,
+                    cost=row.cost,
+                    cost_unknown=row.cost_unknown,
+                    cache_savings=row.cache_savings,
+                )
+                for row in rows
+            ),
+            cls(),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {**attrs.asdict(self), "total_cost": self.total_cost}
 
