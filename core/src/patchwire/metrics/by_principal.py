@@ -72,13 +72,9 @@ class _Share:
     )
 
     def __init__(self) -> None:
-        self.calls = 0
-        self.failed = 0
-        self.input_tokens = 0
-        self.output_tokens = 0
-        self.cost = 0.0
+        self.calls = self.failed = self.input_tokens = self.output_tokens = 0
         self.cost_unknown = 0
-        self.cache_savings = 0.0
+        self.cost = self.cache_savings = 0.0
 
     def succeeded(self, event: Event, savings: float) -> None:
         self.calls += 1
