@@ -64,16 +64,9 @@ async def test_cost_by_principal_and_tag_matches_the_replies_and_the_ledger(
             snapshot = hub.metrics()
             # What `patchwire stats` prints for the running application: the same section.
             server = await hub.serve_metrics(port=0, host="127.0.0.1")
-            child = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "patchwire",
-                "stats",
-                "--url",
-                server.url,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-            )
+            command = [sys.executable, "-m", "patchwire", "stats", "--url", server.url]
+            pipe = asyncio.subprocess.PIPE
+            child = await asyncio.create_subprocess_exec(*command, stdout=pipe, stderr=pipe)
             stats, stats_err = await child.communicate()
             ledger = {name: hub.usage(principal=p) for name, p in (("alice", alice), ("bob", bob))}
     assert snapshot.principals is not None
