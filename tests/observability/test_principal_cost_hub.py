@@ -85,6 +85,7 @@ async def test_cost_by_principal_and_tag_matches_the_replies_and_the_ledger(
         share = by_principal["alice@example.com" if name == "alice" else "bob"]
         assert (usage.calls, usage.unknown_cost) == (share.calls, share.cost_unknown)
         assert usage.cost == pytest.approx(share.cost)
+        assert (usage.total_cost is None) == (share.total_cost is None)
     # Only the declared tag is counted; the service identity's call is unattributed.
     assert set(snapshot.principals.by_tag) == {"team"}
     assert set(snapshot.principals.by_tag["team"]) == {"search", "ads"}

@@ -26,6 +26,12 @@ class PrincipalUsage:
     #: refused by a budget before reaching the provider
     over_budget: int = 0
 
+    @property
+    def total_cost(self) -> float | None:
+        """The whole cost, or None while any call's cost is unknown: ``cost`` is then only
+        the known part, never a total that counted the unknown as zero."""
+        return None if self.unknown_cost else self.cost
+
 
 class Ledger:
     def __init__(self, tags: Iterable[str]) -> None:
