@@ -1,0 +1,230 @@
+"""The retry loop for one route target: DESIGN §5's ``retry ─ circuit breaker ─ rate
+limiter ─ auth ─ per-attempt timeout ─ connector``, as the sequence of the stages in
+:mod:`patchwire.pipeline.stages`.
+
+The loop owns the permits: whatever ends an attempt (a reply, a failure, a cancellation)
+releases or settles the breaker and limiter permits it took, exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+import aiohttp
+import attrs
+
+from patchwire.auth.attached import attach
+from patchwire.classification import Classification
+from patchwire.clock import Clock, deadline_scope
+from patchwire.connector import Attempt, Connector
+from patchwire.errors import Category, PatchwireError
+from patchwire.events import EventKind
+from patchwire.pipeline.operations import Operation
+from patchwire.pipeline.record import Recorder, attempt_data, timed_out
+from patchwire.pipeline.stages import (
+    attempt_timeout,
+    breaker_permit,
+    feedback,
+    limiter_permit,
+    limiter_success,
+    open_connector,
+    refresh,
+    retry_delay,
+    validated,
+    wants_refresh,
+)
+from patchwire.pipeline.target import Held, Request, Target
+from patchwire.redact import Redactor
+from patchwire.types import CallOptions, ToolRequest
+from patchwire.wire_bounds import check_usage
+
+if TYPE_CHECKING:
+    from patchwire.auth.base import AuthScheme
+    from patchwire.principals.principal import Principal
+    from patchwire.runtime import ConnectorRuntime
+
+__all__ = ["Attempts"]
+
+T = TypeVar("T")
+
+
+class Attempts:
+    """Runs a call's attempts against one target until one answers or the target is done."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        record: Recorder,
+        classify: Callable[[Connector, BaseException], Classification],
+        session: Callable[[], aiohttp.ClientSession],
+        redactor: Redactor,
+        scheme_for: Callable[[ConnectorRuntime, Principal | None, str], AuthScheme],
+    ) -> None:
+        self.clock = clock
+        self.record = record
+        self._classify = classify
+        self._session = session
+        self._redactor = redactor
+        self._scheme_for = scheme_for
+
+    async def run(
+        self,
+        target: Target,
+        operation: str,
+        op: Operation[T],
+        request: Request,
+        options: CallOptions,
+        deadline: float | None,
+        has_next: bool,
+        call_id: int,
+        keep: bool = False,
+    ) -> tuple[T, int, Held | None]:
+        """The reply, the attempts it took and, with ``keep``, the permits a stream holds."""
+        rt = target.runtime
+        conn = rt.connector
+        clock = self.clock
+        record = self.record
+        if operation != "list_tools":
+            request = validated(record, target, operation, request, call_id)
+        rt.budget.record_request()  # every logical call earns retry budget
+        breaker = rt.breaker(target.model)
+        partition = conn.limit_key(request)
+        limiter = rt.limiter(partition)
+        estimate = conn.estimate_tokens(request) if limiter is not None else 0
+        timeout = attempt_timeout(rt, operation, request)
+        report = rt.report_limits(target.model, partition)
+        scheme = self._scheme_for(
+            rt,
+            options.principal,
+            request.operation if isinstance(request, ToolRequest) else operation,
+        )
+        attempt_no = 0
+        refreshed = False
+        previous_delay: float | None = None
+        while True:
+            attempt_no += 1
+            bpermit = breaker_permit(breaker, target, attempt_no - 1)
+            lpermit = None
+            try:
+                if limiter is not None:
+                    lpermit = await limiter_permit(
+                        limiter,
+                        record,
+                        target,
+                        operation,
+                        call_id,
+                        estimate,
+                        options,
+                        deadline,
+                        attempt_no - 1,
+                    )
+                if not rt.opened:
+                    await open_connector(rt, clock, deadline)
+                now = clock.now()
+                attempt = Attempt(
+                    number=attempt_no,
+                    clock=clock,
+                    session=self._session(),
+                    deadline=now + timeout if deadline is None else min(now + timeout, deadline),
+                    ssl=rt.ssl,
+                    priority=options.priority,
+                    report_limits=report,
+                )
+                with deadline_scope(clock, attempt.deadline):
+                    await attach(scheme, attempt, rt.config.base_url)
+                    result = await op.send(conn, request, attempt)
+                    if op.checks_usage:
+                        check_usage(result.usage)  # type: ignore[attr-defined]
+            except asyncio.CancelledError:
+                if bpermit is not None:
+                    bpermit.release()
+                if lpermit is not None:
+                    lpermit.release()
+                raise
+            except Exception as exc:
+                if lpermit is not None:
+                    lpermit.release()
+                if isinstance(exc, PatchwireError) and exc.fallback:
+                    # A stage already decided to move on (an open circuit, a refused
+                    # admission): the provider was never asked.
+                    if bpermit is not None:
+                        bpermit.ignore()
+                    raise
+                cls = self.classification(conn, exc, deadline, timeout)
+                feedback(cls, bpermit, limiter)
+                record.event(
+                    EventKind.ATTEMPT_FAILED,
+                    rt.name,
+                    target.model,
+                    call_id,
+                    operation,
+                    attempt=attempt_no,
+                    category=cls.category.value,
+                    message=cls.message,
+                    data=attempt_data(exc),
+                )
+                if wants_refresh(cls, refreshed):
+                    refreshed = True
+                    if await refresh(clock, scheme, deadline):
+                        continue
+                time_left = None if deadline is None else deadline - clock.now()
+                delay = retry_delay(
+                    rt, target, cls, attempt_no, time_left, previous_delay, has_next
+                )
+                await self._retry_after(target, operation, call_id, attempt_no, cls, delay)
+                previous_delay = delay
+                continue
+            if limiter is not None:
+                used = limiter_success(limiter, lpermit, result)
+                if lpermit is not None and used is not None:
+                    await record.settle(lpermit, used, rt.name, target.model, call_id, operation)
+            if keep:
+                return result, attempt_no, Held(lpermit, bpermit)
+            if lpermit is not None:
+                lpermit.release()
+            if bpermit is not None:
+                bpermit.success()
+            return result, attempt_no, None
+
+    def classification(
+        self, conn: Connector, exc: BaseException, deadline: float | None, timeout: float
+    ) -> Classification:
+        """What a failure is: a timeout of the attempt or of the whole call, else what the
+        classifiers say, its message scrubbed of anything credential-like."""
+        if timed_out(exc):
+            # Within a millisecond counts as reached: timers may fire a hair early.
+            whole = deadline is not None and self.clock.now() >= deadline - 1e-3
+            message = (
+                "the call's deadline passed" if whole else f"attempt timed out after {timeout:g} s"
+            )
+            return Classification(Category.DEGRADED, message)
+        cls = self._classify(conn, exc)
+        if cls.message:
+            cls = attrs.evolve(cls, message=self._redactor.scrub(cls.message))
+        return cls
+
+    async def _retry_after(
+        self,
+        target: Target,
+        operation: str,
+        call_id: int,
+        attempt: int,
+        cls: Classification,
+        delay: float,
+    ) -> None:
+        """Record the retry, then back off before the next attempt."""
+        self.record.event(
+            EventKind.RETRY_SCHEDULED,
+            target.runtime.name,
+            target.model,
+            call_id,
+            operation,
+            attempt=attempt,
+            category=cls.category.value,
+            duration=delay,
+            message=cls.message,
+        )
+        await self.clock.sleep(delay)

@@ -1,0 +1,111 @@
+"""Route/fallback and transforms (DESIGN §5): a route's targets tried in order, and what a
+request transform answers a failed completion with."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from patchwire.errors import PatchwireError, error_class
+from patchwire.events import EventKind
+from patchwire.pipeline.attempts import Attempts
+from patchwire.pipeline.operations import Operation
+from patchwire.pipeline.stages import fill
+from patchwire.pipeline.target import Held, Request, Target
+from patchwire.types import CallOptions, CompletionRequest
+
+if TYPE_CHECKING:
+    from patchwire.transforms.driver import Healer
+
+__all__ = ["heal", "route"]
+
+T = TypeVar("T")
+
+
+async def route(
+    attempts: Attempts,
+    targets: Sequence[Target],
+    operation: str,
+    request_for: Callable[[Target], Request],
+    op: Operation[T],
+    options: CallOptions,
+    deadline: float | None,
+    call_id: int,
+    keep: bool = False,
+) -> tuple[T, Target, int, Held | None]:
+    """The first target's reply, else the next target's after a failure marked to move on;
+    the attempts counted over every target tried. Several failed targets end in one error
+    that holds each target's own failure."""
+    failures: list[PatchwireError] | None = None  # made at the first failure
+    total = 0
+    last = len(targets) - 1
+    for index, target in enumerate(targets):
+        has_next = index < last
+        try:
+            result, made, held = await attempts.run(
+                target,
+                operation,
+                op,
+                request_for(target),
+                options,
+                deadline,
+                has_next,
+                call_id,
+                keep,
+            )
+            return result, target, total + made, held
+        except PatchwireError as err:
+            fill(err, target.runtime.name, target.model, 0)
+            total += err.attempts
+            if failures is None:
+                failures = []
+            failures.append(err)
+            if has_next and err.fallback:
+                attempts.record.event(
+                    EventKind.FALLBACK_TAKEN,
+                    target.runtime.name,
+                    target.model,
+                    call_id,
+                    operation,
+                    attempt=err.attempts,
+                    category=err.category.value,
+                    target=targets[index + 1].label,
+                    message=err.message,
+                )
+                continue
+            if len(failures) == 1:
+                raise
+            raise error_class(err.category)(
+                f"every target of the route failed; last: {err.message}",
+                connector=err.connector,
+                model=err.model,
+                status=err.status,
+                code=err.code,
+                request_id=err.request_id,
+                attempts=total,
+                retry_after=err.retry_after,
+                failures=failures,
+            ) from None
+    raise AssertionError("a route has at least one target")
+
+
+def heal(
+    transform: Healer | None,
+    error: PatchwireError,
+    targets: Sequence[Target],
+    route: Sequence[Target],
+    request_for: Callable[[Target], CompletionRequest],
+    ran: list[str],
+    call_id: int,
+    deadline: float | None,
+    transforms: Mapping[str, Any] | None,
+) -> tuple[Sequence[Target], Callable[[Target], CompletionRequest]]:
+    """The route and request a request transform answers ``error`` with (``ran`` grows
+    with its name); raises ``error`` when none applies. Called from the failed call's
+    ``except`` so the happy path pays nothing for transforms."""
+    healed = transform and transform(
+        targets, route, request_for, error, ran, call_id, deadline, transforms
+    )
+    if not healed:
+        raise error
+    return healed
