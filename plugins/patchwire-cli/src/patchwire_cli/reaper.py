@@ -40,9 +40,13 @@ _PR_SET_CHILD_SUBREAPER = 36
 _KILL_ROUNDS_LIMIT = 5.0
 _POLL = 0.005
 _STOP_SIGNALS = (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP)
-# Python ignores these at start-up; a program must get the default dispositions back, as
-# subprocess's restore_signals gives them.
-_RESTORE = (_signal.SIGPIPE, _signal.SIGXFSZ)
+# Every disposition a program can be given is put back to its default before exec: Python
+# ignores SIGPIPE and SIGXFSZ at start-up, and a shell starts background jobs with SIGINT and
+# SIGQUIT ignored (nohup adds SIGHUP), all of which exec hands down. SIGKILL and SIGSTOP
+# cannot be set (valid_signals already leaves out glibc's own 32 and 33).
+_RESTORE = tuple(
+    sig for sig in _signal.valid_signals() if sig not in (_signal.SIGKILL, _signal.SIGSTOP)
+)
 
 
 class _Stop(Exception):
@@ -165,7 +169,7 @@ def _spawn(argv: list[bytes], env: dict[bytes, bytes], cwd: bytes | None) -> int
     if pid == 0:
         try:
             os.close(failed)
-            for sig in (*_STOP_SIGNALS, *_RESTORE):
+            for sig in _RESTORE:
                 _signal.signal(sig, _signal.SIG_DFL)
             if cwd:
                 os.chdir(cwd)
