@@ -15,8 +15,11 @@ import pytest
 pytestmark = pytest.mark.integration  # real subprocesses, real time and a real server
 
 # The command's configure/run, with the toy wire registered into the process's plugin host.
+# Ctrl-C is put back as a terminal gives it: a suite started as a background job hands its
+# programs SIGINT ignored, and Python then installs no KeyboardInterrupt handler.
 SCRIPT = f"""
-import argparse, sys
+import argparse, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.path.insert(0, {str(Path(__file__).parent)!r})
 from patchwire.plugins import default_host
 from simtoy import ToyPlugin
@@ -58,7 +61,7 @@ def test_json_mode_prints_the_address_serves_and_reports_what_it_saw() -> None:
         assert started["wire"] == "toy" and started["base_url"].endswith("/toy")
         assert post(started["base_url"] + "/chat", {"model": "toy-1", "prompt": "hi"}) == 500
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
+        out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
     assert proc.returncode == 0, err
