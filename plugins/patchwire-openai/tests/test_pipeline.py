@@ -203,7 +203,8 @@ async def test_retry_after_is_honoured_in_every_hint_form(
         assert limited.answered is not None and limited.retry_after is not None
         # the date form asks for up to a second more; HTTP dates have whole seconds
         assert limited.retry_after >= 0.2
-        assert retried.arrived - limited.answered >= limited.retry_after - 0.02
+        # from the 429's arrival, where the hint was measured: its answer may leave later
+        assert retried.arrived - limited.arrived >= limited.retry_after - 0.002
 
 
 async def test_a_stream_broken_after_its_first_chunk_ends_classified_without_duplicates(
