@@ -80,11 +80,17 @@ class OperationChecks(SimulatedSuite, abc.ABC):
         faults: FaultMix | None = None,
         force: tuple[ErrorKind, int | None] | None = None,
         keys: tuple[str, ...] = (SECRET,),
+        within: float | None = None,
     ) -> PatchwireError:
+        """The error the call ends in, checked against the rule; ``within`` bounds how long the
+        call itself may take (set-up and teardown of the hub and simulator are not counted:
+        on a loaded machine they take seconds)."""
         async with self.run(host, faults or FaultMix(), keys=keys) as run:
             if force is not None:
                 run.sim.force_error(force[0], status=force[1])
+            start = time.monotonic()
             error = await run.error_of(self.invoke(run.hub))
+            took = time.monotonic() - start
             answer = f"{force[0]} as HTTP {force[1] or 'default'}" if force else str(faults)
             require(
                 error is not None and error.category in categories,
@@ -99,6 +105,13 @@ class OperationChecks(SimulatedSuite, abc.ABC):
                 rule,
                 expected=f"attempts in {list(attempts)}",
                 observed=f"{error.attempts} attempt(s)",
+                frame=run.frame(error),
+            )
+            require(
+                within is None or took < within,
+                rule,
+                expected=f"the call ends within {within}s",
+                observed=f"it took {took:.2f}s",
                 frame=run.frame(error),
             )
             self._one_request_per_attempt(run, error.attempts, error)
@@ -231,22 +244,15 @@ class OperationChecks(SimulatedSuite, abc.ABC):
         )
 
     async def test_hang_ends_at_the_attempt_timeout(self, conformance_host: PluginHost) -> None:
-        start = time.monotonic()
-        error = await self._final_error(
+        # The simulator's hang never ends, so a connector that shields its request from
+        # cancellation never returns: the margin is for a loaded machine, not for the connector.
+        await self._final_error(
             conformance_host,
             "classify-hang",
             (Category.DEGRADED,),
             range(self.MAX_ATTEMPTS, self.MAX_ATTEMPTS + 1),
             faults=FaultMix(hang=1.0),
-        )
-        elapsed = time.monotonic() - start
-        bound = self.MAX_ATTEMPTS * self.ATTEMPT_TIMEOUT + 2.0
-        require(
-            elapsed < bound,
-            "classify-hang",
-            expected=f"the call ends within {bound:.1f}s",
-            observed=f"it took {elapsed:.2f}s",
-            frame=self._frame_of(error),
+            within=self.MAX_ATTEMPTS * self.ATTEMPT_TIMEOUT + 5.0,
         )
 
     async def test_malformed_body_is_an_error(self, conformance_host: PluginHost) -> None:
@@ -311,8 +317,3 @@ class OperationChecks(SimulatedSuite, abc.ABC):
                 observed=f"{_category(error)} after {elapsed:.2f}s",
                 frame=run.frame(error),
             )
-
-    def _frame_of(self, error: BaseException | None) -> str:
-        from patchwire.testing.conformance.rules import connector_frame
-
-        return connector_frame(self.connector_class(), self.operation, error)
