@@ -29,6 +29,7 @@ from patchwire.testing.sim_wire import (
     SimRoute,
     StreamPlan,
     WireRequestError,
+    compact_json,
 )
 
 _ERRORS = {
@@ -41,10 +42,6 @@ _ERRORS = {
     ErrorKind.SERVER_ERROR: (500, "server_error"),
     ErrorKind.OVERLOADED: (503, "busy"),
 }
-
-
-def _json(data: Any) -> bytes:
-    return json.dumps(data, separators=(",", ":")).encode()
 
 
 def _event(data: Any, name: str = "") -> bytes:
@@ -105,9 +102,11 @@ class AcmeWire:
     def success(self, request: SimRequest, reply: SimReply) -> SimResponse:
         if request.operation == "embed":
             data = [{"index": i, "vector": list(v)} for i, v in enumerate(reply.vectors)]
-            return SimResponse(200, _json({"data": data, "usage": {"in": reply.input_tokens}}))
+            return SimResponse(
+                200, compact_json({"data": data, "usage": {"in": reply.input_tokens}})
+            )
         body = {"output": reply.text, "finish": self._finish(reply), "usage": self._usage(reply)}
-        return SimResponse(200, _json(body))
+        return SimResponse(200, compact_json(body))
 
     def stream(self, request: SimRequest, reply: SimReply) -> StreamPlan:
         pieces = tuple(_event({"delta": piece}) for piece in reply.pieces)
@@ -123,7 +122,7 @@ class AcmeWire:
         headers = {}
         if detail.retry_after is not None:
             headers["retry-after-ms"] = str(round(detail.retry_after * 1000))
-        body = _json({"error": {"type": kind, "message": message}})
+        body = compact_json({"error": {"type": kind, "message": message}})
         return SimResponse(status, body, headers, retry_after=detail.retry_after)
 
     def malformed(
@@ -131,7 +130,7 @@ class AcmeWire:
     ) -> SimResponse | StreamPlan:
         if request.stream:
             return StreamPlan(head=(), pieces=(b"data: {not json\n\n",), tail=(_event({}, "end"),))
-        return SimResponse(200, _json({"result": "not what Acme documents"}))
+        return SimResponse(200, compact_json({"result": "not what Acme documents"}))
 
     def limit_headers(self, state: LimitState, now_wall: float) -> Mapping[str, str]:
         out: dict[str, str] = {}

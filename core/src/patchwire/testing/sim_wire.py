@@ -10,6 +10,7 @@ the rate-limit headers look like. Core never learns a provider's format.
 from __future__ import annotations
 
 import enum
+import json
 import random
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Protocol
@@ -32,6 +33,7 @@ __all__ = [
     "StreamPlan",
     "WireFormat",
     "WireRequestError",
+    "compact_json",
 ]
 
 Operation = Literal["chat", "embed"]
@@ -252,6 +254,11 @@ class ErrorDetail:
     breach: LimitBreach | None = None
     method: str = "POST"
     path: str = ""
+
+
+def compact_json(data: Any) -> bytes:
+    """``data`` as JSON without spaces, as providers send their bodies and stream frames."""
+    return json.dumps(data, separators=(",", ":")).encode()
 
 
 class WireRequestError(Exception):

@@ -35,6 +35,7 @@ from patchwire.testing.sim_wire import (
     SimRoute,
     StreamPlan,
     WireRequestError,
+    compact_json,
 )
 
 from patchwire_anthropic.wire_rich import REDACTED_PREFIX, read_messages_request
@@ -44,17 +45,13 @@ __all__ = ["AnthropicWire"]
 _PIECE: Final = 16  # characters per input_json_delta / thinking_delta
 
 
-def _json(data: Any) -> bytes:
-    return json.dumps(data, separators=(",", ":")).encode()
-
-
 def _event(name: str, data: Mapping[str, Any]) -> bytes:
-    return f"event: {name}\ndata: ".encode() + _json(data) + b"\n\n"
+    return f"event: {name}\ndata: ".encode() + compact_json(data) + b"\n\n"
 
 
 def _error(status: int, kind: str, message: str, request_id: str, **extra: Any) -> SimResponse:
     body = {"type": "error", "error": {"type": kind, "message": message}, "request_id": request_id}
-    return SimResponse(status, _json(body), **extra)
+    return SimResponse(status, compact_json(body), **extra)
 
 
 def _text(content: Any, where: str) -> str:
@@ -220,7 +217,7 @@ class AnthropicWire:
             "stop_sequence": None,
             "usage": self._usage(reply, self._output(reply)),
         }
-        return SimResponse(200, _json(body))
+        return SimResponse(200, compact_json(body))
 
     def _head(self, request: SimRequest, reply: SimReply) -> tuple[bytes, ...]:
         message: dict[str, Any] = {

@@ -32,6 +32,7 @@ from patchwire.testing.sim_wire import (
     SimRoute,
     StreamPlan,
     WireRequestError,
+    compact_json,
 )
 
 from patchwire_gemini.simwire_rich import (
@@ -218,7 +219,7 @@ def _too_many_tokens(asked: int, limit: int) -> SimResponse:
 
 
 def _frame(payload: Any) -> bytes:
-    return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\r\n\r\n"
+    return b"data: " + compact_json(payload) + b"\r\n\r\n"
 
 
 class GeminiWire:

@@ -29,6 +29,7 @@ from patchwire.testing.sim_wire import (
     SimRoute,
     StreamPlan,
     WireRequestError,
+    compact_json,
 )
 from patchwire.transforms.overflow import CONTEXT_LENGTH_EXCEEDED
 
@@ -51,18 +52,16 @@ _FIXED_DIMENSIONS: Final = frozenset({"text-embedding-ada-002"})
 _IMAGE_TOKENS: Final = 765
 
 
-def _json(data: Any) -> bytes:
-    return json.dumps(data, separators=(",", ":")).encode()
-
-
 def _frame(data: Any) -> bytes:
-    return b"data: " + _json(data) + b"\n\n"
+    return b"data: " + compact_json(data) + b"\n\n"
 
 
 def _error_body(
     message: str, type_: str, param: str | None = None, code: str | None = None
 ) -> bytes:
-    return _json({"error": {"message": message, "type": type_, "param": param, "code": code}})
+    return compact_json(
+        {"error": {"message": message, "type": type_, "param": param, "code": code}}
+    )
 
 
 def _positive_int(data: Mapping[str, Any], name: str) -> int | None:
@@ -251,7 +250,7 @@ class OpenAIWire:
 
     def success(self, request: SimRequest, reply: SimReply) -> SimResponse:
         if request.operation == "embed":
-            return SimResponse(200, _json(self._embeddings(request, reply)))
+            return SimResponse(200, compact_json(self._embeddings(request, reply)))
         body = {
             "id": self._completion_id(reply),
             "object": "chat.completion",
@@ -269,7 +268,7 @@ class OpenAIWire:
             "service_tier": "default",
             "system_fingerprint": FINGERPRINT,
         }
-        return SimResponse(200, _json(body))
+        return SimResponse(200, compact_json(body))
 
     @staticmethod
     def _finish(reply: SimReply) -> str:
@@ -372,7 +371,7 @@ class OpenAIWire:
                 "choices": [],
             }
         )
-        return SimResponse(200, _json(shape))  # valid JSON, not the schema
+        return SimResponse(200, compact_json(shape))  # valid JSON, not the schema
 
     # --- errors -------------------------------------------------------------------------------
 
