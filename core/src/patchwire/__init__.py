@@ -5,8 +5,11 @@ imported on first use, so ``import patchwire`` stays cheap. Plugins import from
 :mod:`patchwire.plugin_api`; every module neither names is internal.
 """
 
-# ruff: noqa: F401 -- __all__ is derived from _EXPORTS, which ruff cannot read, so the
-# type-checking imports below (the exports' types for mypy) look unused to it.
+
+# The type-checking imports below give mypy the exports' types. Each is written
+# ``import X as X``, the explicit re-export form: ``__all__`` is derived from _EXPORTS,
+# which type checkers cannot read, and without it ``from patchwire import Hub`` fails
+# under ``mypy --strict`` (no implicit re-export).
 
 from __future__ import annotations
 
@@ -77,42 +80,51 @@ __all__ = ["__version__", *_EXPORTS]
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from patchwire.errors import (
-        AuthError,
-        Category,
-        CircuitOpenError,
-        ConfigError,
-        DegradedError,
-        IntegrationError,
-        InvalidRequestError,
-        PatchwireError,
-        QuotaExhaustedError,
-        RateLimitedError,
-        TransientError,
-    )
-    from patchwire.hookspecs import hookimpl
-    from patchwire.hub import Hub
-    from patchwire.model import Model, Tool
-    from patchwire.output import OutputSpec, OutputValidationError
-    from patchwire.parts import Document, Image, Reasoning, Text, ToolCall, ToolResultPart
-    from patchwire.principals.ledger import PrincipalUsage
-    from patchwire.principals.principal import Principal, acting_for
-    from patchwire.run import Run, RunBudgetError, RunDeadlineError, RunEvent, RunStep
-    from patchwire.run_tools import BoundTool
-    from patchwire.secrets import Secret
-    from patchwire.sync import SyncHub
-    from patchwire.tools import ToolArgumentsError, ToolSpec
-    from patchwire.transforms import Transformed
-    from patchwire.types import (
-        CallOptions,
-        Completion,
-        Embedding,
-        Message,
-        StreamChunk,
-        ToolCallDelta,
-        ToolResult,
-        Usage,
-    )
+    from patchwire.errors import AuthError as AuthError
+    from patchwire.errors import Category as Category
+    from patchwire.errors import CircuitOpenError as CircuitOpenError
+    from patchwire.errors import ConfigError as ConfigError
+    from patchwire.errors import DegradedError as DegradedError
+    from patchwire.errors import IntegrationError as IntegrationError
+    from patchwire.errors import InvalidRequestError as InvalidRequestError
+    from patchwire.errors import PatchwireError as PatchwireError
+    from patchwire.errors import QuotaExhaustedError as QuotaExhaustedError
+    from patchwire.errors import RateLimitedError as RateLimitedError
+    from patchwire.errors import TransientError as TransientError
+    from patchwire.hookspecs import hookimpl as hookimpl
+    from patchwire.hub import Hub as Hub
+    from patchwire.model import Model as Model
+    from patchwire.model import Tool as Tool
+    from patchwire.output import OutputSpec as OutputSpec
+    from patchwire.output import OutputValidationError as OutputValidationError
+    from patchwire.parts import Document as Document
+    from patchwire.parts import Image as Image
+    from patchwire.parts import Reasoning as Reasoning
+    from patchwire.parts import Text as Text
+    from patchwire.parts import ToolCall as ToolCall
+    from patchwire.parts import ToolResultPart as ToolResultPart
+    from patchwire.principals.ledger import PrincipalUsage as PrincipalUsage
+    from patchwire.principals.principal import Principal as Principal
+    from patchwire.principals.principal import acting_for as acting_for
+    from patchwire.run import Run as Run
+    from patchwire.run import RunBudgetError as RunBudgetError
+    from patchwire.run import RunDeadlineError as RunDeadlineError
+    from patchwire.run import RunEvent as RunEvent
+    from patchwire.run import RunStep as RunStep
+    from patchwire.run_tools import BoundTool as BoundTool
+    from patchwire.secrets import Secret as Secret
+    from patchwire.sync import SyncHub as SyncHub
+    from patchwire.tools import ToolArgumentsError as ToolArgumentsError
+    from patchwire.tools import ToolSpec as ToolSpec
+    from patchwire.transforms import Transformed as Transformed
+    from patchwire.types import CallOptions as CallOptions
+    from patchwire.types import Completion as Completion
+    from patchwire.types import Embedding as Embedding
+    from patchwire.types import Message as Message
+    from patchwire.types import StreamChunk as StreamChunk
+    from patchwire.types import ToolCallDelta as ToolCallDelta
+    from patchwire.types import ToolResult as ToolResult
+    from patchwire.types import Usage as Usage
 
 
 def _lazy_exports(

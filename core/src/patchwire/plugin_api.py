@@ -16,8 +16,11 @@ Names are imported on first use, like ``patchwire``'s own, so importing this mod
 a plugin's entry module costs nothing.
 """
 
-# ruff: noqa: F401 -- __all__ is derived from _EXPORTS, which ruff cannot read, so the
-# type-checking imports below (the exports' types for mypy) look unused to it.
+
+# The type-checking imports below give mypy the exports' types. Each is written
+# ``import X as X``, the explicit re-export form: ``__all__`` is derived from _EXPORTS,
+# which type checkers cannot read, and without it ``from patchwire import Hub`` fails
+# under ``mypy --strict`` (no implicit re-export).
 
 from __future__ import annotations
 
@@ -120,73 +123,86 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
-    from patchwire.auth import (
-        AccessToken,
-        ApiKeyAuth,
-        AuthContext,
-        AuthFactory,
-        AuthScheme,
-        BearerAuth,
-        TokenCache,
-    )
-    from patchwire.backends import BackendTable
-    from patchwire.classification import FALLBACK, RETRYABLE, Classification
-    from patchwire.classify import status_category
-    from patchwire.config import ConnectorConfig
-    from patchwire.config_table import Table
-    from patchwire.config_values import shown
-    from patchwire.connector import (
-        Attempt,
-        Capability,
-        Connector,
-        ConnectorContext,
-        Setting,
-        ToolInfo,
-    )
-    from patchwire.errorbody import ErrorBody, parse_error_body
-    from patchwire.errors import (
-        AuthError,
-        Category,
-        ConfigError,
-        DegradedError,
-        IntegrationError,
-        InvalidRequestError,
-        PatchwireError,
-        QuotaExhaustedError,
-        RateLimitedError,
-        TransientError,
-    )
-    from patchwire.events import Event, EventKind
-    from patchwire.hookspecs import CONTRACT_VERSION, hookimpl, hookspec
-    from patchwire.http import HttpResponse, HttpStatusError, open_stream, send
-    from patchwire.limiter import RateLimitInfo
-    from patchwire.metrics import MetricsSnapshot
-    from patchwire.output import OutputSpec
-    from patchwire.parts import Document, Image, Part, Reasoning, Text, ToolCall, ToolResultPart
-    from patchwire.prices import ContextTier, Price
-    from patchwire.registry import (
-        AuthRegistrar,
-        BackendRegistrar,
-        CommandRegistrar,
-        ConnectorRegistrar,
-        MetricsFormatRegistrar,
-        SimulatorRegistrar,
-    )
-    from patchwire.retry import parse_retry_after, parse_should_retry
-    from patchwire.secrets import RotatingSource, SecretNotFound, SecretSource, split_reference
-    from patchwire.sse import ServerSentEvent, as_one_chunk, iter_sse, read_unstreamed
-    from patchwire.tools import ToolSpec
-    from patchwire.types import (
-        Completion,
-        CompletionRequest,
-        EmbeddingBatch,
-        EmbeddingRequest,
-        StreamChunk,
-        ToolCallDelta,
-        ToolRequest,
-        ToolResult,
-        Usage,
-    )
+    from patchwire.auth import AccessToken as AccessToken
+    from patchwire.auth import ApiKeyAuth as ApiKeyAuth
+    from patchwire.auth import AuthContext as AuthContext
+    from patchwire.auth import AuthFactory as AuthFactory
+    from patchwire.auth import AuthScheme as AuthScheme
+    from patchwire.auth import BearerAuth as BearerAuth
+    from patchwire.auth import TokenCache as TokenCache
+    from patchwire.backends import BackendTable as BackendTable
+    from patchwire.classification import FALLBACK as FALLBACK
+    from patchwire.classification import RETRYABLE as RETRYABLE
+    from patchwire.classification import Classification as Classification
+    from patchwire.classify import status_category as status_category
+    from patchwire.config import ConnectorConfig as ConnectorConfig
+    from patchwire.config_table import Table as Table
+    from patchwire.config_values import shown as shown
+    from patchwire.connector import Attempt as Attempt
+    from patchwire.connector import Capability as Capability
+    from patchwire.connector import Connector as Connector
+    from patchwire.connector import ConnectorContext as ConnectorContext
+    from patchwire.connector import Setting as Setting
+    from patchwire.connector import ToolInfo as ToolInfo
+    from patchwire.errorbody import ErrorBody as ErrorBody
+    from patchwire.errorbody import parse_error_body as parse_error_body
+    from patchwire.errors import AuthError as AuthError
+    from patchwire.errors import Category as Category
+    from patchwire.errors import ConfigError as ConfigError
+    from patchwire.errors import DegradedError as DegradedError
+    from patchwire.errors import IntegrationError as IntegrationError
+    from patchwire.errors import InvalidRequestError as InvalidRequestError
+    from patchwire.errors import PatchwireError as PatchwireError
+    from patchwire.errors import QuotaExhaustedError as QuotaExhaustedError
+    from patchwire.errors import RateLimitedError as RateLimitedError
+    from patchwire.errors import TransientError as TransientError
+    from patchwire.events import Event as Event
+    from patchwire.events import EventKind as EventKind
+    from patchwire.hookspecs import CONTRACT_VERSION as CONTRACT_VERSION
+    from patchwire.hookspecs import hookimpl as hookimpl
+    from patchwire.hookspecs import hookspec as hookspec
+    from patchwire.http import HttpResponse as HttpResponse
+    from patchwire.http import HttpStatusError as HttpStatusError
+    from patchwire.http import open_stream as open_stream
+    from patchwire.http import send as send
+    from patchwire.limiter import RateLimitInfo as RateLimitInfo
+    from patchwire.metrics import MetricsSnapshot as MetricsSnapshot
+    from patchwire.output import OutputSpec as OutputSpec
+    from patchwire.parts import Document as Document
+    from patchwire.parts import Image as Image
+    from patchwire.parts import Part as Part
+    from patchwire.parts import Reasoning as Reasoning
+    from patchwire.parts import Text as Text
+    from patchwire.parts import ToolCall as ToolCall
+    from patchwire.parts import ToolResultPart as ToolResultPart
+    from patchwire.prices import ContextTier as ContextTier
+    from patchwire.prices import Price as Price
+    from patchwire.registry import AuthRegistrar as AuthRegistrar
+    from patchwire.registry import BackendRegistrar as BackendRegistrar
+    from patchwire.registry import CommandRegistrar as CommandRegistrar
+    from patchwire.registry import ConnectorRegistrar as ConnectorRegistrar
+    from patchwire.registry import MetricsFormatRegistrar as MetricsFormatRegistrar
+    from patchwire.registry import SimulatorRegistrar as SimulatorRegistrar
+    from patchwire.retry import parse_retry_after as parse_retry_after
+    from patchwire.retry import parse_should_retry as parse_should_retry
+    from patchwire.secrets import RotatingSource as RotatingSource
+    from patchwire.secrets import SecretNotFound as SecretNotFound
+    from patchwire.secrets import SecretSource as SecretSource
+    from patchwire.secrets import split_reference as split_reference
+    from patchwire.sse import ServerSentEvent as ServerSentEvent
+    from patchwire.sse import as_one_chunk as as_one_chunk
+    from patchwire.sse import iter_sse as iter_sse
+    from patchwire.sse import read_unstreamed as read_unstreamed
+    from patchwire.tools import ToolSpec as ToolSpec
+    from patchwire.types import Completion as Completion
+    from patchwire.types import CompletionRequest as CompletionRequest
+    from patchwire.types import EmbeddingBatch as EmbeddingBatch
+    from patchwire.types import EmbeddingRequest as EmbeddingRequest
+    from patchwire.types import StreamChunk as StreamChunk
+    from patchwire.types import ToolCallDelta as ToolCallDelta
+    from patchwire.types import ToolRequest as ToolRequest
+    from patchwire.types import ToolResult as ToolResult
+    from patchwire.types import Usage as Usage
 
 
 __getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS, globals())
