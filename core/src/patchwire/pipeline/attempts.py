@@ -109,7 +109,7 @@ class Attempts:
             bpermit = breaker_permit(breaker, target, attempt_no - 1)
             lpermit = None
             try:
-                if limiter is not None:
+                if limiter is not None:  # the limiter queues by priority, within the deadline
                     lpermit = await limiter_permit(
                         limiter,
                         record,
@@ -123,6 +123,7 @@ class Attempts:
                     )
                 if not rt.opened:
                     await open_connector(rt, clock, deadline)
+                # The attempt, bounded by its own timeout and the call's deadline.
                 now = clock.now()
                 attempt = Attempt(
                     number=attempt_no,
@@ -134,8 +135,8 @@ class Attempts:
                     report_limits=report,
                 )
                 with deadline_scope(clock, attempt.deadline):
-                    await attach(scheme, attempt, rt.config.base_url)
-                    result = await op.send(conn, request, attempt)
+                    await attach(scheme, attempt, rt.config.base_url)  # auth
+                    result = await op.send(conn, request, attempt)  # the connector
                     if op.checks_usage:
                         check_usage(result.usage)  # type: ignore[attr-defined]
             except asyncio.CancelledError:
@@ -153,18 +154,17 @@ class Attempts:
                     if bpermit is not None:
                         bpermit.ignore()
                     raise
+                # After a failure: classify, feed back, refresh once, move on or retry.
                 cls = self.classification(conn, exc, deadline, timeout)
                 feedback(cls, bpermit, limiter)
-                record.event(
-                    EventKind.ATTEMPT_FAILED,
-                    rt.name,
-                    target.model,
+                record.attempt_failed(
+                    target,
                     call_id,
                     operation,
-                    attempt=attempt_no,
-                    category=cls.category.value,
-                    message=cls.message,
-                    data=attempt_data(exc),
+                    attempt_no,
+                    cls.category,
+                    cls.message,
+                    attempt_data(exc),
                 )
                 if wants_refresh(cls, refreshed):
                     refreshed = True
@@ -177,6 +177,7 @@ class Attempts:
                 await self._retry_after(target, operation, call_id, attempt_no, cls, delay)
                 previous_delay = delay
                 continue
+            # Success: relax the limiter, charge its tokens, settle or keep the permits.
             if limiter is not None:
                 used = limiter_success(limiter, lpermit, result)
                 if lpermit is not None and used is not None:

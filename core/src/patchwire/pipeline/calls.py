@@ -254,16 +254,14 @@ class Pipeline:
         except OutputValidationError:
             # The attempt's reply did not validate: an attempt failure of its own, marked so
             # the metrics count it per connector:model even when a transform heals the call.
-            self._record.event(
-                EventKind.ATTEMPT_FAILED,
-                target.runtime.name,
-                target.model,
+            self._record.attempt_failed(
+                target,
                 call_id,
                 "complete",
-                attempt=attempts,
-                category=Category.INTEGRATION.value,
-                message="the reply does not match the requested output schema",
-                data=INVALID_OUTPUT,
+                attempts,
+                Category.INTEGRATION,
+                "the reply does not match the requested output schema",
+                INVALID_OUTPUT,
             )
             raise
 
@@ -366,13 +364,16 @@ class Pipeline:
         try:
             if record.budgeted(options):
                 admission = await record.admit(options, target, request)
-            submit = functools.partial(
-                batcher.submit, text, priority=options.priority, deadline=deadline
-            )
             key = key_for(targets, "embed", request, options)
             if key is None:
-                (vector, tokens, cost), hit = await submit(), False
+                hit = False
+                vector, tokens, cost = await batcher.submit(
+                    text, priority=options.priority, deadline=deadline
+                )
             else:
+                submit = functools.partial(
+                    batcher.submit, text, priority=options.priority, deadline=deadline
+                )
                 (vector, tokens, cost), hit = await from_cache(
                     self._record, targets, "embed", key, call_id, submit, EMBED_ENTRY
                 )
@@ -414,13 +415,16 @@ class Pipeline:
         try:
             if record.budgeted(options):
                 admission = await record.admit(options, target, None)
-            compute = functools.partial(
-                self._tool_route, targets, operation, request, options, deadline, call_id
-            )
             key = key_for(targets, operation, request, options)
             if key is None:
-                (result, attempts), hit = await compute(), False
+                hit = False
+                result, attempts = await self._tool_route(
+                    targets, operation, request, options, deadline, call_id
+                )
             else:
+                compute = functools.partial(
+                    self._tool_route, targets, operation, request, options, deadline, call_id
+                )
                 (result, attempts), hit = await from_cache(
                     self._record, targets, operation, key, call_id, compute, TOOL_ENTRY
                 )

@@ -92,6 +92,29 @@ class Recorder:
             )
         )
 
+    def attempt_failed(
+        self,
+        target: Target,
+        call_id: int,
+        operation: str,
+        attempt: int,
+        category: Category,
+        message: str | None,
+        data: Mapping[str, object],
+    ) -> None:
+        """Emit ATTEMPT_FAILED: one attempt's failure, whatever the call goes on to do."""
+        self.event(
+            EventKind.ATTEMPT_FAILED,
+            target.runtime.name,
+            target.model,
+            call_id,
+            operation,
+            attempt=attempt,
+            category=category.value,
+            message=message,
+            data=data,
+        )
+
     # --- start and end of a call ----------------------------------------------------------
 
     def begin(

@@ -39,7 +39,8 @@ async def route(
     failures: list[PatchwireError] | None = None  # made at the first failure
     total = 0
     last = len(targets) - 1
-    for index, target in enumerate(targets):
+    for index in range(last + 1):  # a range's iterator is not GC-tracked, enumerate's is
+        target = targets[index]
         has_next = index < last
         try:
             result, made, held = await attempts.run(

@@ -13,7 +13,6 @@ import attrs
 from patchwire import content
 from patchwire.clock import deadline_scope
 from patchwire.errors import PatchwireError
-from patchwire.events import EventKind
 from patchwire.pipeline.attempts import Attempts
 from patchwire.pipeline.operations import OPEN_STREAM
 from patchwire.pipeline.record import attempt_data, reply_data
@@ -112,16 +111,8 @@ async def stream(
         error.message = f"stream broke after it started: {error.message}"
         error.details = "partial output was delivered; not retried"
         outcome = error
-        record.event(
-            EventKind.ATTEMPT_FAILED,
-            target.runtime.name,
-            target.model,
-            call_id,
-            "stream",
-            attempt=made,
-            category=cls.category.value,
-            message=error.message,
-            data=attempt_data(exc),
+        record.attempt_failed(
+            target, call_id, "stream", made, cls.category, error.message, attempt_data(exc)
         )
         feedback(cls, held.breaker, None)  # the limiter's permit is released below
         held.breaker = None
