@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import attrs
 
-from patchwire import content
 from patchwire.batching import BatchInfo, EmbeddingBatcher
 from patchwire.classification import Classification
 from patchwire.clock import Clock
@@ -132,10 +131,9 @@ class Pipeline:
         transforms: Mapping[str, Any] | None = None,
     ) -> Completion:
         record = self._record
-        call_id, start, deadline = record.begin(targets, "complete", options)
-        watching = content.observers()  # opted-in content recording only (patchwire.content)
-        if watching:
-            record.tell(watching, "prompt", call_id, request_for(targets[0]).messages)
+        call_id, start, deadline, watching = record.begin_completion(
+            targets, "complete", options, request_for
+        )
         admission = None
         try:
             if record.budgeted(options):

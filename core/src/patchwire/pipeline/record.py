@@ -21,7 +21,7 @@ from patchwire.prices import Bill, PriceTable
 from patchwire.redact import Redactor
 from patchwire.runtime import ConnectorRuntime
 from patchwire.tools import ToolArgumentsError
-from patchwire.types import CallOptions, Usage
+from patchwire.types import CallOptions, CompletionRequest, Usage
 
 if TYPE_CHECKING:
     from patchwire.pipeline.target import Target
@@ -153,6 +153,21 @@ class Recorder:
             )
         )
         return call_id, start, (start + budget if budget is not None else None)
+
+    def begin_completion(
+        self,
+        targets: Sequence[Target],
+        operation: str,
+        options: CallOptions,
+        request_for: Callable[[Target], CompletionRequest],
+    ) -> tuple[int, float, float | None, tuple[content.ContentObserver, ...]]:
+        """:meth:`begin` a completion or stream, and tell the content observers that opted
+        in (patchwire.content) its prompt; returns them too, for the reply."""
+        call_id, start, deadline = self.begin(targets, operation, options)
+        watching = content.observers()
+        if watching:
+            self.tell(watching, "prompt", call_id, request_for(targets[0]).messages)
+        return call_id, start, deadline, watching
 
     def failed(
         self,

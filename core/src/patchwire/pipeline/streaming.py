@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from patchwire import content
 from patchwire.clock import deadline_scope
 from patchwire.errors import PatchwireError
 from patchwire.pipeline.attempts import Attempts
@@ -38,10 +37,9 @@ async def stream(
 ) -> AsyncIterator[StreamChunk]:
     record = attempts.record
     clock = attempts.clock
-    call_id, start, deadline = record.begin(targets, "stream", options)
-    watching = content.observers()  # opted-in content recording only (patchwire.content)
-    if watching:
-        record.tell(watching, "prompt", call_id, request_for(targets[0]).messages)
+    call_id, start, deadline, watching = record.begin_completion(
+        targets, "stream", options, request_for
+    )
     admission = None
     try:
         if record.budgeted(options):
