@@ -241,8 +241,23 @@ FINISH_REASONS: Final = frozenset(
 )
 
 
+class _PartViews:
+    """The views of a reply's ``parts`` that a completion and a final stream chunk share."""
+
+    __slots__ = ()
+    parts: tuple[Part, ...]
+
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        return tuple(p for p in self.parts if isinstance(p, ToolCall))
+
+    @property
+    def reasoning(self) -> tuple[Reasoning, ...]:
+        return tuple(p for p in self.parts if isinstance(p, Reasoning))
+
+
 @attrs.frozen(slots=True)
-class Completion:
+class Completion(_PartViews):
     """A reply.
 
     ``text`` is the visible text. ``parts`` is the whole reply in the provider's order
@@ -272,14 +287,6 @@ class Completion:
     transforms: tuple[str, ...] = ()
 
     @property
-    def tool_calls(self) -> tuple[ToolCall, ...]:
-        return tuple(p for p in self.parts if isinstance(p, ToolCall))
-
-    @property
-    def reasoning(self) -> tuple[Reasoning, ...]:
-        return tuple(p for p in self.parts if isinstance(p, Reasoning))
-
-    @property
     def message(self) -> Message:
         """This reply as the assistant message of the next turn's history."""
         return Message("assistant", self.parts if self.parts else self.text)
@@ -301,7 +308,7 @@ class ToolCallDelta:
 
 
 @attrs.frozen(slots=True)
-class StreamChunk:
+class StreamChunk(_PartViews):
     """A text delta; the final chunk carries ``usage`` and ``finish_reason`` when known.
 
     ``tool_call_deltas`` carry tool-call fragments as they arrive and ``reasoning_text``
@@ -321,14 +328,6 @@ class StreamChunk:
     #: on the first chunk only: the request transforms that ran before the stream began
     #: (``fallback``, ``trim``), as :attr:`Completion.transforms`
     transforms: tuple[str, ...] = ()
-
-    @property
-    def tool_calls(self) -> tuple[ToolCall, ...]:
-        return tuple(p for p in self.parts if isinstance(p, ToolCall))
-
-    @property
-    def reasoning(self) -> tuple[Reasoning, ...]:
-        return tuple(p for p in self.parts if isinstance(p, Reasoning))
 
 
 @attrs.frozen(slots=True)
