@@ -46,6 +46,7 @@ from patchwire.metrics.by_principal import (
     add_bill,
 )
 from patchwire.metrics.snapshot import (
+    COUNT_MAPS,
     BreakerMetrics,
     CacheMetrics,
     ConnectorMetrics,
@@ -280,17 +281,9 @@ class _Tally:
     def merge(self, other: _Tally) -> None:
         for name in _ADDITIVE:
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        for mine, theirs in (
-            (self.errors, other.errors),
-            (self.attempt_errors, other.attempt_errors),
-            (self.credential_events, other.credential_events),
-            (self.timeouts_by_operation, other.timeouts_by_operation),
-            (self.cost_missing, other.cost_missing),
-            (self.invalid_outputs, other.invalid_outputs),
-            (self.calls_by_operation, other.calls_by_operation),
-            (self.failed_by_operation, other.failed_by_operation),
-            (self.retries_by_category, other.retries_by_category),
-        ):
+        for name in COUNT_MAPS:
+            mine: dict[str, int] = getattr(self, name)
+            theirs: dict[str, int] = getattr(other, name)
             for key, n in theirs.items():
                 mine[key] = mine.get(key, 0) + n
         self.latency.merge(other.latency)
@@ -298,23 +291,7 @@ class _Tally:
 
 
 _ADDITIVE = tuple(
-    name
-    for name in _Tally.__slots__
-    if name
-    not in {
-        "stamp",
-        "errors",
-        "attempt_errors",
-        "credential_events",
-        "timeouts_by_operation",
-        "cost_missing",
-        "invalid_outputs",
-        "calls_by_operation",
-        "failed_by_operation",
-        "retries_by_category",
-        "latency",
-        "wait_max",
-    }
+    name for name in _Tally.__slots__ if name not in {"stamp", "latency", "wait_max", *COUNT_MAPS}
 )
 
 

@@ -10,6 +10,7 @@ import attrs
 
 from patchwire.histogram import Histogram
 from patchwire.metrics.snapshot import (
+    COUNT_MAPS,
     BreakerMetrics,
     CacheMetrics,
     ConnectorMetrics,
@@ -54,17 +55,7 @@ def combine_rows(
     if len(rows) == 1:
         return attrs.evolve(rows[0], connector=connector, model=model)
     fields: dict[str, Any] = {name: sum(getattr(row, name) for row in rows) for name in _SUMMED}
-    for name in (
-        "errors",
-        "attempt_errors",
-        "credential_events",
-        "timeouts_by_operation",
-        "cost_missing",
-        "invalid_outputs",
-        "calls_by_operation",
-        "failed_by_operation",
-        "retries_by_category",
-    ):
+    for name in COUNT_MAPS:
         counts: Counter[str] = Counter()
         for row in rows:
             counts.update(getattr(row, name))

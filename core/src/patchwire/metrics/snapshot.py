@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import attrs
 from attrs import AttrsInstance
@@ -17,6 +17,7 @@ from patchwire.histogram import Histogram
 __all__ = [
     "BreakerMetrics",
     "CacheMetrics",
+    "COUNT_MAPS",
     "ConnectorMetrics",
     "CostShare",
     "LatencyMetrics",
@@ -263,6 +264,15 @@ class ConnectorMetrics:
             if name in fields:
                 fields[name] = build_part(part, fields[name])
         return cls(**fields)
+
+
+#: The fields of a row that count by key (name → count). Rows, and the aggregator's
+#: tallies, combine them key by key; every other count is summed.
+COUNT_MAPS: tuple[str, ...] = tuple(
+    field.name
+    for field in attrs.fields(ConnectorMetrics)
+    if field.converter is cast(object, _frozen_counts)
+)
 
 
 _PARTS: Mapping[str, type[AttrsInstance]] = {
