@@ -16,6 +16,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+from multidict import CIMultiDict
+from yarl import URL
 
 from patchwire.auth.base import AuthContext, AuthScheme, NoAuth
 from patchwire.auth.scopes import scope_warnings
@@ -180,42 +182,60 @@ class Hub:
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
+            options = self.outgoing.session_options()  # proxy rule, watched default TLS
+            # Only when a plugin implements patchwire_request_headers: no cost per request otherwise.
+            if self.host.hook.patchwire_request_headers.get_hookimpls():
+                options["request_class"] = self._with_request_headers(options["request_class"])
             self._session = aiohttp.ClientSession(
                 headers={"User-Agent": USER_AGENT},
                 timeout=aiohttp.ClientTimeout(total=None),
-                trace_configs=self._request_hooks(),
-                **self.outgoing.session_options(),  # proxy rule, watched default TLS
+                **options,
             )
         return self._session
 
-    def _request_hooks(self) -> list[aiohttp.TraceConfig]:
-        # Only when a plugin implements patchwire_request_headers: no cost per request otherwise.
-        if not self.host.hook.patchwire_request_headers.get_hookimpls():
-            return []
-        config = aiohttp.TraceConfig()
-        config.on_request_start.append(self._add_request_headers)
-        return [config]
+    def _with_request_headers(
+        self, base: type[aiohttp.ClientRequest]
+    ) -> type[aiohttp.ClientRequest]:
+        """``base``, adding what the patchwire_request_headers plugins return to each request.
 
-    async def _add_request_headers(
-        self,
-        session: aiohttp.ClientSession,
-        context: Any,
-        params: aiohttp.TraceRequestStartParams,
-    ) -> None:
-        try:
-            answers = self.host.hook.patchwire_request_headers(url=str(params.url))
-            added = {
-                str(name): str(value)
-                for answer in answers
-                if answer
-                for name, value in answer.items()
-                if name not in params.headers
-            }
-        except Exception:
-            failures = self.bus.sink_failures
-            failures["request_headers"] = failures.get("request_headers", 0) + 1
-            return
-        params.headers.update(added)
+        Asked in the request's constructor, which runs in the calling task before anything
+        is sent, rather than by an aiohttp TraceConfig: a trace makes aiohttp build a trace
+        context and send seven signals, each with its own parameter object, on every
+        request, whatever the plugins return (issue 19). ``headers`` is the session's merged
+        headers for the request, the object a trace's ``on_request_start`` was given, and
+        ``url`` is as that hook saw it, ``params`` applied by ``update_query`` (less any
+        ``user:password``, which aiohttp takes out of the URL before it builds the request).
+        """
+        hook = self.host.hook.patchwire_request_headers
+        hub = self
+
+        class HeadedRequest(base):  # type: ignore[valid-type,misc]
+            def __init__(self, method: str, url: URL, *args: Any, **kwargs: Any) -> None:
+                params = kwargs.get("params")
+                headers = kwargs.get("headers")
+                if headers is None:
+                    headers = kwargs["headers"] = CIMultiDict()
+                shown = (
+                    url if params is None and not url.raw_query_string else url.update_query(params)
+                )
+                try:
+                    answers = hook(url=str(shown))
+                    added = {
+                        str(name): str(value)
+                        for answer in answers
+                        if answer
+                        for name, value in answer.items()
+                        if name not in headers
+                    }
+                except Exception:
+                    failures = hub.bus.sink_failures
+                    failures["request_headers"] = failures.get("request_headers", 0) + 1
+                else:
+                    if added:
+                        headers.update(added)
+                super().__init__(method, url, *args, **kwargs)
+
+        return HeadedRequest
 
     async def __aenter__(self) -> Hub:
         return self
