@@ -2,7 +2,8 @@
 
 The baseline is the least a cache hit can cost in async code: a dict lookup and the
 ``await`` of a coroutine that returns at once. Computing the key is listed on its own
-row, because the pipeline pays it on every cacheable call, hit or miss.
+row, because the pipeline pays it on every cacheable call, hit or miss: once for a dict
+payload and once for the ``CompletionRequest`` the pipeline keys (the same two messages).
 
     .venv/bin/python benchmarks/cache_hit.py [--calls N] [--rounds R]
 
@@ -22,14 +23,19 @@ from collections.abc import Awaitable, Callable
 from patchwire.cache import MemoryCacheBackend, ResponseCache
 from patchwire.cachekey import cache_key
 from patchwire.clock import MonotonicClock
+from patchwire.types import CompletionRequest, Message
 
-PAYLOAD = {
-    "messages": [
-        {"role": "system", "content": "You are terse."},
-        {"role": "user", "content": "Name three prime numbers."},
-    ],
-    "params": {"max_tokens": 50, "temperature": 0, "stop": ["\n\n"]},
-}
+MESSAGES = [
+    {"role": "system", "content": "You are terse."},
+    {"role": "user", "content": "Name three prime numbers."},
+]
+PARAMS = {"max_tokens": 50, "temperature": 0, "stop": ["\n\n"]}
+PAYLOAD = {"messages": MESSAGES, "params": PARAMS}
+REQUEST = CompletionRequest(
+    "gpt-4o-mini",
+    (Message("system", "You are terse."), Message("user", "Name three prime numbers.")),
+    params=PARAMS,
+)
 
 
 async def completed(value: object) -> object:
@@ -70,10 +76,14 @@ async def main(calls: int, rounds: int) -> None:
     async def key_only() -> object:
         return cache_key("openai", "gpt-4o-mini", "complete", PAYLOAD)
 
+    async def request_key() -> object:
+        return cache_key("openai", "gpt-4o-mini", "complete", REQUEST)
+
     rows = [
         ("baseline: dict lookup + await completed coroutine", baseline),
         ("ResponseCache.get_or_call, warm key (memory backend)", hit),
-        ("cache_key for a two-message completion", key_only),
+        ("cache_key for a two-message completion (dict)", key_only),
+        ("cache_key for the same as a CompletionRequest", request_key),
     ]
     results = [(name, await median_us(body, calls, rounds)) for name, body in rows]
     base = results[0][1]

@@ -7,6 +7,7 @@ from typing import Any
 import attrs
 import hypothesis.strategies as st
 from hypothesis import given, settings
+from patchwire import cachekey
 from patchwire.cachekey import cache_key
 from patchwire.output import OutputSpec
 from patchwire.parts import Document, Image, Reasoning, ToolCall, ToolResultPart
@@ -58,6 +59,46 @@ def _requests(draw: st.DrawFn) -> CompletionRequest:
         reasoning=draw(st.none() | st.sampled_from(["low", "high"]) | st.integers(0, 9)),
     )
     return CompletionRequest("m", messages, features=features)
+
+
+# Every field varied: text or part content, params with floats (NaN, integral), an
+# idempotency key, parallel tool calls; features or None.
+_any_requests = st.builds(
+    CompletionRequest,
+    st.text(max_size=5),
+    st.lists(
+        st.builds(
+            Message,
+            st.sampled_from(["system", "user", "assistant", "tool"]),
+            st.text(max_size=8) | st.lists(_parts, min_size=1, max_size=3),
+        ),
+        min_size=1,
+        max_size=3,
+    ).map(tuple),
+    params=st.dictionaries(st.text(max_size=4), _json | st.floats(), max_size=4),
+    idempotency_key=st.none() | st.text(max_size=4),
+    features=st.none()
+    | st.builds(
+        RequestFeatures,
+        tools=st.lists(_tools, max_size=2).map(tuple),
+        tool_choice=st.none() | st.sampled_from(["auto", "f"]),
+        parallel_tool_calls=st.none() | st.booleans(),
+        output=st.none() | _schemas.map(OutputSpec),
+        reasoning=st.none() | st.sampled_from(["low", "high"]) | st.integers(0, 9),
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(request=_any_requests)
+def test_the_key_writer_writes_the_general_paths_text_for_rich_requests(
+    request: CompletionRequest,
+) -> None:
+    """Invariant: cachekey._written (the fast path) gives the very text of cachekey._encoded
+    (the canonical tree, json-encoded) for requests with parts, tools and schemas."""
+    assert cachekey._written("c", "m", "complete", request) == cachekey._encoded(
+        "c", "m", "complete", request
+    )
 
 
 def _with(request: CompletionRequest, **changes: Any) -> CompletionRequest:
