@@ -32,7 +32,7 @@ import trustme
 from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from patchwire.auth.attached import Attached, origin_of
+from patchwire.auth.attached import Attached, attach, origin_of
 from patchwire.auth.base import AuthContext, AuthScheme
 from patchwire.clock import VirtualClock
 from patchwire.connector import Attempt, Capability, Connector, Setting
@@ -588,3 +588,40 @@ def test_credentials_are_allowed_exactly_where_scheme_host_and_port_match(
     attached = Attached(frozenset({"x-key"}), frozenset(), False, None)
     assert attached.allows(_url(*a, "/first"))  # the first request binds the origin
     assert attached.allows(_url(*b, path)) == (norm(a) == norm(b))
+
+
+class _Adds:
+    """A scheme that sets ``Authorization`` and changes ``X-Kept``, whatever was there."""
+
+    async def apply(self, headers: dict[str, str], params: dict[str, str]) -> None:
+        headers["Authorization"] = "Bearer k"
+        headers["X-Kept"] = "changed"
+        params["Key"] = "k"
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        return None
+
+
+async def test_the_record_is_what_apply_attached_on_a_fresh_attempt_and_on_a_filled_one() -> None:
+    """A fresh attempt (the pipeline's) records every name apply left, lower-cased; one that
+    already held headers and params records only those apply added or changed."""
+    scheme: Any = _Adds()
+    fresh = Attempt(number=1, clock=VirtualClock(), session=None)  # type: ignore[arg-type]
+    await attach(scheme, fresh, "https://API.example.com/v1")
+    assert fresh.attached.headers == {"authorization", "x-kept"}
+    assert fresh.attached.params == {"key"}
+    assert fresh.attached.origin == "https://api.example.com:443"
+    again = Attempt(number=2, clock=VirtualClock(), session=None)  # type: ignore[arg-type]
+    await attach(scheme, again, "https://API.example.com/v1")
+    assert again.attached.headers == fresh.attached.headers
+    filled = Attempt(
+        number=1,
+        clock=VirtualClock(),
+        session=None,  # type: ignore[arg-type]
+        headers={"X-Kept": "before", "Accept": "a"},
+        params={"Key": "k", "q": "1"},
+    )
+    await attach(scheme, filled, None)
+    assert filled.attached.headers == {"authorization", "x-kept"}
+    assert filled.attached.params == frozenset()
+    assert filled.attached.origin is None

@@ -11,6 +11,7 @@ rather than asked of the scheme.
 
 from __future__ import annotations
 
+import functools
 import ssl
 import weakref
 from typing import TYPE_CHECKING
@@ -40,6 +41,10 @@ def trust_only(context: ssl.SSLContext | None) -> ssl.SSLContext | None:
     return _TRUST_ONLY.get(context) if context is not None else None
 
 
+# Every request asks this of its URL and every attempt of its connector's base_url, and a
+# connector sends to the same few URLs over and over: the parse is done once per URL
+# (urlsplit caches its split the same way; the port and host parse is not cached there).
+@functools.lru_cache(maxsize=256)
 def origin_of(url: str) -> str:
     """``scheme://host:port`` of ``url``, lower-cased, with the scheme's default port filled in.
 
@@ -103,14 +108,31 @@ async def attach(scheme: AuthScheme, attempt: Attempt, base_url: str | None) -> 
     any name. The scheme's own TLS context is used when the connector's ``[tls]`` table
     gave none; either one counts as attached, since it may hold a client certificate.
     """
-    headers = dict(attempt.headers)
-    params = dict(attempt.params)
-    await scheme.apply(attempt.headers, attempt.params)
+    headers, params = attempt.headers, attempt.params
+    # The pipeline's attempts start with neither: then all that is there after ``apply`` is
+    # what it attached, and there is nothing to copy or compare.
+    headers_before = dict(headers) if headers else None
+    params_before = dict(params) if params else None
+    await scheme.apply(headers, params)
     if attempt.ssl is None:
         attempt.ssl = scheme.ssl_context()
     attempt.attached = Attached(
-        headers=frozenset(k.lower() for k, v in attempt.headers.items() if headers.get(k) != v),
-        params=frozenset(k.lower() for k, v in attempt.params.items() if params.get(k) != v),
+        headers=_changed(headers, headers_before),
+        params=_changed(params, params_before),
         tls=attempt.ssl is not None,
         origin=origin_of(base_url) if base_url else None,
     )
+
+
+def _changed(now: dict[str, str], before: dict[str, str] | None) -> frozenset[str]:
+    """The lower-cased names ``apply`` added or changed, from the dict before (None: empty)."""
+    if before is None:
+        return _lowered(tuple(now))
+    return frozenset(k.lower() for k, v in now.items() if before.get(k) != v)
+
+
+# A scheme attaches the same names on every attempt (``Authorization``, say): their set is
+# built once rather than per attempt. Names only, never values, are kept.
+@functools.lru_cache(maxsize=64)
+def _lowered(names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(name.lower() for name in names)
