@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from patchwire.errors import InvalidRequestError, TransientError
 from patchwire.hub import Hub
@@ -33,3 +35,28 @@ async def test_invalid_request_not_retried(plugin_host, virtual_clock, fake_scri
             await hub.model("fake:m1").complete("hi")
     assert info.value.attempts == 1
     assert len(script.calls) == 1
+
+
+async def test_unseeded_hub_draws_its_jitter_from_the_random_module(plugin_host, fake_scripts):
+    """Invariant: seeding `random` fixes an unseeded Hub's retry schedule (tests rely on it)."""
+    from patchwire.clock import VirtualClock
+
+    async def elapsed_after_retries() -> float:
+        clock = VirtualClock()
+        script = fake_scripts.setdefault("fake", FakeScript())
+        script.push(*[TransientError("boom")] * 4, "hello")
+        hub = Hub.from_dict(
+            {"connectors": {"fake": {"retry": {"max_attempts": 5, "initial": 1, "cap": 60}}}},
+            host=plugin_host,
+            clock=clock,
+        )
+        async with hub:
+            assert (await hub.model("fake:m1").complete("hi")).text == "hello"
+        return clock.now()
+
+    random.seed(5)
+    first = await elapsed_after_retries()
+    random.seed(5)
+    assert await elapsed_after_retries() == first
+    random.seed(6)
+    assert await elapsed_after_retries() != first

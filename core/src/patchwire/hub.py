@@ -60,7 +60,10 @@ _CREDENTIAL_KEY = {"bearer": "token", "api_key": "key"}
 
 
 class Hub:
-    """The application's entry point. ``Hub()`` uses defaults; see ``from_file`` and ``from_dict``."""
+    """The application's entry point. ``Hub()`` uses defaults; see ``from_file`` and ``from_dict``.
+
+    ``seed`` fixes the retry jitter's draws; without one they come from the ``random`` module.
+    """
 
     def __init__(
         self,
@@ -110,7 +113,9 @@ class Hub:
         # [backends.NAME] tables and every connector's choice of them, checked at load.
         self.backends = Backends(self.config, self.registries, self.clock, self.secrets)
         self._configure_exporters()
-        self._rng = random.Random(seed)
+        # Retry jitter's generator. Without a seed it is drawn from the random module, so a
+        # program (or a test run) that seeds `random` gets the same retry schedules every run.
+        self._rng = random.Random(random.getrandbits(64) if seed is None else seed)
         self.outgoing = Outgoing(self.config, self.secrets)
         self._session: aiohttp.ClientSession | None = None
         self._runtimes: dict[str, ConnectorRuntime] = {}

@@ -6,6 +6,7 @@ Integration: real subprocesses on real time.
 from __future__ import annotations
 
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -30,8 +31,22 @@ _SCRIPTS = {
         "print('ok')"
     ),
     Scenario.HANG: "import time; time.sleep(60)",
-    Scenario.MIXED: "import random, sys; sys.exit(random.choice([0, 0, 0, 75, 74, 77]))",
 }
+
+# MIXED: the n-th program started exits with the n-th code of a fixed cycle (n is the first
+# number it can claim as a file in the hub's own folder), so a run's mix of outcomes is the
+# same every time; which call meets which code still follows the scheduler.
+_MIXED = (
+    "import os, sys\n"
+    "n = 0\n"
+    "while True:\n"
+    "    try:\n"
+    "        os.close(os.open(os.path.join({folder!r}, str(n)), os.O_CREAT | os.O_EXCL))\n"
+    "        break\n"
+    "    except FileExistsError:\n"
+    "        n += 1\n"
+    "sys.exit([0, 75, 0, 74, 0, 77][n % 6])"
+)
 
 
 class TestCliConformance(ConnectorConformance):
@@ -41,7 +56,14 @@ class TestCliConformance(ConnectorConformance):
         return plugin_host
 
     async def make_hub(self, scenario: Scenario, host: PluginHost) -> AsyncIterator[Hub]:
-        yield Hub.from_dict(
+        with tempfile.TemporaryDirectory() as folder:
+            script = (
+                _MIXED.format(folder=folder) if scenario is Scenario.MIXED else _SCRIPTS[scenario]
+            )
+            yield self._hub(script, host)
+
+    def _hub(self, script: str, host: PluginHost) -> Hub:
+        return Hub.from_dict(
             {
                 "connectors": {
                     self.connector_name: {
@@ -50,9 +72,7 @@ class TestCliConformance(ConnectorConformance):
                         "retry": {"max_attempts": self.MAX_ATTEMPTS, "initial": 0.01, "cap": 0.05},
                         "kill_grace": 0.2,
                         "env_secrets": {"SERVICE_TOKEN": f"env:{self.CREDENTIAL_ENV}"},
-                        "commands": {
-                            "run": {"argv": [sys.executable, "-S", "-c", _SCRIPTS[scenario]]}
-                        },
+                        "commands": {"run": {"argv": [sys.executable, "-S", "-c", script]}},
                     }
                 }
             },
