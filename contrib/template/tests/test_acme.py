@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pytest
+from aiohttp import web
 from patchwire.connector import Attempt
 from patchwire.errors import QuotaExhaustedError
 from patchwire.hub import Hub
@@ -22,6 +23,7 @@ from patchwire.testing.conformance import (
     PluginConformance,
     StreamConformance,
 )
+from patchwire.testing.loopback import serve_app
 from patchwire.testing.sim_wire import ErrorKind
 from patchwire.testing.simulator import SimLimits, Simulator
 from patchwire_acme.connector import AcmeConnector
@@ -99,3 +101,25 @@ async def test_rate_limit_headers_are_reported(
     assert len(reported) == 1
     assert (reported[0].requests_limit, reported[0].tokens_limit) == (600, 100_000)
     assert reported[0].requests_remaining == 599
+
+
+async def test_a_json_answer_to_a_stream_request_is_one_chunk_sent_once(
+    acme_host: PluginHost,
+) -> None:
+    """A server that ignores "stream": true is answered once, its completion as one chunk."""
+    requests = 0
+
+    async def generate(request: web.Request) -> web.Response:
+        nonlocal requests
+        requests += 1
+        answer = {"output": "whole", "finish": "stop", "usage": {"in": 3, "out": 1}}
+        return web.json_response(answer)
+
+    app = web.Application()
+    app.router.add_post("/generate", generate)
+    async with serve_app(app) as base_url:
+        config = {"connectors": {"acme": {"base_url": base_url}}}
+        async with Hub.from_dict(config, host=acme_host) as hub:
+            chunks = [c async for c in hub.model("acme:acme-small").stream("hi")]
+    assert [(c.text, c.finish_reason) for c in chunks] == [("whole", "stop")]
+    assert requests == 1

@@ -19,7 +19,7 @@ from patchwire.http import HttpResponse, open_stream, send
 from patchwire.limiter import RateLimitInfo
 from patchwire.prices import Price
 from patchwire.retry import parse_retry_after
-from patchwire.sse import iter_sse
+from patchwire.sse import as_one_chunk, iter_sse, read_unstreamed
 from patchwire.types import (
     Completion,
     CompletionRequest,
@@ -105,6 +105,11 @@ class AcmeConnector(Connector):
 
     async def complete(self, request: CompletionRequest, attempt: Attempt) -> Completion:
         data, response = await self.post(attempt, "/generate", self.body(request))
+        return self.completion(data, response, request)
+
+    def completion(
+        self, data: Any, response: HttpResponse, request: CompletionRequest
+    ) -> Completion:
         try:
             return Completion(
                 text=str(data["output"]),
@@ -122,6 +127,13 @@ class AcmeConnector(Connector):
         url, body = self.url("/generate"), self.body(request, stream=True)
         async with open_stream(attempt, "POST", url, json_body=body) as response:
             self.report(attempt, response.headers)
+            # Servers that ignore "stream": true answer with the whole completion as JSON:
+            # it becomes the stream's one chunk (asking again would bill it again); any other
+            # content type that is not an event stream is an integration error.
+            unstreamed = await read_unstreamed(response)
+            if unstreamed is not None:
+                yield as_one_chunk(self.completion(unstreamed.json(), unstreamed, request))
+                return
             ended = False
             async for event in iter_sse(response):
                 if event.event == "end":
