@@ -154,3 +154,23 @@ async def test_a_stream_offers_bound_hub_tools_by_their_specs(
         bound = await h.tool("fake").as_tools()
         chunks = [c async for c in h.model("fake:m").stream("hi", tools=list(bound))]
     assert chunks and [t.name for t in script.calls[0].request.tools] == ["fake_echo"]
+
+
+@pytest.mark.parametrize("how", ["complete", "stream"])
+async def test_complete_and_stream_offer_hub_tool_handles_and_functions(
+    plugin_host, virtual_clock, fake_scripts, how: str
+) -> None:
+    """`tools=[hub.tool(...), my_func]` works as it does for run(): the handle's operations
+    are listed (awaited) before the request is sent, a stream included."""
+    from patchwire.testing import FakeScript
+
+    script = fake_scripts.setdefault("fake", FakeScript())
+    async with Hub.from_dict({}, host=plugin_host, clock=virtual_clock) as h:
+        model, tools = h.model("fake:m"), [h.tool("fake"), shout]
+        if how == "complete":
+            await model.complete("hi", tools=tools)
+        else:
+            stream = model.stream("hi", tools=tools)
+            async for _ in stream:
+                break  # stopping early closes the pipeline's stream with it
+    assert [t.name for t in script.calls[0].request.tools] == ["fake_echo", "shout"]

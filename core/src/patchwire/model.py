@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from patchwire.arguments import (
     check_embed_text,
@@ -211,9 +211,31 @@ class Model:
     ) -> AsyncIterator[StreamChunk]:
         messages = check_prompt(prompt)
         options = _options(priority, timeout, False, idempotency_key, None, principal)
+        if params.get("tools"):  # hub tools are listed (awaited) before the stream opens
+            return self._stream_offering_tools(messages, options, params)
+        return self._stream(messages, options, params)
+
+    async def _stream_offering_tools(
+        self, messages: tuple[Message, ...], options: CallOptions, params: dict[str, Any]
+    ) -> AsyncIterator[StreamChunk]:
+        from patchwire.run_tools import resolve_tools
+
+        params["tools"] = list((await resolve_tools(params["tools"])).specs)
+        chunks = self._stream(messages, options, params)
+        try:
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            # A caller that stops early closes the pipeline's stream (and its connection)
+            # now, not when the garbage collector gets to it.
+            await cast(AsyncGenerator[StreamChunk, None], chunks).aclose()
+
+    def _stream(
+        self, messages: tuple[Message, ...], options: CallOptions, params: dict[str, Any]
+    ) -> AsyncIterator[StreamChunk]:
         params, features = split_features(params)
         targets = self._targets_for(options)
-        requests = _Requests(messages, params, idempotency_key, features)
+        requests = _Requests(messages, params, options.idempotency_key, features)
         chunks = self._pipeline.stream(targets, requests, options, self._transforms)
         if features is not None and features.output is not None:
             check = _StreamedOutput(self._pipeline, features.output, requests, targets[0])
