@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 from patchwire.errors import ConfigError, InvalidRequestError
 from patchwire.hub import Hub
+from patchwire.parts import Text
 from patchwire.plugins import PluginHost
 from patchwire.types import CompletionRequest, EmbeddingRequest, Message
 from patchwire_openai import tokens
 from patchwire_openai.connector import OpenAIConnector
+from patchwire_openai.request import plain_text
 
 UNREACHABLE = "http://127.0.0.1:9/v1"  # nothing is ever sent in these tests
 
@@ -95,6 +97,18 @@ def test_requests_the_api_would_refuse_are_refused_before_sending(
 ) -> None:
     with pytest.raises(InvalidRequestError, match=complaint):
         connector(openai_host).validate(request_)
+
+
+def test_only_plain_text_skips_building_the_messages_in_validation(openai_host: PluginHost) -> None:
+    """Validation builds the messages (and so can refuse them) unless every one is a string
+    from a role other than 'tool', which is sent as it is."""
+    assert plain_text(chat(Message("system", "be brief"), Message("user", "hi")))
+    assert not plain_text(chat(Message("user", "hi"), Message("tool", "42")))
+    assert not plain_text(chat(Message("user", (Text("hi"),))))
+    conn = connector(openai_host)
+    conn.validate(chat(Message("system", "be brief"), Message("user", "hi")))
+    with pytest.raises(InvalidRequestError, match="tool_call_id"):
+        conn.validate(chat(Message("user", "hi"), Message("tool", "42")))
 
 
 async def test_a_refused_request_fails_without_an_attempt(openai_host: PluginHost) -> None:

@@ -46,7 +46,7 @@ from patchwire_openai.estimate import images_tokens
 from patchwire_openai.prices import PRICES
 from patchwire_openai.ratelimit import rate_limit_info
 from patchwire_openai.reply import ToolCallAssembler, finish_reason, message_parts
-from patchwire_openai.request import chat_messages, feature_fields
+from patchwire_openai.request import chat_messages, feature_fields, plain_text
 from patchwire_openai.tokens import encoding_for
 from patchwire_openai.windows import CONTEXT_WINDOWS
 
@@ -185,8 +185,11 @@ class OpenAIConnector(Connector):
 
     def validate(self, request: CompletionRequest | EmbeddingRequest | ToolRequest) -> None:
         if isinstance(request, CompletionRequest):
-            # Building the messages refuses what Chat Completions cannot carry, naming it.
-            chat_messages(request, self.name)
+            # Building the messages refuses what Chat Completions cannot carry, naming it;
+            # plain text always fits, so the common request is not built here and again
+            # in chat_body.
+            if not plain_text(request):
+                chat_messages(request, self.name)
             if request.output is not None and "response_format" in request.params:
                 raise self._invalid("give output= or response_format, not both")
             unknown = set(request.params) - _CHAT_PARAMS - {"max_tokens", "max_completion_tokens"}
@@ -245,7 +248,7 @@ class OpenAIConnector(Connector):
         """The JSON body of a chat completion request."""
         messages = (
             [{"role": m.role, "content": m.content} for m in request.messages]
-            if all(m.content.__class__ is str and m.role != "tool" for m in request.messages)
+            if plain_text(request)
             else chat_messages(request, self.name)
         )
         body: dict[str, Any] = {"model": request.model, "messages": messages}

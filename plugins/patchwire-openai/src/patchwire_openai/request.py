@@ -32,7 +32,7 @@ from patchwire.parts import Document, Image, Reasoning, Text, ToolCall, ToolResu
 from patchwire.tools import ToolSpec
 from patchwire.types import CompletionRequest, Message
 
-__all__ = ["chat_messages", "effort_for", "feature_fields", "fits_strict"]
+__all__ = ["chat_messages", "effort_for", "feature_fields", "fits_strict", "plain_text"]
 
 _UNSUPPORTED_IN_STRICT: Final = frozenset(
     {"allOf", "not", "if", "then", "else", "dependentRequired", "dependentSchemas", "oneOf"}
@@ -174,6 +174,12 @@ def _json(call: ToolCall) -> str:
     import json
 
     return json.dumps(dict(call.arguments), separators=(",", ":"), ensure_ascii=False)
+
+
+def plain_text(request: CompletionRequest) -> bool:
+    """Whether every message is a string from a role other than ``tool``: each is then sent
+    as ``{"role", "content"}`` as it is, and none can be refused."""
+    return all(m.content.__class__ is str and m.role != "tool" for m in request.messages)
 
 
 def chat_messages(request: CompletionRequest, connector: str) -> list[dict[str, Any]]:
