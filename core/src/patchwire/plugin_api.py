@@ -67,7 +67,11 @@ _EXPORTS = {
     "ToolCall": "patchwire.parts",
     "ToolResultPart": "patchwire.parts",
     "Reasoning": "patchwire.parts",
+    "Media": "patchwire.parts",
+    "image_size": "patchwire.imagesize",
+    "MEDIA_TOKEN_ESTIMATE": "patchwire.connector",
     "ToolSpec": "patchwire.tools",
+    "ToolArgumentsError": "patchwire.tools",
     "OutputSpec": "patchwire.output",
     "Category": "patchwire.errors",
     "PatchwireError": "patchwire.errors",
@@ -138,6 +142,7 @@ if TYPE_CHECKING:
     from patchwire.config import ConnectorConfig as ConnectorConfig
     from patchwire.config_table import Table as Table
     from patchwire.config_values import shown as shown
+    from patchwire.connector import MEDIA_TOKEN_ESTIMATE as MEDIA_TOKEN_ESTIMATE
     from patchwire.connector import Attempt as Attempt
     from patchwire.connector import Capability as Capability
     from patchwire.connector import Connector as Connector
@@ -165,11 +170,13 @@ if TYPE_CHECKING:
     from patchwire.http import HttpStatusError as HttpStatusError
     from patchwire.http import open_stream as open_stream
     from patchwire.http import send as send
+    from patchwire.imagesize import image_size as image_size
     from patchwire.limiter import RateLimitInfo as RateLimitInfo
     from patchwire.metrics import MetricsSnapshot as MetricsSnapshot
     from patchwire.output import OutputSpec as OutputSpec
     from patchwire.parts import Document as Document
     from patchwire.parts import Image as Image
+    from patchwire.parts import Media as Media
     from patchwire.parts import Part as Part
     from patchwire.parts import Reasoning as Reasoning
     from patchwire.parts import Text as Text
@@ -193,6 +200,7 @@ if TYPE_CHECKING:
     from patchwire.sse import as_one_chunk as as_one_chunk
     from patchwire.sse import iter_sse as iter_sse
     from patchwire.sse import read_unstreamed as read_unstreamed
+    from patchwire.tools import ToolArgumentsError as ToolArgumentsError
     from patchwire.tools import ToolSpec as ToolSpec
     from patchwire.types import Completion as Completion
     from patchwire.types import CompletionRequest as CompletionRequest
