@@ -217,3 +217,24 @@ async def test_a_streamed_structured_answer_ends_with_the_parsed_value(
     assert isinstance(chunks[-1].parsed, Forecast)
     assert all(c.parsed is None for c in chunks[:-1])
     assert json.loads("".join(c.text for c in chunks)) == attrs.asdict(chunks[-1].parsed)
+
+
+async def test_top_k_is_dropped_with_an_event_and_the_other_knobs_are_sent(
+    wire: CapturingWire, openai_host: PluginHost, sim_key: str, validate: Validate
+) -> None:
+    """Chat Completions has no top_k: dropped (default unsupported_params) with an event and a
+    count, never sent; the knobs it has go through."""
+    from patchwire.events import EventKind
+
+    seen: list[Any] = []
+    async with Simulator(wire, plugin_host=openai_host) as sim, await _hub(sim, openai_host) as hub:
+        hub.bus.add("test", seen.append)
+        reply = await hub.model("openai:gpt-4o-mini").complete(
+            "hi", top_k=3, temperature=0.2, seed=7
+        )
+        dropped = dict(hub.runtime("openai").connector.dropped_params)
+    assert reply.text and dropped == {"top_k": 1}
+    assert any(e.kind is EventKind.PARAM_DROPPED for e in seen)
+    body = wire.bodies[0]
+    assert "top_k" not in body and body["temperature"] == 0.2 and body["seed"] == 7
+    validate("CreateChatCompletionRequest", body)

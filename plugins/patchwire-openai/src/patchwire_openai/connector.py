@@ -122,6 +122,11 @@ class OpenAIConnector(Connector):
             Capability.REASONING,
         }
     )
+    # Chat Completions has no top_k: the pipeline drops it (or refuses it under
+    # unsupported_params = "error") before sending, as for any knob a wire lacks.
+    sampling_params: ClassVar[frozenset[str]] = frozenset(
+        {"temperature", "top_p", "seed", "presence_penalty", "frequency_penalty"}
+    )
     max_batch_size = MAX_EMBEDDING_INPUTS
     context_windows = CONTEXT_WINDOWS
     default_api_key = "env:OPENAI_API_KEY"
