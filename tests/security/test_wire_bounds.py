@@ -181,3 +181,20 @@ def test_usage_is_accepted_iff_every_count_is_within_zero_and_a_billion(counts):
         check_usage(usage)
     assert bad[0] in info.value.message
     assert len(info.value.message) < 400
+
+
+class _Count(int):
+    """An int subclass, as a decoder might hand over: a count like any other."""
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [(_Count(7), True), (True, False), (7.0, False), ("7", False), (None, False)],
+)
+def test_only_integers_that_are_not_bools_pass_whatever_their_class(value, accepted):
+    usage = Usage(input_tokens=3, output_tokens=value)
+    if accepted:
+        assert check_usage(usage) is usage
+        return
+    with pytest.raises(IntegrationError, match="output_tokens"):
+        check_usage(usage)

@@ -10,6 +10,8 @@ third-party connector gets the rule without knowing about it.
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 import attrs
 
 from patchwire.errors import IntegrationError
@@ -19,6 +21,12 @@ __all__ = ["MAX_TOKENS_PER_CALL", "check_usage"]
 
 #: No single call reads or writes a billion tokens; the largest context windows are ~10**7.
 MAX_TOKENS_PER_CALL = 10**9
+
+# The count fields (not labels such as service_tier), found once rather than on every
+# reply, and read in one go.
+_COUNTS = tuple(field.name for field in attrs.fields(Usage) if field.type in (int, "int"))
+_counts_of = attrgetter(*_COUNTS)
+_JUST_INT = {int}
 
 
 def _shown(value: object) -> str:
@@ -35,10 +43,16 @@ def check_usage(usage: Usage | None) -> Usage | None:
     """``usage`` unchanged if every count is a plausible integer, else ``IntegrationError``."""
     if usage is None:
         return None
-    for field in attrs.fields(Usage):
-        if field.type not in (int, "int"):
-            continue  # a label such as service_tier, not a count
-        value = getattr(usage, field.name)
+    counts = _counts_of(usage)
+    # A real reply's counts are all plain ints in range: that is three C-level passes.
+    # Otherwise the loop below finds the field to name (and lets an int subclass through).
+    if (
+        {*map(type, counts)} == _JUST_INT
+        and min(counts) >= 0
+        and max(counts) <= MAX_TOKENS_PER_CALL
+    ):
+        return usage
+    for name, value in zip(_COUNTS, counts, strict=True):
         plausible = (
             isinstance(value, int)
             and not isinstance(value, bool)
@@ -46,7 +60,7 @@ def check_usage(usage: Usage | None) -> Usage | None:
         )
         if not plausible:
             raise IntegrationError(
-                f"the provider reported usage {field.name} = {_shown(value)}, outside the"
+                f"the provider reported usage {name} = {_shown(value)}, outside the"
                 f" plausible range 0..{MAX_TOKENS_PER_CALL:_} per call; the response was"
                 " not used (is the base_url a real provider, or a proxy that rewrites usage?)"
             )
