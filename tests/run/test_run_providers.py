@@ -23,6 +23,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.parametrize("provider", PROVI
 
 needs_time = pytest.mark.skipif(not has_time_server, reason="pip install mcp-server-time")
 
+#: the structured answer the repair tests ask for
+FORECAST = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "high": {"type": "integer"}},
+    "required": ["city", "high"],
+    "additionalProperties": False,
+}
+
 
 def sleepers() -> list[int]:
     """Pids of the test's sleeper programs still alive (not zombies)."""
@@ -241,15 +249,38 @@ async def test_a_multi_step_run_with_history_fits_after_trimming(
     assert any("trim" in s.reply.transforms for s in run.steps)
 
 
+async def test_a_run_whose_structured_answer_breaks_its_schema_is_repaired(
+    provider: str, run_hub: RunHub
+) -> None:
+    # output= goes to every model call of the run; the steps that ask for tools carry no
+    # answer to check, and the answer that breaks the schema is sent back once to repair.
+    script = StepScript([[("web_weather", {"city": "Paris"}), ("cli_upper", {"text": "paris"})]])
+    async with run_hub(provider, simulator={"tool_script": script, "break_schema": 1}) as (
+        hub,
+        sim,
+    ):
+        run = await hub.model("llm:m1").run(
+            "forecast", tools=[hub.tool("web"), hub.tool("cli")], output=FORECAST, timeout=60
+        )
+        metrics = hub.metrics()
+    assert [(len(s.tools), s.reply.transforms) for s in run.steps] == [(2, ()), (0, ("repair",))]
+    assert run.completion.transforms == ("repair",)
+    assert set(run.completion.parsed) == {"city", "high"}
+    assert [r.status for r in sim.journal] == [200, 200, 200]  # the step, the break, the repair
+    assert run.step_log().splitlines()[-1].endswith("after repair")
+    outcomes = {o.source: o for o in run.steps[0].tools}
+    assert set(outcomes) == {"web:weather", "cli:upper"}
+    assert not any(o.result.is_error for o in outcomes.values())
+    assert outcomes["cli:upper"].result.text.strip() == "PARIS"
+    assert hub.transforms.counts == {("llm", "repair"): 1}
+    assert metrics.for_model("llm", "m1").transforms == 1
+    assert metrics.for_model("web", None).calls_by_operation["tool:weather"] == 1
+    assert metrics.for_model("cli", None).calls_by_operation["tool:upper"] == 1
+
+
 async def test_a_reply_that_breaks_its_schema_is_repaired(provider: str, run_hub: RunHub) -> None:
-    schema = {
-        "type": "object",
-        "properties": {"city": {"type": "string"}, "high": {"type": "integer"}},
-        "required": ["city", "high"],
-        "additionalProperties": False,
-    }
     async with run_hub(provider, simulator={"break_schema": 1}) as (hub, sim):
-        reply = await hub.model("llm:m1").complete("forecast", output=schema)
+        reply = await hub.model("llm:m1").complete("forecast", output=FORECAST)
     assert reply.transforms == ("repair",)
     assert set(reply.parsed) == {"city", "high"}
     assert len(sim.journal) == 2

@@ -24,6 +24,7 @@ import attrs
 from aiohttp import web
 
 from patchwire.errors import ConfigError
+from patchwire.testing.sim_cache import NO_CACHE_USE, CacheUse, PromptCache
 from patchwire.testing.sim_content import count_tokens, embedding_vector, reply_text, stream_pieces
 from patchwire.testing.sim_faults import FaultKind, FaultMix
 from patchwire.testing.sim_limits import (
@@ -182,6 +183,8 @@ class Simulator:
         self._dimensions = embedding_dimensions
         self._rng = random.Random(seed)
         self._stats = StatsRecorder()
+        # Prompt prefixes this simulator has seen (per instance, bounded, on its clock).
+        self._prompt_cache = PromptCache()
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
         self._forced: tuple[ErrorKind, int | None, float | None] | None = None
@@ -329,10 +332,14 @@ class Simulator:
         if window is not None and sim.input_tokens > window:
             return self._overflow(arrival, request, sim, window)
         calls = plan_tool_calls(sim, self._tool_script) if sim.tools else ()
-        if sim.operation == "embed" or calls:
+        # Only an answer can break its schema: a turn of tool calls (a run's step before
+        # its structured answer) leaves the breaks for the answer.
+        answers = sim.operation != "embed" and not calls
+        to_break = sim.output_schema if answers and self._schema_breaks > 0 else None
+        if not answers:
             text, truncated = "", False
-        elif sim.output_schema is not None and self._schema_breaks > 0:
-            text, truncated = broken_answer(sim.output_schema), False
+        elif to_break is not None:
+            text, truncated = broken_answer(to_break), False
         elif sim.output_schema is not None:
             text, truncated = _within_budget(
                 answer_json(sim.output_schema, sim.prompt, sim.model), sim.max_tokens
@@ -361,9 +368,9 @@ class Simulator:
             if request.transport is not None:
                 request.transport.abort()
             return web.Response()
-        reply = self._reply(sim, arrival.request_id, text, truncated, calls)
+        reply = self._reply(sim, arrival.request_id, text, truncated, calls, self._cached(key, sim))
         arrival.reply = reply
-        if sim.output_schema is not None and self._schema_breaks > 0 and fault is None:
+        if to_break is not None and fault is None:
             self._schema_breaks -= 1  # counted when the broken answer is delivered
         if fault is FaultKind.MALFORMED:
             bad = self.wire.malformed(sim, reply, arrival.rng)
@@ -409,6 +416,15 @@ class Simulator:
             retry_after=breach.wait,
         )
 
+    def _cached(self, key: str | None, sim: SimRequest) -> CacheUse:
+        # The prompt is processed (and its prefixes cached) only once the request got
+        # past auth, limits and errors, as a provider bills it. Keys and models never
+        # share a cache.
+        if sim.cache_plan is None:
+            return NO_CACHE_USE
+        namespace = f"{key or ''}\x00{sim.model}"
+        return self._prompt_cache.use(namespace, sim.cache_plan, sim.input_tokens, time.monotonic())
+
     def _reply(
         self,
         sim: SimRequest,
@@ -416,6 +432,7 @@ class Simulator:
         text: str,
         truncated: bool,
         calls: tuple[SimToolCall, ...] = (),
+        cache: CacheUse = NO_CACHE_USE,
     ) -> SimReply:
         created = int(time.time())
         if sim.operation == "embed":
@@ -437,6 +454,7 @@ class Simulator:
             reasoning=reasoning,
             reasoning_tokens=reasoning_tokens,
             signature=sign(reasoning) if reasoning else "",
+            cache=cache,
         )
 
     @staticmethod
