@@ -97,6 +97,24 @@ def test_cost_is_monotonic_in_every_token_count_and_never_negative(
         assert smaller.total <= larger.total * (1 + 1e-12)
 
 
+def test_counts_are_clamped_into_their_containers_and_zeros_use_no_rule() -> None:
+    """A negative count is 0, writes fit in what reads left of the prompt, reasoning in the
+    output; a count of 0 charges nothing and misses nothing, whether its rate is known."""
+    price = Price(1.0, 2.0, 0.5, cache_write_5m_per_million=1.25)
+    usage = Usage(
+        100, 50, cached_input_tokens=-5, cache_creation_input_tokens=500, reasoning_tokens=80
+    )
+    assert dict(bill(price, usage).charges) == pytest.approx(
+        {"cache_write_5m": 100 * 1.25e-6, "reasoning": 50 * 2e-6}
+    )
+    assert bill(price, Usage(10, 0)) == bill(price, Usage(10, 0, cache_creation_1h_input_tokens=0))
+    assert bill(price, Usage(10, 0)).missing == ()
+    assert bill(price, Usage(10, 0, cached_input_tokens=4)).charges == (
+        ("input", pytest.approx(6e-6)),
+        ("cache_read", pytest.approx(2e-6)),
+    )
+
+
 def test_a_price_applies_only_within_its_dates() -> None:
     old = Price(1.0, 2.0, effective_until=date(2026, 7, 1))
     new = Price(0.5, 1.0, effective_from=date(2026, 7, 1))

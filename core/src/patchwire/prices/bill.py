@@ -102,32 +102,38 @@ def bill(price: Price, usage: Usage) -> Bill:
         missing.append(f"service_tier:{tier}")
         factor = 1.0
 
-    read = min(max(0, usage.cached_input_tokens), prompt)
-    written = min(max(0, usage.cache_creation_input_tokens), prompt - read)
-    written_1h = min(max(0, usage.cache_creation_1h_input_tokens), written)
+    # Most calls neither use the prompt cache nor reason: a count of 0 is 0 clamped, and
+    # is not put through min and max (a call each).
+    cached, created, created_1h = (
+        usage.cached_input_tokens,
+        usage.cache_creation_input_tokens,
+        usage.cache_creation_1h_input_tokens,
+    )
+    read = min(max(0, cached), prompt) if cached else 0
+    written = min(max(0, created), prompt - read) if created else 0
+    written_1h = min(max(0, created_1h), written) if created_1h else 0
     written_5m = written - written_1h
     plain = prompt - read - written
     output = max(0, usage.output_tokens)
-    reasoning = min(max(0, usage.reasoning_tokens), output)
+    reasoning = min(max(0, usage.reasoning_tokens), output) if usage.reasoning_tokens else 0
 
     charges: list[tuple[str, float]] = []
-
-    def charge(rule: str, tokens: int, rate: float | None) -> float:
+    # A loop rather than a helper per rule: most calls use two rules (input and output),
+    # and the rest cost a falsy test each, not a call.
+    for rule, tokens, rate in (
+        ("input", plain, rates.input_per_million),
+        ("cache_read", read, rates.cached_rate),
+        ("cache_write_5m", written_5m, rates.cache_write_5m_per_million),
+        ("cache_write_1h", written_1h, rates.cache_write_1h_per_million),
+        ("output", output - reasoning, rates.output_per_million),
+        ("reasoning", reasoning, rates.reasoning_rate),
+    ):
         if tokens == 0:
-            return 0.0
+            continue
         if rate is None:
             missing.append(rule)
-            return 0.0
-        amount = tokens * rate * factor / _PER_MILLION
-        charges.append((rule, amount))
-        return amount
-
-    charge("input", plain, rates.input_per_million)
-    charge("cache_read", read, rates.cached_rate)
-    charge("cache_write_5m", written_5m, rates.cache_write_5m_per_million)
-    charge("cache_write_1h", written_1h, rates.cache_write_1h_per_million)
-    charge("output", output - reasoning, rates.output_per_million)
-    charge("reasoning", reasoning, rates.reasoning_rate)
+        else:
+            charges.append((rule, tokens * rate * factor / _PER_MILLION))
     for unit, field in UNIT_COUNTS.items():
         count = getattr(usage, field)
         if count > 0:
