@@ -249,6 +249,55 @@ async def test_a_multi_step_run_with_history_fits_after_trimming(
     assert any("trim" in s.reply.transforms for s in run.steps)
 
 
+@needs_time
+async def test_a_run_step_that_overflows_continues_on_the_larger_target_by_fallback(
+    provider: str, run_hub: RunHub
+) -> None:
+    # The first step fits the small model's window; the CLI result it asked for does not,
+    # so each later step overflows there and the route's larger target takes it, tool
+    # calls (the MCP server's) included, until the answer.
+    small, large = WINDOW_MODELS[provider]
+    script = StepScript(
+        [
+            [("cli_upper", {"text": "paris " * 60})],
+            [("time_get_current_time", {"timezone": "Europe/Paris"})],
+        ]
+    )
+    async with run_hub(
+        provider,
+        simulator={"tool_script": script, "context_windows": {small: 150}},
+        routes={"chat": {"targets": [f"llm:{small}", f"llm:{large}"]}},
+    ) as (hub, sim):
+        run = await hub.model("chat").run(
+            "Weather in Paris, now?", tools=[hub.tool("cli"), hub.tool("time")], timeout=60
+        )
+        metrics = hub.metrics()
+    answered_by = [(s.reply.model.startswith(large), s.reply.transforms) for s in run.steps]
+    assert answered_by == [(False, ()), (True, ("fallback",)), (True, ("fallback",))]
+    assert run.completion.text and not run.completion.tool_calls
+    assert run.completion.transforms == ("fallback",)
+    assert [r.status for r in sim.journal] == [200, 400, 200, 400, 200]
+    log = run.step_log().splitlines()
+    assert [line.endswith("after fallback") for line in log if line.startswith("step")] == [
+        False,
+        True,
+        True,
+    ]
+    outcomes = [o for s in run.steps for o in s.tools]
+    assert [o.source for o in outcomes] == ["cli:upper", "time:get_current_time"]
+    assert not any(o.result.is_error for o in outcomes)
+    assert outcomes[0].result.text.strip() == ("PARIS " * 60).strip()
+    assert "Europe/Paris" in outcomes[1].result.text
+    # Counted on the target that overflowed, once per step it sent on.
+    assert hub.transforms.counts == {("llm", "fallback"): 2}
+    assert metrics.for_model("llm", small).transforms == 2
+    assert metrics.for_model("llm", small).run_steps == 3
+    assert metrics.for_model("llm", large).calls_by_operation == {"complete": 2}
+    # The tool calls went through the hub's pipeline and were counted there.
+    assert metrics.for_model("cli", None).calls_by_operation["tool:upper"] == 1
+    assert metrics.for_model("time", None).calls_by_operation["tool:get_current_time"] == 1
+
+
 async def test_a_run_whose_structured_answer_breaks_its_schema_is_repaired(
     provider: str, run_hub: RunHub
 ) -> None:

@@ -124,14 +124,17 @@ class Run:
         return sum(len(step.tools) for step in self.steps)
 
     def step_log(self) -> str:
-        """One line per step and per tool call, for logs and the demo."""
+        """One line per step and per tool call, for logs and the demo; a step whose model
+        call was transformed (a context overflow's fallback or trim, a repair) names them,
+        since the target or the request it shows is then not the one first asked."""
         lines = []
         for step in self.steps:
             u = step.usage
+            after = f" after {', '.join(step.reply.transforms)}" if step.reply.transforms else ""
             lines.append(
                 f"step {step.number}: {step.reply.connector}:{step.reply.model}"
                 f" {step.reply.finish_reason or '-'} in={u.input_tokens} out={u.output_tokens}"
-                f" {step.latency * 1000:.0f}ms"
+                f" {step.latency * 1000:.0f}ms{after}"
             )
             for t in step.tools:
                 state = f"error ({t.category})" if t.result.is_error else "ok"
