@@ -4,9 +4,11 @@ A simulated model (the OpenAI wire, with a fault mix) runs tool loops against th
 tool connectors: a web operation on a loopback site the demo starts (it fails one request
 in three with a 503, and one operation always answers 500), a CLI command (a python
 program that refuses some inputs) and, when ``mcp-server-time`` is installed, the MCP
-reference server. Some runs overflow a small model's context window and move to a larger
-one, some get an answer that breaks its schema and is repaired. The ledger counts every
-run as answered or failed with a classified error; none is lost.
+reference server. Then three single calls show the request transforms: one overflows a
+small model's context window and moves to a larger one, one sends a long history to a tiny
+model whose route only trims (the oldest turns go), and one gets an answer that breaks its
+schema and is repaired. The ledger counts every run and call as answered or failed with a
+classified error; none is lost.
 """
 
 from __future__ import annotations
@@ -28,7 +30,19 @@ SCHEMA = {
     "required": ["city", "sky"],
     "additionalProperties": False,
 }
-WINDOWS = {"gpt-4o-mini-small": 200, "gpt-4o-mini": 128_000}
+WINDOWS = {"gpt-4o-mini-small": 200, "gpt-4o-mini-tiny": 400, "gpt-4o-mini": 128_000}
+
+
+def _long_history() -> list[dict[str, str]]:
+    """Eight earlier exchanges and the question: more than the tiny model's window, while
+    the system message and the latest turns, which trimming keeps, fit in it."""
+    earlier = [
+        {"role": role, "content": f"{role} turn {i}: " + "detail " * 30}
+        for i in range(8)
+        for role in ("user", "assistant")
+    ]
+    question = {"role": "user", "content": "So which city had the clearest sky?"}
+    return [{"role": "system", "content": "Be brief."}, *earlier, question]
 
 
 def _site() -> Any:
@@ -86,7 +100,7 @@ def _tools(site: str, with_time: bool) -> dict[str, Any]:
 
 
 async def run_tool_demo(*, host: Any, seed: int, key_env: str, runs: int = 6) -> dict[str, Any]:
-    """Run ``runs`` tool loops (and one overflow and one repair call); the ledger and logs."""
+    """Run ``runs`` tool loops (and the fallback, trim and repair calls); the ledger and logs."""
     from patchwire.hub import Hub
     from patchwire.run import Run
     from patchwire.testing.loopback import serve_app
@@ -125,7 +139,11 @@ async def run_tool_demo(*, host: Any, seed: int, key_env: str, runs: int = 6) ->
                 },
                 **_tools(site, with_time),
             },
-            "routes": {"chat": {"targets": ["llm:gpt-4o-mini-small", "llm:gpt-4o-mini"]}},
+            "routes": {
+                "chat": {"targets": ["llm:gpt-4o-mini-small", "llm:gpt-4o-mini"]},
+                # one target and trimming only: the overflow can only be met by dropping turns
+                "short": {"targets": ["llm:gpt-4o-mini-tiny"], "on_context_overflow": ["trim"]},
+            },
         }
         async with Hub.from_dict(config, source="<demo tools>", host=host, seed=seed) as hub:
             # Listed once: every run offers the same operations (a run given hub.tool(...)
@@ -161,24 +179,26 @@ async def run_tool_demo(*, host: Any, seed: int, key_env: str, runs: int = 6) ->
                 )
                 example = example or run.step_log()
             script.steps = []
-            calls: tuple[tuple[str, str, dict[str, Any]], ...] = (
-                ("overflow", "Describe every city: " + "and more " * 120, {}),
-                ("repair", "Paris as JSON", {"output": SCHEMA}),
+            calls: tuple[tuple[str, str, Any, dict[str, Any]], ...] = (
+                ("overflow", "chat", "Describe every city: " + "and more " * 120, {}),
+                ("trim", "short", _long_history(), {}),
+                ("repair", "chat", "Paris as JSON", {"output": SCHEMA}),
             )
-            for label, prompt, options in calls:
+            for label, route, prompt, options in calls:
                 try:
-                    reply = await hub.model("chat").complete(prompt, **options)
+                    reply = await hub.model(route).complete(prompt, **options)
                 except PatchwireError as err:
                     outcomes[f"failed:{err.category.value}"] += 1
                     lines.append(f"{label}: failed [{err.category}] {err.message}")
                     continue
                 outcomes["answered"] += 1
                 lines.append(
-                    f"{label}: answered by {reply.model} after {', '.join(reply.transforms) or 'none'}"
+                    f"{label}: answered by {reply.model} after"
+                    f" {', '.join(reply.transforms) or 'none'} ({reply.usage.input_tokens} tokens in)"
                 )
             snapshot = hub.metrics()
             transforms = {f"{c}:{t}": n for (c, t), n in sorted(hub.transforms.counts.items())}
-    submitted = runs + 2
+    submitted = runs + len(calls)
     answered = outcomes.pop("answered", 0)
     failed = {k.split(":", 1)[1]: v for k, v in outcomes.items()}
     ledger = {
