@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import types
 from typing import Any
 
 import pytest
-from patchwire.errors import ConfigError, InvalidRequestError
+from multidict import CIMultiDict, CIMultiDictProxy
+from patchwire.errors import ConfigError, IntegrationError, InvalidRequestError
+from patchwire.http import HttpResponse
 from patchwire.hub import Hub
 from patchwire.parts import Text
 from patchwire.plugins import PluginHost
@@ -109,6 +112,41 @@ def test_only_plain_text_skips_building_the_messages_in_validation(openai_host: 
     conn.validate(chat(Message("system", "be brief"), Message("user", "hi")))
     with pytest.raises(InvalidRequestError, match="tool_call_id"):
         conn.validate(chat(Message("user", "hi"), Message("tool", "42")))
+
+
+@pytest.mark.parametrize(
+    ("body", "complaint"),
+    [
+        (b"[1]", "has no choices"),
+        (b'{"choices": []}', "has no choices"),
+        (b'{"choices": [[]]}', "has no choices"),
+        (b'{"choices": [{"message": "hi"}]}', "has no message"),
+    ],
+)
+def test_a_reply_whose_parts_are_not_json_objects_is_malformed(
+    openai_host: PluginHost, body: bytes, complaint: str
+) -> None:
+    response = HttpResponse(200, CIMultiDictProxy(CIMultiDict()), body, UNREACHABLE)
+    with pytest.raises(IntegrationError, match=complaint):
+        connector(openai_host)._completion(response, chat())
+
+
+def test_usage_reads_its_details_only_from_json_objects(openai_host: PluginHost) -> None:
+    body = {
+        "choices": [{"message": {"content": "hi"}}],
+        "usage": {
+            "prompt_tokens": 9,
+            "completion_tokens": 4,
+            "prompt_tokens_details": {"cached_tokens": 2},
+            "completion_tokens_details": [3],
+        },
+    }
+    response = HttpResponse(
+        200, CIMultiDictProxy(CIMultiDict()), json.dumps(body).encode(), UNREACHABLE
+    )
+    usage = connector(openai_host)._completion(response, chat()).usage
+    assert (usage.input_tokens, usage.output_tokens) == (9, 4)
+    assert (usage.cached_input_tokens, usage.reasoning_tokens) == (2, 0)
 
 
 async def test_a_refused_request_fails_without_an_attempt(openai_host: PluginHost) -> None:
