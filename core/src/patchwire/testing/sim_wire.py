@@ -17,6 +17,7 @@ from typing import Any, Literal, Protocol
 
 import attrs
 
+from patchwire.testing.sim_cache import NO_CACHE_USE, CachePlan, CacheUse
 from patchwire.testing.sim_limits import LimitBreach, LimitState
 
 __all__ = [
@@ -111,6 +112,8 @@ class SimRequest:
     tool_rounds: int | None = None
     #: the request body's size in bytes; the simulator sets it after ``parse``
     body_size: int = 0
+    #: how the prompt may use the provider's prompt cache (None: it does not)
+    cache_plan: CachePlan | None = None
 
 
 class RichReading:
@@ -147,6 +150,7 @@ class RichReading:
         stream: bool,
         max_tokens: int | None,
         options: Mapping[str, Any] | None = None,
+        cache_plan: CachePlan | None = None,
     ) -> SimRequest:
         """The chat :class:`SimRequest` with these rich fields and what the wire read besides."""
         return SimRequest(
@@ -165,6 +169,7 @@ class RichReading:
             reasoning=self.reasoning,
             replayed=self.replayed,
             tool_rounds=self.tool_rounds,
+            cache_plan=cache_plan,
         )
 
 
@@ -176,7 +181,9 @@ class SimReply:
     ends for tool use); ``reasoning`` is the reasoning text (or summary) and
     ``reasoning_tokens`` what it counts (not included in ``output_tokens``: each wire
     adds it where its provider does); ``signature`` an opaque token the wire may attach
-    to the reasoning so it can check the replay.
+    to the reasoning so it can check the replay. ``cache`` is what the prompt read from
+    and wrote to the prompt cache (part of ``input_tokens``; each wire reports it where
+    its provider does).
     """
 
     request_id: str
@@ -191,6 +198,7 @@ class SimReply:
     reasoning: str = ""
     reasoning_tokens: int = 0
     signature: str = ""
+    cache: CacheUse = NO_CACHE_USE
 
 
 @attrs.frozen

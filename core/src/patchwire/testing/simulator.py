@@ -8,7 +8,10 @@ The wire format comes from the plugin that speaks it (``patchwire_register_simul
 so core never learns a provider's format. Each request draws its fault, its latency and
 a private generator from one seeded generator the moment it arrives, so a run is the
 same for the same seed and the same request order. ``GET /stats`` (outside the
-provider's path prefix) serves :meth:`Simulator.stats` as JSON.
+provider's path prefix) serves :meth:`Simulator.stats` as JSON. Prompt prefixes a wire
+describes (``SimRequest.cache_plan``) are remembered per simulator, per key and model
+(:mod:`patchwire.testing.sim_cache`), so replies report the provider's cache reads and
+writes.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import attrs
 from aiohttp import web
 
 from patchwire.errors import ConfigError
+from patchwire.testing.sim_cache import NO_CACHE_USE, CacheUse, PromptCache
 from patchwire.testing.sim_content import count_tokens, embedding_vector, reply_text, stream_pieces
 from patchwire.testing.sim_faults import FaultKind, FaultMix
 from patchwire.testing.sim_limits import (
@@ -182,6 +186,8 @@ class Simulator:
         self._dimensions = embedding_dimensions
         self._rng = random.Random(seed)
         self._stats = StatsRecorder()
+        # Prompt prefixes this simulator has seen (per instance, bounded, on its clock).
+        self._prompt_cache = PromptCache()
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
         self._forced: tuple[ErrorKind, int | None, float | None] | None = None
@@ -365,7 +371,7 @@ class Simulator:
             if request.transport is not None:
                 request.transport.abort()
             return web.Response()
-        reply = self._reply(sim, arrival.request_id, text, truncated, calls)
+        reply = self._reply(sim, arrival.request_id, text, truncated, calls, self._cached(key, sim))
         arrival.reply = reply
         if to_break is not None and fault is None:
             self._schema_breaks -= 1  # counted when the broken answer is delivered
@@ -413,6 +419,15 @@ class Simulator:
             retry_after=breach.wait,
         )
 
+    def _cached(self, key: str | None, sim: SimRequest) -> CacheUse:
+        # The prompt is processed (and its prefixes cached) only once the request got
+        # past auth, limits and errors, as a provider bills it. Keys and models never
+        # share a cache.
+        if sim.cache_plan is None:
+            return NO_CACHE_USE
+        namespace = f"{key or ''}\x00{sim.model}"
+        return self._prompt_cache.use(namespace, sim.cache_plan, sim.input_tokens, time.monotonic())
+
     def _reply(
         self,
         sim: SimRequest,
@@ -420,6 +435,7 @@ class Simulator:
         text: str,
         truncated: bool,
         calls: tuple[SimToolCall, ...] = (),
+        cache: CacheUse = NO_CACHE_USE,
     ) -> SimReply:
         created = int(time.time())
         if sim.operation == "embed":
@@ -441,6 +457,7 @@ class Simulator:
             reasoning=reasoning,
             reasoning_tokens=reasoning_tokens,
             signature=sign(reasoning) if reasoning else "",
+            cache=cache,
         )
 
     @staticmethod
