@@ -5,6 +5,8 @@ SDK read it: chat completions (plain, and streamed as ``chat.completion.chunk`` 
 with the usage chunk before ``data: [DONE]`` when ``stream_options.include_usage``),
 embeddings (float or base64), errors as ``{"error": {message, type, param, code}}``,
 the three kinds of 429, and ``x-ratelimit-*`` headers with Go-style reset durations.
+Prompts of 1024 tokens or more are cached automatically, as OpenAI does: a prefix seen
+before is reported in ``usage.prompt_tokens_details.cached_tokens``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from email.utils import formatdate
 from typing import Any, Final
 
+from patchwire.testing.sim_cache import CacheBlock, CachePlan, canonical
 from patchwire.testing.sim_content import count_tokens
 from patchwire.testing.sim_limits import LimitKind, LimitState
 from patchwire.testing.sim_wire import (
@@ -50,6 +53,12 @@ _DIMENSIONS: Final = {"text-embedding-3-large": 3072}
 _FIXED_DIMENSIONS: Final = frozenset({"text-embedding-ada-002"})
 #: what the simulator counts per image or file part (OpenAI's rule depends on size and detail)
 _IMAGE_TOKENS: Final = 765
+# Prompt caching (platform.openai.com/docs/guides/prompt-caching): automatic for prompts
+# of 1024 tokens or more, hits reported in increments of 128 tokens; in-memory prefixes
+# stay "for 5 to 10 minutes of inactivity": the simulator keeps them for the lower bound.
+_CACHE_MINIMUM: Final = 1024
+_CACHE_INCREMENT: Final = 128
+_CACHE_TTL: Final = 300.0
 
 
 def _frame(data: Any) -> bytes:
@@ -169,6 +178,27 @@ class OpenAIWire:
             stream=bool(stream),
             max_tokens=max_tokens,
             options={"include_usage": include_usage},
+            cache_plan=self._cache_plan(data, messages, texts),
+        )
+
+    @staticmethod
+    def _cache_plan(
+        data: Mapping[str, Any], messages: list[Any], texts: list[tuple[str, str]]
+    ) -> CachePlan:
+        # Tools and the response format come first in the prompt OpenAI caches (the
+        # simulator counts no tokens for them, but a change to them is a new prefix);
+        # then each message, with the three tokens of framing input_tokens counts.
+        head = canonical([data.get("tools"), data.get("response_format")])
+        blocks = [CacheBlock(head, 0)]
+        blocks += [
+            CacheBlock(canonical(message), count_tokens(text) + 3)
+            for message, (_, text) in zip(messages, texts, strict=True)
+        ]
+        return CachePlan(
+            tuple(blocks),
+            minimum=_CACHE_MINIMUM,
+            implicit_ttl=_CACHE_TTL,
+            granularity=_CACHE_INCREMENT,
         )
 
     def _parse_embeddings(self, data: Mapping[str, Any], model: str) -> SimRequest:
@@ -239,7 +269,8 @@ class OpenAIWire:
             "prompt_tokens": reply.input_tokens,
             "completion_tokens": output,
             "total_tokens": reply.input_tokens + output,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            # cached_tokens are part of prompt_tokens
+            "prompt_tokens_details": {"cached_tokens": reply.cache.read, "audio_tokens": 0},
             "completion_tokens_details": {
                 "reasoning_tokens": reply.reasoning_tokens,
                 "audio_tokens": 0,
