@@ -21,6 +21,7 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from patchwire.testing.sim_cache import CacheBlock, CachePlan, canonical
 from patchwire.testing.sim_content import count_tokens
 from patchwire.testing.sim_limits import LimitKind, LimitState
 from patchwire.testing.sim_wire import (
@@ -57,6 +58,14 @@ BLOCK_PROMPT: Final = "#sim-block-prompt"
 #: A prompt containing this gets an answer stopped by the safety filter: finish reason
 #: SAFETY (a stream sends its text first, then the SAFETY finish).
 BLOCK_RESPONSE: Final = "#sim-block-response"
+
+# Implicit caching (ai.google.dev/gemini-api/docs/caching, copy of 2026-05-07): on for
+# Gemini 2.5 and later, from 1024 tokens on Flash and 4096 on Pro; Flash-Lite refuses
+# caches under 2048 (discuss.ai.google.dev thread 178942). How long an implicit cache
+# lives is not documented: the simulator keeps a prefix five minutes.
+_CACHE_MINIMUMS: Final = (("flash-lite", 2048), ("pro", 4096))
+_CACHE_MINIMUM: Final = 1024
+_CACHE_TTL: Final = 300.0
 
 _RPC: Final = "type.googleapis.com/google.rpc."
 _MODEL: Final = "{model:[^/:]+}"
@@ -218,6 +227,26 @@ def _too_many_tokens(asked: int, limit: int) -> SimResponse:
     return _json(400, _status(400, "INVALID_ARGUMENT", message))
 
 
+def cache_minimum(model: str) -> int:
+    """The shortest prompt prefix ``model`` caches implicitly, in tokens."""
+    return next((n for part, n in _CACHE_MINIMUMS if part in model), _CACHE_MINIMUM)
+
+
+def _cache_plan(data: Mapping[str, Any], contents: Sequence[Any], model: str) -> CachePlan:
+    # The system instruction and the tools come before the contents in the prompt.
+    system = _field(data, "systemInstruction")
+    head = [system, _field(data, "tools"), _field(data, "toolConfig")]
+    system_tokens = (
+        count_tokens(_text_of(system, "system_instruction", turn=False)[1]) if system else 0
+    )
+    blocks = [CacheBlock(canonical(head), system_tokens)]
+    blocks += [
+        CacheBlock(canonical(content), count_tokens(_text_of(content, "contents")[1]))
+        for content in contents
+    ]
+    return CachePlan(tuple(blocks), minimum=cache_minimum(model), implicit_ttl=_CACHE_TTL)
+
+
 def _frame(payload: Any) -> bytes:
     return b"data: " + compact_json(payload) + b"\r\n\r\n"
 
@@ -303,6 +332,7 @@ class GeminiWire:
             stream=stream,
             max_tokens=max_tokens,
             options=options,
+            cache_plan=_cache_plan(data, contents, model),
         )
 
     def _embed_request(
@@ -377,6 +407,10 @@ class GeminiWire:
             + thoughts,
             "promptTokensDetails": [{"modality": "TEXT", "tokenCount": reply.input_tokens}],
         }
+        if reply.cache.read:
+            # A part of promptTokenCount; left out when zero, as proto JSON leaves defaults.
+            usage["cachedContentTokenCount"] = reply.cache.read
+            usage["cacheTokensDetails"] = [{"modality": "TEXT", "tokenCount": reply.cache.read}]
         if final:
             usage["candidatesTokenCount"] = reply.output_tokens
             if thoughts:
