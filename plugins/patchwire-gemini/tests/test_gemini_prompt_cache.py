@@ -36,7 +36,7 @@ def _messages(user: str) -> list[dict[str, Any]]:
 
 
 async def test_a_repeated_prefix_is_read_from_the_cache_and_billed_at_the_cached_rate(
-    host: PluginHost,
+    host: PluginHost, gemini_spec: Any
 ) -> None:
     async with Simulator("gemini", keys=[KEY], plugin_host=host) as sim:
         table = {"base_url": sim.base_url, "api_key": "env:GEMINI_TEST_KEY", "cache": {"ttl": 0}}
@@ -49,6 +49,7 @@ async def test_a_repeated_prefix_is_read_from_the_cache_and_billed_at_the_cached
     assert first.usage.input_tokens == 1102 and first.usage.cached_input_tokens == 0
     assert second.usage.input_tokens == 1102 and second.usage.cached_input_tokens == 1100
     assert second.raw["usageMetadata"]["cachedContentTokenCount"] == 1100
+    gemini_spec.validate("GenerateContentResponse", second.raw)
     assert second.cost is not None
     breakdown = second.cost.breakdown
     assert breakdown["cache_read"] == pytest.approx(1100 * 0.03e-6, abs=1e-12)  # $0.000033

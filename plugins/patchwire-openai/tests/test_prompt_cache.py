@@ -26,7 +26,7 @@ def _messages(user: str) -> list[dict[str, Any]]:
 
 
 async def test_a_repeated_prefix_is_read_from_the_cache_and_billed_at_the_cached_rate(
-    openai_host: PluginHost, sim_key: str
+    openai_host: PluginHost, sim_key: str, validate: Any
 ) -> None:
     async with Simulator("openai", plugin_host=openai_host) as sim:
         table = {"base_url": sim.base_url, "api_key": "env:OPENAI_SIM_KEY", "cache": {"ttl": 0}}
@@ -40,6 +40,7 @@ async def test_a_repeated_prefix_is_read_from_the_cache_and_billed_at_the_cached
     assert first.cost is not None and "cache_read" not in first.cost.breakdown
     # The system message's 1103 tokens were seen: 1024 of them are reported (8 x 128).
     assert second.usage.input_tokens == 1111 and second.usage.cached_input_tokens == 1024
+    validate("CreateChatCompletionResponse", second.raw)  # the reply still fits the spec
     assert second.cost is not None
     breakdown = second.cost.breakdown
     assert breakdown["cache_read"] == pytest.approx(1024 * 0.075e-6, abs=1e-12)  # $0.0000768
