@@ -78,6 +78,12 @@ _CAPABILITIES: Final = frozenset(
         Capability.REASONING,
     }
 )
+#: ``prompt_cache`` values and the ``cache_control`` each puts on a breakpoint
+_CACHE_CONTROLS: Final[Mapping[str, Mapping[str, str] | None]] = {
+    "off": None,
+    "5m": {"type": "ephemeral"},
+    "1h": {"type": "ephemeral", "ttl": "1h"},
+}
 _USAGE_COUNTS: Final = (
     "input_tokens",
     "output_tokens",
@@ -135,6 +141,18 @@ def _take_counts(counts: dict[str, Any], usage: Any) -> None:
         keep_billing_details(counts, usage)
 
 
+def _mark_cache_breakpoints(body: dict[str, Any], control: Mapping[str, str]) -> None:
+    """Breakpoints on the last tool and at the end of the system prompt: the parts that
+    repeat from call to call, and that Anthropic reads first (tools, then system), so a
+    later call with the same ones reads them from the cache."""
+    tools = body.get("tools")
+    if tools:
+        tools[-1] = {**tools[-1], "cache_control": dict(control)}
+    system = body.get("system")
+    if isinstance(system, str) and system:
+        body["system"] = [{"type": "text", "text": system, "cache_control": dict(control)}]
+
+
 def _plain(request: CompletionRequest) -> bool:
     """Whether every message is text and none is a tool message (one pass: the text-only
     path stays as cheap as it was)."""
@@ -169,6 +187,13 @@ class AnthropicConnector(Connector):
             (int,), 1024, "max_tokens when the caller gives none (the API requires it)"
         ),
         "beta": Setting((str,), None, "an anthropic-beta header value"),
+        "prompt_cache": Setting(
+            (str,),
+            "off",
+            "prompt caching: '5m' or '1h' puts a cache_control breakpoint with that TTL on the"
+            " system prompt and on the last tool, so repeated prefixes are read from Anthropic's"
+            " cache; 'off' sends none",
+        ),
         "adaptive_thinking": Setting(
             (list,),
             list(ADAPTIVE_FAMILIES),
@@ -192,6 +217,8 @@ class AnthropicConnector(Connector):
             )
         if config.settings.get("default_max_tokens", 1) < 1:
             raise config.where.error("default_max_tokens", "must be at least 1")
+        if config.settings.get("prompt_cache", "off") not in _CACHE_CONTROLS:
+            raise config.where.error("prompt_cache", "must be '5m', '1h' or 'off'")
         families = config.settings.get("adaptive_thinking", ())
         if not all(isinstance(f, str) and f for f in families):
             raise config.where.error(
@@ -346,6 +373,9 @@ class AnthropicConnector(Connector):
                 body[name] = params[name]
         if stream:
             body["stream"] = True
+        control = _CACHE_CONTROLS.get(self.setting("prompt_cache") or "off")
+        if control is not None:
+            _mark_cache_breakpoints(body, control)
         return body
 
     def _report(self, attempt: Attempt, headers: Mapping[str, str]) -> None:

@@ -21,8 +21,10 @@ import math
 import random
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any, Final
 
+from patchwire.testing.sim_cache import TTL_1H, TTL_5M, CacheBlock, CachePlan, canonical
 from patchwire.testing.sim_content import count_tokens
 from patchwire.testing.sim_limits import LimitState
 from patchwire.testing.sim_rich import sign
@@ -43,6 +45,108 @@ from patchwire_anthropic.wire_rich import REDACTED_PREFIX, read_messages_request
 __all__ = ["AnthropicWire"]
 
 _PIECE: Final = 16  # characters per input_json_delta / thinking_delta
+_MEDIA_TOKENS: Final = 1000  # the simulator's flat rate per image or document
+# Prompt caching (platform.claude.com/docs/en/build-with-claude/prompt-caching): at most
+# four breakpoints, TTL "5m" (the default) or "1h", longer TTLs before shorter ones, and a
+# minimum cacheable prompt per model below which nothing is cached (no error). Minimums
+# from the docs' table (2026 copies): 4096 for Haiku 4.5 and Opus 4.5/4.6, 2048 for
+# Sonnet 4.6 and the Haiku 3 models, 1024 for the rest.
+_MAX_BREAKPOINTS: Final = 4
+_TTLS: Final = {None: TTL_5M, "5m": TTL_5M, "1h": TTL_1H}
+_CACHE_MINIMUMS: Final = (
+    ("claude-haiku-4-5", 4096),
+    ("claude-opus-4-5", 4096),
+    ("claude-opus-4-6", 4096),
+    ("claude-sonnet-4-6", 2048),
+    ("claude-3-5-haiku", 2048),
+    ("claude-3-haiku", 2048),
+)
+_CACHE_MINIMUM: Final = 1024
+
+
+def cache_minimum(model: str) -> int:
+    """The shortest prompt prefix ``model`` caches, in tokens."""
+    return next((n for prefix, n in _CACHE_MINIMUMS if model.startswith(prefix)), _CACHE_MINIMUM)
+
+
+def _breakpoint(block: Mapping[str, Any], where: str) -> float | None:
+    """The TTL of a block's ``cache_control`` breakpoint (None: it has none)."""
+    control = block.get("cache_control")
+    if control is None:
+        return None
+    if not isinstance(control, Mapping) or control.get("type") != "ephemeral":
+        raise WireRequestError(
+            f"{where}.cache_control.type: Input should be 'ephemeral'", param=where
+        )
+    ttl = control.get("ttl")
+    if ttl not in _TTLS or set(control) - {"type", "ttl"}:
+        raise WireRequestError(
+            f"{where}.cache_control.ttl: Input should be '5m' or '1h'", param=where
+        )
+    return _TTLS[ttl]
+
+
+def _content_tokens(block: Mapping[str, Any]) -> int:
+    """What one content block counts, as ``parse`` counts the whole request."""
+    kind = block.get("type")
+    if kind == "text":
+        return count_tokens(str(block.get("text", "")))
+    if kind in ("image", "document"):
+        return _MEDIA_TOKENS
+    if kind == "tool_use":
+        return count_tokens(f"{block.get('name')} {json.dumps(block.get('input'))}")
+    if kind == "tool_result":
+        content = block.get("content", "")
+        if isinstance(content, str):
+            return count_tokens(content)
+        return sum(_content_tokens(inner) for inner in content if isinstance(inner, Mapping))
+    return 0  # thinking is not counted as input
+
+
+def _cache_plan(data: Mapping[str, Any], messages: Sequence[Any], model: str) -> CachePlan:
+    """The prompt as cache blocks in Anthropic's order (tools, system, messages), each
+    with the breakpoint its ``cache_control`` sets; checked as the API checks them."""
+    blocks: list[CacheBlock] = []
+
+    def add(block: Any, tokens: int, where: str) -> None:
+        mark = _breakpoint(block, where) if isinstance(block, Mapping) else None
+        key = block
+        if isinstance(block, Mapping):  # the breakpoint is not part of the prefix
+            key = {k: v for k, v in block.items() if k != "cache_control"}
+        blocks.append(CacheBlock(canonical(key), tokens, mark))
+
+    for index, tool in enumerate(data.get("tools") or ()):
+        add(tool, 0, f"tools.{index}")  # the simulator counts no tokens for tools
+    system = data.get("system")
+    if isinstance(system, str):  # the same prefix as one text block
+        add({"type": "text", "text": system}, count_tokens(system), "system")
+    elif isinstance(system, list):
+        for index, block in enumerate(system):
+            add(block, _content_tokens(block), f"system.{index}")
+    for number, message in enumerate(messages):
+        content = message.get("content")
+        framing = 3  # what parse counts per message
+        if isinstance(content, str):
+            text = {"role": message["role"], "type": "text", "text": content}
+            add(text, count_tokens(content) + 3, "")
+            continue
+        for index, block in enumerate(content):
+            where = f"messages.{number}.content.{index}"
+            add({"role": message["role"], **block}, _content_tokens(block) + framing, where)
+            framing = 0
+    marks = [b.breakpoint for b in blocks if b.breakpoint is not None]
+    if len(marks) > _MAX_BREAKPOINTS:
+        raise WireRequestError(
+            f"A maximum of {_MAX_BREAKPOINTS} blocks with cache_control may be provided."
+            f" Found {len(marks)}."
+        )
+    if any(later > earlier for earlier, later in pairwise(marks)):
+        raise WireRequestError(
+            "a ttl='1h' cache_control block must not come after a ttl='5m' cache_control"
+            " block. Note that blocks are processed in the following order: `tools`,"
+            " `system`, `messages`."
+        )
+    return CachePlan(tuple(blocks), minimum=cache_minimum(model))
 
 
 def _event(name: str, data: Mapping[str, Any]) -> bytes:
@@ -150,6 +254,7 @@ class AnthropicWire:
             input_tokens=input_tokens,
             stream=stream,
             max_tokens=max_tokens,
+            cache_plan=_cache_plan(data, messages, model),
         )
 
     def default_dimensions(self, model: str) -> int:
@@ -163,13 +268,21 @@ class AnthropicWire:
         return "msg_" + reply.request_id.removeprefix("req_")
 
     @staticmethod
-    def _usage(reply: SimReply, output: int) -> dict[str, Any]:
+    def _uncached(reply: SimReply) -> int:
+        # Anthropic's input_tokens leave out what was read from or written to the cache.
+        return max(0, reply.input_tokens - reply.cache.read - reply.cache.written)
+
+    def _usage(self, reply: SimReply, output: int) -> dict[str, Any]:
+        cache = reply.cache
         usage = {
-            "input_tokens": reply.input_tokens,
+            "input_tokens": self._uncached(reply),
             "output_tokens": output,
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
-            "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+            "cache_creation_input_tokens": cache.written,
+            "cache_read_input_tokens": cache.read,
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": cache.written_5m,
+                "ephemeral_1h_input_tokens": cache.written_1h,
+            },
             "server_tool_use": None,
             "service_tier": "standard",
         }
@@ -289,9 +402,9 @@ class AnthropicWire:
     def stream(self, request: SimRequest, reply: SimReply) -> StreamPlan:
         # message_delta counts are cumulative; the spec's MessageDeltaUsage names them all.
         usage: dict[str, Any] = {
-            "input_tokens": reply.input_tokens,
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
+            "input_tokens": self._uncached(reply),
+            "cache_creation_input_tokens": reply.cache.written,
+            "cache_read_input_tokens": reply.cache.read,
             "output_tokens": self._output(reply),
             "server_tool_use": None,
         }
