@@ -4,9 +4,11 @@ Two simulated deployments run on loopback: a primary with real rate limits and a
 (5xx, 429s with every hint form, resets, malformed bodies, overload), and a backup. A hub
 sends them completions at several priorities through a fallback route, many small
 embeddings that the batcher coalesces, repeated deterministic prompts that the cache
-answers, and rich calls: tool-calling exchanges (the model calls tools, their results go
-back, it answers) and structured answers parsed into a type. At the end: the metrics
-table and a ledger proving no call was lost.
+answers, questions under a long shared system prompt that the providers' prompt caches
+read after the first call (the backup writes it with Anthropic's ``cache_control``), and
+rich calls: tool-calling exchanges (the model calls tools, their results go back, it
+answers) and structured answers parsed into a type. At the end: the metrics table and a
+ledger proving no call was lost.
 
 Core knows no wire format: the connector types and simulators come from installed plugins
 (patchwire-openai, and patchwire-anthropic for a cross-provider fallback when installed).
@@ -46,6 +48,20 @@ REPEATED = [
     "Define idempotency in one line.",
     "Name the HTTP status for Too Many Requests.",
 ]
+_HANDBOOK_RULES = (
+    "answer in plain words and keep each reply under three sentences",
+    "never promise a delivery date that the order system has not confirmed",
+    "quote prices in euros with two decimals and say whether tax is included",
+    "ask for the order reference before discussing any particular parcel",
+    "escalate every complaint about damaged goods to a human colleague",
+    "do not repeat a customer's payment details back to them in any form",
+)
+#: A long system prompt shared by a share of the workload (issue 22): 4,730
+#: simulated tokens, above every first-party model's minimum cacheable prefix (4096 for
+#: the backup's claude-haiku-4-5), so the providers' prompt caches write and read it.
+HANDBOOK = "You are the support assistant of a parcel shop. House rules follow.\n" + "\n".join(
+    f"Rule {n}: {_HANDBOOK_RULES[n % len(_HANDBOOK_RULES)]}." for n in range(1, 241)
+)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -200,6 +216,7 @@ async def run_demo(
     from patchwire.hub import Hub
     from patchwire.plugins import default_host
     from patchwire.testing.simulator import FaultMix, SimLimits, Simulator
+    from patchwire.types import Message
 
     host = default_host()
     regs = host.registries
@@ -253,6 +270,9 @@ async def run_demo(
                     "api_key": f"env:{DEMO_KEY_ENV}",
                     "timeout": 2,
                     "retry": retry,
+                    # Breakpoints on the system prompt: the handbook is written once and
+                    # read after (a connector setting of patchwire-anthropic only).
+                    **({"prompt_cache": "5m"} if backup_type == "anthropic" else {}),
                 },
             },
             "routes": {
@@ -267,8 +287,12 @@ async def run_demo(
         plan: list[tuple[str, str]] = []
         for _ in range(requests):
             roll = rng.random()
-            if roll < 0.42:
+            if roll < 0.34:
                 plan.append(("complete", rng.choice(PROMPTS)))
+            elif roll < 0.42:
+                # Under the handbook; a third of them urgent, so they go to the backup.
+                kind = "briefed_urgent" if rng.random() < 1 / 3 else "briefed"
+                plan.append((kind, rng.choice(PROMPTS)))
             elif roll < 0.50:
                 plan.append(_rich_step(rng))
             elif roll < 0.75:
@@ -299,6 +323,10 @@ async def run_demo(
                             await chat.complete(text, max_tokens=40, priority=rng.choice((0, 1, 2)))
                         elif kind == "urgent":
                             await chat.complete(text, max_tokens=40, priority=9)
+                        elif kind in ("briefed", "briefed_urgent"):
+                            briefed = [Message("system", HANDBOOK), Message("user", text)]
+                            urgency = 9 if kind == "briefed_urgent" else 0
+                            await chat.complete(briefed, max_tokens=40, priority=urgency)
                         elif kind == "embed":
                             await embedder.embed(text)
                         elif kind in _RICH_KINDS:
