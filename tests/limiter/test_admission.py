@@ -312,3 +312,22 @@ async def test_an_empty_config_admits_at_once_and_keeps_no_state() -> None:
     assert snap.windows == {}
     assert (snap.in_use, snap.waiters, snap.max_concurrency) == (0, 0, None)
     assert clock.now() == 0.0
+
+
+async def test_an_empty_line_admits_at_once_and_a_refused_newcomer_joins_the_line() -> None:
+    """A newcomer to an empty line is tried before any queueing; refused (the bucket is
+    empty), it waits in line like anyone else and is admitted when the bucket allows."""
+    clock = VirtualClock()
+    limiter = Limiter("k", LimitsConfig(requests_per_second=1, max_concurrency=2), clock)
+    first = await limiter.acquire(tokens=7)
+    assert first.waited == 0.0
+    assert (limiter.snapshot().in_use, limiter.snapshot().waiters) == (1, 0)
+    second = asyncio.ensure_future(limiter.acquire(tokens=7))
+    await asyncio.sleep(0)
+    assert not second.done() and limiter.snapshot().waiters == 1
+    clock.advance(1.0)
+    permit = await second
+    assert clock.now() == pytest.approx(1.0) and permit.waited == pytest.approx(1.0)
+    first.release()
+    permit.release()
+    assert (limiter.snapshot().in_use, limiter.snapshot().waiters) == (0, 0)

@@ -16,11 +16,15 @@ backend must refund a charge that its server committed after the caller went awa
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Protocol
 
 from patchwire.limiter.bucket import AcquireResult, BucketSpec, refill, slack, wait_for
 
 __all__ = ["LimiterBackend", "MemoryBackend"]
+
+# A cell's level, read in C: every admission returns the levels of all its windows.
+_level = itemgetter(0)
 
 
 class LimiterBackend(Protocol):
@@ -65,7 +69,8 @@ class MemoryBackend:
                 cell = windows[spec.window] = [spec.capacity, now]
             else:
                 cell[0] = refill(cell[0], cell[1], now, spec.capacity, spec.rate)
-                cell[1] = max(cell[1], now)
+                if now > cell[1]:  # the stamp never goes back
+                    cell[1] = now
             cells.append(cell)
         return cells
 
@@ -78,11 +83,11 @@ class MemoryBackend:
             if cell[0] < cost - slack(spec.capacity):
                 wait = max(wait, wait_for(cell[0], cost, spec.rate))
         if wait > 0.0:
-            return AcquireResult(False, wait, tuple(cell[0] for cell in cells))
+            return AcquireResult(False, wait, tuple(map(_level, cells)))
         for cost, cell in zip(costs, cells, strict=True):
             # the slack may leave a rounding error below zero; it is not debt, so drop it
             cell[0] = max(0.0, cell[0] - cost) if cell[0] >= 0.0 else cell[0] - cost
-        return AcquireResult(True, 0.0, tuple(cell[0] for cell in cells))
+        return AcquireResult(True, 0.0, tuple(map(_level, cells)))
 
     async def adjust(
         self, key: str, specs: Sequence[BucketSpec], deltas: Sequence[float], now: float

@@ -82,6 +82,8 @@ class Limiter:
         self._on_wait = on_wait
         self._windows = config.windows()
         self._token_windows = [i for i, w in enumerate(self._windows) if w.kind is Kind.TOKENS]
+        # Without token windows every admission costs 1 per window: one tuple for all.
+        self._request_costs = (1.0,) * len(self._windows)
         self._max = config.max_concurrency
         self._unlimited = config.empty
         self._queue = WaitQueue(aging)
@@ -118,14 +120,15 @@ class Limiter:
                     None,
                 )
         now = self._clock.now()
-        waiter = Waiter(priority, tokens, now, deadline)
         if not len(self._queue) and not self._busy and (deadline is None or now <= deadline):
             # Nobody is waiting: try at once without joining the line, the common case
-            # when limits are not binding. A refusal charged nothing; then queue as usual.
-            admitted, _ = await self._attempt(waiter, now)
+            # when limits are not binding (and then no waiter is made). A refusal charged
+            # nothing; then queue as usual.
+            admitted, _ = await self._attempt(tokens, None, now)
             if admitted:
                 return Permit(self, tokens, self._max is not None)
             now = self._clock.now()
+        waiter = Waiter(priority, tokens, now, deadline)
         if deadline is not None and len(self._queue):
             wait = self._estimate(waiter, now)
             if now + wait > deadline:
@@ -145,7 +148,7 @@ class Limiter:
             if self._queue.head() is waiter and not self._busy:
                 if deadline is not None and now > deadline:
                     raise self._expired(waiter, now)
-                admitted, wait = await self._attempt(waiter, now)
+                admitted, wait = await self._attempt(waiter.tokens, waiter, now)
                 if admitted:
                     if self._on_wait is not None and now > waiter.arrival:
                         self._report_wait(self._on_wait, now - waiter.arrival)
@@ -171,15 +174,18 @@ class Limiter:
             slept = True
             await _sleep(waiter)
 
-    async def _attempt(self, waiter: Waiter, now: float) -> tuple[bool, float | None]:
-        """Try the head once: (admitted, wait). A None wait means "until a slot frees"."""
+    async def _attempt(
+        self, tokens: int, waiter: Waiter | None, now: float
+    ) -> tuple[bool, float | None]:
+        """Try the head (``waiter``; None: a newcomer to an empty line) once for ``tokens``:
+        (admitted, wait). A None wait means "until a slot frees"."""
         if self._max is not None and self._in_use >= self._max:
             return False, None
         blocked = self._adaptive.blocked_until
         if blocked > now:
             return False, blocked - now
         if self._windows:
-            costs = self._costs(waiter.tokens)
+            costs = self._costs(tokens)
             self._busy = True
             try:
                 if self._ceilings:
@@ -333,6 +339,8 @@ class Limiter:
     # -- local bookkeeping ----------------------------------------------------------------
 
     def _costs(self, tokens: int) -> tuple[float, ...]:
+        if not self._token_windows:
+            return self._request_costs
         return tuple(1.0 if w.kind is Kind.REQUESTS else float(tokens) for w in self._windows)
 
     def _level(self, index: int, now: float, rate: float) -> float:
