@@ -155,3 +155,29 @@ async def test_breakpoints_are_checked_as_the_api_checks_them(
                 ) as resp:
                     error = await resp.json()
                 assert resp.status == 400 and message in error["error"]["message"], error
+
+
+async def test_the_official_sdk_reads_cache_writes_and_reads(
+    anthropic_host: PluginHost, key: str
+) -> None:
+    anthropic = pytest.importorskip("anthropic")
+    system = [{"type": "text", "text": SYSTEM, "cache_control": {"type": "ephemeral", "ttl": "1h"}}]
+    async with Simulator("anthropic", plugin_host=anthropic_host) as sim:
+        client = anthropic.AsyncAnthropic(base_url=sim.root_url, api_key=key, max_retries=0)
+        first = await client.messages.create(
+            model="claude-sonnet-4-5",
+            max_tokens=32,
+            system=system,
+            messages=[{"role": "user", "content": "hello"}],
+        )
+        async with client.messages.stream(
+            model="claude-sonnet-4-5",
+            max_tokens=32,
+            system=system,
+            messages=[{"role": "user", "content": "again"}],
+        ) as stream:
+            final = await stream.get_final_message()
+    assert first.usage.cache_creation_input_tokens == 1100 and first.usage.input_tokens == 5
+    assert first.usage.cache_creation is not None
+    assert first.usage.cache_creation.ephemeral_1h_input_tokens == 1100
+    assert final.usage.cache_read_input_tokens == 1100 and final.usage.input_tokens == 5

@@ -67,3 +67,20 @@ async def test_short_prompts_and_other_keys_do_not_share_a_cache(
             other = await hub.model("openai:gpt-4o-mini").complete(_messages("hello"))
     assert [r.usage.cached_input_tokens for r in short] == [0, 0]  # under 1024 tokens
     assert other.usage.cached_input_tokens == 0  # caches are per key
+
+
+async def test_the_official_sdk_reads_cached_tokens(openai_host: PluginHost, sim_key: str) -> None:
+    openai = pytest.importorskip("openai")
+    async with Simulator("openai", plugin_host=openai_host) as sim:
+        client = openai.AsyncOpenAI(base_url=sim.base_url, api_key=sim_key, max_retries=0)
+        await client.chat.completions.create(model="gpt-4o-mini", messages=_messages("hello"))
+        stream = await client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=_messages("again"),
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        chunks = [chunk async for chunk in stream]
+    usage = chunks[-1].usage
+    assert usage is not None and usage.prompt_tokens_details is not None
+    assert usage.prompt_tokens_details.cached_tokens == 1024 and usage.prompt_tokens == 1111
