@@ -16,27 +16,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from instant import Plugin  # benchmarks/instant.py: run as a script, its folder is on sys.path
 from patchwire.clock import MonotonicClock
-from patchwire.connector import Attempt, Capability, Connector
-from patchwire.hookspecs import hookimpl
+from patchwire.connector import Attempt
 from patchwire.hub import Hub
 from patchwire.plugins import PluginHost
-from patchwire.types import Completion, CompletionRequest, Message, Usage
-
-
-class Instant(Connector):
-    type_name = "instant"
-    capabilities = frozenset({Capability.COMPLETE})
-    _reply = Completion(text="ok", usage=Usage(3, 1), model="m")
-
-    async def complete(self, request: CompletionRequest, attempt: Attempt) -> Completion:
-        return self._reply
-
-
-class Plugin:
-    @hookimpl
-    def patchwire_register_connectors(self, register: Any) -> None:
-        register("instant", Instant)
+from patchwire.types import CompletionRequest, Message
 
 
 async def measure(fn: Callable[[], Awaitable[Any]], calls: int) -> float:
