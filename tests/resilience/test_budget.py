@@ -314,6 +314,23 @@ def test_fractional_ratios_add_up_to_whole_retries() -> None:
     assert not budget.try_spend()
 
 
+def test_a_call_counts_toward_the_cap_on_its_own_deposit_whatever_second_its_slot_held() -> None:
+    """Invariant: the cap a call's deposit is held to counts that call, in a fresh second
+    and after its ring slot has come round again, so ``n`` calls at once save ``ratio * n``
+    when that is more than ``burst``."""
+    clock = VirtualClock(autojump=False)
+    budget = RetryBudget(clock, ratio=1.0, min_per_second=0.0, burst=1.0, window=2.0)
+    for expected in (1.0, 2.0, 3.0, 4.0):
+        budget.record_request()
+        assert budget.snapshot().balance == expected
+    clock.advance(4.0)  # the same slot of the ring, two seconds past the window
+    budget.record_request()
+    snapshot = budget.snapshot()
+    assert snapshot.requests_in_window == 1 and snapshot.balance == 1.0
+    budget.record_request()
+    assert budget.snapshot().balance == 2.0
+
+
 def test_snapshot_counts_the_recent_window_only() -> None:
     clock = VirtualClock(autojump=False)
     budget = RetryBudget(clock, window=10.0)

@@ -60,10 +60,10 @@ class WindowCounts:
         """Both counters summed over the window that ends at ``now``."""
         oldest = math.floor(now) - self._size
         first = second = 0
-        for slot, stamp in enumerate(self._seconds):
+        for stamp, firsts, seconds in zip(self._seconds, self._first, self._second, strict=True):
             if stamp is not None and stamp > oldest:
-                first += self._first[slot]
-                second += self._second[slot]
+                first += firsts
+                second += seconds
         return first, second
 
     def clear(self) -> None:

@@ -105,9 +105,13 @@ class RetryBudget:
 
     def record_request(self) -> None:
         """Count one logical call (its first attempt); it earns ``ratio`` of a retry."""
-        now = self._refill()
+        now = self._clock.now()
+        # One walk of the window serves both caps: the call counted here adds exactly one
+        # request to it (the slot of ``now`` is always inside the window).
+        requests, _ = self._counts.totals(now)
+        self._refill_to(now, self._cap_for(requests))
         self._counts.add(now, first=1)
-        self._balance = min(self._cap(now), self._balance + self._ratio)
+        self._balance = min(self._cap_for(requests + 1), self._balance + self._ratio)
 
     def try_spend(self) -> bool:
         """Ask for one retry: True means retry, False means do not."""
@@ -142,19 +146,25 @@ class RetryBudget:
         asked, _ = self._asked.totals(now)
         return asked + extra <= self._ratio * requests + _EPSILON
 
-    def _cap(self, now: float) -> float:
-        # The deposits of calls still in flight are kept for the retries they may ask for:
-        # a fixed cap would throw them away whenever many calls run at once. Only dropping
-        # deposits depends on the cap, so it cannot raise the bound on granted retries.
-        requests, _ = self._counts.totals(now)
+    def _cap_for(self, requests: int) -> float:
+        """The most the balance may hold with ``requests`` calls in the window.
+
+        The deposits of calls still in flight are kept for the retries they may ask for:
+        a fixed cap would throw them away whenever many calls run at once. Only dropping
+        deposits depends on the cap, so it cannot raise the bound on granted retries.
+        """
         return max(self._burst, self._ratio * requests)
 
     def _refill(self) -> float:
         now = self._clock.now()
-        elapsed = max(0.0, now - self._updated)
-        self._balance = min(self._cap(now), self._balance + self._min_per_second * elapsed)
-        self._updated = max(self._updated, now)
+        requests, _ = self._counts.totals(now)
+        self._refill_to(now, self._cap_for(requests))
         return now
+
+    def _refill_to(self, now: float, cap: float) -> None:
+        elapsed = max(0.0, now - self._updated)
+        self._balance = min(cap, self._balance + self._min_per_second * elapsed)
+        self._updated = max(self._updated, now)
 
     def __repr__(self) -> str:
         return f"RetryBudget(balance={self._balance:.3f}, burst={self._burst})"
