@@ -223,6 +223,46 @@ async def test_a_call_that_fails_after_every_waiter_left_logs_nothing() -> None:
     assert cache.in_flight() == 0
 
 
+async def test_the_caller_resumes_in_the_loop_turn_after_the_call_finishes() -> None:
+    """The call hands its value to each waiter's future itself (no shield and done-callback
+    hop): a miss on a call that never suspends takes two turns of the loop, not three."""
+    cache = ResponseCache(MemoryCacheBackend(VirtualClock()), ttl=60.0)
+
+    async def instant() -> str:
+        return "v"
+
+    turns = 0
+
+    async def count_turns() -> None:
+        nonlocal turns
+        while True:
+            await asyncio.sleep(0)
+            turns += 1
+
+    counter = asyncio.create_task(count_turns())
+    await asyncio.sleep(0)  # the counter is running
+    before = turns
+    assert await cache.get_or_call("k", instant) == ("v", False)
+    assert turns - before == 2
+    assert await cache.get_or_call("k", instant) == ("v", True)
+    counter.cancel()
+    assert cache.in_flight() == 0
+
+
+async def test_a_flight_cancelled_before_it_ran_cancels_its_waiters() -> None:
+    """run() never starts, so the task's done callback settles the waiters instead."""
+    _, cache, upstream = make()
+    waiters = [asyncio.create_task(cache.get_or_call("k", upstream("k"))) for _ in range(2)]
+    await asyncio.sleep(0)  # both waiting; the flight task has not had its first step
+    (flight,) = [t for t in asyncio.all_tasks() if t.get_name().startswith("patchwire-cache")]
+    flight.cancel()
+    for waiter in waiters:
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+    assert upstream.calls["k"] == 0
+    assert cache.in_flight() == 0
+
+
 async def test_store_can_refuse_a_value_and_none_is_never_cached() -> None:
     _, cache, upstream = make()
     await cache.get_or_call("k", upstream("k"), store=lambda _: False)
