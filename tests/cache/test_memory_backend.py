@@ -131,3 +131,43 @@ def test_it_is_a_cache_backend() -> None:
 def test_bad_settings_are_refused(max_entries: int, default_ttl: float) -> None:
     with pytest.raises(ValueError):
         MemoryCacheBackend(VirtualClock(), max_entries=max_entries, default_ttl=default_ttl)
+
+
+async def test_when_full_expired_entries_go_before_the_least_recently_used() -> None:
+    clock = VirtualClock(autojump=False)
+    backend = MemoryCacheBackend(clock, max_entries=2)
+    await backend.set("old", 1, 100.0)  # least recently used, still alive
+    await backend.set("brief", 2, 1.0)
+    clock.advance(1.0)
+    await backend.set("new", 3, 100.0)  # the write sweeps "brief" out: room without evicting
+    assert len(backend) == 2
+    assert await backend.get("old") == 1
+    assert await backend.get("new") == 3
+
+
+async def test_a_rewrite_counts_as_a_use_and_an_expired_read_is_dropped() -> None:
+    clock = VirtualClock(autojump=False)
+    backend = MemoryCacheBackend(clock, max_entries=2)
+    await backend.set("a", 1, 10.0)
+    await backend.set("b", 2, 10.0)
+    await backend.set("a", 11, 10.0)  # "a" is now the most recently used
+    await backend.set("c", 3, 10.0)
+    assert await backend.get("b") is None
+    assert await backend.get("a") == 11
+    clock.advance(10.0)
+    assert await backend.get("c") is None
+    assert len(backend) == 1  # "c" went when read past its ttl
+
+
+async def test_overwritten_keys_do_not_grow_the_expiry_heap_without_bound() -> None:
+    clock = VirtualClock(autojump=False)
+    backend = MemoryCacheBackend(clock, max_entries=10)
+    for n in range(1000):
+        await backend.set(f"k{n % 3}", n, 50.0 + n)  # later expiries: nothing is swept
+    assert len(backend) == 3
+    assert len(backend._expiries) <= 2 * 3 + 17
+    assert [await backend.get(f"k{n}") for n in range(3)] == [999, 997, 998]
+    clock.advance(1048.0)  # k1 (expires 1047) and k2 (1048) are gone, k0 (1049) is not
+    await backend.set("x", 0, 1.0)
+    assert len(backend) == 2
+    assert await backend.get("k0") == 999

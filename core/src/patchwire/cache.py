@@ -9,11 +9,10 @@ when nobody waits for it any more.
 from __future__ import annotations
 
 import asyncio
+import heapq
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar, cast
-
-import attrs
-import cachetools
 
 from patchwire.clock import Clock
 
@@ -36,20 +35,23 @@ class CacheBackend(Protocol):
     async def delete(self, key: str) -> None: ...
 
 
-@attrs.frozen(slots=True)
-class _Entry:
-    value: object
-    ttl: float
-
-
 class MemoryCacheBackend:
     """An in-process store: at most ``max_entries`` entries, each living its own ttl.
 
-    Built on cachetools' ``TLRUCache`` (the per-entry-ttl sibling of ``TTLCache``) so that
-    entries set with different ttls each expire on time; when full, the least recently
-    used entry goes. Time is read from ``clock``, so tests expire entries by advancing a
-    virtual clock. ``default_ttl`` applies to ``set`` calls that give no ttl.
+    Entries set with different ttls each expire on time; when full, expired entries go
+    first, then the least recently used one. Time is read from ``clock``, so tests expire
+    entries by advancing a virtual clock. ``default_ttl`` applies to ``set`` calls that
+    give no ttl.
+
+    An ordered dict of ``(value, expires_at)`` in order of use, and a heap of
+    ``(expires_at, key)`` that a write sweeps. (cachetools' ``TLRUCache`` did the same in
+    Python layered over its base ``Cache``, a timer context and an item object per write:
+    a store cost about as much as the rest of a miss's cache work; issue 19.) Values are
+    kept as they are, never encoded: nothing outside this process can write here, so what
+    is read back is an object the pipeline itself stored, still checked by ``accept``.
     """
+
+    __slots__ = ("_default_ttl", "_entries", "_expiries", "_max_entries", "_now")
 
     def __init__(
         self, clock: Clock, max_entries: int = 10_000, default_ttl: float = 3600.0
@@ -59,35 +61,61 @@ class MemoryCacheBackend:
         if default_ttl <= 0:
             raise ValueError(f"default_ttl must be positive, got {default_ttl}")
         self._default_ttl = default_ttl
-        self._entries: cachetools.TLRUCache[str, _Entry] = cachetools.TLRUCache(
-            maxsize=max_entries, ttu=_expires_at, timer=clock.now
-        )
+        self._max_entries = max_entries
+        self._now = clock.now
+        self._entries: OrderedDict[str, tuple[object, float]] = OrderedDict()
+        # Every write's expiry; an item whose key was since overwritten or deleted stays
+        # until it comes up (or the heap is rebuilt), and removes only an expired entry.
+        self._expiries: list[tuple[float, str]] = []
 
     async def get(self, key: str) -> object | None:
-        # Indexing, not .get(): cachetools' get() tests membership first, which costs a
-        # second expiry check and made a hit several times slower.
-        try:
-            return self._entries[key].value
-        except KeyError:
+        entries = self._entries
+        entry = entries.get(key)
+        if entry is None:
             return None
+        if self._now() < entry[1]:
+            entries.move_to_end(key)
+            return entry[0]
+        del entries[key]
+        return None
 
     async def set(self, key: str, value: object, ttl: float | None = None) -> None:
         ttl = self._default_ttl if ttl is None else ttl
-        if ttl <= 0 or value is None:
-            self._entries.pop(key, None)
+        entries = self._entries
+        now = self._now()
+        expires = now + ttl
+        if ttl <= 0 or value is None or not now < expires:
+            entries.pop(key, None)
             return
-        self._entries[key] = _Entry(value, ttl)
+        expiries = self._expiries
+        if expiries and not now < expiries[0][0]:
+            self._sweep(now)
+        elif len(expiries) > 2 * len(entries) + 16:
+            # Mostly overwritten or deleted keys: rebuild from what is held.
+            self._expiries = expiries = [(e[1], k) for k, e in entries.items()]
+            heapq.heapify(expiries)
+        entries.pop(key, None)  # a rewrite counts as a use: to the end of the order
+        if len(entries) >= self._max_entries:
+            entries.popitem(last=False)
+        entries[key] = (value, expires)
+        heapq.heappush(expiries, (expires, key))
+
+    def _sweep(self, now: float) -> None:
+        """Drop the entries expired by ``now``."""
+        entries = self._entries
+        expiries = self._expiries
+        while expiries and not now < expiries[0][0]:
+            key = heapq.heappop(expiries)[1]
+            entry = entries.get(key)
+            if entry is not None and not now < entry[1]:
+                del entries[key]
 
     async def delete(self, key: str) -> None:
         self._entries.pop(key, None)
 
     def __len__(self) -> int:
-        """Entries held, expired ones included until the next write sweeps them out."""
+        """Entries held, expired ones included until read or swept out by a write."""
         return len(self._entries)
-
-
-def _expires_at(_key: str, entry: _Entry, now: float) -> float:
-    return now + entry.ttl
 
 
 def _always(_value: object) -> bool:
