@@ -81,9 +81,13 @@ class _Requests:
     object instead of a function and a cell per captured name (issue 19: fewer
     GC-tracked objects per call in flight). ``last`` is the target it last built for,
     which, when the pipeline has opened a stream, is the target that answered it (unless
-    a transform moved the request on: ``fallback`` builds its own request)."""
+    a transform moved the request on: ``fallback`` builds its own request).
 
-    __slots__ = ("features", "idempotency_key", "last", "messages", "params")
+    Asked twice in a row for the same target (the cache key, then the attempt), it hands
+    back the request it built: a ``CompletionRequest`` is frozen and built from the same
+    values each time, so the second would be an equal copy."""
+
+    __slots__ = ("features", "idempotency_key", "last", "made", "messages", "params")
 
     def __init__(
         self,
@@ -97,12 +101,17 @@ class _Requests:
         self.idempotency_key = idempotency_key
         self.features = features
         self.last: Target | None = None
+        self.made: CompletionRequest | None = None
 
     def __call__(self, target: Target) -> CompletionRequest:
+        made = self.made
+        if made is not None and target is self.last:
+            return made
         self.last = target
-        return CompletionRequest(
+        self.made = made = CompletionRequest(
             target.model or "", self.messages, self.params, self.idempotency_key, self.features
         )
+        return made
 
 
 class _StreamedOutput:
