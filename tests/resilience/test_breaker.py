@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import attrs
 import pytest
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -386,6 +386,44 @@ def test_window_counts_keep_a_fixed_ring_however_long_they_run() -> None:
     assert counts.totals(5000.0) == (0, 0)
     counts.clear()
     assert counts.totals(999.9) == (0, 0)
+
+
+_window_ops = st.lists(
+    st.tuples(
+        st.sampled_from(["add", "totals", "clear"]),
+        st.floats(0.0, 12.0),
+        st.integers(0, 3),
+        st.integers(0, 3),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(window=st.sampled_from([1.0, 2.5, 4.0]), ops=_window_ops)
+def test_window_totals_kept_between_calls_match_a_sum_of_every_event_in_the_window(
+    window: float, ops: list[tuple[str, float, int, int]]
+) -> None:
+    """Invariant: totals asked again within a second (with adds in it, in other seconds,
+    earlier instants, clears) are the sums of the events the window covers at that instant."""
+    counts = WindowCounts(window)
+    size = math.ceil(window)
+    events: list[tuple[int, int, int]] = []  # (second, first, second count)
+    for op, now, first, second in ops:
+        if op == "add":
+            counts.add(now, first=first, second=second)
+            slot_second = math.floor(now)
+            # A ring slot reused for a later second forgets the earlier one's events.
+            events = [e for e in events if e[0] % size != slot_second % size or e[0] == slot_second]
+            events.append((slot_second, first, second))
+        elif op == "clear":
+            counts.clear()
+            events = []
+        else:
+            # Every second the ring still holds after the window's start (a later one
+            # included, as when an instant read before a later add is asked about).
+            inside = [e for e in events if e[0] > math.floor(now) - size]
+            assert counts.totals(now) == (sum(e[1] for e in inside), sum(e[2] for e in inside))
 
 
 @pytest.mark.parametrize(

@@ -35,7 +35,7 @@ class WindowCounts:
     ``floor(t)``.
     """
 
-    __slots__ = ("_first", "_second", "_seconds", "_size")
+    __slots__ = ("_first", "_second", "_seconds", "_size", "_sums", "_sums_at")
 
     def __init__(self, window: float) -> None:
         if not (math.isfinite(window) and window > 0):
@@ -44,30 +44,48 @@ class WindowCounts:
         self._seconds: list[int | None] = [None] * self._size
         self._first = [0] * self._size
         self._second = [0] * self._size
+        # The totals last summed and the second they hold for: many calls a second ask
+        # for the same window, and an add in that second only adds to them.
+        self._sums = (0, 0)
+        self._sums_at: int | None = None
 
     def add(self, now: float, first: int = 0, second: int = 0) -> None:
         """Count ``first`` and ``second`` events at instant ``now``."""
         second_of = math.floor(now)
         slot = second_of % self._size
-        if self._seconds[slot] != second_of:
+        evicted = self._seconds[slot]
+        if evicted != second_of:
             self._seconds[slot] = second_of
             self._first[slot] = 0
             self._second[slot] = 0
         self._first[slot] += first
         self._second[slot] += second
+        # The kept totals take this add as it is, unless they are for another second or
+        # counted the slot's earlier second (a later one: an instant read before it).
+        if second_of == self._sums_at and (evicted is None or evicted <= second_of):
+            firsts, seconds = self._sums
+            self._sums = (firsts + first, seconds + second)
+        else:
+            self._sums_at = None
 
     def totals(self, now: float) -> tuple[int, int]:
         """Both counters summed over the window that ends at ``now``."""
-        oldest = math.floor(now) - self._size
+        second_of = math.floor(now)
+        if second_of == self._sums_at:
+            return self._sums
+        oldest = second_of - self._size
         first = second = 0
         for stamp, firsts, seconds in zip(self._seconds, self._first, self._second, strict=True):
             if stamp is not None and stamp > oldest:
                 first += firsts
                 second += seconds
-        return first, second
+        self._sums = (first, second)
+        self._sums_at = second_of
+        return self._sums
 
     def clear(self) -> None:
         self._seconds = [None] * self._size
+        self._sums_at = None
 
 
 class BreakerPermit:
