@@ -263,6 +263,43 @@ async def test_a_flight_cancelled_before_it_ran_cancels_its_waiters() -> None:
     assert cache.in_flight() == 0
 
 
+async def test_the_memory_backend_is_called_directly_and_a_subclass_is_awaited(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The in-process backend's lookup and store run without their coroutines; a subclass
+    may override get and set, so its own coroutines are what the cache calls."""
+    seen: list[str] = []
+
+    class Counting(MemoryCacheBackend):
+        async def get(self, key: str) -> object | None:
+            seen.append(f"get {key}")
+            return await super().get(key)
+
+        async def set(self, key: str, value: object, ttl: float | None = None) -> None:
+            seen.append(f"set {key}")
+            await super().set(key, value, ttl)
+
+    async def call() -> str:
+        return "v"
+
+    subclassed = ResponseCache(Counting(VirtualClock()), ttl=60.0)
+    assert await subclassed.get_or_call("k", call) == ("v", False)
+    assert await subclassed.get_or_call("k", call) == ("v", True)
+    assert seen == ["get k", "set k", "get k"]
+
+    backend = MemoryCacheBackend(VirtualClock())
+    direct = ResponseCache(backend, ttl=60.0)
+
+    async def refuse(*_: object) -> None:
+        raise AssertionError("the memory backend's coroutines are not used")
+
+    monkeypatch.setattr(MemoryCacheBackend, "get", refuse)
+    monkeypatch.setattr(MemoryCacheBackend, "set", refuse)
+    assert await direct.get_or_call("k", call) == ("v", False)
+    assert await direct.get_or_call("k", call) == ("v", True)
+    assert backend.lookup("k") == "v"
+
+
 async def test_store_can_refuse_a_value_and_none_is_never_cached() -> None:
     _, cache, upstream = make()
     await cache.get_or_call("k", upstream("k"), store=lambda _: False)

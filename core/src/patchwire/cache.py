@@ -69,6 +69,13 @@ class MemoryCacheBackend:
         self._expiries: list[tuple[float, str]] = []
 
     async def get(self, key: str) -> object | None:
+        return self.lookup(key)
+
+    async def set(self, key: str, value: object, ttl: float | None = None) -> None:
+        self.store(key, value, ttl)
+
+    def lookup(self, key: str) -> object | None:
+        """:meth:`get` without the coroutine (the response cache calls this directly)."""
         entries = self._entries
         entry = entries.get(key)
         if entry is None:
@@ -79,7 +86,8 @@ class MemoryCacheBackend:
         del entries[key]
         return None
 
-    async def set(self, key: str, value: object, ttl: float | None = None) -> None:
+    def store(self, key: str, value: object, ttl: float | None = None) -> None:
+        """:meth:`set` without the coroutine (the response cache calls this directly)."""
         ttl = self._default_ttl if ttl is None else ttl
         entries = self._entries
         now = self._now()
@@ -204,6 +212,11 @@ class ResponseCache:
         if ttl < 0:
             raise ValueError(f"ttl must be >= 0, got {ttl}")
         self._backend = backend
+        # The in-process backend is called directly, not through its coroutines: they
+        # never suspend, so no other task can run between a read and what follows it
+        # either way, and a call skips two coroutine objects. Exactly that class: a
+        # subclass may override get or set, so it is awaited like any backend.
+        self._local = backend if type(backend) is MemoryCacheBackend else None
         self._ttl = ttl
         self._flights: dict[str, _Flight] = {}
         #: values the backend returned that ``accept`` refused (each one a miss)
@@ -241,7 +254,8 @@ class ResponseCache:
         hit = True
         flight = self._live_flight(key)
         if flight is None:
-            cached = await self._backend.get(key)
+            local = self._local
+            cached = local.lookup(key) if local is not None else await self._backend.get(key)
             if cached is not None:
                 if accept(cached):
                     return cast(T, cached), True
@@ -287,7 +301,11 @@ class ResponseCache:
             try:
                 value = await call()
                 if value is not None and store(value):
-                    await self._backend.set(key, value, ttl)
+                    local = self._local
+                    if local is not None:
+                        local.store(key, value, ttl)
+                    else:
+                        await self._backend.set(key, value, ttl)
             except BaseException as err:
                 self._drop(key, flight)
                 flight.settle(None, err)
