@@ -244,6 +244,45 @@ async def test_a_model_call_goes_through_the_environments_proxy(
     assert env_proxy.requests() == [f"GET {base}/answer"]
 
 
+@pytest.mark.parametrize(
+    ("provider", "model", "env"),
+    [
+        ("openai", "gpt-4o-mini", "OPENAI_API_KEY"),
+        ("anthropic", "claude-haiku-4-5", "ANTHROPIC_API_KEY"),
+        ("gemini", "gemini-2.5-flash", "GEMINI_API_KEY"),
+    ],
+)
+async def test_each_provider_connector_calls_through_the_environments_proxy(
+    plugin_host: PluginHost,
+    register_plugin: Any,
+    env_proxy: TinyProxy,
+    monkeypatch: pytest.MonkeyPatch,
+    provider: str,
+    model: str,
+    env: str,
+) -> None:
+    """The real connectors, not only the hub session: each one's POST goes through tinyproxy."""
+    from patchwire.testing.simulator import Simulator
+    from patchwire_anthropic.plugin import AnthropicPlugin
+    from patchwire_gemini.plugin import GeminiPlugin
+    from patchwire_openai.plugin import OpenAIPlugin
+
+    for plugin, name in ((OpenAIPlugin(), "openai"), (AnthropicPlugin(), "anthropic")):
+        register_plugin(plugin, name)
+    register_plugin(GeminiPlugin(), "gemini")
+    monkeypatch.setenv(env, "sim-key-through-the-proxy")
+    async with Simulator(
+        provider, plugin_host=plugin_host, keys=["sim-key-through-the-proxy"]
+    ) as sim:
+        table = {"base_url": sim.base_url, "cache": {"ttl": 0}, "retry": {"max_attempts": 1}}
+        async with Hub.from_dict({"connectors": {provider: table}}, host=plugin_host) as hub:
+            reply = await hub.model(f"{provider}:{model}").complete("hi")
+    assert reply.text
+    assert [r for r in env_proxy.requests() if r.startswith("POST " + sim.base_url)], (
+        env_proxy.requests()
+    )
+
+
 async def test_no_proxy_sends_the_hosts_it_names_direct(
     host: PluginHost,
     env_proxy: TinyProxy,
