@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from patchwire.errors import IntegrationError, TransientError
 from patchwire.testing.conformance.harness import SECRET
 from patchwire.testing.conformance.rules import RULES, ConformanceFailure, require
-from patchwire.testing.conformance.watch import LoopLag, error_texts, leaking
+from patchwire.testing.conformance.watch import LoopLag, Resources, error_texts, leaking
 
 PLACES = ("message", "details", "cause", "context", "args", "attribute", "failures")
 
@@ -96,3 +96,30 @@ async def test_the_loop_lag_monitor_discounts_a_stall_of_the_whole_process() -> 
         await asyncio.sleep(0.02)
     resume.wait()
     assert lag.worst < 0.15
+
+
+class _UnclosedClient:
+    """Like an SDK client nobody closed: its finalizer schedules its own close."""
+
+    def __init__(self) -> None:
+        self.cycle = self  # only the cyclic collector frees it
+
+    def __del__(self) -> None:
+        asyncio.get_running_loop().create_task(asyncio.sleep(0.05), name="sdk-aclose")
+
+
+async def test_garbage_an_earlier_test_left_is_not_blamed_on_the_run() -> None:
+    """A close task scheduled by the finalizer of an object from before the census is not a
+    leak of the run (it made the cli conformance suite fail after the SDK tests)."""
+    _UnclosedClient()  # garbage before the census, freed only by a full collection
+    census = Resources()
+    assert await census.leftovers() == []
+
+
+async def test_a_task_the_run_leaves_running_is_still_found() -> None:
+    census = Resources()
+    task = asyncio.get_running_loop().create_task(asyncio.sleep(1), name="left-behind")
+    try:
+        assert [f for f in await census.leftovers() if "left-behind" in f]
+    finally:
+        task.cancel()

@@ -177,6 +177,7 @@ async def test_the_official_sdk_reads_cache_writes_and_reads(
             messages=[{"role": "user", "content": "again"}],
         ) as stream:
             final = await stream.get_final_message()
+        await client.close()
     assert first.usage.cache_creation_input_tokens == 1100 and first.usage.input_tokens == 5
     assert first.usage.cache_creation is not None
     assert first.usage.cache_creation.ephemeral_1h_input_tokens == 1100

@@ -81,6 +81,7 @@ async def test_the_official_sdk_reads_cached_tokens(openai_host: PluginHost, sim
             stream_options={"include_usage": True},
         )
         chunks = [chunk async for chunk in stream]
+        await client.close()
     usage = chunks[-1].usage
     assert usage is not None and usage.prompt_tokens_details is not None
     assert usage.prompt_tokens_details.cached_tokens == 1024 and usage.prompt_tokens == 1111
