@@ -114,6 +114,14 @@ class _Requests:
         return made
 
 
+async def _offered_tools(tools: Sequence[Any]) -> list[Any]:
+    """``tools=`` as the specs a request carries: hub tool handles are listed (awaited),
+    bound functions and record types offered by their specs."""
+    from patchwire.run_tools import resolve_tools
+
+    return list((await resolve_tools(tools)).specs)
+
+
 class _StreamedOutput:
     """Validates a structured stream's whole text the way the pipeline validates a
     complete reply (:meth:`Pipeline._finish_output`): a text that does not fit is counted
@@ -194,10 +202,8 @@ class Model:
     ) -> Completion:
         messages = check_prompt(prompt)
         options = _options(priority, timeout, cache, idempotency_key, cache_ttl, principal)
-        if params.get("tools"):  # hub tools and bound functions offered as their specs
-            from patchwire.run_tools import resolve_tools
-
-            params["tools"] = list((await resolve_tools(params["tools"])).specs)
+        if params.get("tools"):
+            params["tools"] = await _offered_tools(params["tools"])
         params, features = split_features(params)
         output = features.output if features else None
         return await self._pipeline.complete(
@@ -227,9 +233,7 @@ class Model:
     async def _stream_offering_tools(
         self, messages: tuple[Message, ...], options: CallOptions, params: dict[str, Any]
     ) -> AsyncIterator[StreamChunk]:
-        from patchwire.run_tools import resolve_tools
-
-        params["tools"] = list((await resolve_tools(params["tools"])).specs)
+        params["tools"] = await _offered_tools(params["tools"])
         chunks = self._stream(messages, options, params)
         try:
             async for chunk in chunks:
