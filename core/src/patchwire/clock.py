@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import math
 import time
+import weakref
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from types import TracebackType
@@ -171,6 +173,8 @@ def deadline_scope(clock: Clock, when: float | None) -> AbstractContextManager[N
     """
     if when is None:
         return _NO_DEADLINE
+    if type(clock) is MonotonicClock:
+        return _SharedScope(when)
     return _DeadlineScope(clock, when)
 
 
@@ -217,3 +221,120 @@ class _DeadlineScope:
             and self._task.uncancel() == 0
         ):
             raise TimeoutError("deadline exceeded") from None
+
+
+# A shared scope's state: open (its deadline pending), closed (left before it), fired.
+_OPEN, _CLOSED, _FIRED = 0, 1, 2
+
+
+class _SharedScope:
+    """A deadline scope on the monotonic clock: registered with its loop's
+    :class:`_Deadlines` instead of arming a loop timer of its own. Arming and cancelling
+    an asyncio ``TimerHandle`` per attempt and per stream chunk was a tenth of a call's
+    cost on the in-process path (issue 19); a heap entry and a counter are far cheaper.
+    Otherwise it behaves as :class:`_DeadlineScope`."""
+
+    __slots__ = ("_hub", "_state", "_task", "_when")
+
+    def __init__(self, when: float) -> None:
+        self._when = when
+        self._state = _OPEN
+
+    def __enter__(self) -> None:
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("deadline_scope needs a running task")
+        if self._when <= time.monotonic():
+            raise TimeoutError("deadline already passed")
+        self._task = task
+        loop = task.get_loop()
+        hub = _shared
+        if hub is None or hub.loop() is not loop:
+            hub = _deadlines_for(loop)
+        self._hub = hub
+        hub.add(self)
+
+    def _expire(self) -> None:
+        self._state = _FIRED
+        self._task.cancel()
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if self._state == _OPEN:
+            self._state = _CLOSED
+            self._hub.close()
+        elif issubclass(kind or object, asyncio.CancelledError) and self._task.uncancel() == 0:
+            raise TimeoutError("deadline exceeded") from None
+
+
+class _Deadlines:
+    """Every open deadline scope of one event loop on the monotonic clock, in a heap by
+    deadline, behind one loop timer armed for the earliest.
+
+    A scope left before its deadline (nearly all of them) is only counted out: its heap
+    entry is dropped when it reaches the top, when no scope is open any more, or when
+    dead entries outnumber the open ones. The timer is re-armed only for a deadline
+    earlier than the one it waits for, so calls with the same timeout, whose deadlines
+    only grow, never touch it; when it fires it expires every scope that is due, in
+    deadline order as separate timers would, and waits for the next open one."""
+
+    __slots__ = ("_armed", "_clock", "_handle", "_heap", "_open", "_seq", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        # Weakly: the hub outlives a loop that asyncio.run closed, never keeps it alive.
+        self.loop = weakref.ref(loop)
+        self._clock = MonotonicClock()
+        self._heap: list[tuple[float, int, _SharedScope]] = []
+        self._seq = itertools.count()  # equal deadlines fire in the order they were set
+        self._open = 0
+        self._armed = math.inf
+        self._handle: Handle | None = None
+
+    def add(self, scope: _SharedScope) -> None:
+        when = scope._when
+        heap = self._heap
+        heapq.heappush(heap, (when, next(self._seq), scope))
+        self._open += 1
+        if when < self._armed:
+            self._arm(when)
+        elif len(heap) > 2 * self._open + 64:
+            self._heap = [entry for entry in heap if entry[2]._state == _OPEN]
+            heapq.heapify(self._heap)
+
+    def close(self) -> None:
+        """A scope was left before its deadline."""
+        self._open -= 1
+        if not self._open:
+            self._heap.clear()  # every entry is dead: no need to wait for them to surface
+
+    def _arm(self, when: float) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self._handle = self._clock.call_at(when, self._fire)
+        self._armed = when
+
+    def _fire(self) -> None:
+        due = max(self._armed, time.monotonic())
+        self._handle = None
+        self._armed = math.inf
+        heap = self._heap
+        while heap:
+            when, _, scope = heap[0]
+            if scope._state == _OPEN:
+                if when > due:
+                    self._arm(when)
+                    return
+                self._open -= 1
+                scope._expire()
+            heapq.heappop(heap)
+
+
+#: the hub of the loop that last opened a scope (one loop at a time, nearly always)
+_shared: _Deadlines | None = None
+
+
+def _deadlines_for(loop: asyncio.AbstractEventLoop) -> _Deadlines:
+    """A new hub for a loop other than the last one's. A scope keeps the hub it joined,
+    so one still open on another loop is expired by that loop's own timer."""
+    global _shared
+    _shared = hub = _Deadlines(loop)
+    return hub
