@@ -43,6 +43,9 @@ __all__ = ["Model", "Tool"]
 Prompt = str | Message | Sequence[Message | Mapping[str, Any]]
 
 
+_DEFAULT_OPTIONS = CallOptions()
+
+
 def _options(
     priority: int,
     timeout: float | None,
@@ -51,6 +54,18 @@ def _options(
     cache_ttl: float | None = None,
     principal: Principal | None = None,
 ) -> CallOptions:
+    if (
+        principal is None
+        and type(priority) is int
+        and not priority
+        and timeout is None
+        and cache is None
+        and idempotency_key is None
+        and cache_ttl is None
+    ):
+        # The defaults, which pass every check: most calls. Frozen, so one serves them all.
+        principal = current_principal()
+        return _DEFAULT_OPTIONS if principal is None else CallOptions(principal=principal)
     check_options(priority, timeout, cache, idempotency_key)
     if principal is None:
         principal = current_principal()
