@@ -126,6 +126,11 @@ class _Environment:
             self._seen = dict(data)
         return True
 
+    def reading(self) -> object | None:
+        """The current reading (the same object until the environment changes), or None
+        where nothing is cached."""
+        return self._seen if self._current() else None
+
     def proxies(self) -> dict[str, str]:
         return self._proxies if self._current() else urllib.request.getproxies()
 
@@ -168,6 +173,11 @@ class ProxyRules:
         self._secrets = secrets
         self._source = source
         self._by_origin: dict[str, tuple[str, str]] = {}  # origin -> (setting, connector)
+        # Answers that depend on nothing but the settings and the environment, by (scheme,
+        # host, port), for the environment reading they were made under: every request
+        # asks, and a connector sends to the same origin over and over.
+        self._answers: dict[tuple[str, str | None, int | None], Proxy | None] = {}
+        self._answered: object | None = None
 
     def add(self, connector: str, setting: str | None, urls: list[str | None]) -> None:
         """Apply ``connector``'s ``proxy`` setting to requests on the origins of ``urls``."""
@@ -185,6 +195,7 @@ class ProxyRules:
                     source=self._source,
                 )
             self._by_origin[origin] = (setting, connector)
+        self._answers = {}
 
     def scoped(self, setting: str | None) -> ProxyRules:
         """The rule for a client that belongs to one connector (its own session): the
@@ -211,17 +222,39 @@ class ProxyRules:
     def for_url(self, url: URL | str) -> Proxy | None:
         """The proxy for a request to ``url``, or None to connect directly."""
         target = url if isinstance(url, URL) else URL(url)
+        reading = _environment.reading()
+        if reading is None:
+            return self._decide(target)[0]
+        if reading is not self._answered:
+            self._answers = {}
+            self._answered = reading
+        key = (target.scheme, target.raw_host, target.port)
+        try:
+            return self._answers[key]
+        except KeyError:
+            pass
+        proxy, fixed = self._decide(target)
+        if fixed:
+            if len(self._answers) >= _Environment._HOSTS:
+                self._answers.clear()
+            self._answers[key] = proxy
+        return proxy
+
+    def _decide(self, target: URL) -> tuple[Proxy | None, bool]:
+        """The proxy for ``target``, and whether that answer holds until the environment
+        changes (not when it comes from a secret reference, which may rotate)."""
         if _bypassed(target):
-            return None
+            return None, True
         held = self._by_origin.get(_origin(target))
         setting = held[0] if held is not None else self._hub
         if setting is None:
             env = _env_proxy(target)
-            return self._proxy(env, "the environment's proxy variable") if env else None
+            return (self._proxy(env, "the environment's proxy variable") if env else None), True
         if setting == DIRECT:
-            return None
+            return None, True
         where = f"proxy of connector '{held[1]}'" if held is not None else "[hub] proxy"
-        return self._proxy(self._resolve(setting, where), where)
+        resolved = self._resolve(setting, where)
+        return self._proxy(resolved, where), resolved is setting
 
     def _resolve(self, setting: str, where: str) -> str:
         if self._secrets is None or _problem(setting) is None:
