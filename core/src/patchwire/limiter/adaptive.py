@@ -63,10 +63,10 @@ class Adaptive:
 
     __slots__ = (
         "_policy",
-        "_specs",
-        "_specs_until",
         "_windows",
         "blocked_until",
+        "current",
+        "current_until",
         "factor",
         "paces",
         "reported",
@@ -80,19 +80,20 @@ class Adaptive:
         # per window: (provider pace, until) or None
         self.paces: list[tuple[float, float] | None] = [None] * len(self._windows)
         self.reported: RateLimitInfo | None = None
-        # the specs in effect, valid until the earliest provider pace runs out
-        self._specs: tuple[BucketSpec, ...] | None = None
-        self._specs_until = math.inf
+        #: the specs in effect (None: to be rebuilt), valid until the earliest provider pace
+        #: runs out; the limiter's synchronous admission reads them without a call
+        self.current: tuple[BucketSpec, ...] | None = None
+        self.current_until = math.inf
 
     def specs(self, now: float) -> tuple[BucketSpec, ...]:
         """Every window's capacity and effective rate at ``now``."""
-        specs = self._specs
-        if specs is None or now >= self._specs_until:
-            specs = self._specs = tuple(
+        specs = self.current
+        if specs is None or now >= self.current_until:
+            specs = self.current = tuple(
                 BucketSpec(w.name, w.capacity, self.rate(i, now))
                 for i, w in enumerate(self._windows)
             )
-            self._specs_until = min((p[1] for p in self.paces if p is not None), default=math.inf)
+            self.current_until = min((p[1] for p in self.paces if p is not None), default=math.inf)
         return specs
 
     def rate(self, index: int, now: float) -> float:
@@ -114,7 +115,7 @@ class Adaptive:
 
     def rate_limited(self, now: float, retry_after: float | None) -> None:
         self.factor = max(self._policy.floor, self.factor * self._policy.decrease)
-        self._specs = None
+        self.current = None
         if retry_after is not None and retry_after > 0:
             self.blocked_until = max(self.blocked_until, now + retry_after)
 
@@ -123,7 +124,7 @@ class Adaptive:
         if self.factor >= 1.0:
             return False
         self.factor = min(1.0, self.factor + self._policy.increase)
-        self._specs = None
+        self.current = None
         return True
 
     def observe(self, info: RateLimitInfo, now: float) -> dict[int, float]:
@@ -146,7 +147,7 @@ class Adaptive:
                 pace = (whole - remaining) / reset
                 if pace < window.rate:
                     self.paces[index] = (pace, now + reset)
-                    self._specs = None
+                    self.current = None
         return ceilings
 
     def _match(self, kind: Kind, limit: float | None) -> int | None:

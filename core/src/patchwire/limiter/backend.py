@@ -21,10 +21,13 @@ from typing import Protocol
 
 from patchwire.limiter.bucket import AcquireResult, BucketSpec, refill, slack, wait_for
 
-__all__ = ["LimiterBackend", "MemoryBackend"]
+__all__ = ["Lane", "LimiterBackend", "MemoryBackend", "take"]
 
 # A cell's level, read in C: every admission returns the levels of all its windows.
 _level = itemgetter(0)
+
+#: one window of an admission: its ``[level, stamp]`` cell, its spec, the cost asked of it
+Lane = tuple[list[float], BucketSpec, float]
 
 
 class LimiterBackend(Protocol):
@@ -58,7 +61,10 @@ class MemoryBackend:
         # key -> window -> [level, stamp]: one cell per configured window, none per request
         self._buckets: dict[str, dict[str, list[float]]] = {}
 
-    def _cells(self, key: str, specs: Sequence[BucketSpec], now: float) -> list[list[float]]:
+    def cells(self, key: str, specs: Sequence[BucketSpec], now: float) -> list[list[float]]:
+        """The ``[level, stamp]`` cells of ``key``'s windows, in the order of ``specs``, as
+        stored (a bucket never seen before starts full). A cell is never replaced, so the
+        limiter may keep them and charge them with :func:`take` without a coroutine."""
         windows = self._buckets.get(key)
         if windows is None:
             windows = self._buckets[key] = {}
@@ -67,32 +73,28 @@ class MemoryBackend:
             cell = windows.get(spec.window)
             if cell is None:
                 cell = windows[spec.window] = [spec.capacity, now]
-            else:
-                cell[0] = refill(cell[0], cell[1], now, spec.capacity, spec.rate)
-                if now > cell[1]:  # the stamp never goes back
-                    cell[1] = now
             cells.append(cell)
+        return cells
+
+    def _refilled(self, key: str, specs: Sequence[BucketSpec], now: float) -> list[list[float]]:
+        cells = self.cells(key, specs, now)
+        for spec, cell in zip(specs, cells, strict=True):
+            cell[0] = refill(cell[0], cell[1], now, spec.capacity, spec.rate)
+            if now > cell[1]:  # the stamp never goes back
+                cell[1] = now
         return cells
 
     async def try_acquire(
         self, key: str, specs: Sequence[BucketSpec], costs: Sequence[float], now: float
     ) -> AcquireResult:
-        cells = self._cells(key, specs, now)
-        wait = 0.0
-        for spec, cost, cell in zip(specs, costs, cells, strict=True):
-            if cell[0] < cost - slack(spec.capacity):
-                wait = max(wait, wait_for(cell[0], cost, spec.rate))
-        if wait > 0.0:
-            return AcquireResult(False, wait, tuple(map(_level, cells)))
-        for cost, cell in zip(costs, cells, strict=True):
-            # the slack may leave a rounding error below zero; it is not debt, so drop it
-            cell[0] = max(0.0, cell[0] - cost) if cell[0] >= 0.0 else cell[0] - cost
-        return AcquireResult(True, 0.0, tuple(map(_level, cells)))
+        cells = self.cells(key, specs, now)
+        wait = take(tuple(zip(cells, specs, costs, strict=True)), now)
+        return AcquireResult(not wait, wait, tuple(map(_level, cells)))
 
     async def adjust(
         self, key: str, specs: Sequence[BucketSpec], deltas: Sequence[float], now: float
     ) -> tuple[float, ...]:
-        cells = self._cells(key, specs, now)
+        cells = self._refilled(key, specs, now)
         for spec, delta, cell in zip(specs, deltas, cells, strict=True):
             cell[0] = min(spec.capacity, cell[0] - delta)
         return tuple(cell[0] for cell in cells)
@@ -100,10 +102,38 @@ class MemoryBackend:
     async def lower_to(
         self, key: str, specs: Sequence[BucketSpec], ceilings: Sequence[float], now: float
     ) -> tuple[float, ...]:
-        cells = self._cells(key, specs, now)
+        cells = self._refilled(key, specs, now)
         for ceiling, cell in zip(ceilings, cells, strict=True):
             cell[0] = min(cell[0], ceiling)
         return tuple(cell[0] for cell in cells)
 
     def __repr__(self) -> str:
         return f"MemoryBackend(keys={len(self._buckets)})"
+
+
+def take(lanes: Sequence[Lane], now: float) -> float:
+    """Refill each lane's cell to ``now``, then charge each its cost if every one holds it
+    and return 0.0; otherwise charge nothing and return the wait until every one would.
+
+    The limiter calls this on every admission that need not wait, so the admitted path
+    makes no Python call: :func:`refill` is written out and the slack is only looked up
+    for a level short of its cost.
+    """
+    wait = 0.0
+    for cell, spec, cost in lanes:
+        level, stamp = cell
+        if now > stamp:  # the stamp never goes back
+            level += spec.rate * (now - stamp)
+            cell[1] = now
+        if level > spec.capacity:
+            level = spec.capacity
+        cell[0] = level
+        if level < cost and level < cost - slack(spec.capacity):
+            wait = max(wait, wait_for(level, cost, spec.rate))
+    if wait > 0.0:
+        return wait
+    for cell, _, cost in lanes:
+        level = cell[0]
+        # the slack may leave a rounding error below zero; it is not debt, so drop it
+        cell[0] = 0.0 if level - cost < 0.0 <= level else level - cost
+    return 0.0

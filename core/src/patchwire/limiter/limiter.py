@@ -6,6 +6,11 @@ the trying: it asks the backend, and if the buckets are short it sleeps on a clo
 set for the instant they will not be (or until something changes: a release, a refund,
 new provider information, a new head). Nothing polls and no background task exists, so
 a limiter with nobody waiting costs nothing.
+
+With the in-process backend an admission that need not wait is taken synchronously
+(:meth:`Limiter.admit`): no coroutine, no waiter, no result object. Only a request that
+must queue, or one whose buckets live in a remote store, goes through ``acquire``'s
+awaited path.
 """
 
 from __future__ import annotations
@@ -17,8 +22,8 @@ from collections.abc import Callable
 
 from patchwire.clock import Clock
 from patchwire.limiter.adaptive import Adaptive, AdaptivePolicy, RateLimitInfo
-from patchwire.limiter.backend import LimiterBackend, MemoryBackend
-from patchwire.limiter.bucket import refill, wait_for
+from patchwire.limiter.backend import Lane, LimiterBackend, MemoryBackend, take
+from patchwire.limiter.bucket import BucketSpec, refill, wait_for
 from patchwire.limiter.limits import Kind, LimitsConfig
 from patchwire.limiter.queue import Expiries, Waiter, WaitQueue
 from patchwire.limiter.refused import LimiterRefused
@@ -52,13 +57,17 @@ class Permit:
         delta = actual_tokens - self._tokens
         if delta:
             self._tokens = actual_tokens
-            await self._limiter._settle(delta)
+            if self._limiter.counts_tokens:
+                await self._limiter._settle(delta)
 
     def release(self) -> None:
         """Free the concurrency slot; later calls do nothing."""
         if self._slot:
             self._slot = False
-            self._limiter._free_slot()
+            limiter = self._limiter
+            limiter._in_use -= 1
+            if limiter._queue.live:  # nobody waits: nobody to wake
+                limiter._poke_head()
 
 
 class Limiter:
@@ -79,12 +88,29 @@ class Limiter:
         self.config = config
         self._clock = clock
         self._backend: LimiterBackend = backend if backend is not None else MemoryBackend()
+        # The in-process backend (a subclass may override its operations, so only the
+        # class itself qualifies): admit charges its cells for this key directly, once read.
+        self._local = self._backend if type(self._backend) is MemoryBackend else None
+        self._cells: list[list[float]] | None = None if config.windows() else []
+        # admit's lanes (cell, spec, cost) and the specs they were laid for
+        self._lanes: tuple[Lane, ...] = ()
+        self._lanes_specs: tuple[BucketSpec, ...] | None = None
         self._on_wait = on_wait
         self._windows = config.windows()
         self._token_windows = [i for i, w in enumerate(self._windows) if w.kind is Kind.TOKENS]
+        #: whether a request's token count matters: without a token window neither the
+        #: estimate given to ``acquire`` nor a permit's ``reconcile`` changes anything
+        self.counts_tokens = bool(self._token_windows)
+        # the largest request every token window can hold (acquire refuses a larger one
+        # before the buckets are touched, so admit must leave it alone too)
+        self._most_tokens = min(
+            (self._windows[i].capacity for i in self._token_windows), default=math.inf
+        )
         # Without token windows every admission costs 1 per window: one tuple for all.
         self._request_costs = (1.0,) * len(self._windows)
         self._max = config.max_concurrency
+        # the same bound for a comparison on the synchronous path (no cap: never reached)
+        self._max_slots = self._max if self._max is not None else math.inf
         self._unlimited = config.empty
         self._queue = WaitQueue(aging)
         self._expiries = Expiries(clock)
@@ -95,10 +121,61 @@ class Limiter:
         # last level read from the backend per window, and when: [level, stamp]
         now = clock.now()
         self._view = [[w.capacity, now] for w in self._windows]
+        # (view, cell) per window: admit's reading of the cells it charged
+        self._mirror: tuple[tuple[list[float], list[float]], ...] = ()
         # provider ceilings not yet sent to the backend: index -> [ceiling, stamp]
         self._ceilings: dict[int, list[float]] = {}
 
     # -- admission ----------------------------------------------------------------------
+
+    def admit(self, tokens: int = 0, deadline: float | None = None) -> Permit | None:
+        """A :class:`Permit` at once if the request needs no wait, else None: then
+        ``await acquire(...)`` with the same request, which queues (or refuses) it.
+
+        Synchronous: it answers only with the in-process backend, when nobody is queued or
+        asking, no provider information waits to be applied, a slot is free and every
+        window holds the request now. The line is empty, so priority cannot matter.
+        """
+        local = self._local
+        if (
+            local is None
+            or self._queue.live
+            or self._busy
+            or self._ceilings
+            or self._in_use >= self._max_slots
+            or not 0 <= tokens <= self._most_tokens
+        ):
+            return None
+        now = self._clock.now()
+        adaptive = self._adaptive
+        if (deadline is not None and now > deadline) or adaptive.blocked_until > now:
+            return None
+        specs = adaptive.current  # read without a call while they hold
+        if specs is None or now >= adaptive.current_until:
+            specs = adaptive.specs(now)
+        if specs is not self._lanes_specs or self.counts_tokens:
+            self._lay(local, specs, tokens, now)
+        if take(self._lanes, now):
+            return None
+        for view, cell in self._mirror:
+            view[0] = cell[0]
+            view[1] = now
+        slot = self._max is not None
+        if slot:
+            self._in_use += 1
+        return Permit(self, tokens, slot)
+
+    def _lay(
+        self, local: MemoryBackend, specs: tuple[BucketSpec, ...], tokens: int, now: float
+    ) -> None:
+        """The lanes :meth:`admit` charges: kept while the specs last, unless the costs
+        vary with the request (token windows)."""
+        cells = self._cells
+        if cells is None:
+            cells = self._cells = local.cells(self.key, specs, now)
+            self._mirror = tuple(zip(self._view, cells, strict=True))
+        self._lanes = tuple(zip(cells, specs, self._costs(tokens), strict=True))
+        self._lanes_specs = specs
 
     async def acquire(
         self, *, tokens: int = 0, priority: int = 0, deadline: float | None = None
@@ -109,6 +186,9 @@ class Limiter:
         or when the deadline (a clock instant) cannot be met, and at the deadline if the
         request is still queued then.
         """
+        permit = self.admit(tokens, deadline)
+        if permit is not None:
+            return permit
         if tokens < 0:
             raise ValueError(f"tokens must be >= 0, got {tokens!r}")
         if self._unlimited:
@@ -280,10 +360,6 @@ class Limiter:
         if delta < 0:
             self._poke_head()
 
-    def _free_slot(self) -> None:
-        self._in_use -= 1
-        self._poke_head()
-
     def _poke_head(self) -> None:
         head = self._queue.head()
         if head is not None:
@@ -310,7 +386,8 @@ class Limiter:
 
     def on_success(self) -> None:
         """A call went through: relax the rates one step back toward the configured ones."""
-        if self._adaptive.succeeded():
+        # at the configured rates already (nearly always): no call
+        if self._adaptive.factor < 1.0 and self._adaptive.succeeded():
             self._poke_head()
 
     # -- views ----------------------------------------------------------------------------

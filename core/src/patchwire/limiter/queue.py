@@ -57,7 +57,7 @@ class Waiter:
 class WaitQueue:
     """A heap of waiters with lazy removal, plus per-priority totals for estimates."""
 
-    __slots__ = ("_aging", "_dead", "_heap", "_levels", "_live", "_seq")
+    __slots__ = ("_aging", "_dead", "_heap", "_levels", "_seq", "live")
 
     def __init__(self, aging: float) -> None:
         if aging < 0:
@@ -65,20 +65,21 @@ class WaitQueue:
         self._aging = aging
         self._heap: list[tuple[float, int, Waiter]] = []
         self._seq = itertools.count()
-        self._live = 0
+        #: waiters in the line (the heap also holds removed ones until they surface)
+        self.live = 0
         self._dead = 0
         # priority -> [waiters, tokens]; few distinct priorities in practice
         self._levels: dict[int, list[int]] = {}
 
     def __len__(self) -> int:
-        return self._live
+        return self.live
 
     def push(self, waiter: Waiter) -> None:
         waiter.seq = next(self._seq)
         waiter.queued = True
         key = self._aging * waiter.arrival - waiter.priority
         heapq.heappush(self._heap, (key, waiter.seq, waiter))
-        self._live += 1
+        self.live += 1
         level = self._levels.get(waiter.priority)
         if level is None:
             self._levels[waiter.priority] = [1, waiter.tokens]
@@ -97,14 +98,14 @@ class WaitQueue:
         if not waiter.queued:
             return
         waiter.queued = False
-        self._live -= 1
+        self.live -= 1
         self._dead += 1
         level = self._levels[waiter.priority]
         level[0] -= 1
         level[1] -= waiter.tokens
         if level[0] == 0:
             del self._levels[waiter.priority]
-        if self._dead > 64 and self._dead > self._live:
+        if self._dead > 64 and self._dead > self.live:
             # cancelled waiters deep in the line would otherwise pile up behind a stuck head
             self._heap = [entry for entry in self._heap if entry[2].queued]
             heapq.heapify(self._heap)
