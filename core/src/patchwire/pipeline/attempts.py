@@ -96,10 +96,16 @@ class Attempts:
         estimate = conn.estimate_tokens(request) if limiter is not None else 0
         timeout = attempt_timeout(rt, operation, request)
         report = rt.report_limits(target.model, partition)
-        scheme = self._scheme_for(
-            rt,
-            options.principal,
-            request.operation if isinstance(request, ToolRequest) else operation,
+        principal = options.principal
+        # Nearly every call is the service's own: its scheme is the connector's, no lookup.
+        scheme = (
+            rt.auth
+            if principal is None
+            else self._scheme_for(
+                rt,
+                principal,
+                request.operation if isinstance(request, ToolRequest) else operation,
+            )
         )
         attempt_no = 0
         refreshed = False
@@ -124,17 +130,22 @@ class Attempts:
                 if not rt.opened:
                     await open_connector(rt, clock, deadline)
                 # The attempt, bounded by its own timeout and the call's deadline.
-                now = clock.now()
+                ends = clock.now() + timeout
+                if deadline is not None and deadline < ends:
+                    ends = deadline
+                # Positional, in field order: keyword arguments cost a name match each.
                 attempt = Attempt(
-                    number=attempt_no,
-                    clock=clock,
-                    session=self._session(),
-                    deadline=now + timeout if deadline is None else min(now + timeout, deadline),
-                    ssl=rt.ssl,
-                    priority=options.priority,
-                    report_limits=report,
+                    attempt_no,
+                    clock,
+                    self._session(),
+                    ends,
+                    {},
+                    {},
+                    rt.ssl,
+                    options.priority,
+                    report,
                 )
-                with deadline_scope(clock, attempt.deadline):
+                with deadline_scope(clock, ends):
                     await attach(scheme, attempt, rt.config.base_url)  # auth
                     result = await op.send(conn, request, attempt)  # the connector
                     if op.checks_usage:
