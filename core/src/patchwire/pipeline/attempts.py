@@ -93,7 +93,9 @@ class Attempts:
         breaker = rt.breaker(target.model)
         partition = conn.limit_key(request)
         limiter = rt.limiter(partition)
-        estimate = conn.estimate_tokens(request) if limiter is not None else 0
+        # Without a token window a request's size changes nothing the limiter does.
+        counts = limiter is not None and limiter.counts_tokens
+        estimate = conn.estimate_tokens(request) if counts else 0
         timeout = attempt_timeout(rt, operation, request)
         report = rt.report_limits(target.model, partition)
         principal = options.principal
@@ -115,7 +117,9 @@ class Attempts:
             bpermit = breaker_permit(breaker, target, attempt_no - 1)
             lpermit = None
             try:
-                if limiter is not None:  # the limiter queues by priority, within the deadline
+                # The limiter admits at once when nothing binds; otherwise it queues by
+                # priority, within the deadline.
+                if limiter is not None and (lpermit := limiter.admit(estimate, deadline)) is None:
                     lpermit = await limiter_permit(
                         limiter,
                         record,

@@ -172,7 +172,7 @@ async def open_connector(rt: ConnectorRuntime, clock: Clock, deadline: float | N
 def limiter_success(limiter: Limiter, permit: Permit | None, result: object) -> int | None:
     """Relax the limiter after a success; the tokens to charge its permit, when known."""
     limiter.on_success()
-    if permit is None:
+    if permit is None or not limiter.counts_tokens:  # no token window: nothing to charge
         return None
     usage = getattr(result, "usage", None)
     return usage.total_tokens if isinstance(usage, Usage) else None
