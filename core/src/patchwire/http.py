@@ -46,6 +46,9 @@ __all__ = [
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
 DEFAULT_MAX_REDIRECTS = 10
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# First bytes of a JSON object or array in UTF-8 (a UTF-16 or UTF-32 body has a NUL
+# within its first two bytes, a UTF-8 one with a byte-order mark starts with 0xEF).
+_PLAIN_START = frozenset({b"{", b"["})
 
 
 @attrs.frozen(slots=True)
@@ -62,8 +65,13 @@ class HttpResponse:
 
     def json(self) -> Any:
         """The body as JSON; a body that is not JSON is the tool answering in a form we did not expect."""
+        body = self.body
         try:
-            return json.loads(self.body)
+            if body[:1] in _PLAIN_START and body[1:2] != b"\x00":
+                # UTF-8 without a byte-order mark, as json.loads would find it: decoded
+                # here, as json.loads decodes, rather than guessed among UTF-8/16/32 first.
+                return json.loads(body.decode("utf-8", "surrogatepass"))
+            return json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise IntegrationError(
                 f"expected a JSON body from {self.url} (status {self.status}), got"
@@ -106,14 +114,15 @@ def anonymous(attempt: Attempt) -> Attempt:
 
 def _outgoing(
     attempt: Attempt, url: str, headers: Mapping[str, str] | None, params: Mapping[str, str] | None
-) -> tuple[CIMultiDict[str], dict[str, str], ssl.SSLContext | bool]:
+) -> tuple[CIMultiDict[str], Mapping[str, str], ssl.SSLContext | bool]:
     """Headers, query and TLS for one request to ``url``: credentials only to their own origin."""
     if not attempt.attached.allows(url):
         attempt = anonymous(attempt)
     merged: CIMultiDict[str] = CIMultiDict(attempt.headers)
     if headers:
         merged.update(headers)
-    query = {**attempt.params, **(params or {})}
+    # The attempt's own query when the caller adds none (every model call): no merged copy.
+    query = {**attempt.params, **params} if params else attempt.params
     return merged, query, attempt.ssl if attempt.ssl is not None else True
 
 
@@ -155,17 +164,21 @@ def _not_followed(method: str, url: str, status: int, location: str) -> Integrat
     )
 
 
-async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+def _in_one_read(resp: aiohttp.ClientResponse, limit: int) -> bool:
+    """Whether one ``read()`` takes the whole body within ``limit``; a declared length over
+    the limit is an ``integration`` error before any byte is read."""
     length = resp.content_length
     if length is not None and length > limit:
         raise IntegrationError(
             f"response body of {length} bytes exceeds the {limit}-byte limit",
             status=resp.status,
         )
-    if length is not None and "Content-Encoding" not in resp.headers:
-        # The common case reads in one call. A compressed body is inflated while it is
-        # read, so its declared length says nothing about its size: it takes the loop.
-        return await resp.read()
+    # The common case reads in one call. A compressed body is inflated while it is read,
+    # so its declared length says nothing about its size: it takes the loop.
+    return length is not None and "Content-Encoding" not in resp.headers
+
+
+async def _read_chunks(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     async for chunk in resp.content.iter_chunked(65536):
@@ -178,30 +191,8 @@ async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _exchange(
-    attempt: Attempt,
-    method: str,
-    url: str,
-    *,
-    json_body: Any,
-    data: Any,
-    headers: Mapping[str, str] | None,
-    params: Mapping[str, str] | None,
-    max_body: int,
-) -> HttpResponse:
-    sent, query, tls = _outgoing(attempt, url, headers, params)
-    async with attempt.session.request(
-        method,
-        url,
-        json=json_body,
-        data=data,
-        headers=sent,
-        params=query or None,
-        ssl=tls,
-        allow_redirects=False,
-    ) as resp:
-        body = await _read_capped(resp, max_body)
-        return HttpResponse(resp.status, resp.headers, body, resp.url)
+async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    return await resp.read() if _in_one_read(resp, limit) else await _read_chunks(resp, limit)
 
 
 async def send(
@@ -229,16 +220,26 @@ async def send(
     """
     start = url
     for _ in range(max_redirects + 1):
-        response = await _exchange(
-            attempt,
+        # The request is made here rather than in a helper coroutine: each coroutine
+        # between the caller and aiohttp is created, and resumed at every suspension, on
+        # every call.
+        sent, query, tls = _outgoing(attempt, url, headers, params)
+        async with attempt.session.request(
             method,
             url,
-            json_body=json_body,
+            json=json_body,
             data=data,
-            headers=headers,
-            params=params,
-            max_body=max_body,
-        )
+            headers=sent,
+            params=query or None,
+            ssl=tls,
+            allow_redirects=False,
+        ) as resp:
+            body = (
+                await resp.read()
+                if _in_one_read(resp, max_body)
+                else await _read_chunks(resp, max_body)
+            )
+            response = HttpResponse(resp.status, resp.headers, body, resp.url)
         if response.status not in REDIRECTS:
             break
         if not allow_redirects:

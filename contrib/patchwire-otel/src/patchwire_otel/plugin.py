@@ -119,19 +119,28 @@ class OtelPlugin:
             recorder.cost.principal_attribute = self._principal_attribute
         return recorder
 
+    # Both hooks run on every call (this one for each of its events): the switch and the
+    # providers are read from their fields, the properties only until they are set.
     @hookimpl
     def patchwire_record(self, event: Event) -> None:
         if not self._content_followed:
             # Without an [exporters.otel] table the environment alone may ask for content.
             self._content_followed = True
             self._follow_content()
-        if self.enabled and self._get_providers().records():
+        enabled = self._enabled
+        if (enabled if enabled is not None else self.enabled) and (
+            self._providers or self._get_providers()
+        ).records():
             self._get_recorder()(event)
 
     @hookimpl
     def patchwire_request_headers(self, url: str) -> Mapping[str, str] | None:
         """The W3C trace context of the call the request belongs to."""
-        if not self.enabled or self._get_providers().nothing_to_propagate():
+        enabled = self._enabled
+        if (
+            not (enabled if enabled is not None else self.enabled)
+            or (self._providers or self._get_providers()).nothing_to_propagate()
+        ):
             return None
         return self._get_recorder().request_headers()
 

@@ -42,6 +42,8 @@ class _StaticKey:
         self.reference = reference
         # What this task's attempt sent: apply and refresh run in the calling task.
         self._sent: ContextVar[str | None] = ContextVar(f"sent:{reference}", default=None)
+        # Who asks, for the resolver's messages: spelled once, not on every apply.
+        self._where = f"connector '{ctx.connector}'"
 
     def _value(self) -> str:
         try:
@@ -58,10 +60,6 @@ class _StaticKey:
             raise
         self._sent.set(value)
         return value
-
-    @property
-    def _where(self) -> str:
-        return f"connector '{self._ctx.connector}'"
 
     async def refresh(self) -> bool:
         secrets = self._ctx.secrets

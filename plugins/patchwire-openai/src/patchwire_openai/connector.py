@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import struct
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Any, ClassVar, Final
 
 from patchwire.config import ConnectorConfig
@@ -46,7 +46,7 @@ from patchwire_openai.estimate import images_tokens
 from patchwire_openai.prices import PRICES
 from patchwire_openai.ratelimit import rate_limit_info
 from patchwire_openai.reply import ToolCallAssembler, finish_reason, message_parts
-from patchwire_openai.request import chat_messages, feature_fields, plain_text
+from patchwire_openai.request import chat_messages, feature_fields, plain_messages, plain_text
 from patchwire_openai.tokens import encoding_for
 from patchwire_openai.windows import CONTEXT_WINDOWS
 
@@ -75,6 +75,7 @@ _CHAT_PARAMS: Final = frozenset(
         "store",
     }
 )
+_CHAT_KNOWN: Final = _CHAT_PARAMS | set(_MAX_TOKENS_FIELDS)
 _EMBED_PARAMS: Final = frozenset({"dimensions", "encoding_format", "user"})
 # Chat framing per message and for the reply's priming, as OpenAI counts prompt tokens.
 _TOKENS_PER_MESSAGE: Final = 3
@@ -198,13 +199,13 @@ class OpenAIConnector(Connector):
                 chat_messages(request, self.name)
             if request.output is not None and "response_format" in request.params:
                 raise self._invalid("give output= or response_format, not both")
-            unknown = set(request.params) - _CHAT_PARAMS - {"max_tokens", "max_completion_tokens"}
-            if unknown:
+            if not _CHAT_KNOWN.issuperset(request.params):  # no set built when all are known
+                unknown = set(request.params) - _CHAT_KNOWN
                 raise self._invalid(
                     f"unknown parameter(s) for openai chat completions: {', '.join(sorted(unknown))};"
                     f" known: max_tokens, {', '.join(sorted(_CHAT_PARAMS))}"
                 )
-            for name in ("max_tokens", "max_completion_tokens"):
+            for name in _MAX_TOKENS_FIELDS:
                 value = request.params.get(name)
                 if value is not None and (not isinstance(value, int) or value < 1):
                     raise self._invalid(f"{name} must be a positive integer, got {value!r}")
@@ -252,11 +253,9 @@ class OpenAIConnector(Connector):
 
     def chat_body(self, request: CompletionRequest, *, stream: bool) -> dict[str, Any]:
         """The JSON body of a chat completion request."""
-        messages = (
-            [{"role": m.role, "content": m.content} for m in request.messages]
-            if plain_text(request)
-            else chat_messages(request, self.name)
-        )
+        messages = plain_messages(request)
+        if messages is None:
+            messages = chat_messages(request, self.name)
         body: dict[str, Any] = {"model": request.model, "messages": messages}
         for name, value in request.params.items():
             if value is None:
@@ -296,8 +295,10 @@ class OpenAIConnector(Connector):
         if info is not None:
             attempt.report_limits(info)
 
-    async def _post(self, attempt: Attempt, path: str, body: Mapping[str, Any]) -> HttpResponse:
-        response = await send(
+    def _post(
+        self, attempt: Attempt, path: str, body: Mapping[str, Any]
+    ) -> Awaitable[HttpResponse]:
+        return send(
             attempt,
             "POST",
             self.base_url + path,
@@ -305,6 +306,9 @@ class OpenAIConnector(Connector):
             headers=self._headers,
             raise_for_status=False,
         )
+
+    def _answered(self, attempt: Attempt, response: HttpResponse) -> HttpResponse:
+        """``response`` once its rate-limit headers are reported; an error status raises."""
         self._report(attempt, response.headers)
         if response.status >= 400:
             raise HttpStatusError(response)
@@ -319,10 +323,12 @@ class OpenAIConnector(Connector):
         )
 
     async def complete(self, request: CompletionRequest, attempt: Attempt) -> Completion:
+        # _post hands back send's coroutine, awaited here: no coroutine of its own between
+        # this one and the request, resumed at every suspension of every call.
         response = await self._post(
             attempt, "/chat/completions", self.chat_body(request, stream=False)
         )
-        return self._completion(response, request)
+        return self._completion(self._answered(attempt, response), request)
 
     def _completion(self, response: HttpResponse, request: CompletionRequest) -> Completion:
         """A chat completion body (also what a server that ignores ``stream`` answers with)."""
@@ -428,7 +434,9 @@ class OpenAIConnector(Connector):
         yield StreamChunk("", usage=usage, finish_reason=finish_reason(finish), parts=parts)
 
     async def embed(self, request: EmbeddingRequest, attempt: Attempt) -> EmbeddingBatch:
-        response = await self._post(attempt, "/embeddings", self.embedding_body(request))
+        response = self._answered(
+            attempt, await self._post(attempt, "/embeddings", self.embedding_body(request))
+        )
         request_id = response.headers.get("x-request-id")
         data = response.json()
         items = data.get("data") if isinstance(data, Mapping) else None

@@ -77,6 +77,18 @@ def _count(text: str | None) -> float | None:
     return float(text)
 
 
+# Per window: its name and its three headers, spelled once rather than on every reply.
+_WINDOWS: Final = tuple(
+    (
+        kind,
+        f"x-ratelimit-limit-{kind}",
+        f"x-ratelimit-remaining-{kind}",
+        f"x-ratelimit-reset-{kind}",
+    )
+    for kind in ("requests", "tokens")
+)
+
+
 def rate_limit_info(headers: Mapping[str, str]) -> RateLimitInfo | None:
     """What the ``x-ratelimit-*`` headers say, or None when they say nothing usable.
 
@@ -84,13 +96,17 @@ def rate_limit_info(headers: Mapping[str, str]) -> RateLimitInfo | None:
     count and reset: a deployment that does not track the window says so that way.
     """
     found: dict[str, float] = {}
-    for kind in ("requests", "tokens"):
-        limit_text = headers.get(f"x-ratelimit-limit-{kind}")
+    for kind, limit_name, remaining_name, reset_name in _WINDOWS:
+        limit_text = headers.get(limit_name)
+        remaining_text = headers.get(remaining_name)
+        reset_text = headers.get(reset_name)
+        if limit_text is None and remaining_text is None and reset_text is None:
+            continue  # a server that sends none (most compatible ones): nothing to parse
         limit = _count(limit_text)
         if limit_text is not None and (limit is None or limit <= 0):
             continue
-        remaining = _count(headers.get(f"x-ratelimit-remaining-{kind}"))
-        reset = parse_go_duration(headers.get(f"x-ratelimit-reset-{kind}"))
+        remaining = _count(remaining_text)
+        reset = parse_go_duration(reset_text)
         for name, value in (("limit", limit), ("remaining", remaining), ("reset", reset)):
             if value is not None:
                 found[f"{kind}_{name}"] = value

@@ -57,11 +57,9 @@ def message_parts(message: Mapping[str, Any]) -> tuple[str, tuple[Part, ...], bo
     if refused:
         text = str(refusal)
     raw_calls = message.get("tool_calls")
-    calls = [
-        _call(raw, f"call_{i}")
-        for i, raw in enumerate(raw_calls if isinstance(raw_calls, list) else ())
-        if isinstance(raw, Mapping)
-    ]
+    if not raw_calls or not isinstance(raw_calls, list):  # a plain reply: nothing to walk
+        return text, (), refused
+    calls = [_call(raw, f"call_{i}") for i, raw in enumerate(raw_calls) if isinstance(raw, Mapping)]
     if not calls:
         return text, (), refused
     parts: list[Part] = [Text(text)] if text else []

@@ -32,7 +32,14 @@ from patchwire.parts import Document, Image, Reasoning, Text, ToolCall, ToolResu
 from patchwire.tools import ToolSpec
 from patchwire.types import CompletionRequest, Message
 
-__all__ = ["chat_messages", "effort_for", "feature_fields", "fits_strict", "plain_text"]
+__all__ = [
+    "chat_messages",
+    "effort_for",
+    "feature_fields",
+    "fits_strict",
+    "plain_messages",
+    "plain_text",
+]
 
 _UNSUPPORTED_IN_STRICT: Final = frozenset(
     {"allOf", "not", "if", "then", "else", "dependentRequired", "dependentSchemas", "oneOf"}
@@ -180,6 +187,18 @@ def plain_text(request: CompletionRequest) -> bool:
     """Whether every message is a string from a role other than ``tool``: each is then sent
     as ``{"role", "content"}`` as it is, and none can be refused."""
     return all(m.content.__class__ is str and m.role != "tool" for m in request.messages)
+
+
+def plain_messages(request: CompletionRequest) -> list[dict[str, Any]] | None:
+    """The ``messages`` array when every message is plain text (see ``plain_text``), built
+    in the same pass that checks it; None otherwise."""
+    out: list[dict[str, Any]] = []
+    for m in request.messages:
+        content = m.content
+        if content.__class__ is not str or m.role == "tool":
+            return None
+        out.append({"role": m.role, "content": content})
+    return out
 
 
 def chat_messages(request: CompletionRequest, connector: str) -> list[dict[str, Any]]:
