@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TypeVar
 import aiohttp
 import attrs
 
-from patchwire.auth.attached import attach
+from patchwire.auth.attached import Attached, attach
 from patchwire.classification import Classification
 from patchwire.clock import Clock, deadline_scope
 from patchwire.connector import Attempt, Connector
@@ -48,6 +48,11 @@ if TYPE_CHECKING:
 __all__ = ["Attempts"]
 
 T = TypeVar("T")
+
+# What an Attempt holds until attach() records what the scheme set; attach always
+# replaces it before the connector gets the attempt (a failed attach discards the attempt),
+# so no attempt's record is this one and the pipeline builds none that is thrown away.
+_UNATTACHED = Attached()
 
 
 class Attempts:
@@ -148,6 +153,7 @@ class Attempts:
                     rt.ssl,
                     options.priority,
                     report,
+                    _UNATTACHED,  # attach() records what the scheme attached before any use
                 )
                 with deadline_scope(clock, ends):
                     await attach(scheme, attempt, rt.config.base_url)  # auth
