@@ -10,11 +10,21 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
-__all__ = ["Event", "EventBus", "EventKind", "Sink"]
+__all__ = [
+    "CallFields",
+    "Event",
+    "EventBus",
+    "EventKind",
+    "FieldSink",
+    "Sink",
+    "Succeeded",
+    "call_event",
+    "takes_fields",
+]
 
 log = logging.getLogger("patchwire.events")
 
@@ -50,7 +60,9 @@ class EventKind(enum.StrEnum):
     RUN_FINISHED = "run_finished"
 
 
-@attrs.frozen(slots=True)
+# No __weakref__ slot: with one, CPython refuses the __class__ assignment that builds
+# the per-call events cheaply (see _Filling).
+@attrs.frozen(slots=True, weakref_slot=False)
 class Event:
     """One thing that happened to one call (or to a connector's shared state).
 
@@ -80,25 +92,147 @@ class Event:
 
 Sink = Callable[[Event], None]
 
+#: A call's success as the recorder knows it, for sinks that take fields: connector,
+#: model, time, call_id, operation, duration, retries, input_tokens, output_tokens, cost,
+#: cached, then what the event's ``data`` would tell a sink that counts: the cache
+#: savings (0.0 when none), the tool calls, the cost rules missing, and who the call is
+#: for (``principal`` and ``tags``, or empty).
+Succeeded = tuple[
+    str,
+    str | None,
+    float,
+    int,
+    str,
+    float,
+    int,
+    int | None,
+    int | None,
+    float | None,
+    bool,
+    float,
+    int,
+    tuple[str, ...],
+    Mapping[str, object],
+]
+#: CALL_STARTED as fields: connector, model
+StartedFields = Callable[[str, str | None], None]
+SucceededFields = Callable[[Succeeded], None]
+
+
+class _Filling:
+    """An Event being filled in. Event's frozen ``__setattr__`` costs a call per field,
+    most of what building one costs; this twin (the same slots, so CPython allows the
+    ``__class__`` assignment) takes plain slot stores and then becomes an Event."""
+
+    __slots__ = Event.__slots__
+
+
+_new = object.__new__
+
+#: The fields a call's start and end events set, in :data:`Succeeded`'s order: connector,
+#: model, time, call_id, operation, duration, retries, input_tokens, output_tokens, cost,
+#: cached.
+CallFields = tuple[
+    str, str | None, float, int, str, float | None, int, int | None, int | None, float | None, bool
+]
+
+
+def call_event(kind: EventKind, fields: CallFields, data: Mapping[str, Any]) -> Event:
+    """``Event(kind, connector, model, time=..., ..., data=data)`` from ``fields``, built at
+    a fraction of that call's cost (every call emits two); the other fields keep their
+    defaults."""
+    event: Any = _new(_Filling)  # its slots are Event's, which mypy cannot see
+    event.kind = kind
+    (
+        event.connector,
+        event.model,
+        event.time,
+        event.call_id,
+        event.operation,
+        event.duration,
+        event.retries,
+        event.input_tokens,
+        event.output_tokens,
+        event.cost,
+        event.cached,
+    ) = fields
+    event.attempt = 0
+    event.category = None
+    event.target = None
+    event.message = None
+    event.data = data
+    event.__class__ = Event
+    built: Event = event
+    return built
+
+
+class FieldSink(Protocol):
+    """A sink that can take a call's start and success as fields instead of an Event.
+
+    Those two events are emitted on every call, and building an Event costs more than
+    most sinks spend on it. ``field_handlers`` returns what to call for each (None: the
+    sink does nothing with that kind); each must do exactly what ``sink(event)`` would do
+    with the Event the recorder would have built.
+    """
+
+    def __call__(self, event: Event) -> None: ...
+
+    def field_handlers(self) -> tuple[StartedFields | None, SucceededFields | None]: ...
+
+
+# Exact types only: a subclass may override __call__, and it gets Events like any sink.
+_FIELD_SINK_TYPES: set[type] = set()
+_T = TypeVar("_T", bound=type)
+
+
+def takes_fields(cls: _T) -> _T:
+    """Class decorator: the bus may hand exact instances of ``cls`` fields (FieldSink)."""
+    _FIELD_SINK_TYPES.add(cls)
+    return cls
+
 
 class EventBus:
     """Delivers each event to every sink; a sink that raises never breaks the call.
 
     Its failures are counted per sink name (``sink_failures``) and logged once per sink so
     a broken exporter is visible without flooding the log.
+
+    While every sink is a built-in :class:`FieldSink` (the default hub: metrics and
+    logging), ``fields_only`` (read it, never set it) is true and a recorder may hand a call's start and success
+    to :meth:`call_started` and :meth:`call_succeeded` as fields: no Event is built that
+    no sink reads. Any other sink (a plugin's, a test's list) turns it off, and every
+    sink then gets Events as before.
     """
 
-    __slots__ = ("_sinks", "sink_failures")
+    __slots__ = ("_sinks", "_started", "_succeeded", "fields_only", "sink_failures")
 
     def __init__(self) -> None:
         self._sinks: list[tuple[str, Sink]] = []
         self.sink_failures: dict[str, int] = {}
+        self.fields_only = True
+        self._started: tuple[tuple[str, StartedFields], ...] = ()
+        self._succeeded: tuple[tuple[str, SucceededFields], ...] = ()
 
     def add(self, name: str, sink: Sink) -> None:
         self._sinks.append((name, sink))
+        self._plan()
 
     def remove(self, name: str) -> None:
         self._sinks = [(n, s) for n, s in self._sinks if n != name]
+        self._plan()
+
+    def _plan(self) -> None:
+        self.fields_only = all(type(s) in _FIELD_SINK_TYPES for _, s in self._sinks)
+        started: list[tuple[str, StartedFields]] = []
+        succeeded: list[tuple[str, SucceededFields]] = []
+        if self.fields_only:
+            for name, sink in self._sinks:
+                on_started, on_succeeded = sink.field_handlers()  # type: ignore[attr-defined]
+                if on_started is not None:
+                    started.append((name, on_started))
+                if on_succeeded is not None:
+                    succeeded.append((name, on_succeeded))
+        self._started, self._succeeded = tuple(started), tuple(succeeded)
 
     @property
     def sink_names(self) -> list[str]:
@@ -109,7 +243,26 @@ class EventBus:
             try:
                 sink(event)
             except Exception:
-                count = self.sink_failures.get(name, 0) + 1
-                self.sink_failures[name] = count
-                if count == 1:
-                    log.exception("event sink %r failed; further failures are only counted", name)
+                self._failed(name)
+
+    def call_started(self, connector: str, model: str | None) -> None:
+        """CALL_STARTED as fields; only while ``fields_only``."""
+        for name, handler in self._started:
+            try:
+                handler(connector, model)
+            except Exception:
+                self._failed(name)
+
+    def call_succeeded(self, call: Succeeded) -> None:
+        """CALL_SUCCEEDED as fields; only while ``fields_only``."""
+        for name, handler in self._succeeded:
+            try:
+                handler(call)
+            except Exception:
+                self._failed(name)
+
+    def _failed(self, name: str) -> None:
+        count = self.sink_failures.get(name, 0) + 1
+        self.sink_failures[name] = count
+        if count == 1:
+            log.exception("event sink %r failed; further failures are only counted", name)

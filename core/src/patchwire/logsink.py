@@ -12,7 +12,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from patchwire.events import Event, EventKind
+from patchwire.events import (
+    Event,
+    EventKind,
+    StartedFields,
+    Succeeded,
+    SucceededFields,
+    call_event,
+    takes_fields,
+)
 
 __all__ = ["CALLS_LOGGER", "LoggingSink"]
 
@@ -32,8 +40,10 @@ _LEVELS = {
     EventKind.RETRY_SCHEDULED: logging.INFO,
     EventKind.FALLBACK_TAKEN: logging.INFO,
 }
+_SUCCESS_LEVEL = _LEVELS[_SUCCEEDED]
 
 
+@takes_fields
 class LoggingSink:
     """An event sink writing one record per finished call (succeeded: DEBUG, failed: WARNING),
     per scheduled retry and per fallback taken (INFO): a failure (a timeout, say) that a
@@ -43,6 +53,16 @@ class LoggingSink:
 
     def __init__(self, logger: logging.Logger | None = None) -> None:
         self._logger = logger if logger is not None else logging.getLogger(CALLS_LOGGER)
+
+    def field_handlers(self) -> tuple[StartedFields | None, SucceededFields]:
+        """A call's success as fields (patchwire.events.FieldSink); its start is not logged."""
+        return None, self._succeeded_fields
+
+    def _succeeded_fields(self, call: Succeeded) -> None:
+        # The level check before anything is built: successes are DEBUG, which applications
+        # rarely enable. The Event leaves out ``data``, which this sink never reads.
+        if self._logger.isEnabledFor(_SUCCESS_LEVEL):
+            self(call_event(_SUCCEEDED, call[:11], {}))
 
     def __call__(self, event: Event) -> None:
         level = _LEVELS.get(event.kind)

@@ -33,11 +33,19 @@ running totals with a bounded number of series.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from operator import attrgetter
 from typing import Any
 
 from patchwire.clock import Clock
-from patchwire.events import Event, EventKind
+from patchwire.events import (
+    Event,
+    EventKind,
+    StartedFields,
+    Succeeded,
+    SucceededFields,
+    takes_fields,
+)
 from patchwire.histogram import Histogram
 from patchwire.metrics.by_principal import (
     DEFAULT_MAX_PRINCIPALS,
@@ -66,6 +74,7 @@ _UNKNOWN_CATEGORY = "unknown"
 # so event data cannot add keys to exported metrics.
 _INVALID_KINDS = frozenset({"output", "tool_arguments"})
 _RESET_TEXT_LIMIT = 64
+_INF = math.inf
 
 
 def _seconds(value: float | None) -> float | None:
@@ -74,6 +83,14 @@ def _seconds(value: float | None) -> float | None:
     if value is not None and 0.0 <= value < math.inf:
         return value
     return None
+
+
+# What a CALL_SUCCEEDED event says of the call, in add_succeeded's order.
+_OUTCOME: Callable[
+    [Event], tuple[str, float | None, int, int | None, int | None, float | None, bool]
+] = attrgetter(
+    "operation", "duration", "retries", "input_tokens", "output_tokens", "cost", "cached"
+)
 
 
 class _Tally:
@@ -175,30 +192,50 @@ class _Tally:
         self.started += 1
 
     def on_succeeded(self, event: Event) -> None:
+        data = event.data
+        self.add_succeeded(
+            *_OUTCOME(event),
+            data.get("cache_savings") if data else None,
+            data.get("tool_calls") if data else None,
+            data.get("cost_missing", ()) if data else (),
+        )
+
+    def add_succeeded(
+        self,
+        operation: str,
+        duration: float | None,
+        retries: int,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        cost: float | None,
+        cached: bool,
+        savings: object,
+        calls: object,
+        missing: Iterable[object],
+    ) -> None:
+        """A succeeded call's fields; ``savings``, ``calls`` (tool calls) and ``missing``
+        (cost rules) as its event's data holds them, checked here."""
+        # Every succeeded call runs this: _count and _seconds are written out, and savings
+        # of zero (most calls) are not added (adding 0.0 changes no sum).
         self.succeeded += 1
-        _count(self.calls_by_operation, event.operation)
-        if event.retries > 0:
+        by_operation = self.calls_by_operation
+        by_operation[operation] = by_operation.get(operation, 0) + 1
+        if retries > 0:
             self.succeeded_after_retry += 1
         else:
             self.succeeded_first_try += 1
-        latency = _seconds(event.duration)
-        if latency is not None:
-            self.latency.record(latency)
-        data = event.data
-        if data:
-            savings = data.get("cache_savings")
-            if isinstance(savings, float) and math.isfinite(savings):
-                self.cache_savings += savings
-            calls = data.get("tool_calls")
-            if type(calls) is int and calls > 0:
-                self.tool_calls += calls
-        add_bill(self, event)
-        if event.cached:
+        if duration is not None and 0.0 <= duration < _INF:
+            self.latency.record(duration)
+        if savings and isinstance(savings, float) and math.isfinite(savings):
+            self.cache_savings += savings
+        if type(calls) is int and calls > 0:
+            self.tool_calls += calls
+        add_bill(self, cached, input_tokens, output_tokens, cost)
+        if cached:
             return
-        if data:
-            for rule in data.get("cost_missing", ()):
-                if isinstance(rule, str):
-                    self.cost_missing[rule] = self.cost_missing.get(rule, 0) + 1
+        for rule in missing:
+            if isinstance(rule, str):
+                self.cost_missing[rule] = self.cost_missing.get(rule, 0) + 1
 
     def on_failed(self, event: Event) -> None:
         self.failed += 1
@@ -416,6 +453,7 @@ class _Series:
             self.breaker_state = state
 
 
+@takes_fields
 class MetricsAggregator:
     """An event sink that keeps metrics per connector and model, in constant memory per series.
 
@@ -493,6 +531,33 @@ class MetricsAggregator:
             series.note_quota(event.data, self._clock.now())
         elif kind is _BREAKER_TRANSITION:
             series.note_breaker(event.data)
+
+    def field_handlers(self) -> tuple[StartedFields, SucceededFields]:
+        """A call's start and success as fields (patchwire.events.FieldSink): what
+        ``self(event)`` does with those events, without the Event."""
+        return self._started_fields, self._succeeded_fields
+
+    def _current(self, connector: str, model: str | None) -> _Tally:
+        key = (connector, model)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = _Series(self._slots)
+        now = self._clock.now()
+        return series.current if now < series.until else series.turn(now, self._resolution)
+
+    def _started_fields(self, connector: str, model: str | None) -> None:
+        self._current(connector, model).started += 1
+
+    def _succeeded_fields(self, call: Succeeded) -> None:
+        # add_succeeded takes the fields from operation to the cost rules in call's order.
+        self._current(call[0], call[1]).add_succeeded(*call[4:14])
+        who = call[14]
+        principal = who.get("principal") if who else None
+        if principal is not None and type(principal) is str:
+            _, _, _, _, _, _, _, input_tokens, output_tokens, cost, cached, savings, _, _, _ = call
+            self._by_principal.on_succeeded(
+                principal, who.get("tags"), savings, cached, input_tokens, output_tokens, cost
+            )
 
     def snapshot(
         self,

@@ -43,17 +43,22 @@ class Billed(Protocol):
     cost_unknown: int
 
 
-def add_bill(tally: Billed, event: Event) -> None:
+def add_bill(
+    tally: Billed,
+    cached: bool,
+    input_tokens: int | None,
+    output_tokens: int | None,
+    cost: float | None,
+) -> None:
     """What a succeeded call billed, by the rule every cost count here shares (the
     connector rows' and the principals'): a reply from patchwire's cache bills nothing, and
     an unknown (or non-finite) cost is counted as unknown, never added as zero."""
-    if event.cached:
+    if cached:
         return
-    if event.input_tokens:
-        tally.input_tokens += event.input_tokens
-    if event.output_tokens:
-        tally.output_tokens += event.output_tokens
-    cost = event.cost
+    if input_tokens:
+        tally.input_tokens += input_tokens
+    if output_tokens:
+        tally.output_tokens += output_tokens
     if cost is not None and math.isfinite(cost):
         tally.cost += cost
     else:
@@ -76,10 +81,17 @@ class _Share:
         self.cost_unknown = 0
         self.cost = self.cache_savings = 0.0
 
-    def succeeded(self, event: Event, savings: float) -> None:
+    def succeeded(
+        self,
+        savings: float,
+        cached: bool,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        cost: float | None,
+    ) -> None:
         self.calls += 1
         self.cache_savings += savings
-        add_bill(self, event)
+        add_bill(self, cached, input_tokens, output_tokens, cost)
 
     def failed_call(self) -> None:
         self.calls += 1
@@ -111,22 +123,45 @@ class PrincipalTallies:
         """A call made for principal ``who`` ended (the aggregator calls this only for calls
         made for a principal: the rest cost nothing here)."""
         data = event.data
+        if succeeded:
+            self.on_succeeded(
+                who,
+                data.get("tags"),
+                data.get("cache_savings"),
+                event.cached,
+                event.input_tokens,
+                event.output_tokens,
+                event.cost,
+            )
+        else:
+            for share in self._shares(who, data.get("tags")):
+                share.failed_call()
+
+    def on_succeeded(
+        self,
+        who: str,
+        tags: object,
+        savings: object,
+        cached: bool,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        cost: float | None,
+    ) -> None:
+        """A call made for ``who`` succeeded; ``tags`` and ``savings`` as its event's data
+        holds them (None when absent), checked here."""
+        saved = savings if isinstance(savings, float) and math.isfinite(savings) else 0.0
+        for share in self._shares(who, tags):
+            share.succeeded(saved, cached, input_tokens, output_tokens, cost)
+
+    def _shares(self, who: str, tags: object) -> list[_Share]:
         key = self._principal_cap.key(who)
         share = self._principals.get(key)
         if share is None:
             share = self._principals[key] = _Share()
         shares = [share]
-        tags = data.get("tags")
         if isinstance(tags, Mapping):
             shares += self._tag_shares(tags)
-        if succeeded:
-            savings = data.get("cache_savings")
-            saved = savings if isinstance(savings, float) and math.isfinite(savings) else 0.0
-            for share in shares:
-                share.succeeded(event, saved)
-        else:
-            for share in shares:
-                share.failed_call()
+        return shares
 
     def _tag_shares(self, tags: Mapping[object, object]) -> list[_Share]:
         out = []

@@ -15,7 +15,7 @@ from patchwire import content
 from patchwire.clock import Clock
 from patchwire.errors import Category, PatchwireError, chain_text, seal
 from patchwire.escalation import Failure
-from patchwire.events import Event, EventKind
+from patchwire.events import Event, EventBus, EventKind, Succeeded, call_event
 from patchwire.limiter import Permit
 from patchwire.prices import Bill, PriceTable
 from patchwire.redact import Redactor
@@ -41,6 +41,10 @@ _TIMED_OUT = MappingProxyType({"timeout": True})
 INVALID_OUTPUT = MappingProxyType({"invalid": "output"})
 _INVALID_TOOL_ARGUMENTS = MappingProxyType({"invalid": "tool_arguments"})
 _NO_DATA: Mapping[str, object] = MappingProxyType({})
+_STARTED = EventKind.CALL_STARTED
+_SUCCEEDED = EventKind.CALL_SUCCEEDED
+# A started call's CallFields from duration on: none of them is known yet.
+_NOT_ENDED = (None, 0, None, None, None, False)
 # A target without a model (a tool) has no price: its calls' cost is unknown.
 _NO_MODEL_BILL = Bill(charges=(), missing=("price",))
 
@@ -60,6 +64,11 @@ class Recorder:
     ) -> None:
         self.clock = clock
         self.emit = emit
+        # The bus behind ``emit``, when it is one: while only its built-in sinks listen
+        # (EventBus.fields_only), a call's start and success reach them as fields and no
+        # Event is built that nobody reads.
+        owner = getattr(emit, "__self__", None)
+        self._bus = owner if type(owner) is EventBus and emit == owner.emit else None
         self._escalate = escalate
         self._escalate_categories = escalate_categories
         self.prices = prices
@@ -139,19 +148,19 @@ class Recorder:
             if len(self._who) >= 10000:  # streams abandoned mid-way never settle
                 self._who.pop(next(iter(self._who)))
             self._who[call_id] = who
-        self.emit(
-            Event(
-                EventKind.CALL_STARTED,
-                first.runtime.name,
-                first.model,
-                time=start,
-                call_id=call_id,
-                operation=operation,
-                # The connector's type, for sinks that name the provider (OpenTelemetry's
-                # gen_ai.provider.name): events otherwise name the configured connector.
-                data={**who, "connector_type": first.runtime.config.type},
+        bus = self._bus
+        if bus is not None and bus.fields_only:
+            bus.call_started(first.runtime.name, first.model)
+        else:
+            self.emit(
+                call_event(
+                    _STARTED,
+                    (first.runtime.name, first.model, start, call_id, operation, *_NOT_ENDED),
+                    # The connector's type, for sinks that name the provider (OpenTelemetry's
+                    # gen_ai.provider.name): events otherwise name the configured connector.
+                    {**who, "connector_type": first.runtime.config.type},
+                )
             )
-        )
         return call_id, start, (start + budget if budget is not None else None)
 
     def begin_completion(
@@ -257,6 +266,28 @@ class Recorder:
         # Which pricing rules were unknown, and what caching saved: the provider's prompt
         # cache (the cost's own figure) or, for a reply patchwire's cache served, ``saved``.
         savings = getattr(cost, "cache_savings", 0.0) if saved is None else saved
+        who = self._who.pop(call_id, _NO_DATA) if self._who else _NO_DATA
+        call: Succeeded = (
+            target.runtime.name,
+            target.model,
+            now,
+            call_id,
+            operation,
+            latency,
+            attempts - 1 if attempts > 1 else 0,
+            usage.input_tokens if usage else None,
+            usage.output_tokens if usage else None,
+            cost,
+            cached,
+            savings,
+            tool_calls,
+            missing,
+            who,
+        )
+        bus = self._bus
+        if bus is not None and bus.fields_only:
+            bus.call_succeeded(call)
+            return latency
         data: dict[str, object] = {"cost_missing": missing} if missing else {}
         if savings:
             data["cache_savings"] = savings
@@ -266,25 +297,8 @@ class Recorder:
         data["connector_type"] = target.runtime.config.type
         if reply:
             data.update(reply)
-        if self._who:
-            data.update(self._who.pop(call_id, _NO_DATA))
-        self.emit(
-            Event(
-                EventKind.CALL_SUCCEEDED,
-                target.runtime.name,
-                target.model,
-                time=now,
-                call_id=call_id,
-                operation=operation,
-                duration=latency,
-                retries=max(0, attempts - 1),
-                input_tokens=usage.input_tokens if usage else None,
-                output_tokens=usage.output_tokens if usage else None,
-                cost=cost,
-                cached=cached,
-                data=data,
-            )
-        )
+        data.update(who)
+        self.emit(call_event(_SUCCEEDED, call[:11], data))
         return latency
 
     def bill(self, target: Target, usage: Usage) -> Bill:
