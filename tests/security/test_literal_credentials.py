@@ -168,8 +168,10 @@ def _placements(value: str) -> list[dict[str, Any]]:
         alphabet=st.characters(codec="utf-8", categories=["L", "N", "P"]), min_size=8, max_size=40
     )
     .filter(lambda v: not set(v) & set(":/?#@[]%\\") and not v.startswith(("http", "env", "file")))
-    # A marker no message could contain by chance, so a hit is a real echo, not a key name.
-    .map(lambda v: f"Zq9{v}"),
+    # Markers no message could contain by chance at both ends, so a hit is a real echo, not a
+    # key name: the first and last eight characters are checked too, and an unmarked tail
+    # such as "credenti" is a word the messages use ("credentials").
+    .map(lambda v: f"Zq9{v}9qZ"),
 )
 def test_no_configuration_error_echoes_a_string_value(plugin_host, value):
     for data in _placements(value):
