@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Callable
+from math import floor
 
 from patchwire.clock import Clock
 
@@ -51,7 +52,7 @@ class WindowCounts:
 
     def add(self, now: float, first: int = 0, second: int = 0) -> None:
         """Count ``first`` and ``second`` events at instant ``now``."""
-        second_of = math.floor(now)
+        second_of = floor(now)
         slot = second_of % self._size
         evicted = self._seconds[slot]
         if evicted != second_of:
@@ -70,7 +71,7 @@ class WindowCounts:
 
     def totals(self, now: float) -> tuple[int, int]:
         """Both counters summed over the window that ends at ``now``."""
-        second_of = math.floor(now)
+        second_of = floor(now)
         if second_of == self._sums_at:
             return self._sums
         oldest = second_of - self._size
@@ -109,7 +110,9 @@ class BreakerPermit:
         return self._probe
 
     def success(self) -> None:
-        if self._settle():
+        # _settle written out: a success settles every call that gets a reply.
+        if not self._settled:
+            self._settled = True
             self._breaker._on_success(self._generation)
 
     def failure(self) -> None:
@@ -132,6 +135,12 @@ class BreakerPermit:
             return False
         self._settled = True
         return True
+
+
+# Module constants: looking a member up on the enum class is slow enough to matter per call.
+_CLOSED = BreakerState.CLOSED
+_OPEN = BreakerState.OPEN
+_HALF_OPEN = BreakerState.HALF_OPEN
 
 
 class CircuitBreaker:
@@ -170,7 +179,7 @@ class CircuitBreaker:
         self._on_transition = on_transition
         # (calls, failures) per second.
         self._window = WindowCounts(window)
-        self._state = BreakerState.CLOSED
+        self._state = _CLOSED
         self._generation = 0
         self._opened_at = 0.0
         self._probes = 0
@@ -178,11 +187,8 @@ class CircuitBreaker:
     @property
     def state(self) -> BreakerState:
         """The current state; reading it moves OPEN to HALF_OPEN once ``open_for`` has passed."""
-        if (
-            self._state is BreakerState.OPEN
-            and self._clock.now() >= self._opened_at + self._open_for
-        ):
-            self._transition(BreakerState.HALF_OPEN)
+        if self._state is _OPEN and self._clock.now() >= self._opened_at + self._open_for:
+            self._transition(_HALF_OPEN)
         return self._state
 
     @property
@@ -192,12 +198,14 @@ class CircuitBreaker:
 
     def try_acquire(self) -> BreakerPermit | None:
         """A permit to call, or None when open or when every half-open probe is taken."""
+        if self._state is _CLOSED:  # what ``state`` says then, without its call
+            return BreakerPermit(self, self._generation, False)
         state = self.state
-        if state is BreakerState.CLOSED:
-            return BreakerPermit(self, self._generation, probe=False)
-        if state is BreakerState.HALF_OPEN and self._probes < self._half_open_probes:
+        if state is _CLOSED:
+            return BreakerPermit(self, self._generation, False)
+        if state is _HALF_OPEN and self._probes < self._half_open_probes:
             self._probes += 1
-            return BreakerPermit(self, self._generation, probe=True)
+            return BreakerPermit(self, self._generation, True)
         return None
 
     def retry_after(self) -> float:
@@ -206,23 +214,23 @@ class CircuitBreaker:
         0 when closed or half-open: a half-open slot frees when a probe in flight settles,
         which no clock can foretell.
         """
-        if self.state is BreakerState.OPEN:
+        if self.state is _OPEN:
             return max(0.0, self._opened_at + self._open_for - self._clock.now())
         return 0.0
 
     def _on_success(self, generation: int) -> None:
         if generation != self._generation:
             return
-        if self._state is BreakerState.HALF_OPEN:
-            self._transition(BreakerState.CLOSED)
+        if self._state is _HALF_OPEN:
+            self._transition(_CLOSED)
         else:
-            self._window.add(self._clock.now(), first=1)
+            self._window.add(self._clock.now(), 1)
 
     def _on_failure(self, generation: int) -> None:
         if generation != self._generation:
             return
         now = self._clock.now()
-        if self._state is BreakerState.HALF_OPEN:
+        if self._state is _HALF_OPEN:
             self._open(now)
             return
         self._window.add(now, first=1, second=1)
@@ -236,14 +244,14 @@ class CircuitBreaker:
 
     def _open(self, now: float) -> None:
         self._opened_at = now
-        self._transition(BreakerState.OPEN)
+        self._transition(_OPEN)
 
     def _transition(self, new: BreakerState) -> None:
         old = self._state
         self._state = new
         self._generation += 1
         self._probes = 0
-        if new is BreakerState.CLOSED:
+        if new is _CLOSED:
             self._window.clear()
         if self._on_transition is not None:
             self._on_transition(old, new)

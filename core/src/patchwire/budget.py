@@ -109,21 +109,26 @@ class RetryBudget:
         # One walk of the window serves both caps: the call counted here adds exactly one
         # request to it (the slot of ``now`` is always inside the window).
         requests, _ = self._counts.totals(now)
-        self._refill_to(now, self._cap_for(requests))
-        self._counts.add(now, first=1)
-        self._balance = min(self._cap_for(requests + 1), self._balance + self._ratio)
+        self._refill_to(now, requests)
+        self._counts.add(now, 1)
+        # Its deposit, capped for the window with this call in it (see _refill_to).
+        cap = self._ratio * (requests + 1)
+        if not cap > self._burst:
+            cap = self._burst
+        balance = self._balance + self._ratio
+        self._balance = balance if balance < cap else cap
 
     def try_spend(self) -> bool:
         """Ask for one retry: True means retry, False means do not."""
         now = self._refill()
-        self._asked.add(now, first=1)
+        self._asked.add(now, 1)
         if self._gate_open(now, extra=0):
-            self._counts.add(now, second=1)
+            self._counts.add(now, 0, 1)
             return True
         if self._balance < 1.0 - _EPSILON:
             return False
         self._balance -= 1.0
-        self._counts.add(now, second=1)
+        self._counts.add(now, 0, 1)
         return True
 
     def snapshot(self) -> BudgetSnapshot:
@@ -146,25 +151,30 @@ class RetryBudget:
         asked, _ = self._asked.totals(now)
         return asked + extra <= self._ratio * requests + _EPSILON
 
-    def _cap_for(self, requests: int) -> float:
-        """The most the balance may hold with ``requests`` calls in the window.
-
-        The deposits of calls still in flight are kept for the retries they may ask for:
-        a fixed cap would throw them away whenever many calls run at once. Only dropping
-        deposits depends on the cap, so it cannot raise the bound on granted retries.
-        """
-        return max(self._burst, self._ratio * requests)
-
     def _refill(self) -> float:
         now = self._clock.now()
         requests, _ = self._counts.totals(now)
-        self._refill_to(now, self._cap_for(requests))
+        self._refill_to(now, requests)
         return now
 
-    def _refill_to(self, now: float, cap: float) -> None:
-        elapsed = max(0.0, now - self._updated)
-        self._balance = min(cap, self._balance + self._min_per_second * elapsed)
-        self._updated = max(self._updated, now)
+    def _refill_to(self, now: float, requests: int) -> None:
+        """Add time's deposits up to ``now``, the balance capped for ``requests`` calls in
+        the window.
+
+        The cap is ``max(burst, ratio * requests)``: the deposits of calls still in flight
+        are kept for the retries they may ask for, where a fixed cap would throw them away
+        whenever many calls run at once. Only dropping deposits depends on the cap, so it
+        cannot raise the bound on granted retries. Comparisons are written out here and in
+        :meth:`record_request` rather than min and max calls: every call refills.
+        """
+        balance = self._balance
+        if now > self._updated:
+            balance += self._min_per_second * (now - self._updated)
+            self._updated = now
+        cap = self._ratio * requests
+        if not cap > self._burst:
+            cap = self._burst
+        self._balance = balance if balance < cap else cap
 
     def __repr__(self) -> str:
         return f"RetryBudget(balance={self._balance:.3f}, burst={self._burst})"

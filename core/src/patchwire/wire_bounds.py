@@ -22,11 +22,21 @@ __all__ = ["MAX_TOKENS_PER_CALL", "check_usage"]
 #: No single call reads or writes a billion tokens; the largest context windows are ~10**7.
 MAX_TOKENS_PER_CALL = 10**9
 
-# The count fields (not labels such as service_tier), found once rather than on every
-# reply, and read in one go.
+# The count fields (not labels such as service_tier), found once rather than on every reply.
 _COUNTS = tuple(field.name for field in attrs.fields(Usage) if field.type in (int, "int"))
 _counts_of = attrgetter(*_COUNTS)
-_JUST_INT = {int}
+# The fields the quick check below reads, one by one: it applies only while they are all
+# of Usage's counts (a count added to Usage and not to it sends every reply to the loop).
+_QUICK = (
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cache_creation_input_tokens",
+    "reasoning_tokens",
+    "cache_creation_1h_input_tokens",
+    "web_search_requests",
+)
+_QUICK_COVERS = _QUICK == _COUNTS
 
 
 def _shown(value: object) -> str:
@@ -43,15 +53,25 @@ def check_usage(usage: Usage | None) -> Usage | None:
     """``usage`` unchanged if every count is a plausible integer, else ``IntegrationError``."""
     if usage is None:
         return None
-    counts = _counts_of(usage)
-    # A real reply's counts are all plain ints in range: that is three C-level passes.
-    # Otherwise the loop below finds the field to name (and lets an int subclass through).
+    # A real reply's counts are all plain ints in range. Read one by one (each a slot
+    # read), they are checked without a call: the bitwise or of non-negative ints is
+    # non-negative and no smaller than any of them, so one chained comparison bounds all
+    # seven. A reply it does not pass (an or above the bound, say) goes to the loop below,
+    # which finds the field to name or lets it through (an int subclass, for one).
+    i = usage.input_tokens
+    o = usage.output_tokens
+    cr = usage.cached_input_tokens
+    cw = usage.cache_creation_input_tokens
+    r = usage.reasoning_tokens
+    cw1 = usage.cache_creation_1h_input_tokens
+    w = usage.web_search_requests
     if (
-        {*map(type, counts)} == _JUST_INT
-        and min(counts) >= 0
-        and max(counts) <= MAX_TOKENS_PER_CALL
+        _QUICK_COVERS
+        and type(i) is type(o) is type(cr) is type(cw) is type(r) is type(cw1) is type(w) is int
+        and 0 <= (i | o | cr | cw | r | cw1 | w) <= MAX_TOKENS_PER_CALL
     ):
         return usage
+    counts = _counts_of(usage)
     for name, value in zip(_COUNTS, counts, strict=True):
         plausible = (
             isinstance(value, int)
