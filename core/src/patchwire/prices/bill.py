@@ -17,11 +17,12 @@ low bill.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from operator import itemgetter
 
 import attrs
 
-from patchwire.prices.model import Price
+from patchwire.prices.model import STANDARD_TIERS, Price
 from patchwire.types import Usage
 
 __all__ = ["Bill", "Cost", "bill"]
@@ -30,6 +31,8 @@ _PER_MILLION = 1_000_000
 
 #: per-unit charges and the Usage field that counts them
 UNIT_COUNTS: Mapping[str, str] = {"web_search": "web_search_requests"}
+
+_amount = itemgetter(1)  # of a (rule, amount) charge
 
 
 class Cost(float):
@@ -47,7 +50,11 @@ class Cost(float):
     currency: str
 
     def __new__(
-        cls, total: float, breakdown: Mapping[str, float], cache_savings: float, currency: str
+        cls,
+        total: float,
+        breakdown: Mapping[str, float] | Iterable[tuple[str, float]],
+        cache_savings: float,
+        currency: str,
     ) -> Cost:
         self = super().__new__(cls, total)
         self.breakdown = dict(breakdown)
@@ -70,13 +77,13 @@ class Bill:
 
     @property
     def total(self) -> float | None:
-        return None if self.missing else sum(amount for _, amount in self.charges)
+        return None if self.missing else sum(map(_amount, self.charges))
 
     def cost(self) -> Cost | None:
         total = self.total
         if total is None:
             return None
-        return Cost(total, dict(self.charges), self.cache_savings, self.currency)
+        return Cost(total, self.charges, self.cache_savings, self.currency)
 
 
 def _context_rates(price: Price, prompt: int, missing: list[str]) -> Price:
@@ -93,11 +100,16 @@ def _context_rates(price: Price, prompt: int, missing: list[str]) -> Price:
 def bill(price: Price, usage: Usage) -> Bill:
     """The bill for ``usage`` under ``price``. Counts are clamped into their containers
     (cache reads and writes within the prompt, reasoning within the output)."""
+    # Every priced call runs this: clamps are comparisons rather than min and max calls,
+    # the rates' fallbacks (cached_rate, reasoning_rate) are read once, and a price without
+    # context tiers or a standard service tier skips their lookups.
     missing: list[str] = []
-    prompt = max(0, usage.input_tokens)
-    rates = _context_rates(price, prompt, missing)
+    prompt = usage.input_tokens
+    if not prompt > 0:
+        prompt = 0
+    rates = _context_rates(price, prompt, missing) if price.tiers else price
     tier = usage.service_tier or "standard"
-    factor = price.service_factor(tier)
+    factor = 1.0 if tier in STANDARD_TIERS else price.service_factor(tier)
     if factor is None:
         missing.append(f"service_tier:{tier}")
         factor = 1.0
@@ -114,19 +126,30 @@ def bill(price: Price, usage: Usage) -> Bill:
     written_1h = min(max(0, created_1h), written) if created_1h else 0
     written_5m = written - written_1h
     plain = prompt - read - written
-    output = max(0, usage.output_tokens)
+    output = usage.output_tokens
+    if not output > 0:
+        output = 0
     reasoning = min(max(0, usage.reasoning_tokens), output) if usage.reasoning_tokens else 0
 
+    input_rate = rates.input_per_million
+    output_rate = rates.output_per_million
+    cached_rate = rates.cached_input_per_million
+    if cached_rate is None:
+        cached_rate = input_rate
+    reasoning_rate = rates.reasoning_output_per_million
+    if reasoning_rate is None:
+        reasoning_rate = output_rate
+    write_5m, write_1h = rates.cache_write_5m_per_million, rates.cache_write_1h_per_million
     charges: list[tuple[str, float]] = []
     # A loop rather than a helper per rule: most calls use two rules (input and output),
     # and the rest cost a falsy test each, not a call.
     for rule, tokens, rate in (
-        ("input", plain, rates.input_per_million),
-        ("cache_read", read, rates.cached_rate),
-        ("cache_write_5m", written_5m, rates.cache_write_5m_per_million),
-        ("cache_write_1h", written_1h, rates.cache_write_1h_per_million),
-        ("output", output - reasoning, rates.output_per_million),
-        ("reasoning", reasoning, rates.reasoning_rate),
+        ("input", plain, input_rate),
+        ("cache_read", read, cached_rate),
+        ("cache_write_5m", written_5m, write_5m),
+        ("cache_write_1h", written_1h, write_1h),
+        ("output", output - reasoning, output_rate),
+        ("reasoning", reasoning, reasoning_rate),
     ):
         if tokens == 0:
             continue
@@ -143,16 +166,9 @@ def bill(price: Price, usage: Usage) -> Bill:
             else:
                 charges.append((f"per_unit:{unit}", count * each))
 
-    savings = read * (rates.input_per_million - rates.cached_rate)
-    for tokens, rate in (
-        (written_5m, rates.cache_write_5m_per_million),
-        (written_1h, rates.cache_write_1h_per_million),
-    ):
-        if rate is not None:
-            savings -= tokens * (rate - rates.input_per_million)
-    return Bill(
-        charges=tuple(charges),
-        missing=tuple(missing),
-        cache_savings=savings * factor / _PER_MILLION,
-        currency=price.currency,
-    )
+    savings = read * (input_rate - cached_rate)
+    if write_5m is not None:
+        savings -= written_5m * (write_5m - input_rate)
+    if write_1h is not None:
+        savings -= written_1h * (write_1h - input_rate)
+    return Bill(tuple(charges), tuple(missing), savings * factor / _PER_MILLION, price.currency)

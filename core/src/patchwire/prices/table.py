@@ -9,6 +9,7 @@ wrong). A model may have several entries for successive date ranges.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 
@@ -19,6 +20,9 @@ from patchwire.prices.model import Price
 from patchwire.types import Usage
 
 __all__ = ["PriceEntry", "PriceTable", "snapshot_of"]
+
+# An unknown model's bill: the same for every call (a Bill is frozen).
+_UNKNOWN = Bill(charges=(), missing=("price",))
 
 # A provider's dated or versioned snapshot of a model keeps the model's price:
 # gpt-4o-mini-2024-07-18, claude-sonnet-4-5-20250929, claude-3-opus@20240229,
@@ -64,8 +68,22 @@ class PriceEntry:
         return None
 
 
+# The UTC day last read, with the span of time.time() it covers: every priced call asks
+# for today's date, and a clock reading is a fraction of what building a datetime costs.
+_day = (0.0, 0.0, date(1970, 1, 1))
+_DAY = 86_400.0
+
+
 def _today() -> date:
-    return datetime.now(UTC).date()
+    global _day
+    start, end, today = _day
+    now = time.time()
+    if start <= now < end:
+        return today
+    today = datetime.now(UTC).date()
+    start = (today - date(1970, 1, 1)).days * _DAY
+    _day = (start, start + _DAY, today)
+    return today
 
 
 class PriceTable:
@@ -117,7 +135,7 @@ class PriceTable:
         """The bill of one call; an unknown model's bill misses the rule ``price``."""
         price = self.lookup(connector_type, model, on)
         if price is None:
-            return Bill(charges=(), missing=("price",))
+            return _UNKNOWN
         return bill(price, usage)
 
     def cost(
