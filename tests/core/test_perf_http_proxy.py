@@ -4,7 +4,7 @@ the cache never hides a change: a connector added later, a rotated secret, a new
 from __future__ import annotations
 
 import pytest
-from patchwire.proxy import ProxyRules
+from patchwire.proxy import ProxyRules, proxy_request_class
 
 _VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 
@@ -68,3 +68,11 @@ def test_a_proxy_behind_a_reference_is_resolved_on_every_request() -> None:
     second = rules.for_url("https://api.example.com/v1")
     assert first is not None and first.url.host == "first-proxy"
     assert second is not None and second.url.host == "second-proxy"
+
+
+def test_the_request_class_leaves_aiohttps_constructor_alone() -> None:
+    """The rule is applied in update_proxy: a constructor override packed and unpacked
+    aiohttp's keyword arguments on every request (about 19k instructions a W2 call)."""
+    made = proxy_request_class(ProxyRules(None, None, "<test>"))
+    assert "__init__" not in vars(made)
+    assert "update_proxy" in vars(made)

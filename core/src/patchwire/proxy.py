@@ -290,13 +290,21 @@ def proxy_request_class(
     """A request class for an aiohttp session that applies ``rules`` to every request,
     redirects included (aiohttp builds a new request for each hop)."""
 
+    # The rule is applied where the request takes its proxy (``update_proxy``, which the
+    # constructor calls once ``self.url`` is set) rather than around the constructor: a
+    # constructor override packs and unpacks aiohttp's twenty-odd keyword arguments on
+    # every request.
     class ProxiedRequest(base):  # type: ignore[valid-type,misc]
-        def __init__(self, method: str, url: URL, *args: Any, **kwargs: Any) -> None:
-            if kwargs.get("proxy") is None:
-                proxy = rules.for_url(url)
-                if proxy is not None:
-                    kwargs["proxy"] = proxy.url
-                    kwargs["proxy_auth"] = proxy.auth
-            super().__init__(method, url, *args, **kwargs)
+        def update_proxy(
+            self,
+            proxy: URL | None,
+            proxy_auth: aiohttp.BasicAuth | None,
+            proxy_headers: Any,
+        ) -> None:
+            if proxy is None:
+                chosen = rules.for_url(self.url)
+                if chosen is not None:
+                    proxy, proxy_auth = chosen.url, chosen.auth
+            super().update_proxy(proxy, proxy_auth, proxy_headers)
 
     return ProxiedRequest
