@@ -408,7 +408,8 @@ def reply_data(
         out["response_model"] = model
     if finish_reason:
         out["finish_reasons"] = (finish_reason,)
-    if isinstance(raw, Mapping):
+    # A dict (every JSON body) or None (no body) without the Mapping ABC's check.
+    if raw is not None and (type(raw) is dict or isinstance(raw, Mapping)):
         rid = raw.get("id") or raw.get("responseId")
         if isinstance(rid, str) and 0 < len(rid) <= 128:
             out["response_id"] = rid
