@@ -317,6 +317,44 @@ async def test_hook_patchwire_request_headers(plugin_host, register_plugin):
     assert seen[1]["Authorization"] == "Bearer mine"  # a plugin never replaces a header
 
 
+async def test_request_headers_hook_sees_the_url_with_its_query(plugin_host, register_plugin):
+    """The hook is asked with the URL the request goes to: ``params`` applied, a query the
+    URL already had kept, the fragment dropped; its header reaches the server."""
+    from aiohttp import web
+
+    seen: list[str | None] = []
+
+    async def echo(request):
+        seen.append(request.headers.get("x-trace"))
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/p", echo)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}/p"
+    urls: list[str] = []
+
+    class P:
+        @hookimpl
+        def patchwire_request_headers(self, url):
+            urls.append(url)
+            return {"x-trace": "t"}
+
+    register_plugin(P(), "tracer")
+    try:
+        async with Hub.from_dict({}, host=plugin_host) as hub:
+            session = hub.session()
+            async with session.get(f"{base}?a=1#frag", params={"b": "2"}) as response:
+                assert response.status == 200
+    finally:
+        await runner.cleanup()
+    assert urls == [f"{base}?a=1&b=2"]
+    assert seen == ["t"]
+
+
 async def test_hook_patchwire_transform_request(
     plugin_host, register_plugin, virtual_clock, fake_scripts
 ):

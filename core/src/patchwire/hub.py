@@ -16,8 +16,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-from multidict import CIMultiDict
-from yarl import URL
 
 from patchwire.auth.base import AuthContext, AuthScheme, NoAuth
 from patchwire.auth.scopes import scope_warnings
@@ -203,42 +201,38 @@ class Hub:
     ) -> type[aiohttp.ClientRequest]:
         """``base``, adding what the patchwire_request_headers plugins return to each request.
 
-        Asked in the request's constructor, which runs in the calling task before anything
-        is sent, rather than by an aiohttp TraceConfig: a trace makes aiohttp build a trace
-        context and send seven signals, each with its own parameter object, on every
-        request, whatever the plugins return (issue 19). ``headers`` is the session's merged
-        headers for the request, the object a trace's ``on_request_start`` was given, and
-        ``url`` is as that hook saw it, ``params`` applied by ``update_query`` (less any
-        ``user:password``, which aiohttp takes out of the URL before it builds the request).
+        Asked while the request is built, in the calling task before anything is sent,
+        rather than by an aiohttp TraceConfig: a trace makes aiohttp build a trace context
+        and send seven signals, each with its own parameter object, on every request,
+        whatever the plugins return (issue 19). The step is aiohttp's ``update_headers``,
+        not the constructor: overriding the constructor repacked its twenty-odd keyword
+        arguments on every request. By then ``self.url`` is the URL the request goes to,
+        query parameters applied (less any ``user:password``, which aiohttp takes out of
+        the URL before it builds the request), and ``self.headers`` the session's merged
+        headers; a plugin's header never replaces one the call set.
         """
         hook = self.host.hook.patchwire_request_headers
         hub = self
 
         class HeadedRequest(base):  # type: ignore[valid-type,misc]
-            def __init__(self, method: str, url: URL, *args: Any, **kwargs: Any) -> None:
-                params = kwargs.get("params")
-                headers = kwargs.get("headers")
-                if headers is None:
-                    headers = kwargs["headers"] = CIMultiDict()
-                shown = (
-                    url if params is None and not url.raw_query_string else url.update_query(params)
-                )
+            def update_headers(self, headers: Any) -> None:
+                super().update_headers(headers)
+                sent = self.headers
                 try:
-                    answers = hook(url=str(shown))
+                    answers = hook(url=str(self.url))
                     added = {
                         str(name): str(value)
                         for answer in answers
                         if answer
                         for name, value in answer.items()
-                        if name not in headers
+                        if name not in sent
                     }
                 except Exception:
                     failures = hub.bus.sink_failures
                     failures["request_headers"] = failures.get("request_headers", 0) + 1
                 else:
                     if added:
-                        headers.update(added)
-                super().__init__(method, url, *args, **kwargs)
+                        sent.update(added)
 
         return HeadedRequest
 
