@@ -6,10 +6,12 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import pytest
+from aiohttp import web
 from patchwire.auth.base import AuthContext
 from patchwire.classification import Classification
 from patchwire.cli.main import main
@@ -268,22 +270,29 @@ async def test_hook_patchwire_register_metrics_formats(plugin_host, register_plu
 
 
 @pytest.mark.integration  # a real HTTP request on loopback
-async def test_hook_patchwire_request_headers(plugin_host, register_plugin):
-    from aiohttp import web
+@contextlib.asynccontextmanager
+async def _server(
+    path: str, handler: Callable[[web.Request], Awaitable[web.Response]]
+) -> AsyncIterator[str]:
+    """A loopback HTTP server answering GET ``path``; yields its URL."""
+    app = web.Application()
+    app.router.add_get(path, handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}{path}"
+    finally:
+        await runner.cleanup()
 
+
+async def test_hook_patchwire_request_headers(plugin_host, register_plugin):
     seen: list[dict[str, str]] = []
 
     async def echo(request):
         seen.append(dict(request.headers))
         return web.Response(text="ok")
 
-    app = web.Application()
-    app.router.add_get("/", echo)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}/"
     urls: list[str] = []
 
     class P:
@@ -299,18 +308,15 @@ async def test_hook_patchwire_request_headers(plugin_host, register_plugin):
 
     register_plugin(P(), "tracer")
     register_plugin(Broken(), "broken")
-    try:
-        async with Hub.from_dict({}, host=plugin_host) as hub:
-            session = hub.session()
-            async with session.get(url, headers={"Authorization": "Bearer mine"}) as response:
-                assert response.status == 200
-            # One plugin raising drops this request's added headers, never the request.
-            assert hub.bus.sink_failures["request_headers"] == 1
-            plugin_host.unregister("broken")
-            async with session.get(url, headers={"Authorization": "Bearer mine"}) as response:
-                assert response.status == 200
-    finally:
-        await runner.cleanup()
+    async with _server("/", echo) as url, Hub.from_dict({}, host=plugin_host) as hub:
+        session = hub.session()
+        async with session.get(url, headers={"Authorization": "Bearer mine"}) as response:
+            assert response.status == 200
+        # One plugin raising drops this request's added headers, never the request.
+        assert hub.bus.sink_failures["request_headers"] == 1
+        plugin_host.unregister("broken")
+        async with session.get(url, headers={"Authorization": "Bearer mine"}) as response:
+            assert response.status == 200
     assert urls and set(urls) == {url}
     assert "traceparent" not in seen[0]
     assert seen[1]["traceparent"].startswith("00-111")
@@ -320,21 +326,12 @@ async def test_hook_patchwire_request_headers(plugin_host, register_plugin):
 async def test_request_headers_hook_sees_the_url_with_its_query(plugin_host, register_plugin):
     """The hook is asked with the URL the request goes to: ``params`` applied, a query the
     URL already had kept, the fragment dropped; its header reaches the server."""
-    from aiohttp import web
-
     seen: list[str | None] = []
 
     async def echo(request):
         seen.append(request.headers.get("x-trace"))
         return web.Response(text="ok")
 
-    app = web.Application()
-    app.router.add_get("/p", echo)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    base = f"http://127.0.0.1:{runner.addresses[0][1]}/p"
     urls: list[str] = []
 
     class P:
@@ -344,13 +341,9 @@ async def test_request_headers_hook_sees_the_url_with_its_query(plugin_host, reg
             return {"x-trace": "t"}
 
     register_plugin(P(), "tracer")
-    try:
-        async with Hub.from_dict({}, host=plugin_host) as hub:
-            session = hub.session()
-            async with session.get(f"{base}?a=1#frag", params={"b": "2"}) as response:
-                assert response.status == 200
-    finally:
-        await runner.cleanup()
+    async with _server("/p", echo) as base, Hub.from_dict({}, host=plugin_host) as hub:
+        async with hub.session().get(f"{base}?a=1#frag", params={"b": "2"}) as response:
+            assert response.status == 200
     assert urls == [f"{base}?a=1&b=2"]
     assert seen == ["t"]
 
