@@ -145,6 +145,44 @@ async def test_hook_patchwire_record(plugin_host, register_plugin, virtual_clock
     assert "plugin:sink" not in failures
 
 
+async def test_hook_patchwire_record_quiet(
+    plugin_host, register_plugin, virtual_clock, fake_scripts
+):
+    """While a sink says it is quiet, a call's start and success are not built for it (the
+    bus goes by fields); it still gets every other event, and every event once it wakes."""
+    seen: list[EventKind] = []
+    asleep = [True]
+
+    class Sink:
+        @hookimpl
+        def patchwire_record(self, event):
+            seen.append(event.kind)
+
+        @hookimpl
+        def patchwire_record_quiet(self):
+            return asleep[0]
+
+    register_plugin(Sink(), "sleepy")
+    fake_scripts.setdefault("fake", FakeScript()).push("ok", InvalidRequestError("bad"), "ok")
+    config = {"connectors": {"fake": {"retry": {"max_attempts": 1}}}}
+    async with Hub.from_dict(config, host=plugin_host, clock=virtual_clock) as hub:
+        model = hub.model("fake:m")
+        assert hub.bus.fields_only
+        await model.complete("hi")
+        assert EventKind.CALL_STARTED not in seen and EventKind.CALL_SUCCEEDED not in seen
+        with pytest.raises(InvalidRequestError):
+            await model.complete("hi")
+        assert EventKind.CALL_FAILED in seen  # not a start or success: delivered as ever
+        asleep[0] = False
+        assert not hub.bus.fields_only
+        seen.clear()
+        await model.complete("hi")
+        row = hub.metrics().for_model("fake", "m")
+    assert seen[0] == EventKind.CALL_STARTED and seen[-1] == EventKind.CALL_SUCCEEDED
+    # The metrics counted the calls by fields and by Events alike.
+    assert (row.started, row.succeeded, row.failed) == (3, 2, 1)
+
+
 async def test_hook_patchwire_escalate(
     plugin_host, register_plugin, virtual_clock, fake_scripts, tmp_path
 ):

@@ -89,3 +89,32 @@ def test_without_an_sdk_the_hook_runs_no_propagator_and_an_sdk_set_later_is_foll
     # attempt span): the SDK set after 101 calls is followed from the next event on.
     assert out["spans"], "the call after the SDK was set recorded no span"
     assert out["with_sdk"]["traceparent"].split("-")[1:3] in out["spans"]
+
+
+HUB_SCRIPT = textwrap.dedent(
+    """
+    import json
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from patchwire.hub import Hub
+
+    hub = Hub()  # the installed plugins, the otel one among them
+    out = {"sinks": hub.bus.sink_names, "no_sdk": hub.bus.fields_only}
+    trace.set_tracer_provider(TracerProvider())
+    out["with_sdk"] = hub.bus.fields_only
+    print(json.dumps(out))
+    """
+)
+
+
+def test_without_an_sdk_the_hub_builds_no_call_events_for_the_plugin() -> None:
+    """The plugin says it is quiet (patchwire_record_quiet) while no provider records, so a
+    hub builds no start or success Event for it; once an SDK is set, it gets them again."""
+    done = subprocess.run(
+        [sys.executable, "-c", HUB_SCRIPT], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert any("otel" in name for name in out["sinks"]), out["sinks"]
+    assert out["no_sdk"] is True
+    assert out["with_sdk"] is False

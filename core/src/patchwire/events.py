@@ -198,35 +198,69 @@ class EventBus:
     a broken exporter is visible without flooding the log.
 
     While every sink is a built-in :class:`FieldSink` (the default hub: metrics and
-    logging), ``fields_only`` (read it, never set it) is true and a recorder may hand a call's start and success
-    to :meth:`call_started` and :meth:`call_succeeded` as fields: no Event is built that
-    no sink reads. Any other sink (a plugin's, a test's list) turns it off, and every
-    sink then gets Events as before.
+    logging) or a sink that says it is quiet, ``fields_only`` (read it, never set it) is
+    true and a recorder may hand a call's start and success to :meth:`call_started` and
+    :meth:`call_succeeded` as fields: no Event is built that no sink reads. Any other sink
+    (a plugin's, a test's list), or a quiet one that wakes, turns it off, and every sink
+    then gets Events as before.
+
+    A sink added with ``quiet=`` (a plugin's ``patchwire_record_quiet``) is asked on every
+    call, before the call's start and success events: while it answers True it would do
+    nothing with them, so the bus may skip building them for it. It still gets every other
+    event, and every event once it answers False.
     """
 
-    __slots__ = ("_sinks", "_started", "_succeeded", "fields_only", "sink_failures")
+    __slots__ = (
+        "_fields_only",
+        "_quiet",
+        "_sinks",
+        "_started",
+        "_succeeded",
+        "sink_failures",
+    )
 
     def __init__(self) -> None:
-        self._sinks: list[tuple[str, Sink]] = []
+        self._sinks: list[tuple[str, Sink, Callable[[], bool | None] | None]] = []
         self.sink_failures: dict[str, int] = {}
-        self.fields_only = True
+        self._fields_only = True
+        self._quiet: tuple[Callable[[], bool | None], ...] = ()
         self._started: tuple[tuple[str, StartedFields], ...] = ()
         self._succeeded: tuple[tuple[str, SucceededFields], ...] = ()
 
-    def add(self, name: str, sink: Sink) -> None:
-        self._sinks.append((name, sink))
+    def add(self, name: str, sink: Sink, *, quiet: Callable[[], bool | None] | None = None) -> None:
+        """Subscribe ``sink``; ``quiet``, when given, says while the sink would ignore a
+        call's start and success (see the class)."""
+        self._sinks.append((name, sink, quiet))
         self._plan()
 
     def remove(self, name: str) -> None:
-        self._sinks = [(n, s) for n, s in self._sinks if n != name]
+        self._sinks = [entry for entry in self._sinks if entry[0] != name]
         self._plan()
 
+    @property
+    def fields_only(self) -> bool:
+        """A call's start and success may go as fields (read per call: quiet sinks wake)."""
+        if not self._fields_only:
+            return False
+        for quiet in self._quiet:
+            try:
+                if not quiet():
+                    return False
+            except Exception:  # a broken answer is not a promise to ignore events
+                return False
+        return True
+
     def _plan(self) -> None:
-        self.fields_only = all(type(s) in _FIELD_SINK_TYPES for _, s in self._sinks)
+        self._quiet = tuple(q for _, _, q in self._sinks if q is not None)
+        self._fields_only = all(
+            q is not None or type(s) in _FIELD_SINK_TYPES for _, s, q in self._sinks
+        )
         started: list[tuple[str, StartedFields]] = []
         succeeded: list[tuple[str, SucceededFields]] = []
-        if self.fields_only:
-            for name, sink in self._sinks:
+        if self._fields_only:
+            for name, sink, quiet in self._sinks:
+                if quiet is not None:
+                    continue
                 on_started, on_succeeded = sink.field_handlers()  # type: ignore[attr-defined]
                 if on_started is not None:
                     started.append((name, on_started))
@@ -236,10 +270,10 @@ class EventBus:
 
     @property
     def sink_names(self) -> list[str]:
-        return [n for n, _ in self._sinks]
+        return [entry[0] for entry in self._sinks]
 
     def emit(self, event: Event) -> None:
-        for name, sink in self._sinks:
+        for name, sink, _ in self._sinks:
             try:
                 sink(event)
             except Exception:

@@ -83,6 +83,18 @@ def patchwire_record(event: Event) -> None:
 
 
 @hookspec
+def patchwire_record_quiet() -> bool | None:
+    """Optional, beside ``patchwire_record``: True while this plugin's sink would do nothing
+    with a call's start and success events (say, a tracer with no recording provider).
+
+    Asked on every call, before those two events are built, straight from the hub's bus
+    (not through pluggy, so it must be cheap and must not raise); while every sink is quiet
+    or built in, the two are never built. The sink still receives every other event, and
+    every event again as soon as this answers False (or None).
+    """
+
+
+@hookspec
 def patchwire_escalate(failure: Failure) -> None:
     """A call failed finally in a category that needs a person or a dead-letter store
     (auth, invalid_request, integration, and any category the configuration lists)."""

@@ -91,8 +91,11 @@ class Hub:
         self.bus.add("metrics", self.aggregator)
         self.bus.add("logging", LoggingSink())
         # Each plugin sink on its own, so one that raises neither stops the others nor the call.
-        for impl in self.host.hook.patchwire_record.get_hookimpls():
-            self.bus.add(f"plugin:{impl.plugin_name}", impl.function)
+        hooks = self.host.hook
+        quiet = {i.plugin_name: i.function for i in hooks.patchwire_record_quiet.get_hookimpls()}
+        for impl in hooks.patchwire_record.get_hookimpls():
+            name = impl.plugin_name
+            self.bus.add(f"plugin:{name}", impl.function, quiet=quiet.get(name))
         self._dead_letter = (
             DeadLetterFile(self.config.dead_letter) if self.config.dead_letter else None
         )

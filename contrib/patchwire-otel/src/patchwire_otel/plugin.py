@@ -134,6 +134,19 @@ class OtelPlugin:
             self._get_recorder()(event)
 
     @hookimpl
+    def patchwire_record_quiet(self) -> bool:
+        """Nothing to record (disabled, or no provider records): the hub may skip building a
+        call's start and success events for this sink."""
+        if not self._content_followed:
+            self._content_followed = True
+            self._follow_content()
+        enabled = self._enabled
+        return (
+            not (enabled if enabled is not None else self.enabled)
+            or not (self._providers or self._get_providers()).records()
+        )
+
+    @hookimpl
     def patchwire_request_headers(self, url: str) -> Mapping[str, str] | None:
         """The W3C trace context of the call the request belongs to."""
         enabled = self._enabled
