@@ -20,12 +20,22 @@ Rows:
   no-sinks      no event sink at all (events still built and emitted)
   limiter       + limits (1e9 requests/s, concurrency 1e5): never binding, always consulted
   cache-miss    + [cache] ttl = 60 on a prompt never seen before (key, lookup, single-flight, store)
+
+Rows that take out a guarantee no setting turns off (the stage replaced in this process
+only, to price it; never a configuration a user gets):
+  no-deadline   attempts run without their deadline scope (a hung await would never end)
+  no-checks     no check of the request against the connector's features, no wire bounds
+                on the reply's usage (a malformed request is sent, absurd usage counted)
+  no-auth       no auth step (the connector's scheme never attaches or checks anything)
+  bare          every row above that takes something out, at once: what is left is the
+                call's own path (arguments, options, route, attempt loop, outcome, bill)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import resource
@@ -51,6 +61,10 @@ ROWS = (
     "no-sinks",
     "limiter",
     "cache-miss",
+    "no-deadline",
+    "no-checks",
+    "no-auth",
+    "bare",
 )
 TABLES: dict[str, dict[str, Any]] = {
     "no-breaker": {"breaker": {"enabled": False}},
@@ -58,11 +72,47 @@ TABLES: dict[str, dict[str, Any]] = {
     "limiter": {"limits": {"requests_per_second": 1e9, "max_concurrency": 100_000}},
     "cache-miss": {"cache": {"ttl": 60}},
 }
-SINKS_OFF = {"no-metrics": ("metrics",), "no-log": ("logging",), "no-sinks": ("metrics", "logging")}
+SINKS_OFF = {
+    "no-metrics": ("metrics",),
+    "no-log": ("logging",),
+    "no-sinks": ("metrics", "logging"),
+    "bare": ("metrics", "logging"),
+}
+TABLES["bare"] = {"breaker": {"enabled": False}, "retry": {"max_attempts": 1}}
+# The stages a row replaces (see the rows above); "bare" replaces them all.
+STAGES_OFF = {
+    "no-deadline": ("deadline",),
+    "no-checks": ("checks",),
+    "no-auth": ("auth",),
+    "bare": ("deadline", "checks", "auth"),
+}
+
+
+def take_out(stages: tuple[str, ...]) -> None:
+    """Replace pipeline stages in this process, to price what each guarantee costs."""
+    from patchwire.pipeline import attempts
+
+    def unchecked(
+        record: object, target: object, operation: str, request: Any, call_id: int
+    ) -> Any:
+        return request
+
+    async def unattached(scheme: object, attempt: object, base_url: object) -> None:
+        return None
+
+    if "deadline" in stages:
+        scope = contextlib.nullcontext()
+        attempts.deadline_scope = lambda clock, ends: scope  # type: ignore[assignment]
+    if "checks" in stages:
+        attempts.validated = unchecked  # type: ignore[assignment]
+        attempts.check_usage = lambda usage: None  # type: ignore[assignment]
+    if "auth" in stages:
+        attempts.attach = unattached  # type: ignore[assignment]
 
 
 async def child(row: str, calls: int) -> None:
     """Make ``calls`` calls in configuration ``row`` (run under callgrind by the parent)."""
+    take_out(STAGES_OFF.get(row, ()))
     host = PluginHost(load_entry_points=False)
     host.register(Plugin(), "instant")
     table = {"type": "instant", **TABLES.get(row, {})}
