@@ -35,7 +35,7 @@ from patchwire.pipeline.cached import (
     key_for,
 )
 from patchwire.pipeline.operations import CALL_TOOL, COMPLETE, EMBED, LIST_TOOLS, list_tools_request
-from patchwire.pipeline.record import INVALID_OUTPUT, Recorder, reply_data
+from patchwire.pipeline.record import INVALID_OUTPUT, Recorder
 from patchwire.pipeline.route import heal, route
 from patchwire.pipeline.streaming import stream
 from patchwire.pipeline.target import Target
@@ -184,10 +184,11 @@ class Pipeline:
             cost,
             hit,
             () if hit else billed.missing,
-            saved=billed.total if hit else None,
+            # Positional: a keyword argument costs a name match on every call.
+            billed.total if hit else None,  # saved
             # Counted whether or not the cache served them: the calls reached the application.
-            tool_calls=len(result.tool_calls) if result.parts else 0,
-            reply=reply_data(result.model, result.finish_reason, result.raw),
+            len(result.tool_calls) if result.parts else 0,  # tool_calls
+            (result.model, result.finish_reason, result.raw),
         )
         if options.principal is not None:
             await record.principal_done(

@@ -258,9 +258,11 @@ class Recorder:
         missing: tuple[str, ...] = (),
         saved: float | None = None,
         tool_calls: int = 0,
-        reply: Mapping[str, object] | None = None,
+        reply: ReplyFacts | None = None,
     ) -> float:
-        """Emit CALL_SUCCEEDED; returns the call's latency."""
+        """Emit CALL_SUCCEEDED; returns the call's latency. ``reply`` is the reply's model,
+        finish reason and raw body, turned into event data (reply_data) only when an Event
+        is built: on the field path nothing reads them."""
         now = self.clock.now()
         latency = now - start
         # Which pricing rules were unknown, and what caching saved: the provider's prompt
@@ -295,8 +297,8 @@ class Recorder:
             data["tool_calls"] = tool_calls
         # What answered (see reply_data), and the connector's type, for tracing sinks.
         data["connector_type"] = target.runtime.config.type
-        if reply:
-            data.update(reply)
+        if reply is not None:
+            data.update(reply_data(*reply))
         data.update(who)
         self.emit(call_event(_SUCCEEDED, call[:11], data))
         return latency
@@ -394,6 +396,10 @@ class Recorder:
                 getattr(observer, what)(call_id, value, self.redactor.redact)
             except Exception:  # an observer must never fail the call
                 log.exception("content observer %r failed", type(observer).__name__)
+
+
+# A reply's model, finish reason and raw body, as Recorder.succeeded takes them.
+ReplyFacts = tuple[str | None, str | None, Mapping[str, Any] | None]
 
 
 def reply_data(

@@ -14,7 +14,7 @@ from patchwire.clock import deadline_scope
 from patchwire.errors import PatchwireError
 from patchwire.pipeline.attempts import Attempts
 from patchwire.pipeline.operations import OPEN_STREAM
-from patchwire.pipeline.record import attempt_data, reply_data
+from patchwire.pipeline.record import attempt_data
 from patchwire.pipeline.route import heal, route
 from patchwire.pipeline.stages import feedback
 from patchwire.pipeline.target import Target
@@ -145,7 +145,7 @@ async def stream(
         False,
         () if billed is None else billed.missing,
         tool_calls=tool_calls,
-        reply=reply_data(None, finish, None),
+        reply=(None, finish, None),
     )
     if options.principal is not None:
         await record.principal_done(
