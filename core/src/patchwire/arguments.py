@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from patchwire.errors import InvalidRequestError
-from patchwire.types import Message, as_messages
+from patchwire.types import Message, as_messages, user_prompt
 
 __all__ = [
     "InvalidArgument",
@@ -51,6 +51,8 @@ def _content_ok(content: object) -> bool:
 
 def check_prompt(prompt: Any) -> tuple[Message, ...]:
     """The prompt as messages, or ``InvalidArgument`` naming what is wrong with it."""
+    if type(prompt) is str:  # the common case first, without the union's isinstance
+        return user_prompt(prompt)
     if isinstance(prompt, str | Message):
         return as_messages(prompt)
     if not isinstance(prompt, Sequence) or isinstance(prompt, bytes | bytearray):
