@@ -95,14 +95,18 @@ def _usage(data: Any, tier: Any = None) -> Usage:
         return Usage()
     prompt = data.get("prompt_tokens_details")
     completion = data.get("completion_tokens_details")
+    # By position in Usage's field order (a keyword argument costs a name match per call;
+    # tests/test_perf_reply.py holds the order): input, output, cached input, cache
+    # creation, reasoning, one-hour cache creation, web searches, service tier.
     return Usage(
-        input_tokens=_count(data.get("prompt_tokens")),
-        output_tokens=_count(data.get("completion_tokens")),
-        cached_input_tokens=_count(prompt.get("cached_tokens")) if isinstance(prompt, dict) else 0,
-        reasoning_tokens=_count(completion.get("reasoning_tokens"))
-        if isinstance(completion, dict)
-        else 0,
-        service_tier=tier_name(tier),
+        _count(data.get("prompt_tokens")),
+        _count(data.get("completion_tokens")),
+        _count(prompt.get("cached_tokens")) if isinstance(prompt, dict) else 0,
+        0,
+        _count(completion.get("reasoning_tokens")) if isinstance(completion, dict) else 0,
+        0,
+        0,
+        tier_name(tier),
     )
 
 
@@ -350,14 +354,22 @@ class OpenAIConnector(Connector):
             raise
         finish = "refusal" if refused else finish_reason(choices[0].get("finish_reason"))
         model = data.get("model")
+        # By position in Completion's field order, the defaults written out (connector,
+        # cached, attempts, latency, cost: the pipeline fills them); the order is held by
+        # tests/test_perf_reply.py.
         return Completion(
-            text=text,
-            usage=_usage(data.get("usage"), data.get("service_tier")),
-            model=model if isinstance(model, str) and model else request.model,
-            finish_reason=finish,
-            request_id=request_id,
-            raw=data,
-            parts=parts,
+            text,
+            _usage(data.get("usage"), data.get("service_tier")),
+            model if isinstance(model, str) and model else request.model,
+            "",
+            finish,
+            request_id,
+            False,
+            1,
+            0.0,
+            None,
+            data,
+            parts,
         )
 
     async def stream(
