@@ -116,11 +116,13 @@ async def attach(scheme: AuthScheme, attempt: Attempt, base_url: str | None) -> 
     await scheme.apply(headers, params)
     if attempt.ssl is None:
         attempt.ssl = scheme.ssl_context()
+    # By position in field order (headers, params, tls, origin): keyword arguments cost a
+    # name match each on every attempt; tests/auth/test_perf_attach.py holds the order.
     attempt.attached = Attached(
-        headers=_changed(headers, headers_before),
-        params=_changed(params, params_before),
-        tls=attempt.ssl is not None,
-        origin=origin_of(base_url) if base_url else None,
+        _changed(headers, headers_before),
+        _changed(params, params_before),
+        attempt.ssl is not None,
+        origin_of(base_url) if base_url else None,
     )
 
 
