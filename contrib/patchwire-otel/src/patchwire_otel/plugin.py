@@ -123,14 +123,7 @@ class OtelPlugin:
     # providers are read from their fields, the properties only until they are set.
     @hookimpl
     def patchwire_record(self, event: Event) -> None:
-        if not self._content_followed:
-            # Without an [exporters.otel] table the environment alone may ask for content.
-            self._content_followed = True
-            self._follow_content()
-        enabled = self._enabled
-        if (enabled if enabled is not None else self.enabled) and (
-            self._providers or self._get_providers()
-        ).records():
+        if not self.patchwire_record_quiet():
             self._get_recorder()(event)
 
     @hookimpl
@@ -138,6 +131,7 @@ class OtelPlugin:
         """Nothing to record (disabled, or no provider records): the hub may skip building a
         call's start and success events for this sink."""
         if not self._content_followed:
+            # Without an [exporters.otel] table the environment alone may ask for content.
             self._content_followed = True
             self._follow_content()
         enabled = self._enabled
