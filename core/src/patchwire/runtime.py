@@ -28,7 +28,11 @@ from patchwire.retry import RetryPolicy
 if TYPE_CHECKING:
     from patchwire.batching import EmbeddingBatcher
 
-__all__ = ["ConnectorRuntime"]
+__all__ = ["ConnectorRuntime", "Policies"]
+
+# What a call to one model in one limiter partition is governed by: its breaker (None when
+# disabled), its limiter (None without limits) and what rate-limit headers are reported to.
+Policies = tuple[CircuitBreaker | None, Limiter | None, Callable[[RateLimitInfo], None]]
 
 
 class ConnectorRuntime:
@@ -68,6 +72,7 @@ class ConnectorRuntime:
         self._limiters: dict[str | None, Limiter] = {}
         self.batchers: dict[str, EmbeddingBatcher[tuple[float, ...]]] = {}
         self._reporters: dict[tuple[str | None, str | None], Callable[[RateLimitInfo], None]] = {}
+        self._policies: dict[tuple[str | None, str | None], Policies] = {}
         self._opened = False
         self._open_lock = asyncio.Lock()
 
@@ -152,6 +157,22 @@ class ConnectorRuntime:
 
     def breakers(self) -> dict[str, CircuitBreaker]:
         return dict(self._breakers)
+
+    def policies(self, model: str | None, partition: str | None) -> Policies:
+        """The breaker, limiter and rate-limit reporter of a call to ``model`` in limiter
+        ``partition``: :meth:`breaker`, :meth:`limiter` and :meth:`report_limits`, asked
+        once per pair and then kept, as each of them keeps what it makes. Every attempt
+        loop needs all three; one look-up here replaces three calls (issue 19)."""
+        key = (model, partition)
+        found = self._policies.get(key)
+        if found is None:
+            found = (
+                self.breaker(model),
+                self.limiter(partition),
+                self.report_limits(model, partition),
+            )
+            self._policies[key] = found
+        return found
 
     def report_limits(
         self, model: str | None, partition: str | None

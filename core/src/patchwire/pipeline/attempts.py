@@ -95,14 +95,11 @@ class Attempts:
         if operation != "list_tools":
             request = validated(record, target, operation, request, call_id)
         rt.budget.record_request()  # every logical call earns retry budget
-        breaker = rt.breaker(target.model)
-        partition = conn.limit_key(request)
-        limiter = rt.limiter(partition)
+        breaker, limiter, report = rt.policies(target.model, conn.limit_key(request))
         # Without a token window a request's size changes nothing the limiter does.
         counts = limiter is not None and limiter.counts_tokens
         estimate = conn.estimate_tokens(request) if counts else 0
         timeout = attempt_timeout(rt, operation, request)
-        report = rt.report_limits(target.model, partition)
         principal = options.principal
         # Nearly every call is the service's own: its scheme is the connector's, no lookup.
         scheme = (
