@@ -217,10 +217,12 @@ class Model:
     ) -> Completion:
         messages = check_prompt(prompt)
         options = _options(priority, timeout, cache, idempotency_key, cache_ttl, principal)
-        if params.get("tools"):
-            params["tools"] = await _offered_tools(params["tools"])
-        params, features = split_features(params)
-        output = features.output if features else None
+        features = output = None
+        if params:  # most calls pass none: then there are no tools or features to look at
+            if params.get("tools"):
+                params["tools"] = await _offered_tools(params["tools"])
+            params, features = split_features(params)
+            output = features.output if features else None
         return await self._pipeline.complete(
             self._targets_for(options),
             _Requests(messages, params, idempotency_key, features),
