@@ -29,9 +29,6 @@ __all__ = ["Bill", "Cost", "bill"]
 
 _PER_MILLION = 1_000_000
 
-#: per-unit charges and the Usage field that counts them
-UNIT_COUNTS: Mapping[str, str] = {"web_search": "web_search_requests"}
-
 _amount = itemgetter(1)  # of a (rule, amount) charge
 
 
@@ -56,7 +53,7 @@ class Cost(float):
         cache_savings: float,
         currency: str,
     ) -> Cost:
-        self = super().__new__(cls, total)
+        self = float.__new__(cls, total)  # what super() finds, without building a super
         self.breakdown = dict(breakdown)
         self.cache_savings = cache_savings
         self.currency = currency
@@ -80,10 +77,11 @@ class Bill:
         return None if self.missing else sum(map(_amount, self.charges))
 
     def cost(self) -> Cost | None:
-        total = self.total
-        if total is None:
+        # total's rule, read here rather than through the property (a call per priced call)
+        if self.missing:
             return None
-        return Cost(total, self.charges, self.cache_savings, self.currency)
+        charges = self.charges
+        return Cost(sum(map(_amount, charges)), charges, self.cache_savings, self.currency)
 
 
 def _context_rates(price: Price, prompt: int, missing: list[str]) -> Price:
@@ -140,31 +138,37 @@ def bill(price: Price, usage: Usage) -> Bill:
     if reasoning_rate is None:
         reasoning_rate = output_rate
     write_5m, write_1h = rates.cache_write_5m_per_million, rates.cache_write_1h_per_million
+    # Each rule written out, in invoice order: most calls use two (input and output) and
+    # the rest cost a test each. The input, cache-read, output and reasoning rates are
+    # never None (Price makes the two required ones floats, and the fallbacks above fill
+    # the optional ones); only the cache-write rates may be unknown.
     charges: list[tuple[str, float]] = []
-    # A loop rather than a helper per rule: most calls use two rules (input and output),
-    # and the rest cost a falsy test each, not a call.
-    for rule, tokens, rate in (
-        ("input", plain, input_rate),
-        ("cache_read", read, cached_rate),
-        ("cache_write_5m", written_5m, write_5m),
-        ("cache_write_1h", written_1h, write_1h),
-        ("output", output - reasoning, output_rate),
-        ("reasoning", reasoning, reasoning_rate),
-    ):
-        if tokens == 0:
-            continue
-        if rate is None:
-            missing.append(rule)
+    if plain:
+        charges.append(("input", plain * input_rate * factor / _PER_MILLION))
+    if read:
+        charges.append(("cache_read", read * cached_rate * factor / _PER_MILLION))
+    if written_5m:
+        if write_5m is None:
+            missing.append("cache_write_5m")
         else:
-            charges.append((rule, tokens * rate * factor / _PER_MILLION))
-    for unit, field in UNIT_COUNTS.items():
-        count = getattr(usage, field)
-        if count > 0:
-            each = price.unit_price(unit)
-            if each is None:
-                missing.append(f"per_unit:{unit}")
-            else:
-                charges.append((f"per_unit:{unit}", count * each))
+            charges.append(("cache_write_5m", written_5m * write_5m * factor / _PER_MILLION))
+    if written_1h:
+        if write_1h is None:
+            missing.append("cache_write_1h")
+        else:
+            charges.append(("cache_write_1h", written_1h * write_1h * factor / _PER_MILLION))
+    visible = output - reasoning
+    if visible:
+        charges.append(("output", visible * output_rate * factor / _PER_MILLION))
+    if reasoning:
+        charges.append(("reasoning", reasoning * reasoning_rate * factor / _PER_MILLION))
+    searches = usage.web_search_requests
+    if searches > 0:
+        each = price.unit_price("web_search")
+        if each is None:
+            missing.append("per_unit:web_search")
+        else:
+            charges.append(("per_unit:web_search", searches * each))
 
     savings = read * (input_rate - cached_rate)
     if write_5m is not None:
