@@ -129,8 +129,13 @@ async def attach(scheme: AuthScheme, attempt: Attempt, base_url: str | None) -> 
 def _changed(now: dict[str, str], before: dict[str, str] | None) -> frozenset[str]:
     """The lower-cased names ``apply`` added or changed, from the dict before (None: empty)."""
     if before is None:
-        return _lowered(tuple(now))
+        # Nothing attached (no query parameter, most schemes; no header, no auth at all):
+        # the empty set, without a tuple and a cache look-up for it.
+        return _lowered(tuple(now)) if now else _NOTHING
     return frozenset(k.lower() for k, v in now.items() if before.get(k) != v)
+
+
+_NOTHING: frozenset[str] = frozenset()
 
 
 # A scheme attaches the same names on every attempt (``Authorization``, say): their set is

@@ -58,7 +58,10 @@ class _StaticKey:
                 reference=self.reference,
             )
             raise
-        self._sent.set(value)
+        # Set only when it changed: each set copies the context's mapping, and a task
+        # making call after call with one key would copy it on every attempt.
+        if self._sent.get() is not value:
+            self._sent.set(value)
         return value
 
     async def refresh(self) -> bool:
