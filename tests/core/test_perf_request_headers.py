@@ -224,3 +224,41 @@ def test_plain_plugins_are_asked_last_registered_first() -> None:
         return log
 
     assert asyncio.run(scenario()) == [f"{name}:{URL_TEXT}" for name in ("first", "c", "b", "a")]
+
+
+def test_the_hook_gets_each_requests_own_url_text() -> None:
+    """The URL's text is kept for the URL object it was made from: the same address again
+    (yarl hands back the same object), another address, the same one with a query added
+    and a URL object built anew each get their own text."""
+    addresses = [
+        URL_TEXT,
+        URL_TEXT,
+        "http://127.0.0.1:9/v1/embeddings",
+        URL_TEXT,
+        "https://example.com:8443/p?q=%20x",
+    ]
+
+    async def scenario() -> list[str]:
+        host = PluginHost(load_entry_points=False)
+        log: list[str] = []
+        host.register(_plugin("plain", "a", log), "a")
+        hub = Hub.from_dict({}, host=host)
+        session = hub.session()
+        loop = asyncio.get_running_loop()
+        for text in addresses:
+            session._request_class("GET", URL(text), loop=loop, session=session)
+        session._request_class("GET", URL(URL_TEXT), params={"b": "2"}, loop=loop, session=session)
+        session._request_class(
+            "GET",
+            URL.build(scheme="http", host="127.0.0.1", port=9, path="/x"),
+            loop=loop,
+            session=session,
+        )
+        await hub.aclose()
+        return log
+
+    assert asyncio.run(scenario()) == [
+        *(f"a:{text}" for text in addresses),
+        f"a:{URL_TEXT}&b=2",
+        "a:http://127.0.0.1:9/x",
+    ]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pluggy
+from yarl import URL
 
 try:
     from pluggy._callers import _multicall
@@ -232,7 +233,7 @@ class Hub:
                 super().update_headers(headers)
                 sent = self.headers
                 try:
-                    answers = answers_for(str(self.url))
+                    answers = answers_for(self.url)
                     if not answers:  # the usual answer (no recording tracer): nothing to add
                         return
                     added = {
@@ -674,7 +675,7 @@ class Hub:
 
 def _request_headers(
     hook: pluggy.HookCaller, manager: pluggy.PluginManager
-) -> Callable[[str], list[Any]]:
+) -> Callable[[URL], list[Any]]:
     """The hook's answers for a URL: :class:`_RequestHeaders` where pluggy's internals are
     the ones it knows, else pluggy itself."""
     if (
@@ -687,8 +688,8 @@ def _request_headers(
     return _RequestHeaders(hook, manager)
 
 
-def _ask_pluggy(hook: pluggy.HookCaller, url: str) -> list[Any]:
-    return hook(url=url)  # type: ignore[no-any-return]
+def _ask_pluggy(hook: pluggy.HookCaller, url: URL) -> list[Any]:
+    return hook(url=str(url))  # type: ignore[no-any-return]
 
 
 class _RequestHeaders:
@@ -710,7 +711,7 @@ class _RequestHeaders:
     to pluggy as before.
     """
 
-    __slots__ = ("_functions", "_hook", "_manager", "_seen")
+    __slots__ = ("_functions", "_hook", "_manager", "_seen", "_text")
 
     def __init__(self, hook: pluggy.HookCaller, manager: pluggy.PluginManager) -> None:
         self._hook = hook
@@ -718,8 +719,16 @@ class _RequestHeaders:
         self._seen: list[pluggy.HookImpl] | None = None
         #: the implementations in calling order, or None: ask pluggy
         self._functions: tuple[Callable[[str], Any], ...] | None = None
+        # The last URL and its text: yarl keeps one URL object per address it parses, so a
+        # connector's requests to one endpoint share it, and a URL's text never changes;
+        # str() rebuilds the text on every call (~4k instructions).
+        self._text: tuple[URL | None, str] = (None, "")
 
-    def __call__(self, url: str) -> list[Any]:
+    def __call__(self, target: URL) -> list[Any]:
+        last, url = self._text
+        if target is not last:
+            url = str(target)
+            self._text = (target, url)
         hook = self._hook
         if hook._hookimpls != self._seen:
             self._take(hook._hookimpls)
