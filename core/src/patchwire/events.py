@@ -216,6 +216,7 @@ class EventBus:
         "_sinks",
         "_started",
         "_succeeded",
+        "fields_steady",
         "sink_failures",
     )
 
@@ -223,6 +224,9 @@ class EventBus:
         self._sinks: list[tuple[str, Sink, Callable[[], bool | None] | None]] = []
         self.sink_failures: dict[str, int] = {}
         self._fields_only = True
+        #: ``fields_only`` with no quiet sink to ask: true until the sinks change, so a
+        #: recorder reads this attribute first and asks the property only when it is false
+        self.fields_steady = True
         self._quiet: tuple[Callable[[], bool | None], ...] = ()
         self._started: tuple[tuple[str, StartedFields], ...] = ()
         self._succeeded: tuple[tuple[str, SucceededFields], ...] = ()
@@ -255,6 +259,7 @@ class EventBus:
         self._fields_only = all(
             q is not None or type(s) in _FIELD_SINK_TYPES for _, s, q in self._sinks
         )
+        self.fields_steady = self._fields_only and not self._quiet
         started: list[tuple[str, StartedFields]] = []
         succeeded: list[tuple[str, SucceededFields]] = []
         if self._fields_only:

@@ -66,7 +66,8 @@ class Recorder:
         self.emit = emit
         # The bus behind ``emit``, when it is one: while only its built-in sinks listen
         # (EventBus.fields_only), a call's start and success reach them as fields and no
-        # Event is built that nobody reads.
+        # Event is built that nobody reads. Its plain attribute fields_steady is read first:
+        # it says the same without the property's call while no quiet sink is to be asked.
         owner = getattr(emit, "__self__", None)
         self._bus = owner if type(owner) is EventBus and emit == owner.emit else None
         self._escalate = escalate
@@ -149,7 +150,7 @@ class Recorder:
                 self._who.pop(next(iter(self._who)))
             self._who[call_id] = who
         bus = self._bus
-        if bus is not None and bus.fields_only:
+        if bus is not None and (bus.fields_steady or bus.fields_only):
             bus.call_started(first.runtime.name, first.model)
         else:
             self.emit(
@@ -287,7 +288,7 @@ class Recorder:
             who,
         )
         bus = self._bus
-        if bus is not None and bus.fields_only:
+        if bus is not None and (bus.fields_steady or bus.fields_only):
             bus.call_succeeded(call)
             return latency
         data: dict[str, object] = {"cost_missing": missing} if missing else {}
