@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from patchwire.hookspecs import hookimpl
 
@@ -166,10 +165,12 @@ class _Providers:
     once, so once one is seen it stays; until then every question looks again, so an SDK
     configured after the first call is followed from the next event on.
 
-    The look reads OpenTelemetry's module globals where they exist: the public getters
-    test ``os.environ`` on every call (0.7 µs each, three hooks a call). A provider the
-    environment names (``OTEL_PYTHON_*_PROVIDER``) is loaded once, here, as the getters
-    would load it; an OpenTelemetry without those globals gets the getters.
+    The look reads OpenTelemetry's module globals where they exist, as attributes of
+    their modules (a dictionary look-up; the public getters test ``os.environ`` on every
+    call, 0.7 µs each, three hooks a call, and even a ``partial(getattr, ...)`` costs
+    a call). A provider the environment names (``OTEL_PYTHON_*_PROVIDER``) is loaded
+    once, here, as the getters would load it; an OpenTelemetry without those globals
+    gets the getters, read through a :class:`_Getter` that answers like the module.
     """
 
     def __init__(self) -> None:
@@ -179,15 +180,16 @@ class _Providers:
 
         trace.get_tracer_provider()
         metrics.get_meter_provider()
-        self.tracer_provider: Callable[[], object] = (
-            partial(getattr, trace, "_TRACER_PROVIDER")
+        #: ``._TRACER_PROVIDER`` / ``._METER_PROVIDER``: the provider set, or None
+        self.trace_state: Any = (
+            trace
             if hasattr(trace, "_TRACER_PROVIDER")
-            else trace.get_tracer_provider
+            else _Getter("_TRACER_PROVIDER", trace.get_tracer_provider)
         )
-        self.meter_provider: Callable[[], object] = (
-            partial(getattr, metrics_state, "_METER_PROVIDER")
+        self.meter_state: Any = (
+            metrics_state
             if hasattr(metrics_state, "_METER_PROVIDER")
-            else metrics.get_meter_provider
+            else _Getter("_METER_PROVIDER", metrics.get_meter_provider)
         )
         self.current_context = context.get_current
         # Not set yet (the globals), the API's proxies, and its explicit no-op providers.
@@ -204,17 +206,32 @@ class _Providers:
     def records(self) -> bool:
         """A span or an instrument records."""
         if not self.tracing:
-            self.tracing = not isinstance(self.tracer_provider(), self.quiet)
+            self.tracing = not isinstance(self.trace_state._TRACER_PROVIDER, self.quiet)
         if not self.metering:
-            self.metering = not isinstance(self.meter_provider(), self.quiet)
+            self.metering = not isinstance(self.meter_state._METER_PROVIDER, self.quiet)
         return self.tracing or self.metering
 
     def nothing_to_propagate(self) -> bool:
         """No span records and the application's context is empty (no remote parent, no
         baggage): every propagator would write nothing."""
         if not self.tracing:
-            self.tracing = not isinstance(self.tracer_provider(), self.quiet)
+            self.tracing = not isinstance(self.trace_state._TRACER_PROVIDER, self.quiet)
         return not self.tracing and not self.current_context()
+
+
+class _Getter:
+    """A public getter read as the module global it stands in for: ``_Getter(name,
+    getter).<name>`` is ``getter()``."""
+
+    def __init__(self, name: str, getter: Callable[[], object]) -> None:
+        self._name = name
+        self._getter = getter
+
+    def __getattr__(self, name: str) -> object:
+        # vars(): self._name would come back here for an object not yet initialised
+        if name == vars(self).get("_name"):
+            return self._getter()
+        raise AttributeError(name)
 
 
 plugin = OtelPlugin()
