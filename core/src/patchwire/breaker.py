@@ -55,15 +55,22 @@ class WindowCounts:
         second_of = floor(now)
         slot = second_of % self._size
         evicted = self._seconds[slot]
-        if evicted != second_of:
+        if evicted == second_of:  # the slot counts this second already: most adds
+            self._first[slot] += first
+            if second:  # the breaker's successes and the budget's calls add none
+                self._second[slot] += second
+        else:
             self._seconds[slot] = second_of
-            self._first[slot] = 0
-            self._second[slot] = 0
-        self._first[slot] += first
-        self._second[slot] += second
-        # The kept totals take this add as it is, unless they are for another second or
-        # counted the slot's earlier second (a later one: an instant read before it).
-        if second_of == self._sums_at and (evicted is None or evicted <= second_of):
+            self._first[slot] = first
+            self._second[slot] = second
+            if evicted is not None and evicted > second_of:
+                # The slot held a later second (an instant read before it), which the
+                # kept totals counted: they no longer hold.
+                self._sums_at = None
+                return
+        # The kept totals take this add as it is, unless they are for another second (an
+        # earlier second the slot held was outside their window).
+        if second_of == self._sums_at:
             firsts, seconds = self._sums
             self._sums = (firsts + first, seconds + second)
         else:
