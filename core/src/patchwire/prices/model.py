@@ -22,12 +22,32 @@ STANDARD_TIERS = frozenset({"standard", "default", "auto", "on_demand"})
 
 # A tier name from the wire is a short word; anything else is not kept (it would be shown
 # in metrics and CLI output).
-_TIER_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+_TIER_LENGTH = 32
+_TIER_NAME = re.compile(rf"[a-z][a-z0-9_-]{{0,{_TIER_LENGTH - 1}}}")
+# The regular expression's answer per short str seen, bounded: every reply carries a tier
+# ("default" nearly always) and a match costs ~2k instructions, a look-up a fraction.
+_TIER_ANSWERS: dict[str, bool] = {}
+_TIER_ANSWERS_KEPT = 64
 
 
 def tier_name(value: Any) -> str | None:
     """A provider's ``service_tier`` value as ``Usage.service_tier``: the name, or None."""
+    if type(value) is str:
+        try:
+            known = _TIER_ANSWERS[value]
+        except KeyError:
+            known = _tier_answer(value)
+        return value if known else None
     return value if isinstance(value, str) and _TIER_NAME.fullmatch(value) else None
+
+
+def _tier_answer(value: str) -> bool:
+    if len(value) > _TIER_LENGTH:  # never a name, and not kept: a reply could be long
+        return False
+    if len(_TIER_ANSWERS) >= _TIER_ANSWERS_KEPT:
+        _TIER_ANSWERS.clear()
+    known = _TIER_ANSWERS[value] = _TIER_NAME.fullmatch(value) is not None
+    return known
 
 
 def _rate(_: object, attribute: attrs.Attribute[float], value: float) -> None:
