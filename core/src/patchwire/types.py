@@ -164,7 +164,9 @@ class CallOptions:
 
 
 def _freeze(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    return dict(value or {})
+    # An empty value (most requests' params) is a new empty dict at once: ``value or {}``
+    # built one to copy it into another.
+    return dict(value) if value else {}
 
 
 @attrs.frozen(slots=True)
