@@ -74,28 +74,33 @@ _day = (0.0, 0.0, date(1970, 1, 1))
 _DAY = 86_400.0
 
 
-def _today() -> date:
+def _today() -> tuple[float, float, date]:
+    """Today's UTC date with the span of time.time() it covers: (start, end, date)."""
     global _day
-    start, end, today = _day
+    day = _day
     now = time.time()
-    if start <= now < end:
-        return today
+    if day[0] <= now < day[1]:
+        return day
     today = datetime.now(UTC).date()
     start = (today - date(1970, 1, 1)).days * _DAY
-    _day = (start, start + _DAY, today)
-    return today
+    day = _day = (start, start + _DAY, today)
+    return day
 
 
 class PriceTable:
     """Prices keyed by ``(connector_type, model)``; later entries replace earlier ones."""
 
-    __slots__ = ("_entries", "_resolved")
+    __slots__ = ("_current", "_entries", "_resolved")
 
     def __init__(
         self, entries: Mapping[tuple[str, str], PriceSpec] | None = None, origin: str = ""
     ) -> None:
         self._entries: dict[str, dict[str, PriceEntry]] = {}
         self._resolved: dict[tuple[str, str], PriceEntry | None] = {}
+        # Today's price per model with the span of time.time() that day covers: every
+        # call's bill asks, and the entry, the date and the entry's date ranges answer
+        # the same all day (four calls, ~2.4k instructions).
+        self._current: dict[tuple[str, str], tuple[float, float, Price | None]] = {}
         if entries:
             self.extend(entries, origin)
 
@@ -108,6 +113,7 @@ class PriceTable:
                 connector_type, model, prices, origin
             )
         self._resolved.clear()
+        self._current.clear()
 
     def entry(self, connector_type: str, model: str) -> PriceEntry | None:
         """The entry of ``model``, or of the longest known model it is a dated snapshot of."""
@@ -128,8 +134,23 @@ class PriceTable:
 
     def lookup(self, connector_type: str, model: str, on: date | None = None) -> Price | None:
         """The price of ``model`` on ``on`` (today, UTC, by default); None when unknown."""
+        if on is not None:
+            found = self.entry(connector_type, model)
+            return None if found is None else found.on(on)
+        key = (connector_type, model)
+        try:
+            start, end, price = self._current[key]
+            if start <= time.time() < end:
+                return price
+        except KeyError:
+            pass
+        start, end, today = _today()
         found = self.entry(connector_type, model)
-        return None if found is None else found.on(on or _today())
+        price = None if found is None else found.on(today)
+        if len(self._current) >= _RESOLVED_LIMIT:
+            self._current.clear()
+        self._current[key] = (start, end, price)
+        return price
 
     def bill(self, connector_type: str, model: str, usage: Usage, on: date | None = None) -> Bill:
         """The bill of one call; an unknown model's bill misses the rule ``price``."""
