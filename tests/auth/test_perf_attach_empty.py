@@ -1,6 +1,7 @@
 """Issue 19: what a scheme attached is recorded without a cache look-up when it attached
-nothing (the empty set is shared), and a static key's "what this task sent" is set only
-when it changes. The record and the rotation behaviour must stay what they were."""
+nothing (the empty set is shared), NoAuth's apply is not awaited, and a static key's
+"what this task sent" is set only when it changes. The record and the rotation
+behaviour must stay what they were."""
 
 from __future__ import annotations
 
@@ -89,3 +90,21 @@ async def test_a_static_key_remembers_what_each_task_sent_across_a_rotation(
     await scheme.apply(headers, {})
     assert headers == {"Authorization": "Bearer third"}
     assert scheme._sent.get() == "third"
+
+
+class _NoAuthThatApplies(NoAuth):
+    """A subclass of NoAuth is not NoAuth: its apply must still run."""
+
+    async def apply(self, headers: dict[str, str], params: dict[str, str]) -> None:
+        params["token"] = "t"
+
+
+async def test_no_auth_is_not_asked_but_a_subclass_of_it_is() -> None:
+    attempt = _attempt()
+    await attach(NoAuth(), attempt, None)
+    assert (attempt.headers, attempt.params) == ({}, {})
+    assert attempt.attached == Attached(frozenset(), frozenset(), False, None)
+    attempt = _attempt()
+    await attach(_NoAuthThatApplies(), attempt, None)
+    assert attempt.params == {"token": "t"}
+    assert attempt.attached == Attached(frozenset(), frozenset({"token"}), False, None)

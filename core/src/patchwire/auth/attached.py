@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from patchwire.auth.base import NoAuth
+
 if TYPE_CHECKING:
     from patchwire.auth.base import AuthScheme
     from patchwire.connector import Attempt
@@ -113,7 +115,9 @@ async def attach(scheme: AuthScheme, attempt: Attempt, base_url: str | None) -> 
     # what it attached, and there is nothing to copy or compare.
     headers_before = dict(headers) if headers else None
     params_before = dict(params) if params else None
-    await scheme.apply(headers, params)
+    # NoAuth (exactly: a subclass may apply something) attaches nothing: no coroutine for it.
+    if type(scheme) is not NoAuth:
+        await scheme.apply(headers, params)
     if attempt.ssl is None:
         attempt.ssl = scheme.ssl_context()
     # By position in field order (headers, params, tls, origin): keyword arguments cost a
