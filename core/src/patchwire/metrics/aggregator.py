@@ -549,15 +549,15 @@ class MetricsAggregator:
         self._current(connector, model).started += 1
 
     def _succeeded_fields(self, call: Succeeded) -> None:
-        # add_succeeded takes the fields from operation to the cost rules in call's order.
-        self._current(call[0], call[1]).add_succeeded(*call[4:14])
-        who = call[14]
+        # One unpacking, then add_succeeded's arguments by name (operation to the cost
+        # rules): a slice of the tuple spread into the call built a second tuple.
+        conn, model, _, _, op, took, retries, inp, out, cost, hit, saved, tools, missing, who = call
+        self._current(conn, model).add_succeeded(
+            op, took, retries, inp, out, cost, hit, saved, tools, missing
+        )
         principal = who.get("principal") if who else None
         if principal is not None and type(principal) is str:
-            _, _, _, _, _, _, _, input_tokens, output_tokens, cost, cached, savings, _, _, _ = call
-            self._by_principal.on_succeeded(
-                principal, who.get("tags"), savings, cached, input_tokens, output_tokens, cost
-            )
+            self._by_principal.on_succeeded(principal, who.get("tags"), saved, hit, inp, out, cost)
 
     def snapshot(
         self,
