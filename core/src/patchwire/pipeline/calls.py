@@ -136,7 +136,8 @@ class Pipeline:
         )
         admission = None
         try:
-            if record.budgeted(options):
+            # A call without a principal (most) has no budgets: not even the method's call.
+            if options.principal is not None and record.budgeted(options):
                 admission = await record.admit(options, targets[0], request_for(targets[0]))
             key = key_for(targets, "complete", request_for, options)
             if key is None:
