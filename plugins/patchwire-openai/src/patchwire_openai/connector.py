@@ -82,10 +82,6 @@ _TOKENS_PER_MESSAGE: Final = 3
 _TOKENS_PER_REPLY: Final = 3
 
 
-def _count(value: Any) -> int:
-    return value if isinstance(value, int) and value >= 0 else 0
-
-
 # A reply is parsed by json.loads, which makes every JSON object a dict: checking its parts
 # against dict is exact, and several times cheaper than against the Mapping ABC (here and
 # in _completion, six checks on every reply).
@@ -93,21 +89,26 @@ def _usage(data: Any, tier: Any = None) -> Usage:
     """Usage from ``usage`` (parsed JSON); ``tier`` is the reply's top-level ``service_tier``."""
     if not isinstance(data, dict):
         return Usage()
-    prompt = data.get("prompt_tokens_details")
-    completion = data.get("completion_tokens_details")
+    # Each count is kept when it is a non-negative int (bool included, as isinstance has
+    # it), else 0: the rule written out per count rather than a helper called four times.
+    prompt = data.get("prompt_tokens")
+    if not (isinstance(prompt, int) and prompt >= 0):
+        prompt = 0
+    completion = data.get("completion_tokens")
+    if not (isinstance(completion, int) and completion >= 0):
+        completion = 0
+    details = data.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else 0
+    if not (isinstance(cached, int) and cached >= 0):
+        cached = 0
+    details = data.get("completion_tokens_details")
+    reasoning = details.get("reasoning_tokens") if isinstance(details, dict) else 0
+    if not (isinstance(reasoning, int) and reasoning >= 0):
+        reasoning = 0
     # By position in Usage's field order (a keyword argument costs a name match per call;
     # tests/test_perf_reply.py holds the order): input, output, cached input, cache
     # creation, reasoning, one-hour cache creation, web searches, service tier.
-    return Usage(
-        _count(data.get("prompt_tokens")),
-        _count(data.get("completion_tokens")),
-        _count(prompt.get("cached_tokens")) if isinstance(prompt, dict) else 0,
-        0,
-        _count(completion.get("reasoning_tokens")) if isinstance(completion, dict) else 0,
-        0,
-        0,
-        tier_name(tier),
-    )
+    return Usage(prompt, completion, cached, 0, reasoning, 0, 0, tier_name(tier))
 
 
 class OpenAIConnector(Connector):

@@ -186,7 +186,11 @@ def _json(call: ToolCall) -> str:
 def plain_text(request: CompletionRequest) -> bool:
     """Whether every message is a string from a role other than ``tool``: each is then sent
     as ``{"role", "content"}`` as it is, and none can be refused."""
-    return all(m.content.__class__ is str and m.role != "tool" for m in request.messages)
+    # A loop rather than all() over a generator: no generator made and resumed per message.
+    for m in request.messages:  # noqa: SIM110
+        if m.content.__class__ is not str or m.role == "tool":
+            return False
+    return True
 
 
 def plain_messages(request: CompletionRequest) -> list[dict[str, Any]] | None:
