@@ -52,6 +52,7 @@ from patchwire.types import (
     ToolRequest,
     ToolResult,
     Usage,
+    completion,
 )
 
 if TYPE_CHECKING:
@@ -197,8 +198,9 @@ class Pipeline:
             )
         # Built directly: attrs.evolve introspects the class on every call, and this is the
         # hot path. Positional, in field order (tests/core/test_perf_completion.py holds the
-        # order): fourteen keyword arguments, each a name match, were a third of the build.
-        return Completion(
+        # order): fourteen keyword arguments, each a name match, were a third of the build;
+        # types.completion fills the slots without the frozen class's setattr calls.
+        return completion(
             result.text,  # text
             result.usage,  # usage
             result.model or (target.model or ""),  # model
