@@ -30,6 +30,7 @@ from patchwire.types import (
     StreamChunk,
     ToolRequest,
     ToolResult,
+    completion_request,
 )
 
 if TYPE_CHECKING:
@@ -123,7 +124,7 @@ class _Requests:
         if made is not None and target is self.last:
             return made
         self.last = target
-        self.made = made = CompletionRequest(
+        self.made = made = completion_request(
             target.model or "", self.messages, self.params, self.idempotency_key, self.features
         )
         return made

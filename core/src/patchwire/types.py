@@ -192,8 +192,18 @@ class RequestFeatures:
 _NO_FEATURES: Final = RequestFeatures()
 
 
+class _WeaklyReferenced:
+    """The weak-reference slot of the classes the pipeline builds per call (attrs adds
+    none to a class that inherits one): their own slots then come right after it, which
+    lets a twin with the same slots become one of them by ``__class__`` assignment
+    (:func:`completion`, :func:`completion_request`); CPython refuses that when the
+    weak-reference slot follows the others."""
+
+    __slots__ = ("__weakref__",)
+
+
 @attrs.frozen(slots=True)
-class CompletionRequest:
+class CompletionRequest(_WeaklyReferenced):
     """What a connector receives for a completion or stream.
 
     ``params`` holds the sampling parameters by their patchwire names: the portable
@@ -238,6 +248,33 @@ class CompletionRequest:
         return any(m.content.__class__ is not str for m in self.messages)
 
 
+class _RequestFilling(_WeaklyReferenced):
+    """A CompletionRequest being filled in (see :class:`_CompletionFilling`)."""
+
+    __slots__ = CompletionRequest.__slots__
+
+
+def completion_request(
+    model: str,
+    messages: tuple[Message, ...],
+    params: Mapping[str, Any] | None,
+    idempotency_key: str | None,
+    features: RequestFeatures | None,
+) -> CompletionRequest:
+    """``CompletionRequest(model, messages, params, idempotency_key, features)``, params
+    copied as its converter copies them, without the frozen ``__init__``'s setattr calls:
+    a call builds one per target it tries (issue 19)."""
+    request: Any = _new(_RequestFilling)  # its slots are CompletionRequest's
+    request.model = model
+    request.messages = messages
+    request.params = _freeze(params)
+    request.idempotency_key = idempotency_key
+    request.features = features
+    request.__class__ = CompletionRequest
+    built: CompletionRequest = request
+    return built
+
+
 @attrs.frozen(slots=True)
 class EmbeddingRequest:
     model: str
@@ -260,15 +297,10 @@ FINISH_REASONS: Final = frozenset(
 )
 
 
-class _PartViews:
-    """The views of a reply's ``parts`` that a completion and a final stream chunk share.
+class _PartViews(_WeaklyReferenced):
+    """The views of a reply's ``parts`` that a completion and a final stream chunk share."""
 
-    It holds their weak-reference slot (attrs adds none to a class that inherits one): a
-    subclass's own slots then come right after it, which lets a twin with the same slots
-    become a Completion by ``__class__`` assignment (:func:`completion`); CPython refuses
-    that when the weak-reference slot follows the others."""
-
-    __slots__ = ("__weakref__",)
+    __slots__ = ()
     parts: tuple[Part, ...]
 
     @property
