@@ -13,7 +13,7 @@ from patchwire.hub import Hub
 from patchwire.plugins import PluginHost
 from patchwire.types import Completion, CompletionRequest
 
-REPORTERS: list[Any] = []
+reported_to: list[Any] = []
 
 
 class _Partitioned(Connector):
@@ -24,7 +24,7 @@ class _Partitioned(Connector):
         return request.params.get("host")
 
     async def complete(self, request: CompletionRequest, attempt: Attempt) -> Completion:
-        REPORTERS.append(attempt.report_limits)
+        reported_to.append(attempt.report_limits)
         return Completion("ok")
 
 
@@ -72,11 +72,11 @@ async def test_a_call_counts_on_the_runtimes_breaker_and_limiter_of_its_partitio
     limits = {"requests_per_second": 1000.0, "max_concurrency": 100}
     async with _hub(limits=limits) as hub:
         rt = hub.runtime("c")
-        REPORTERS.clear()
+        reported_to.clear()
         model = hub.model("c:m")
         await model.complete("hi", host="a.example")
         await model.complete("hi")
-        assert REPORTERS == [rt.report_limits("m", "a.example"), rt.report_limits("m", None)]
+        assert reported_to == [rt.report_limits("m", "a.example"), rt.report_limits("m", None)]
         assert set(rt.limiters()) == {"a.example", None}
         totals = rt.breaker("m")._window.totals(hub.clock.now())
         assert totals == (2, 0)  # both successes counted on the model's breaker
