@@ -14,6 +14,8 @@ from typing import Any, Protocol, TypeVar
 
 import attrs
 
+from patchwire.filling import twin
+
 __all__ = [
     "CallFields",
     "Event",
@@ -119,13 +121,8 @@ StartedFields = Callable[[str, str | None], None]
 SucceededFields = Callable[[Succeeded], None]
 
 
-class _Filling:
-    """An Event being filled in. Event's frozen ``__setattr__`` costs a call per field,
-    most of what building one costs; this twin (the same slots, so CPython allows the
-    ``__class__`` assignment) takes plain slot stores and then becomes an Event."""
-
-    __slots__ = Event.__slots__
-
+# An Event being filled in (see patchwire.filling).
+_Filling = twin(Event)
 
 _new = object.__new__
 

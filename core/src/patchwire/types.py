@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 import attrs
 
+from patchwire.filling import twin
 from patchwire.parts import Part, Reasoning, ToolCall, as_parts, text_of
 
 if TYPE_CHECKING:
@@ -194,10 +195,9 @@ _NO_FEATURES: Final = RequestFeatures()
 
 class _WeaklyReferenced:
     """The weak-reference slot of the classes the pipeline builds per call (attrs adds
-    none to a class that inherits one): their own slots then come right after it, which
-    lets a twin with the same slots become one of them by ``__class__`` assignment
-    (:func:`completion`, :func:`completion_request`); CPython refuses that when the
-    weak-reference slot follows the others."""
+    none to a class that inherits one): their own slots then come right after it, so a
+    :func:`patchwire.filling.twin` can become one of them (:func:`completion`,
+    :func:`completion_request`)."""
 
     __slots__ = ("__weakref__",)
 
@@ -248,10 +248,8 @@ class CompletionRequest(_WeaklyReferenced):
         return any(m.content.__class__ is not str for m in self.messages)
 
 
-class _RequestFilling(_WeaklyReferenced):
-    """A CompletionRequest being filled in (see :class:`_CompletionFilling`)."""
-
-    __slots__ = CompletionRequest.__slots__
+# A CompletionRequest being filled in (see patchwire.filling).
+_RequestFilling = twin(CompletionRequest)
 
 
 def completion_request(
@@ -348,13 +346,8 @@ class Completion(_PartViews):
         return Message("assistant", self.parts if self.parts else self.text)
 
 
-class _CompletionFilling(_PartViews):
-    """A Completion being filled in: the same slots, so CPython allows the ``__class__``
-    assignment that makes it one (as :func:`patchwire.events.call_event` does for
-    Event). Completion's frozen ``__init__`` sets each of its fourteen fields through a
-    call to ``object.__setattr__``; these are plain slot stores."""
-
-    __slots__ = Completion.__slots__
+# A Completion being filled in (see patchwire.filling).
+_CompletionFilling = twin(Completion)
 
 
 def completion(
