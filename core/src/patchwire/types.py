@@ -114,8 +114,17 @@ def as_messages(
     return tuple(out)
 
 
+class _WeaklyReferenced:
+    """The weak-reference slot of the classes the pipeline builds per call (attrs adds
+    none to a class that inherits one): their own slots then come right after it, so a
+    :func:`patchwire.filling.twin` can become one of them (:func:`completion`,
+    :func:`completion_request`, :func:`usage`)."""
+
+    __slots__ = ("__weakref__",)
+
+
 @attrs.frozen(slots=True)
-class Usage:
+class Usage(_WeaklyReferenced):
     """Token counts as the provider reported them.
 
     ``input_tokens`` counts every prompt token, cached ones included (it is the prompt
@@ -141,6 +150,37 @@ class Usage:
     @property
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
+
+
+# A Usage being filled in (see patchwire.filling).
+_UsageFilling = twin(Usage)
+
+
+def usage(
+    input_tokens: int,
+    output_tokens: int,
+    cached_input_tokens: int,
+    cache_creation_input_tokens: int,
+    reasoning_tokens: int,
+    cache_creation_1h_input_tokens: int,
+    web_search_requests: int,
+    service_tier: str | None,
+) -> Usage:
+    """``Usage(input_tokens, output_tokens, ...)`` with every field given, in field order,
+    without the frozen ``__init__``'s setattr call per field: a connector builds one per
+    reply (issue 19)."""
+    counts: Any = _new(_UsageFilling)  # its slots are Usage's, which mypy cannot see
+    counts.input_tokens = input_tokens
+    counts.output_tokens = output_tokens
+    counts.cached_input_tokens = cached_input_tokens
+    counts.cache_creation_input_tokens = cache_creation_input_tokens
+    counts.reasoning_tokens = reasoning_tokens
+    counts.cache_creation_1h_input_tokens = cache_creation_1h_input_tokens
+    counts.web_search_requests = web_search_requests
+    counts.service_tier = service_tier
+    counts.__class__ = Usage
+    built: Usage = counts
+    return built
 
 
 @attrs.frozen(slots=True)
@@ -191,15 +231,6 @@ class RequestFeatures:
 
 
 _NO_FEATURES: Final = RequestFeatures()
-
-
-class _WeaklyReferenced:
-    """The weak-reference slot of the classes the pipeline builds per call (attrs adds
-    none to a class that inherits one): their own slots then come right after it, so a
-    :func:`patchwire.filling.twin` can become one of them (:func:`completion`,
-    :func:`completion_request`)."""
-
-    __slots__ = ("__weakref__",)
 
 
 @attrs.frozen(slots=True)

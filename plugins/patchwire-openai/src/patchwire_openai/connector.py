@@ -40,6 +40,7 @@ from patchwire.types import (
     ToolRequest,
     Usage,
     completion,
+    usage,
 )
 
 from patchwire_openai.classify import stream_error
@@ -106,10 +107,10 @@ def _usage(data: Any, tier: Any = None) -> Usage:
     reasoning = details.get("reasoning_tokens") if isinstance(details, dict) else 0
     if not (isinstance(reasoning, int) and reasoning >= 0):
         reasoning = 0
-    # By position in Usage's field order (a keyword argument costs a name match per call;
-    # tests/test_perf_reply.py holds the order): input, output, cached input, cache
-    # creation, reasoning, one-hour cache creation, web searches, service tier.
-    return Usage(prompt, completion, cached, 0, reasoning, 0, 0, tier_name(tier))
+    # In Usage's field order (tests/test_perf_reply.py holds it): input, output, cached
+    # input, cache creation, reasoning, one-hour cache creation, web searches, service
+    # tier. core's usage() fills the slots without the frozen class's per-field setattr.
+    return usage(prompt, completion, cached, 0, reasoning, 0, 0, tier_name(tier))
 
 
 class OpenAIConnector(Connector):
