@@ -101,35 +101,77 @@ class _Environment:
 
     ``urllib.request.getproxies()`` and ``proxy_bypass()`` walk and decode every environment
     variable on each call (about 65 µs each with 35 variables), and every request asks both:
-    a third of patchwire's client CPU per call in benchmarks/compare_clients.py W2. Each
-    request compares the environment with a copy taken at the last reading (one dict
-    comparison in C), so a variable set or removed between two requests still applies to
-    the second, as before. Where urllib also reads system settings (macOS, Windows), or the
-    environment mapping is not the usual one, nothing is cached.
+    a third of patchwire's client CPU per call in benchmarks/compare_clients.py W2. So each
+    request checks, instead, whether anything urllib reads could have changed since the
+    last reading, and a variable set or removed between two requests still applies to the
+    second. Where urllib also reads system settings (macOS, Windows), or the environment
+    mapping is not the usual one, nothing is cached.
+
+    The check (issue 19: comparing the whole environment with a copy cost ~5.8k
+    instructions a request) relies on how ``os.environ`` keeps its variables: a dict of
+    bytes, each key and value a new bytes object made when the variable is set (only empty
+    and one-byte ones are shared). urllib reads the variables named ``*_proxy`` (any case)
+    and ``REQUEST_METHOD``; a change to one of them is a different value object under its
+    key (or no key), and a variable added (even one removed and set again) is the dict's
+    last key in insertion order, a new object, unless one as old was removed since, which
+    leaves the dict smaller. So: the same dict, of the same size, with the same last key
+    object, and each watched key holding the same value object means nothing urllib reads
+    changed. When the last key is one byte long it could come back as the same object, and
+    the whole environment is compared with a copy, as before.
     """
 
     _HOSTS = 1024  # bypass answers kept per reading; a web crawler reaches many hosts
 
     def __init__(self) -> None:
-        self._seen: dict[Any, Any] | None = None
+        self._data: dict[Any, Any] | None = None  # os.environ's mapping at the last reading
+        self._size = -1
+        self._last: object = None  # its last key then
+        # (key, value) of each variable urllib reads, as they were then
+        self._watched: tuple[tuple[object, object], ...] = ()
+        self._whole: dict[Any, Any] | None = None  # a copy, when the last key is too short
+        self._reading: object | None = None
         self._proxies: dict[str, str] = {}
         self._bypass: dict[str, bool] = {}
 
+    def reading(self) -> object | None:
+        """The current reading (the same object until the environment changes, reading it
+        again first if it did), or None where nothing is cached."""
+        data = getattr(os.environ, "_data", None)
+        if not isinstance(data, dict) or _SYSTEM_SETTINGS:
+            return None
+        if (
+            data is self._data
+            and len(data) == self._size
+            and next(reversed(data), None) is self._last
+        ):
+            whole = self._whole
+            if whole is not None:
+                if data == whole:
+                    return self._reading
+            else:
+                for key, value in self._watched:
+                    if data.get(key) is not value:
+                        break
+                else:
+                    return self._reading
+        self._read(data)
+        return self._reading
+
     def _current(self) -> bool:
         """True when the cached reading still holds (rereading first if it did not)."""
-        data = getattr(os.environ, "_data", None)
-        if not isinstance(data, dict) or sys.platform in ("darwin", "win32"):
-            return False
-        if data != self._seen:
-            self._proxies = urllib.request.getproxies()
-            self._bypass = {}
-            self._seen = dict(data)
-        return True
+        return self.reading() is not None
 
-    def reading(self) -> object | None:
-        """The current reading (the same object until the environment changes), or None
-        where nothing is cached."""
-        return self._seen if self._current() else None
+    def _read(self, data: dict[Any, Any]) -> None:
+        self._proxies = urllib.request.getproxies()
+        self._bypass = {}
+        self._reading = object()
+        decode = getattr(os.environ, "decodekey", _as_text)
+        self._watched = tuple(
+            (key, value) for key, value in data.items() if _read_by_urllib(decode(key))
+        )
+        last = next(reversed(data), None)
+        self._whole = dict(data) if last is not None and len(last) < 2 else None
+        self._data, self._size, self._last = data, len(data), last
 
     def proxies(self) -> dict[str, str]:
         return self._proxies if self._current() else urllib.request.getproxies()
@@ -143,6 +185,19 @@ class _Environment:
                 self._bypass.clear()
             known = self._bypass[host] = _bypass(host)
         return known
+
+
+# urllib reads system settings as well as the environment there: nothing is cached.
+_SYSTEM_SETTINGS = sys.platform in ("darwin", "win32")
+
+
+def _read_by_urllib(name: str) -> bool:
+    """Whether urllib's getproxies() reads the variable ``name``."""
+    return name == "REQUEST_METHOD" or name.lower()[-6:] == "_proxy"
+
+
+def _as_text(key: object) -> str:
+    return os.fsdecode(key) if isinstance(key, bytes) else str(key)
 
 
 def _bypass(host: str) -> bool:
@@ -178,6 +233,10 @@ class ProxyRules:
         # asks, and a connector sends to the same origin over and over.
         self._answers: dict[tuple[str, str | None, int | None], Proxy | None] = {}
         self._answered: object | None = None
+        # The last URL answered from there, and its answer: a connector's requests share
+        # one URL object (yarl keeps one per address), and a URL never changes, so this
+        # skips building the key from three of its properties (issue 19).
+        self._recent: tuple[URL | None, Proxy | None] = (None, None)
 
     def add(self, connector: str, setting: str | None, urls: list[str | None]) -> None:
         """Apply ``connector``'s ``proxy`` setting to requests on the origins of ``urls``."""
@@ -196,6 +255,7 @@ class ProxyRules:
                 )
             self._by_origin[origin] = (setting, connector)
         self._answers = {}
+        self._recent = (None, None)
 
     def scoped(self, setting: str | None) -> ProxyRules:
         """The rule for a client that belongs to one connector (its own session): the
@@ -228,16 +288,21 @@ class ProxyRules:
         if reading is not self._answered:
             self._answers = {}
             self._answered = reading
+            self._recent = (None, None)
+        recent, proxy = self._recent
+        if target is recent:
+            return proxy
         key = (target.scheme, target.raw_host, target.port)
         try:
-            return self._answers[key]
+            proxy = self._answers[key]
         except KeyError:
-            pass
-        proxy, fixed = self._decide(target)
-        if fixed:
+            proxy, fixed = self._decide(target)
+            if not fixed:
+                return proxy
             if len(self._answers) >= _Environment._HOSTS:
                 self._answers.clear()
             self._answers[key] = proxy
+        self._recent = (target, proxy)
         return proxy
 
     def _decide(self, target: URL) -> tuple[Proxy | None, bool]:
