@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Attempt",
+    "attempt",
     "Capability",
     "Connector",
     "ConnectorContext",
@@ -133,6 +134,39 @@ class Attempt:
         if self.deadline is None:
             return None
         return self.deadline - self.clock.now()
+
+
+_new = object.__new__
+
+
+def attempt(
+    number: int,
+    clock: Clock,
+    session: aiohttp.ClientSession,
+    deadline: float | None,
+    headers: dict[str, str],
+    params: dict[str, str],
+    ssl: ssl.SSLContext | None,
+    priority: int,
+    report_limits: Callable[[RateLimitInfo], None] | None,
+    attached: Attached,
+) -> Attempt:
+    """``Attempt(number, clock, ...)`` with every field given, in field order: the pipeline
+    builds one per attempt (issue 19). Attempt is neither frozen nor validated, so its slots
+    take plain stores; this skips only the type call's way into attrs' ``__init__`` and its
+    default and factory checks, none of which applies when every field is given."""
+    made: Attempt = _new(Attempt)
+    made.number = number
+    made.clock = clock
+    made.session = session
+    made.deadline = deadline
+    made.headers = headers
+    made.params = params
+    made.ssl = ssl
+    made.priority = priority
+    made.report_limits = report_limits
+    made.attached = attached
+    return made
 
 
 class Connector:

@@ -18,7 +18,7 @@ import attrs
 from patchwire.auth.attached import Attached, attach
 from patchwire.classification import Classification
 from patchwire.clock import Clock, deadline_scope
-from patchwire.connector import Attempt, Connector
+from patchwire.connector import Connector, attempt
 from patchwire.errors import Category, PatchwireError
 from patchwire.events import EventKind
 from patchwire.pipeline.operations import Operation
@@ -139,8 +139,9 @@ class Attempts:
                 ends = clock.now() + timeout
                 if deadline is not None and deadline < ends:
                     ends = deadline
-                # Positional, in field order: keyword arguments cost a name match each.
-                attempt = Attempt(
+                # Positional, in field order (tests/core/test_perf_attempt_fill.py holds
+                # it): keyword arguments cost a name match each.
+                this = attempt(
                     attempt_no,
                     clock,
                     self._session(),
@@ -153,8 +154,8 @@ class Attempts:
                     _UNATTACHED,  # attach() records what the scheme attached before any use
                 )
                 with deadline_scope(clock, ends):
-                    await attach(scheme, attempt, rt.config.base_url)  # auth
-                    result = await op.send(conn, request, attempt)  # the connector
+                    await attach(scheme, this, rt.config.base_url)  # auth
+                    result = await op.send(conn, request, this)  # the connector
                     if op.checks_usage:
                         check_usage(result.usage)  # type: ignore[attr-defined]
             except asyncio.CancelledError:
