@@ -10,12 +10,13 @@ import asyncio
 import heapq
 import itertools
 import math
+import sys
 import time
 import weakref
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 __all__ = ["Clock", "Handle", "MonotonicClock", "VirtualClock", "deadline_scope"]
 
@@ -226,13 +227,25 @@ class _DeadlineScope:
 # A shared scope's state: open (its deadline pending), closed (left before it), fired.
 _OPEN, _CLOSED, _FIRED = 0, 1, 2
 
+# The running task of a loop, asked on every attempt's scope. From 3.12 that is
+# asyncio.current_task, in C; on 3.11 it is a Python function around a lookup in the
+# loops' running tasks (the mapping _asyncio keeps, its tasks module's _current_tasks),
+# and its frame cost more than the lookup. 3.11's asyncio no longer changes.
+_task_of: Callable[[asyncio.AbstractEventLoop], asyncio.Task[Any] | None]
+if sys.version_info >= (3, 12):
+    _task_of = asyncio.current_task
+else:
+    _task_of = asyncio.tasks._current_tasks.get  # type: ignore[attr-defined]
+
 
 class _SharedScope:
     """A deadline scope on the monotonic clock: registered with its loop's
     :class:`_Deadlines` instead of arming a loop timer of its own. Arming and cancelling
     an asyncio ``TimerHandle`` per attempt and per stream chunk was a tenth of a call's
-    cost on the in-process path (issue 19); a heap entry and a counter are far cheaper.
-    Otherwise it behaves as :class:`_DeadlineScope`."""
+    cost on the in-process path (issue 19); a list entry and a counter are far cheaper.
+    Otherwise it behaves as :class:`_DeadlineScope`. Entering and leaving update the
+    hub's list and count themselves: they run on every attempt, and a method call each
+    way cost more than the update (issue 19)."""
 
     __slots__ = ("_hub", "_state", "_task", "_when")
 
@@ -241,18 +254,25 @@ class _SharedScope:
         self._state = _OPEN
 
     def __enter__(self) -> None:
-        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        task = _task_of(loop)
         if task is None:
             raise RuntimeError("deadline_scope needs a running task")
-        if self._when <= time.monotonic():
+        when = self._when
+        if when <= time.monotonic():
             raise TimeoutError("deadline already passed")
         self._task = task
-        loop = task.get_loop()
         hub = _shared
         if hub is None or hub.loop() is not loop:
             hub = _deadlines_for(loop)
         self._hub = hub
-        hub.add(self)
+        scopes = hub.scopes
+        scopes.append(self)
+        hub.open += 1
+        if when < hub.armed:
+            hub.arm(when)
+        elif len(scopes) > 2 * hub.open + 64:
+            hub.prune()
 
     def _expire(self) -> None:
         self._state = _FIRED
@@ -261,71 +281,70 @@ class _SharedScope:
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         if self._state == _OPEN:
             self._state = _CLOSED
-            self._hub.close()
+            hub = self._hub
+            hub.open -= 1
+            if not hub.open:
+                hub.scopes.clear()  # every entry is dead: no need to wait for them to go
         elif issubclass(kind or object, asyncio.CancelledError) and self._task.uncancel() == 0:
             raise TimeoutError("deadline exceeded") from None
 
 
+def _deadline_of(scope: _SharedScope) -> float:
+    return scope._when
+
+
 class _Deadlines:
-    """Every open deadline scope of one event loop on the monotonic clock, in a heap by
-    deadline, behind one loop timer armed for the earliest.
+    """Every open deadline scope of one event loop on the monotonic clock, in the order
+    they were opened, behind one loop timer armed for the earliest deadline.
 
-    A scope left before its deadline (nearly all of them) is only counted out: its heap
-    entry is dropped when it reaches the top, when no scope is open any more, or when
-    dead entries outnumber the open ones. The timer is re-armed only for a deadline
-    earlier than the one it waits for, so calls with the same timeout, whose deadlines
-    only grow, never touch it; when it fires it expires every scope that is due, in
-    deadline order as separate timers would, and waits for the next open one."""
+    A scope left before its deadline (nearly all of them) is only counted out: its entry
+    is dropped when no scope is open any more (the list is emptied), when the timer
+    fires, or when dead entries outnumber the open ones. The timer is re-armed only for a
+    deadline earlier than the one it waits for, so calls with the same timeout, whose
+    deadlines only grow, never touch it; when it fires it expires every open scope that
+    is due, in deadline order as separate timers would (equal deadlines in the order they
+    were set), and waits for the earliest open one left. A plain list, not a heap: an
+    append per scope costs less than a push, and only a firing walks the list, which
+    comes about once per timeout (each firing arms for the oldest open scope's
+    deadline), not once per scope."""
 
-    __slots__ = ("_armed", "_clock", "_handle", "_heap", "_open", "_seq", "loop")
+    __slots__ = ("_clock", "_handle", "armed", "loop", "open", "scopes")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         # Weakly: the hub outlives a loop that asyncio.run closed, never keeps it alive.
         self.loop = weakref.ref(loop)
         self._clock = MonotonicClock()
-        self._heap: list[tuple[float, int, _SharedScope]] = []
-        self._seq = itertools.count()  # equal deadlines fire in the order they were set
-        self._open = 0
-        self._armed = math.inf
+        self.scopes: list[_SharedScope] = []
+        self.open = 0
+        self.armed = math.inf
         self._handle: Handle | None = None
 
-    def add(self, scope: _SharedScope) -> None:
-        when = scope._when
-        heap = self._heap
-        heapq.heappush(heap, (when, next(self._seq), scope))
-        self._open += 1
-        if when < self._armed:
-            self._arm(when)
-        elif len(heap) > 2 * self._open + 64:
-            self._heap = [entry for entry in heap if entry[2]._state == _OPEN]
-            heapq.heapify(self._heap)
+    def prune(self) -> None:
+        """Drop the entries of scopes no longer open, keeping the others' order."""
+        self.scopes = [scope for scope in self.scopes if scope._state == _OPEN]
 
-    def close(self) -> None:
-        """A scope was left before its deadline."""
-        self._open -= 1
-        if not self._open:
-            self._heap.clear()  # every entry is dead: no need to wait for them to surface
-
-    def _arm(self, when: float) -> None:
+    def arm(self, when: float) -> None:
         if self._handle is not None:
             self._handle.cancel()
         self._handle = self._clock.call_at(when, self._fire)
-        self._armed = when
+        self.armed = when
 
     def _fire(self) -> None:
-        due = max(self._armed, time.monotonic())
+        due = max(self.armed, time.monotonic())
         self._handle = None
-        self._armed = math.inf
-        heap = self._heap
-        while heap:
-            when, _, scope = heap[0]
+        self.armed = math.inf
+        waiting: list[_SharedScope] = []
+        expired: list[_SharedScope] = []
+        for scope in self.scopes:
             if scope._state == _OPEN:
-                if when > due:
-                    self._arm(when)
-                    return
-                self._open -= 1
-                scope._expire()
-            heapq.heappop(heap)
+                (expired if scope._when <= due else waiting).append(scope)
+        self.scopes = waiting
+        self.open -= len(expired)
+        expired.sort(key=_deadline_of)  # stable: equal deadlines in the order they were set
+        for scope in expired:
+            scope._expire()
+        if waiting:
+            self.arm(min(map(_deadline_of, waiting)))
 
 
 #: the hub of the loop that last opened a scope (one loop at a time, nearly always)
