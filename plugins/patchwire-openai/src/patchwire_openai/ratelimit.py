@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Final
 
+from multidict import istr
 from patchwire.limiter import RateLimitInfo
 
 __all__ = ["format_go_duration", "parse_go_duration", "rate_limit_info"]
@@ -77,16 +78,19 @@ def _count(text: str | None) -> float | None:
     return float(text)
 
 
-# Per window: its name and its three headers, spelled once rather than on every reply.
+# Per window: its name and its three headers, spelled once rather than on every reply, as
+# istr (multidict's case-insensitive text, which a CIMultiDict reads without folding case
+# again on each look-up; a plain str subclass to any other mapping).
 _WINDOWS: Final = tuple(
     (
         kind,
-        f"x-ratelimit-limit-{kind}",
-        f"x-ratelimit-remaining-{kind}",
-        f"x-ratelimit-reset-{kind}",
+        istr(f"x-ratelimit-limit-{kind}"),
+        istr(f"x-ratelimit-remaining-{kind}"),
+        istr(f"x-ratelimit-reset-{kind}"),
     )
     for kind in ("requests", "tokens")
 )
+_HEADERS: Final = tuple(name for window in _WINDOWS for name in window[1:])
 
 
 def rate_limit_info(headers: Mapping[str, str]) -> RateLimitInfo | None:
@@ -95,13 +99,18 @@ def rate_limit_info(headers: Mapping[str, str]) -> RateLimitInfo | None:
     A window whose limit is written as 0 or less is unknown, and so are its remaining
     count and reset: a deployment that does not track the window says so that way.
     """
+    # Most compatible servers send none of the six: one look over the reply's headers (in
+    # C for aiohttp's CIMultiDictProxy, case-insensitive as its get is) instead of six
+    # look-ups (issue 19: ~3.7k instructions a reply).
+    if headers.keys().isdisjoint(_HEADERS):
+        return None
     found: dict[str, float] = {}
     for kind, limit_name, remaining_name, reset_name in _WINDOWS:
         limit_text = headers.get(limit_name)
         remaining_text = headers.get(remaining_name)
         reset_text = headers.get(reset_name)
         if limit_text is None and remaining_text is None and reset_text is None:
-            continue  # a server that sends none (most compatible ones): nothing to parse
+            continue  # a window the server does not report: nothing to parse
         limit = _count(limit_text)
         if limit_text is not None and (limit is None or limit <= 0):
             continue
