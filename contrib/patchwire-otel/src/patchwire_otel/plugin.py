@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from patchwire.hookspecs import hookimpl
@@ -191,7 +192,7 @@ class _Providers:
             if hasattr(metrics_state, "_METER_PROVIDER")
             else _Getter("_METER_PROVIDER", metrics.get_meter_provider)
         )
-        self.current_context = context.get_current
+        self.current_context = _context_getter(context)
         # Not set yet (the globals), the API's proxies, and its explicit no-op providers.
         self.quiet: tuple[type, ...] = (
             type(None),
@@ -217,6 +218,24 @@ class _Providers:
         if not self.tracing:
             self.tracing = not isinstance(self.trace_state._TRACER_PROVIDER, self.quiet)
         return not self.tracing and not self.current_context()
+
+
+def _context_getter(context: Any) -> Callable[[], object]:
+    """The application's current context, read as ``context.get_current()`` reads it.
+
+    With the API's own runtime context (a ContextVar, the default), the variable's ``get``
+    itself: ``get_current`` reached it through two Python calls, on every request
+    (issue 19). Any other runtime context is asked through ``get_current``.
+    """
+    from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+
+    runtime = getattr(context, "_RUNTIME_CONTEXT", None)
+    variable = getattr(runtime, "_current_context", None)
+    if type(runtime) is ContextVarsRuntimeContext and isinstance(variable, ContextVar):
+        getter: Callable[[], object] = variable.get
+        return getter
+    current: Callable[[], object] = context.get_current
+    return current
 
 
 class _Getter:
