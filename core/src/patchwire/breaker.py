@@ -76,6 +76,23 @@ class WindowCounts:
         else:
             self._sums_at = None
 
+    def count(self, now: float) -> int:
+        """Count one ``first`` event at ``now``; returns the ``first`` total over the window
+        ending at ``now`` before it: ``totals(now)[0]`` then ``add(now, 1)``, in one call
+        and, while the kept totals are for this second and its slot counts it (every call
+        after the first of a second), without either."""
+        second_of = floor(now)
+        if second_of == self._sums_at:
+            slot = second_of % self._size
+            if self._seconds[slot] == second_of:
+                firsts, seconds = self._sums
+                self._first[slot] += 1
+                self._sums = (firsts + 1, seconds)
+                return firsts
+        before = self.totals(now)[0]
+        self.add(now, 1)
+        return before
+
     def totals(self, now: float) -> tuple[int, int]:
         """Both counters summed over the window that ends at ``now``."""
         second_of = floor(now)

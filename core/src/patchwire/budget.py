@@ -106,16 +106,27 @@ class RetryBudget:
     def record_request(self) -> None:
         """Count one logical call (its first attempt); it earns ``ratio`` of a retry."""
         now = self._clock.now()
-        # One walk of the window serves both caps: the call counted here adds exactly one
-        # request to it (the slot of ``now`` is always inside the window).
-        requests, _ = self._counts.totals(now)
-        self._refill_to(now, requests)
-        self._counts.add(now, 1)
+        # One read of the window serves both caps: the call counted here adds exactly one
+        # request to it (the slot of ``now`` is always inside the window), and counting it
+        # returns the requests before it.
+        requests = self._counts.count(now)
+        # _refill_to(now, requests), written out: every call runs it.
+        balance = self._balance
+        if now > self._updated:
+            balance += self._min_per_second * (now - self._updated)
+            self._updated = now
+        ratio = self._ratio
+        burst = self._burst
+        cap = ratio * requests
+        if not cap > burst:
+            cap = burst
+        if not balance < cap:
+            balance = cap
         # Its deposit, capped for the window with this call in it (see _refill_to).
-        cap = self._ratio * (requests + 1)
-        if not cap > self._burst:
-            cap = self._burst
-        balance = self._balance + self._ratio
+        cap = ratio * (requests + 1)
+        if not cap > burst:
+            cap = burst
+        balance += ratio
         self._balance = balance if balance < cap else cap
 
     def try_spend(self) -> bool:
