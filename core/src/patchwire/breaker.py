@@ -134,10 +134,15 @@ class BreakerPermit:
         return self._probe
 
     def success(self) -> None:
-        # _settle written out: a success settles every call that gets a reply.
+        # _settle and, while closed, the breaker's _on_success written out: a success
+        # settles every call that gets a reply.
         if not self._settled:
             self._settled = True
-            self._breaker._on_success(self._generation)
+            breaker = self._breaker
+            if breaker._state is _CLOSED and self._generation == breaker._generation:
+                breaker._window.add(breaker._clock.now(), 1)
+            else:
+                breaker._on_success(self._generation)
 
     def failure(self) -> None:
         """An outcome that counts against the provider (transient, degraded, rate limited)."""
@@ -165,6 +170,7 @@ class BreakerPermit:
 _CLOSED = BreakerState.CLOSED
 _OPEN = BreakerState.OPEN
 _HALF_OPEN = BreakerState.HALF_OPEN
+_new = object.__new__
 
 
 class CircuitBreaker:
@@ -223,7 +229,14 @@ class CircuitBreaker:
     def try_acquire(self) -> BreakerPermit | None:
         """A permit to call, or None when open or when every half-open probe is taken."""
         if self._state is _CLOSED:  # what ``state`` says then, without its call
-            return BreakerPermit(self, self._generation, False)
+            # BreakerPermit(self, self._generation, False) with its slots stored here: the
+            # type call into __init__ cost more than the stores, on every attempt.
+            permit = _new(BreakerPermit)
+            permit._breaker = self
+            permit._generation = self._generation
+            permit._probe = False
+            permit._settled = False
+            return permit
         state = self.state
         if state is _CLOSED:
             return BreakerPermit(self, self._generation, False)
