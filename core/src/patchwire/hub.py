@@ -217,10 +217,13 @@ class Hub:
         """
         answers_for = request_headers(self.host.hook.patchwire_request_headers, self.host.pm)
         hub = self
+        # base's own step, called as a plain function: super() builds a proxy object on
+        # every request to find the same method.
+        update_headers = base.update_headers
 
         class HeadedRequest(base):  # type: ignore[valid-type,misc]
             def update_headers(self, headers: Any) -> None:
-                super().update_headers(headers)
+                update_headers(self, headers)
                 sent = self.headers
                 try:
                     answers = answers_for(self.url)

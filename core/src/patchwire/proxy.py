@@ -358,7 +358,10 @@ def proxy_request_class(
     # The rule is applied where the request takes its proxy (``update_proxy``, which the
     # constructor calls once ``self.url`` is set) rather than around the constructor: a
     # constructor override packs and unpacks aiohttp's twenty-odd keyword arguments on
-    # every request.
+    # every request. base's update_proxy is called as a plain function: super() builds a
+    # proxy object on every request to find the same method.
+    update_proxy = base.update_proxy
+
     class ProxiedRequest(base):  # type: ignore[valid-type,misc]
         def update_proxy(
             self,
@@ -370,6 +373,6 @@ def proxy_request_class(
                 chosen = rules.for_url(self.url)
                 if chosen is not None:
                     proxy, proxy_auth = chosen.url, chosen.auth
-            super().update_proxy(proxy, proxy_auth, proxy_headers)
+            update_proxy(self, proxy, proxy_auth, proxy_headers)
 
     return ProxiedRequest
