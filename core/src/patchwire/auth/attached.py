@@ -120,14 +120,19 @@ async def attach(scheme: AuthScheme, attempt: Attempt, base_url: str | None) -> 
         await scheme.apply(headers, params)
     if attempt.ssl is None:
         attempt.ssl = scheme.ssl_context()
-    # By position in field order (headers, params, tls, origin): keyword arguments cost a
-    # name match each on every attempt; tests/auth/test_perf_attach.py holds the order.
-    attempt.attached = Attached(
-        _changed(headers, headers_before),
-        _changed(params, params_before),
-        attempt.ssl is not None,
-        origin_of(base_url) if base_url else None,
-    )
+    # Attached(headers, params, tls, origin) with its slots stored here: the type call
+    # into attrs' __init__ cost more than the stores, on every attempt (the class has no
+    # validator, converter or setattr hook to skip; tests/auth/test_perf_attached_fill.py
+    # holds that). Query parameters are nearly never attached: no _changed call for none.
+    record: Attached = _new(Attached)
+    record.headers = _changed(headers, headers_before)
+    record.params = _changed(params, params_before) if params or params_before else _NOTHING
+    record.tls = attempt.ssl is not None
+    record.origin = origin_of(base_url) if base_url else None
+    attempt.attached = record
+
+
+_new = object.__new__
 
 
 def _changed(now: dict[str, str], before: dict[str, str] | None) -> frozenset[str]:
