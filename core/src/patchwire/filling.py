@@ -11,7 +11,16 @@ stores out field by field, in field order, and a test holds that order to the cl
 
 from __future__ import annotations
 
-__all__ = ["twin"]
+__all__ = ["WeaklyReferenced", "twin"]
+
+
+class WeaklyReferenced:
+    """The weak-reference slot of a class filled in through :func:`twin` (attrs adds none
+    to a class that inherits one): its own slots then come right after it, which the
+    ``__class__`` assignment needs (:func:`patchwire.types.completion`,
+    :func:`patchwire.types.usage`, :func:`patchwire.prices.bill.bill`...)."""
+
+    __slots__ = ("__weakref__",)
 
 
 def twin(cls: type) -> type:
@@ -19,9 +28,8 @@ def twin(cls: type) -> type:
 
     CPython allows the ``__class__`` assignment only between classes of the same layout, so
     ``cls`` must not give its ``__weakref__`` slot after its own fields (as attrs does unless
-    a base already holds one): such a class keeps it in a base, as
-    ``patchwire.types._WeaklyReferenced`` does. ``cls``'s converters and validators are not
-    run; a builder applies any itself.
+    a base already holds one): such a class keeps it in a base, :class:`WeaklyReferenced`.
+    ``cls``'s converters and validators are not run; a builder applies any itself.
     """
     return type(
         f"_{cls.__name__}Filling",

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 import attrs
 
-from patchwire.filling import twin
+from patchwire.filling import WeaklyReferenced, twin
 from patchwire.parts import Part, Reasoning, ToolCall, as_parts, text_of
 
 if TYPE_CHECKING:
@@ -114,17 +114,8 @@ def as_messages(
     return tuple(out)
 
 
-class _WeaklyReferenced:
-    """The weak-reference slot of the classes the pipeline builds per call (attrs adds
-    none to a class that inherits one): their own slots then come right after it, so a
-    :func:`patchwire.filling.twin` can become one of them (:func:`completion`,
-    :func:`completion_request`, :func:`usage`)."""
-
-    __slots__ = ("__weakref__",)
-
-
 @attrs.frozen(slots=True)
-class Usage(_WeaklyReferenced):
+class Usage(WeaklyReferenced):
     """Token counts as the provider reported them.
 
     ``input_tokens`` counts every prompt token, cached ones included (it is the prompt
@@ -234,7 +225,7 @@ _NO_FEATURES: Final = RequestFeatures()
 
 
 @attrs.frozen(slots=True)
-class CompletionRequest(_WeaklyReferenced):
+class CompletionRequest(WeaklyReferenced):
     """What a connector receives for a completion or stream.
 
     ``params`` holds the sampling parameters by their patchwire names: the portable
@@ -326,7 +317,7 @@ FINISH_REASONS: Final = frozenset(
 )
 
 
-class _PartViews(_WeaklyReferenced):
+class _PartViews(WeaklyReferenced):
     """The views of a reply's ``parts`` that a completion and a final stream chunk share."""
 
     __slots__ = ()

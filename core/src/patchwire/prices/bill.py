@@ -19,9 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from operator import itemgetter
+from typing import Any
 
 import attrs
 
+from patchwire.filling import WeaklyReferenced, twin
 from patchwire.prices.model import STANDARD_TIERS, Price
 from patchwire.types import Usage
 
@@ -64,7 +66,7 @@ class Cost(float):
 
 
 @attrs.frozen(slots=True)
-class Bill:
+class Bill(WeaklyReferenced):
     """What a call cost under one price: the charges by rule, and the rules not known."""
 
     charges: tuple[tuple[str, float], ...]
@@ -82,6 +84,28 @@ class Bill:
             return None
         charges = self.charges
         return Cost(sum(map(_amount, charges)), charges, self.cache_savings, self.currency)
+
+
+# A Bill being filled in (see patchwire.filling).
+_BillFilling = twin(Bill)
+
+
+def _filled(
+    charges: tuple[tuple[str, float], ...],
+    missing: tuple[str, ...],
+    cache_savings: float,
+    currency: str,
+) -> Bill:
+    """``Bill(charges, missing, cache_savings, currency)`` without the frozen ``__init__``'s
+    setattr call per field: every priced call makes one (issue 19)."""
+    made: Any = object.__new__(_BillFilling)  # its slots are Bill's, which mypy cannot see
+    made.charges = charges
+    made.missing = missing
+    made.cache_savings = cache_savings
+    made.currency = currency
+    made.__class__ = Bill
+    built: Bill = made
+    return built
 
 
 def _context_rates(price: Price, prompt: int, missing: list[str]) -> Price:
@@ -175,4 +199,4 @@ def bill(price: Price, usage: Usage) -> Bill:
         savings -= written_5m * (write_5m - input_rate)
     if write_1h is not None:
         savings -= written_1h * (write_1h - input_rate)
-    return Bill(tuple(charges), tuple(missing), savings * factor / _PER_MILLION, price.currency)
+    return _filled(tuple(charges), tuple(missing), savings * factor / _PER_MILLION, price.currency)
