@@ -193,9 +193,15 @@ class SecretResolver:
     def resolve(self, reference: str, *, where: str = "") -> Secret:
         """The secret behind ``reference``; ``where`` names who asked, for error messages."""
         cached = self._cache.get(reference)
-        now = self._clock.now()
-        if cached is not None and (cached.ttl is None or now - cached.loaded_at < cached.ttl):
-            return cached.secret
+        if cached is not None:
+            ttl = cached.ttl
+            if ttl is None:  # kept for the process (env:, file:): no clock read per call
+                return cached.secret
+            now = self._clock.now()
+            if now - cached.loaded_at < ttl:
+                return cached.secret
+        else:
+            now = self._clock.now()
         secret = self._load(reference, where)
         source = self._sources[reference.split(":", 1)[0]]
         self._cache[reference] = _Cached(secret, now, source.ttl)
