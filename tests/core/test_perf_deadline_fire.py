@@ -75,3 +75,16 @@ async def test_scopes_left_in_time_do_not_pile_up_while_one_stays_open() -> None
     held.set()
     await task
     assert hub.scopes == [] and hub.open == 0
+
+
+def test_a_scope_from_deadline_scope_is_the_built_one() -> None:
+    """deadline_scope stores a shared scope's slots itself: the same as its __init__."""
+    made = deadline_scope(CLOCK, 123.0)
+    built = clock._SharedScope(123.0)
+    assert type(made) is clock._SharedScope
+    set_by_init = ("_when", "_state")
+    assert [getattr(made, name) for name in set_by_init] == [
+        getattr(built, name) for name in set_by_init
+    ]
+    for name in clock._SharedScope.__slots__:
+        assert hasattr(made, name) == hasattr(built, name), name  # the rest come on entering

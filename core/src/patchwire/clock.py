@@ -175,8 +175,16 @@ def deadline_scope(clock: Clock, when: float | None) -> AbstractContextManager[N
     if when is None:
         return _NO_DEADLINE
     if type(clock) is MonotonicClock:
-        return _SharedScope(when)
+        # _SharedScope(when) with its two slots stored here: every attempt opens one, and
+        # the type call into __init__ cost more than the stores.
+        scope = _new(_SharedScope)
+        scope._when = when
+        scope._state = _OPEN
+        return scope
     return _DeadlineScope(clock, when)
+
+
+_new = object.__new__
 
 
 #: reusable: nullcontext holds no state between uses
