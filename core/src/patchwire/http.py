@@ -30,6 +30,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from patchwire.auth.attached import Attached, origin_of, trust_only
 from patchwire.connector import Attempt
 from patchwire.errors import IntegrationError
+from patchwire.filling import WeaklyReferenced, twin
 from patchwire.redact import redact_url
 
 __all__ = [
@@ -52,7 +53,7 @@ _PLAIN_START = frozenset({b"{", b"["})
 
 
 @attrs.frozen(slots=True)
-class HttpResponse:
+class HttpResponse(WeaklyReferenced):
     status: int
     headers: CIMultiDictProxy[str]
     body: bytes
@@ -81,6 +82,25 @@ class HttpResponse:
 
     def text(self) -> str:
         return self.body.decode("utf-8", errors="replace")
+
+
+# An HttpResponse being filled in (see patchwire.filling).
+_ResponseFilling = twin(HttpResponse)
+
+
+def _response(
+    status: int, headers: CIMultiDictProxy[str], body: bytes, raw_url: object
+) -> HttpResponse:
+    """``HttpResponse(status, headers, body, raw_url)`` without the frozen ``__init__``'s
+    setattr call per field: every request makes one (issue 19)."""
+    made: Any = object.__new__(_ResponseFilling)  # its slots are HttpResponse's
+    made.status = status
+    made.headers = headers
+    made.body = body
+    made.raw_url = raw_url
+    made.__class__ = HttpResponse
+    built: HttpResponse = made
+    return built
 
 
 class HttpStatusError(Exception):
@@ -239,7 +259,7 @@ async def send(
                 if _in_one_read(resp, max_body)
                 else await _read_chunks(resp, max_body)
             )
-            response = HttpResponse(resp.status, resp.headers, body, resp.url)
+            response = _response(resp.status, resp.headers, body, resp.url)
         if response.status not in REDIRECTS:
             break
         if not allow_redirects:
