@@ -45,6 +45,46 @@ def parse_go_duration(text: str | None) -> float | None:
     if text is None:
         return None
     text = text.strip()
+    # Every reply from OpenAI carries two resets, nearly always of the forms Go writes
+    # itself (``12ms``, ``8.64s``, ``6m0s``, ``1h2m3s``): those are read with string
+    # methods, a regex costing several times more (issue 19). Anything else, and anything
+    # not plain ASCII (``isdigit`` is true for other scripts' digits too), takes the regex.
+    if text.isascii():
+        if text.isdigit():
+            return float(text)
+        if text.endswith("ms"):
+            number = text[:-2]
+            if number.isdigit():
+                total = float(number) * 1e-3
+                return total if math.isfinite(total) else None
+        elif text.endswith("s") and text[-2:-1].isdigit():
+            seconds = _hms(text[:-1])
+            if seconds is not None:
+                return seconds if math.isfinite(seconds) else None
+    return _parse_go_duration(text)
+
+
+def _hms(text: str) -> float | None:
+    """``[<h>h][<m>m]<s>[.<f>]`` (the ``s`` taken off) in seconds, summed as the regex
+    reading sums its pairs; None for any other shape."""
+    hours, h, rest = text.rpartition("h")
+    minutes, m, seconds = rest.rpartition("m")
+    if (h and not hours.isdigit()) or (m and not minutes.isdigit()):
+        return None
+    if not seconds.isdigit():
+        whole, point, fraction = seconds.partition(".")
+        if not (point and whole.isdigit() and fraction.isdigit()):
+            return None
+    # a missing unit adds 0.0, which leaves the sum exactly as the regex reading makes it
+    return (
+        (float(hours) * 3600.0 if h else 0.0)
+        + (float(minutes) * 60.0 if m else 0.0)
+        + float(seconds)
+    )
+
+
+def _parse_go_duration(text: str) -> float | None:
+    """parse_go_duration's reading of any stripped text, by regex."""
     if _BARE.fullmatch(text):
         return float(text)
     if not _DURATION.fullmatch(text):
@@ -73,24 +113,34 @@ def format_go_duration(seconds: float) -> str:
 
 
 def _count(text: str | None) -> float | None:
-    if text is None or not _BARE.fullmatch(text.strip()):
+    if text is None:
+        return None
+    # a count of ASCII digits (what every reply carries) without the regex
+    if text.isascii() and text.isdigit():
+        return float(text)
+    if not _BARE.fullmatch(text.strip()):
         return None
     return float(text)
 
 
-# Per window: its name and its three headers, spelled once rather than on every reply, as
-# istr (multidict's case-insensitive text, which a CIMultiDict reads without folding case
-# again on each look-up; a plain str subclass to any other mapping).
-_WINDOWS: Final = tuple(
-    (
-        kind,
-        istr(f"x-ratelimit-limit-{kind}"),
-        istr(f"x-ratelimit-remaining-{kind}"),
-        istr(f"x-ratelimit-reset-{kind}"),
-    )
-    for kind in ("requests", "tokens")
+# The six headers, spelled once rather than on every reply, as istr (multidict's
+# case-insensitive text, which a CIMultiDict reads without folding case again on each
+# look-up; a plain str subclass to any other mapping).
+_LIMIT_REQUESTS: Final = istr("x-ratelimit-limit-requests")
+_REMAINING_REQUESTS: Final = istr("x-ratelimit-remaining-requests")
+_RESET_REQUESTS: Final = istr("x-ratelimit-reset-requests")
+_LIMIT_TOKENS: Final = istr("x-ratelimit-limit-tokens")
+_REMAINING_TOKENS: Final = istr("x-ratelimit-remaining-tokens")
+_RESET_TOKENS: Final = istr("x-ratelimit-reset-tokens")
+_HEADERS: Final = (
+    _LIMIT_REQUESTS,
+    _REMAINING_REQUESTS,
+    _RESET_REQUESTS,
+    _LIMIT_TOKENS,
+    _REMAINING_TOKENS,
+    _RESET_TOKENS,
 )
-_HEADERS: Final = tuple(name for window in _WINDOWS for name in window[1:])
+_Window = tuple[float | None, float | None, float | None]  # limit, remaining, reset
 
 
 def rate_limit_info(headers: Mapping[str, str]) -> RateLimitInfo | None:
@@ -104,21 +154,38 @@ def rate_limit_info(headers: Mapping[str, str]) -> RateLimitInfo | None:
     # look-ups (issue 19: ~3.7k instructions a reply).
     if headers.keys().isdisjoint(_HEADERS):
         return None
-    found: dict[str, float] = {}
-    for kind, limit_name, remaining_name, reset_name in _WINDOWS:
-        limit_text = headers.get(limit_name)
-        remaining_text = headers.get(remaining_name)
-        reset_text = headers.get(reset_name)
-        if limit_text is None and remaining_text is None and reset_text is None:
-            continue  # a window the server does not report: nothing to parse
-        limit = _count(limit_text)
-        if limit_text is not None and (limit is None or limit <= 0):
-            continue
-        remaining = _count(remaining_text)
-        reset = parse_go_duration(reset_text)
-        for name, value in (("limit", limit), ("remaining", remaining), ("reset", reset)):
-            if value is not None:
-                found[f"{kind}_{name}"] = value
-    if not found:
+    get = headers.get
+    requests_limit, requests_remaining, requests_reset = _window(
+        get(_LIMIT_REQUESTS), get(_REMAINING_REQUESTS), get(_RESET_REQUESTS)
+    )
+    tokens_limit, tokens_remaining, tokens_reset = _window(
+        get(_LIMIT_TOKENS), get(_REMAINING_TOKENS), get(_RESET_TOKENS)
+    )
+    if (
+        requests_limit is None
+        and requests_remaining is None
+        and requests_reset is None
+        and tokens_limit is None
+        and tokens_remaining is None
+        and tokens_reset is None
+    ):
         return None
-    return RateLimitInfo(**found)
+    return RateLimitInfo(
+        requests_limit=requests_limit,
+        requests_remaining=requests_remaining,
+        requests_reset=requests_reset,
+        tokens_limit=tokens_limit,
+        tokens_remaining=tokens_remaining,
+        tokens_reset=tokens_reset,
+    )
+
+
+_UNKNOWN: Final[_Window] = (None, None, None)
+
+
+def _window(limit_text: str | None, remaining_text: str | None, reset_text: str | None) -> _Window:
+    """One window's limit, remaining count and reset; all None when its limit says unknown."""
+    limit = _count(limit_text)
+    if limit_text is not None and (limit is None or limit <= 0):
+        return _UNKNOWN
+    return limit, _count(remaining_text), parse_go_duration(reset_text)
