@@ -36,15 +36,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
-import re
-import resource
-import shutil
-import subprocess
 import sys
-import tempfile
 from typing import Any
 
+from callgrind_count import count, unit, valgrind
 from instant import Plugin  # benchmarks/instant.py: run as a script, its folder is on sys.path
 from patchwire.connector import Attempt
 from patchwire.hub import Hub
@@ -134,28 +129,9 @@ async def child(row: str, calls: int) -> None:
                 await model.complete("hi")
 
 
-def run_child(row: str, calls: int, valgrind: str | None) -> float:
+def run_child(row: str, calls: int, found: str | None) -> float:
     """Instructions (or CPU nanoseconds without valgrind) for one child run."""
-    command = [sys.executable, __file__, "--child", row, "--calls", str(calls)]
-    if valgrind is None:
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        subprocess.run(command, check=True)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        spent = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-        return spent * 1e9
-    with tempfile.TemporaryDirectory() as folder:
-        out = os.path.join(folder, "cg.out")
-        subprocess.run(
-            [valgrind, "--tool=callgrind", f"--callgrind-out-file={out}", *command],
-            check=True,
-            stderr=subprocess.DEVNULL,
-        )
-        with open(out) as file:
-            for line in file:
-                match = re.match(r"(?:summary|totals): (\d+)", line)
-                if match:
-                    return float(match.group(1))
-    raise SystemExit("callgrind wrote no summary")
+    return count([sys.executable, __file__, "--child", row, "--calls", str(calls)], found)
 
 
 def main() -> None:
@@ -167,17 +143,16 @@ def main() -> None:
     if args.child:
         asyncio.run(child(args.child, args.calls))
         return
-    valgrind = shutil.which("valgrind")
-    unit = "instructions" if valgrind else "CPU ns (valgrind not found)"
+    found = valgrind()
     few = max(1, args.calls // 6)
     per_call: dict[str, float] = {}
     for row in args.only.split(","):
         if row not in ROWS:
             raise SystemExit(f"unknown row {row!r}; rows: {', '.join(ROWS)}")
-        many, base = run_child(row, args.calls, valgrind), run_child(row, few, valgrind)
+        many, base = run_child(row, args.calls, found), run_child(row, few, found)
         per_call[row] = (many - base) / (args.calls - few)
     full = per_call.get("full")
-    print(f"{'row':<12} {unit + ' per call':>28} {'against full':>14}")
+    print(f"{'row':<12} {unit(found) + ' per call':>28} {'against full':>14}")
     for row, value in per_call.items():
         against = "" if full is None or row == "full" else f"{value - full:+14,.0f}"
         print(f"{row:<12} {value:>28,.0f} {against:>14}")
