@@ -19,17 +19,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
 
+from patchwire.filling import WeaklyReferenced, twin
 from patchwire.limiter.bucket import BucketSpec
 from patchwire.limiter.limits import Kind, Window
 
-__all__ = ["Adaptive", "AdaptivePolicy", "RateLimitInfo"]
+__all__ = ["Adaptive", "AdaptivePolicy", "RateLimitInfo", "reported_limits"]
 
 
 @attrs.frozen(slots=True)
-class RateLimitInfo:
+class RateLimitInfo(WeaklyReferenced):
     """What a provider's headers said; plugins parse the headers, core applies them.
 
     ``*_reset`` is in seconds from now until the limit is fully restored. A negative
@@ -42,6 +44,34 @@ class RateLimitInfo:
     tokens_limit: float | None = None
     tokens_remaining: float | None = None
     tokens_reset: float | None = None
+
+
+# A RateLimitInfo being filled in (see patchwire.filling).
+_InfoFilling = twin(RateLimitInfo)
+_new = object.__new__
+
+
+def reported_limits(
+    requests_limit: float | None,
+    requests_remaining: float | None,
+    requests_reset: float | None,
+    tokens_limit: float | None,
+    tokens_remaining: float | None,
+    tokens_reset: float | None,
+) -> RateLimitInfo:
+    """``RateLimitInfo(...)`` with every field given, in field order, without the frozen
+    ``__init__``'s setattr call per field: a connector builds one from the headers of
+    every reply that carries them (issue 19)."""
+    info: Any = _new(_InfoFilling)  # its slots are RateLimitInfo's, which mypy cannot see
+    info.requests_limit = requests_limit
+    info.requests_remaining = requests_remaining
+    info.requests_reset = requests_reset
+    info.tokens_limit = tokens_limit
+    info.tokens_remaining = tokens_remaining
+    info.tokens_reset = tokens_reset
+    info.__class__ = RateLimitInfo
+    built: RateLimitInfo = info
+    return built
 
 
 def _fraction(_: object, attribute: attrs.Attribute[float], value: float) -> None:

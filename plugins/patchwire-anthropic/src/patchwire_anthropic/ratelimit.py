@@ -10,6 +10,7 @@ from typing import Final
 
 from multidict import istr
 from patchwire.limiter import RateLimitInfo
+from patchwire.limiter.adaptive import reported_limits
 
 __all__ = ["parse_reset", "rate_limit_info"]
 
@@ -122,14 +123,7 @@ def rate_limit_info(
         and tokens[2] is None
     ):
         return None
-    return RateLimitInfo(
-        requests_limit=requests[0],
-        requests_remaining=requests[1],
-        requests_reset=requests[2],
-        tokens_limit=tokens[0],
-        tokens_remaining=tokens[1],
-        tokens_reset=tokens[2],
-    )
+    return reported_limits(*requests, *tokens)
 
 
 def _read(headers: Mapping[str, str], names: tuple[istr, istr, istr], now: float) -> _Family:

@@ -15,6 +15,7 @@ from typing import Final
 
 from multidict import istr
 from patchwire.limiter import RateLimitInfo
+from patchwire.limiter.adaptive import reported_limits
 
 __all__ = ["format_go_duration", "parse_go_duration", "rate_limit_info"]
 
@@ -170,13 +171,13 @@ def rate_limit_info(headers: Mapping[str, str]) -> RateLimitInfo | None:
         and tokens_reset is None
     ):
         return None
-    return RateLimitInfo(
-        requests_limit=requests_limit,
-        requests_remaining=requests_remaining,
-        requests_reset=requests_reset,
-        tokens_limit=tokens_limit,
-        tokens_remaining=tokens_remaining,
-        tokens_reset=tokens_reset,
+    return reported_limits(
+        requests_limit,
+        requests_remaining,
+        requests_reset,
+        tokens_limit,
+        tokens_remaining,
+        tokens_reset,
     )
 
 
