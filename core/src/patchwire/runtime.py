@@ -21,7 +21,7 @@ from patchwire.cache import ResponseCache
 from patchwire.clock import Clock
 from patchwire.config import ConnectorConfig
 from patchwire.connector import Connector
-from patchwire.events import Event, EventKind
+from patchwire.events import Event, EventKind, call_event
 from patchwire.limiter import Limiter, LimiterBackend, RateLimitInfo
 from patchwire.retry import RetryPolicy
 
@@ -33,6 +33,21 @@ __all__ = ["ConnectorRuntime", "Policies"]
 # What a call to one model in one limiter partition is governed by: its breaker (None when
 # disabled), its limiter (None without limits) and what rate-limit headers are reported to.
 Policies = tuple[CircuitBreaker | None, Limiter | None, Callable[[RateLimitInfo], None]]
+
+_QUOTA_REPORTED = EventKind.QUOTA_REPORTED
+#: Event's defaults for the fields of patchwire.events.CallFields after connector, model
+#: and time: call_id, operation, duration, retries, input_tokens, output_tokens, cost,
+#: cached (a quota report is no call's)
+_CALL_DEFAULTS: tuple[int, str, None, int, None, None, None, bool] = (
+    0,
+    "complete",
+    None,
+    0,
+    None,
+    None,
+    None,
+    False,
+)
 
 
 class ConnectorRuntime:
@@ -186,20 +201,29 @@ class ConnectorRuntime:
             limiter = self.limiter(partition)
             if limiter is not None:
                 limiter.observe(info)
-            data: dict[str, Any] = {
-                k: v
-                for k, v in (
-                    ("requests_limit", info.requests_limit),
-                    ("requests_remaining", info.requests_remaining),
-                    ("requests_reset", info.requests_reset),
-                    ("tokens_limit", info.tokens_limit),
-                    ("tokens_remaining", info.tokens_remaining),
-                    ("tokens_reset", info.tokens_reset),
-                )
-                if v is not None
-            }
+            # the fields the provider reported, written out: every reply carrying rate-limit
+            # headers comes here (issue 19)
+            data: dict[str, Any] = {}
+            if info.requests_limit is not None:
+                data["requests_limit"] = info.requests_limit
+            if info.requests_remaining is not None:
+                data["requests_remaining"] = info.requests_remaining
+            if info.requests_reset is not None:
+                data["requests_reset"] = info.requests_reset
+            if info.tokens_limit is not None:
+                data["tokens_limit"] = info.tokens_limit
+            if info.tokens_remaining is not None:
+                data["tokens_remaining"] = info.tokens_remaining
+            if info.tokens_reset is not None:
+                data["tokens_reset"] = info.tokens_reset
+            # Event(QUOTA_REPORTED, name, model, time=now, data=data), its other fields at
+            # their defaults, built without the frozen __init__'s setattr call per field
             self.emit(
-                Event(EventKind.QUOTA_REPORTED, self.name, model, time=self.clock.now(), data=data)
+                call_event(
+                    _QUOTA_REPORTED,
+                    (self.name, model, self.clock.now(), *_CALL_DEFAULTS),
+                    data,
+                )
             )
 
         self._reporters[key] = report
