@@ -92,6 +92,7 @@ class Adaptive:
     """The adaptive state of one limiter: factor, admission block, provider paces."""
 
     __slots__ = (
+        "_matched",
         "_policy",
         "_windows",
         "blocked_until",
@@ -110,6 +111,9 @@ class Adaptive:
         # per window: (provider pace, until) or None
         self.paces: list[tuple[float, float] | None] = [None] * len(self._windows)
         self.reported: RateLimitInfo | None = None
+        #: per kind, the last limit matched and its window: a provider reports the same
+        #: limits on every reply, and matching one anew cost a log per window (issue 19)
+        self._matched: dict[Kind, tuple[float | None, int | None]] = {}
         #: the specs in effect (None: to be rebuilt), valid until the earliest provider pace
         #: runs out; the limiter's synchronous admission reads them without a call
         self.current: tuple[BucketSpec, ...] | None = None
@@ -181,6 +185,16 @@ class Adaptive:
         return ceilings
 
     def _match(self, kind: Kind, limit: float | None) -> int | None:
+        """The window a header speaks about (see :meth:`_nearest`), kept for the last limit
+        of each kind: the windows do not change, so the same limit finds the same one."""
+        last = self._matched.get(kind)
+        if last is not None and last[0] == limit:
+            return last[1]
+        index = self._nearest(kind, limit)
+        self._matched[kind] = (limit, index)
+        return index
+
+    def _nearest(self, kind: Kind, limit: float | None) -> int | None:
         """The window a header speaks about: the one whose capacity is nearest the
         provider's limit, else the shortest of that kind."""
         candidates = [i for i, w in enumerate(self._windows) if w.kind is kind]
