@@ -169,15 +169,20 @@ class Adaptive:
             (Kind.REQUESTS, info.requests_limit, info.requests_remaining, info.requests_reset),
             (Kind.TOKENS, info.tokens_limit, info.tokens_remaining, info.tokens_reset),
         ):
-            if remaining is None or remaining < 0:
+            # What a header said is the server's bytes: a count or reset that is not a
+            # finite non-negative number (nan, inf from a 400-digit count) is unknown, never
+            # a ceiling, a pace or a window match.
+            if remaining is None or not 0 <= remaining < math.inf:
                 continue
+            if limit is not None and not limit < math.inf:
+                limit = None
             index = self._match(kind, limit)
             if index is None:
                 continue
             window = self._windows[index]
             ceilings[index] = remaining
             whole = limit if limit is not None and limit > 0 else window.capacity
-            if reset is not None and reset > 0 and remaining < whole:
+            if reset is not None and 0 < reset < math.inf and remaining < whole:
                 pace = (whole - remaining) / reset
                 if pace < window.rate:
                     self.paces[index] = (pace, now + reset)
