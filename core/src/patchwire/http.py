@@ -54,6 +54,8 @@ _PLAIN_START = frozenset({b"{", b"["})
 
 @attrs.frozen(slots=True)
 class HttpResponse(WeaklyReferenced):
+    """A whole response: its status, headers and (bounded) body, and the URL it answered."""
+
     status: int
     headers: CIMultiDictProxy[str]
     body: bytes
