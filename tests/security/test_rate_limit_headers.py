@@ -2,8 +2,8 @@
 ``nan``, an endless reset) in the headers every reply carries.
 
 The limiter matched a reported limit to its nearest window through the logarithm of their
-ratio, so a limit that read as infinite raised ``ValueError`` out of the reply's handling:
-the call ended in an unclassified exception, on every reply, while the limiter was
+ratio, so a limit that read as infinite raised ``ValueError`` in the reply's handling: a
+good reply became a failed call, on every reply, while the limiter was
 configured. Core now takes such a count or reset as unknown wherever a connector's report
 reaches the limiter, so the call succeeds and the limiter keeps its own windows. The
 servers are real aiohttp apps on loopback driven by the real openai and anthropic
@@ -12,6 +12,8 @@ connectors (integration: real sockets, real time).
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Callable
 
 import pytest
@@ -115,6 +117,57 @@ async def test_absurd_rate_limit_headers_leave_the_call_and_the_limiter_whole(
             for _ in range(3):  # the limiter has matched a window after the first reply
                 reply = await hub.model(f"c:{model}").complete("hello")
                 assert reply.text == "hi"
+
+
+@pytest.mark.integration
+async def test_a_count_with_a_control_character_is_unknown_not_an_exception() -> None:
+    """'5\\x1f': str.strip strips the unit separator, float() does not, so the count passed
+    the check on its stripped text and raised ValueError when read whole: a good reply became
+    an integration error. aiohttp's server
+    will not send it; its client takes it, so the server here writes its bytes itself."""
+    reply = json.dumps(
+        {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "model": "gpt-4o-mini",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+        }
+    ).encode()
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        await reader.readexactly(length)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"x-ratelimit-limit-tokens: 1000\r\nx-ratelimit-remaining-tokens: 5\x1f\r\n"
+            b"Connection: close\r\nContent-Length: "
+            + str(len(reply)).encode()
+            + b"\r\n\r\n"
+            + reply
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    table = {
+        "type": "openai",
+        "base_url": f"http://127.0.0.1:{port}/v1",
+        "api_key": "env:PW_TEST_OPENAI_KEY",
+        "limits": LIMITS,
+    }
+    try:
+        async with Hub.from_dict({"connectors": {"c": table}}) as hub:
+            assert (await hub.model("c:gpt-4o-mini").complete("hello")).text == "hi"
+    finally:
+        server.close()
+        await server.wait_closed()
 
 
 @pytest.mark.parametrize(

@@ -29,10 +29,11 @@ def reference_duration(text: str | None) -> float | None:
 
 
 def reference_count(text: str | None) -> float | None:
-    """_count as it was: the regex for every text."""
+    """_count as it was, the regex for every text, with float() given the stripped text it
+    matched (given the whole text, it raised on a blank float does not strip: '0\\x1f')."""
     if text is None or not _BARE.fullmatch(text.strip()):
         return None
-    return float(text)
+    return float(text.strip())
 
 
 def reference_info(headers: Mapping[str, str]) -> RateLimitInfo | None:
@@ -135,6 +136,8 @@ ODD = [
     "9" * 400,
     "0s",
     "1 s",
+    "0\x1f",  # str.strip strips it, float does not: the former reading raised here
+    " 7\x1c",
 ]
 
 

@@ -119,9 +119,12 @@ def _count(text: str | None) -> float | None:
     # a count of ASCII digits (what every reply carries) without the regex
     if text.isascii() and text.isdigit():
         return float(text)
-    if not _BARE.fullmatch(text.strip()):
+    # float() reads the stripped text: str.strip also strips what float does not take as
+    # blank (\x1c-\x1f), so '5\x1f' passed the match and raised out of the reply's handling
+    stripped = text.strip()
+    if not _BARE.fullmatch(stripped):
         return None
-    return float(text)
+    return float(stripped)
 
 
 # The six headers, spelled once rather than on every reply, as istr (multidict's
