@@ -97,9 +97,10 @@ async def test_a_completion_in_flight_holds_no_function_the_pipeline_made() -> N
     assert made == []
 
 
-async def test_a_completion_reaches_its_connector_through_four_pipeline_coroutines() -> None:
-    """Issue 19: complete ─ route/transforms ─ route ─ attempts, then the connector's own
-    coroutine: no wrapper layer for the cache, the budgets or the operation."""
+async def test_a_completion_reaches_its_connector_through_two_pipeline_coroutines() -> None:
+    """Issue 19: complete ─ attempts, then the connector's own coroutine: no wrapper layer
+    for the cache, the budgets, the operation, the transforms (until a failure) or a route
+    of one target."""
     hub = _hub(VirtualClock())
     async with hub:
         tasks = await _in_flight(hub, 1)
@@ -112,7 +113,7 @@ async def test_a_completion_reaches_its_connector_through_four_pipeline_coroutin
         assert Parked.gate is not None
         Parked.gate.set()
         await asyncio.gather(*tasks)
-    assert chain == ["Pipeline.complete", "Pipeline._complete_route", "route", "Attempts.run"]
+    assert chain == ["Pipeline.complete", "Attempts.run"]
 
 
 # What a classifier can say of a failed attempt (config errors never reach an attempt).

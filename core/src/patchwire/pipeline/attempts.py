@@ -27,6 +27,7 @@ from patchwire.pipeline.stages import (
     attempt_timeout,
     breaker_permit,
     feedback,
+    fill,
     limiter_permit,
     limiter_success,
     open_connector,
@@ -86,128 +87,141 @@ class Attempts:
         has_next: bool,
         call_id: int,
         keep: bool = False,
-    ) -> tuple[T, int, Held | None]:
-        """The reply, the attempts it took and, with ``keep``, the permits a stream holds."""
-        rt = target.runtime
-        conn = rt.connector
-        clock = self.clock
-        record = self.record
-        if operation != "list_tools":
-            request = validated(record, target, operation, request, call_id)
-        rt.budget.record_request()  # every logical call earns retry budget
-        breaker, limiter, report = rt.policies(target.model, conn.limit_key(request))
-        # Without a token window a request's size changes nothing the limiter does.
-        counts = limiter is not None and limiter.counts_tokens
-        estimate = conn.estimate_tokens(request) if counts else 0
-        timeout = attempt_timeout(rt, operation, request)
-        principal = options.principal
-        # Nearly every call is the service's own: its scheme is the connector's, no lookup.
-        scheme = (
-            rt.auth
-            if principal is None
-            else self._scheme_for(
-                rt,
-                principal,
-                request.operation if isinstance(request, ToolRequest) else operation,
+    ) -> tuple[T, Target, int, Held | None]:
+        """The reply, its target, the attempts it took and, with ``keep``, the permits a
+        stream holds: :func:`patchwire.pipeline.route.route`'s answer, so that a route of
+        one target awaits this coroutine alone (issue 19). A failure leaves with the target
+        named on it, as from the route."""
+        try:
+            rt = target.runtime
+            conn = rt.connector
+            clock = self.clock
+            record = self.record
+            if operation != "list_tools":
+                request = validated(record, target, operation, request, call_id)
+            rt.budget.record_request()  # every logical call earns retry budget
+            breaker, limiter, report = rt.policies(target.model, conn.limit_key(request))
+            # Without a token window a request's size changes nothing the limiter does.
+            counts = limiter is not None and limiter.counts_tokens
+            estimate = conn.estimate_tokens(request) if counts else 0
+            timeout = attempt_timeout(rt, operation, request)
+            principal = options.principal
+            # Nearly every call is the service's own: its scheme is the connector's, no lookup.
+            scheme = (
+                rt.auth
+                if principal is None
+                else self._scheme_for(
+                    rt,
+                    principal,
+                    request.operation if isinstance(request, ToolRequest) else operation,
+                )
             )
-        )
-        attempt_no = 0
-        refreshed = False
-        previous_delay: float | None = None
-        while True:
-            attempt_no += 1
-            bpermit = breaker_permit(breaker, target, attempt_no - 1)
-            lpermit = None
-            try:
-                # The limiter admits at once when nothing binds; otherwise it queues by
-                # priority, within the deadline.
-                if limiter is not None and (lpermit := limiter.admit(estimate, deadline)) is None:
-                    lpermit = await limiter_permit(
-                        limiter,
-                        record,
-                        target,
-                        operation,
-                        call_id,
-                        estimate,
-                        options,
-                        deadline,
-                        attempt_no - 1,
+            attempt_no = 0
+            refreshed = False
+            previous_delay: float | None = None
+            while True:
+                attempt_no += 1
+                bpermit = breaker_permit(breaker, target, attempt_no - 1)
+                lpermit = None
+                try:
+                    # The limiter admits at once when nothing binds; otherwise it queues by
+                    # priority, within the deadline.
+                    if (
+                        limiter is not None
+                        and (lpermit := limiter.admit(estimate, deadline)) is None
+                    ):
+                        lpermit = await limiter_permit(
+                            limiter,
+                            record,
+                            target,
+                            operation,
+                            call_id,
+                            estimate,
+                            options,
+                            deadline,
+                            attempt_no - 1,
+                        )
+                    if not rt.opened:
+                        await open_connector(rt, clock, deadline)
+                    # The attempt, bounded by its own timeout and the call's deadline.
+                    ends = clock.now() + timeout
+                    if deadline is not None and deadline < ends:
+                        ends = deadline
+                    # Positional, in field order (tests/core/test_perf_attempt_fill.py holds
+                    # it): keyword arguments cost a name match each.
+                    this = attempt(
+                        attempt_no,
+                        clock,
+                        self._session(),
+                        ends,
+                        {},
+                        {},
+                        rt.ssl,
+                        options.priority,
+                        report,
+                        _UNATTACHED,  # attach() records what the scheme attached before any use
                     )
-                if not rt.opened:
-                    await open_connector(rt, clock, deadline)
-                # The attempt, bounded by its own timeout and the call's deadline.
-                ends = clock.now() + timeout
-                if deadline is not None and deadline < ends:
-                    ends = deadline
-                # Positional, in field order (tests/core/test_perf_attempt_fill.py holds
-                # it): keyword arguments cost a name match each.
-                this = attempt(
-                    attempt_no,
-                    clock,
-                    self._session(),
-                    ends,
-                    {},
-                    {},
-                    rt.ssl,
-                    options.priority,
-                    report,
-                    _UNATTACHED,  # attach() records what the scheme attached before any use
-                )
-                with deadline_scope(clock, ends):
-                    await attach(scheme, this, rt.config.base_url)  # auth
-                    result = await op.send(conn, request, this)  # the connector
-                    if op.checks_usage:
-                        check_usage(result.usage)  # type: ignore[attr-defined]
-            except asyncio.CancelledError:
-                if bpermit is not None:
-                    bpermit.release()
-                if lpermit is not None:
-                    lpermit.release()
-                raise
-            except Exception as exc:
-                if lpermit is not None:
-                    lpermit.release()
-                if isinstance(exc, PatchwireError) and exc.fallback:
-                    # A stage already decided to move on (an open circuit, a refused
-                    # admission): the provider was never asked.
+                    with deadline_scope(clock, ends):
+                        await attach(scheme, this, rt.config.base_url)  # auth
+                        result = await op.send(conn, request, this)  # the connector
+                        if op.checks_usage:
+                            check_usage(result.usage)  # type: ignore[attr-defined]
+                except asyncio.CancelledError:
                     if bpermit is not None:
-                        bpermit.ignore()
+                        bpermit.release()
+                    if lpermit is not None:
+                        lpermit.release()
                     raise
-                # After a failure: classify, feed back, refresh once, move on or retry.
-                cls = self.classification(conn, exc, deadline, timeout)
-                feedback(cls, bpermit, limiter)
-                record.attempt_failed(
-                    target,
-                    call_id,
-                    operation,
-                    attempt_no,
-                    cls.category,
-                    cls.message,
-                    attempt_data(exc),
-                )
-                if wants_refresh(cls, refreshed):
-                    refreshed = True
-                    if await refresh(clock, scheme, deadline):
-                        continue
-                time_left = None if deadline is None else deadline - clock.now()
-                delay = retry_delay(
-                    rt, target, cls, attempt_no, time_left, previous_delay, has_next
-                )
-                await self._retry_after(target, operation, call_id, attempt_no, cls, delay)
-                previous_delay = delay
-                continue
-            # Success: relax the limiter, charge its tokens, settle or keep the permits.
-            if limiter is not None:
-                used = limiter_success(limiter, lpermit, result)
-                if lpermit is not None and used is not None:
-                    await record.settle(lpermit, used, rt.name, target.model, call_id, operation)
-            if keep:
-                return result, attempt_no, Held(lpermit, bpermit)
-            if lpermit is not None:
-                lpermit.release()
-            if bpermit is not None:
-                bpermit.success()
-            return result, attempt_no, None
+                except Exception as exc:
+                    if lpermit is not None:
+                        lpermit.release()
+                    if isinstance(exc, PatchwireError) and exc.fallback:
+                        # A stage already decided to move on (an open circuit, a refused
+                        # admission): the provider was never asked.
+                        if bpermit is not None:
+                            bpermit.ignore()
+                        raise
+                    # After a failure: classify, feed back, refresh once, move on or retry.
+                    cls = self.classification(conn, exc, deadline, timeout)
+                    feedback(cls, bpermit, limiter)
+                    record.attempt_failed(
+                        target,
+                        call_id,
+                        operation,
+                        attempt_no,
+                        cls.category,
+                        cls.message,
+                        attempt_data(exc),
+                    )
+                    if wants_refresh(cls, refreshed):
+                        refreshed = True
+                        if await refresh(clock, scheme, deadline):
+                            continue
+                    time_left = None if deadline is None else deadline - clock.now()
+                    delay = retry_delay(
+                        rt, target, cls, attempt_no, time_left, previous_delay, has_next
+                    )
+                    await self._retry_after(target, operation, call_id, attempt_no, cls, delay)
+                    previous_delay = delay
+                    continue
+                # Success: relax the limiter, charge its tokens, settle or keep the permits.
+                if limiter is not None:
+                    used = limiter_success(limiter, lpermit, result)
+                    if lpermit is not None and used is not None:
+                        await record.settle(
+                            lpermit, used, rt.name, target.model, call_id, operation
+                        )
+                if keep:
+                    return result, target, attempt_no, Held(lpermit, bpermit)
+                if lpermit is not None:
+                    lpermit.release()
+                if bpermit is not None:
+                    bpermit.success()
+                return result, target, attempt_no, None
+
+        except PatchwireError as err:
+            fill(err, target.runtime.name, target.model, 0)
+            raise
 
     def classification(
         self, conn: Connector, exc: BaseException, deadline: float | None, timeout: float

@@ -143,9 +143,30 @@ class Pipeline:
             key = key_for(targets, "complete", request_for, options)
             if key is None:
                 hit = False
-                result, index, attempts = await self._complete_route(
-                    targets, request_for, options, output, transforms, deadline, call_id
-                )
+                # The route awaited here, not through _complete_route, whose coroutine would
+                # only forward it (issue 19); that loop takes over at a failure, to heal it,
+                # out of the except clause so that no error of the healing chains onto it.
+                failed = None
+                try:
+                    result, target, attempts, _ = await route(
+                        self._attempts,
+                        targets,
+                        "complete",
+                        request_for,
+                        COMPLETE,
+                        options,
+                        deadline,
+                        call_id,
+                    )
+                    if output is not None:
+                        result = self._finish_output(output, result, target, attempts, call_id)
+                    index = targets.index(target)
+                except PatchwireError as err:
+                    failed = err
+                if failed is not None:
+                    result, index, attempts = await self._complete_route(
+                        targets, request_for, options, output, transforms, deadline, call_id, failed
+                    )
             else:
                 compute = functools.partial(
                     self._complete_route,
@@ -226,12 +247,20 @@ class Pipeline:
         transforms: Mapping[str, Any] | None,
         deadline: float | None,
         call_id: int,
+        failed: PatchwireError | None = None,
     ) -> tuple[Completion, int, int]:
-        """Route ─ transforms ─ output validation: the reply, its target's index, attempts."""
+        """Route ─ transforms ─ output validation: the reply, its target's index, attempts.
+        ``failed``: the error of the route already tried as asked, to be healed first."""
         path: Sequence[Target] = targets
         make = request_for
         ran: list[str] | None = None  # the transforms that ran, made at the first failure
         while True:
+            if failed is not None:
+                if ran is None:
+                    ran = []
+                path, make = heal(
+                    self._transform, failed, targets, path, make, ran, call_id, deadline, transforms
+                )
             try:
                 result, target, attempts, _ = await route(
                     self._attempts, path, "complete", make, COMPLETE, options, deadline, call_id
@@ -241,11 +270,7 @@ class Pipeline:
                     result = self._finish_output(output, result, target, attempts, call_id)
                 break
             except PatchwireError as err:
-                if ran is None:
-                    ran = []
-                path, make = heal(
-                    self._transform, err, targets, path, make, ran, call_id, deadline, transforms
-                )
+                failed = err
         if ran:
             result = attrs.evolve(result, transforms=tuple(ran))
         return result, targets.index(target), attempts

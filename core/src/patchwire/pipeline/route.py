@@ -3,7 +3,7 @@ request transform answers a failed completion with."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from patchwire.errors import PatchwireError, error_class
@@ -17,12 +17,44 @@ from patchwire.types import CallOptions, CompletionRequest
 if TYPE_CHECKING:
     from patchwire.transforms.driver import Healer
 
-__all__ = ["heal", "route"]
+__all__ = ["heal", "route", "through_targets"]
 
 T = TypeVar("T")
 
 
-async def route(
+def route(
+    attempts: Attempts,
+    targets: Sequence[Target],
+    operation: str,
+    request_for: Callable[[Target], Request],
+    op: Operation[T],
+    options: CallOptions,
+    deadline: float | None,
+    call_id: int,
+    keep: bool = False,
+) -> Awaitable[tuple[T, Target, int, Held | None]]:
+    """The first target's reply, else the next target's after a failure marked to move on;
+    the attempts counted over every target tried. Several failed targets end in one error
+    that holds each target's own failure.
+
+    A route of one target (most) is its attempt loop itself: the caller awaits
+    :meth:`Attempts.run` with no coroutine of the route's around it, which would only
+    forward (issue 19). It ends as :func:`through_targets` does for one target: the
+    reply and its attempts, or the target's own error with the target named on it."""
+    if len(targets) != 1:
+        return through_targets(
+            attempts, targets, operation, request_for, op, options, deadline, call_id, keep
+        )
+    target = targets[0]
+    try:
+        request = request_for(target)
+    except PatchwireError as err:
+        fill(err, target.runtime.name, target.model, 0)
+        raise
+    return attempts.run(target, operation, op, request, options, deadline, False, call_id, keep)
+
+
+async def through_targets(
     attempts: Attempts,
     targets: Sequence[Target],
     operation: str,
@@ -33,9 +65,7 @@ async def route(
     call_id: int,
     keep: bool = False,
 ) -> tuple[T, Target, int, Held | None]:
-    """The first target's reply, else the next target's after a failure marked to move on;
-    the attempts counted over every target tried. Several failed targets end in one error
-    that holds each target's own failure."""
+    """:func:`route` over any number of targets, each tried in order."""
     failures: list[PatchwireError] | None = None  # made at the first failure
     total = 0
     last = len(targets) - 1
@@ -43,7 +73,7 @@ async def route(
         target = targets[index]
         has_next = index < last
         try:
-            result, made, held = await attempts.run(
+            result, _, made, held = await attempts.run(
                 target,
                 operation,
                 op,
