@@ -31,6 +31,7 @@ from patchwire.types import (
     ToolRequest,
     ToolResult,
     completion_request,
+    user_prompt,
 )
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ Prompt = str | Message | Sequence[Message | Mapping[str, Any]]
 
 
 _DEFAULT_OPTIONS = CallOptions()
+_new = object.__new__
 
 
 def _options(
@@ -216,7 +218,8 @@ class Model:
         principal: Principal | None = None,
         **params: Any,
     ) -> Completion:
-        messages = check_prompt(prompt)
+        # A plain text (most prompts) is made a message here, without check_prompt's call.
+        messages = user_prompt(prompt) if type(prompt) is str else check_prompt(prompt)
         options = _options(priority, timeout, cache, idempotency_key, cache_ttl, principal)
         features = output = None
         if params:  # most calls pass none: then there are no tools or features to look at
@@ -224,9 +227,19 @@ class Model:
                 params["tools"] = await _offered_tools(params["tools"])
             params, features = split_features(params)
             output = features.output if features else None
+        # _Requests(messages, params, idempotency_key, features) with its slots stored
+        # here: the type call into __init__ cost more than the stores (issue 19).
+        requests = _new(_Requests)
+        requests.messages = messages
+        requests.params = params
+        requests.idempotency_key = idempotency_key
+        requests.features = features
+        requests.last = None
+        requests.made = None
         return await self._pipeline.complete(
-            self._targets_for(options),
-            _Requests(messages, params, idempotency_key, features),
+            # Without priority targets (most models) the route is the targets: no method call.
+            self._targets_for(options) if self._priority_targets else self._targets,
+            requests,
             options,
             output,
             self._transforms,

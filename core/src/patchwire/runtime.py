@@ -88,25 +88,30 @@ class ConnectorRuntime:
         self.batchers: dict[str, EmbeddingBatcher[tuple[float, ...]]] = {}
         self._reporters: dict[tuple[str | None, str | None], Callable[[RateLimitInfo], None]] = {}
         self._policies: dict[tuple[str | None, str | None], Policies] = {}
-        self._opened = False
+        #: whether the connector is open (ensure_open and aclose set it); a plain attribute
+        #: that every attempt reads, not a property's call (issue 19)
+        self.opened = False
         self._open_lock = asyncio.Lock()
+        # What the attempts of this connector ask of it, answered once (issue 19): whether
+        # it partitions its rate limits (``limit_key`` overridden; the base's answer is
+        # None), and its TLS context when that never changes (none, or a fixed context;
+        # a client certificate's ClientTls is asked per attempt, as it may rotate).
+        self.partitioned = type(connector).limit_key is not Connector.limit_key
+        self.ssl_fixed = ssl_context is None or isinstance(ssl_context, ssl.SSLContext)
+        self.fixed_ssl = ssl_context if isinstance(ssl_context, ssl.SSLContext) else None
 
     @property
     def ssl(self) -> ssl.SSLContext | None:
         """The TLS context for a new attempt: a rotated client certificate's, once read."""
         return current_context(self._tls)
 
-    @property
-    def opened(self) -> bool:
-        return self._opened
-
     async def ensure_open(self) -> None:
-        if self._opened:
+        if self.opened:
             return
         async with self._open_lock:
-            if not self._opened:
+            if not self.opened:
                 await self.connector.open()
-                self._opened = True
+                self.opened = True
 
     def breaker(self, model: str | None) -> CircuitBreaker | None:
         cfg = self.config.breaker
@@ -234,9 +239,9 @@ class ConnectorRuntime:
             await batcher.aclose()
         self.batchers.clear()
         await self.auth.aclose()
-        if self._opened:
+        if self.opened:
             await self.connector.aclose()
-            self._opened = False
+            self.opened = False
         # Shared stores (Redis) hold connections; the in-memory ones have nothing to close.
         if self.cache is not None:
             await self.cache.aclose()

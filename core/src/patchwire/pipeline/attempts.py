@@ -100,7 +100,9 @@ class Attempts:
             if operation != "list_tools":
                 request = validated(record, target, operation, request, call_id)
             rt.budget.record_request()  # every logical call earns retry budget
-            breaker, limiter, report = rt.policies(target.model, conn.limit_key(request))
+            breaker, limiter, report = rt.policies(
+                target.model, conn.limit_key(request) if rt.partitioned else None
+            )
             # Without a token window a request's size changes nothing the limiter does.
             counts = limiter is not None and limiter.counts_tokens
             estimate = conn.estimate_tokens(request) if counts else 0
@@ -156,7 +158,7 @@ class Attempts:
                         ends,
                         {},
                         {},
-                        rt.ssl,
+                        rt.fixed_ssl if rt.ssl_fixed else rt.ssl,
                         options.priority,
                         report,
                         _UNATTACHED,  # attach() records what the scheme attached before any use

@@ -132,9 +132,7 @@ class Pipeline:
         transforms: Mapping[str, Any] | None = None,
     ) -> Completion:
         record = self._record
-        call_id, start, deadline, watching = record.begin_completion(
-            targets, "complete", options, request_for
-        )
+        call_id, start, deadline, watching = record.begin(targets, "complete", options, request_for)
         admission = None
         try:
             # A call without a principal (most) has no budgets: not even the method's call.
@@ -382,7 +380,7 @@ class Pipeline:
         options: CallOptions,
     ) -> Embedding:
         record = self._record
-        call_id, start, deadline = record.begin(targets, "embed", options)
+        call_id, start, deadline, _ = record.begin(targets, "embed", options)
         route_key = "|".join(t.label for t in targets) + "|" + repr(sorted(params.items()))
         if options.principal is not None:
             route_key += f"|principal={options.principal.id}"
@@ -439,7 +437,7 @@ class Pipeline:
         record = self._record
         targets = (target,)
         operation = f"tool:{request.operation}"
-        call_id, start, deadline = record.begin(targets, operation, options)
+        call_id, start, deadline, _ = record.begin(targets, operation, options)
         admission = None
         try:
             if record.budgeted(options):
@@ -498,7 +496,7 @@ class Pipeline:
 
     async def list_tools(self, target: Target, options: CallOptions) -> Any:
         record = self._record
-        call_id, start, deadline = record.begin((target,), "list_tools", options)
+        call_id, start, deadline, _ = record.begin((target,), "list_tools", options)
         try:
             result, _, attempts, _ = await route(
                 self._attempts,

@@ -128,9 +128,15 @@ class Recorder:
     # --- start and end of a call ----------------------------------------------------------
 
     def begin(
-        self, targets: Sequence[Target], operation: str, options: CallOptions
-    ) -> tuple[int, float, float | None]:
-        """A new call's id, start time and deadline; emits CALL_STARTED."""
+        self,
+        targets: Sequence[Target],
+        operation: str,
+        options: CallOptions,
+        request_for: Callable[[Target], CompletionRequest] | None = None,
+    ) -> tuple[int, float, float | None, tuple[content.ContentObserver, ...]]:
+        """A new call's id, start time and deadline; emits CALL_STARTED. A completion or
+        stream (``request_for`` given) tells the content observers that opted in
+        (patchwire.content) its prompt, and gets them back for the reply."""
         call_id = next(self.ids)
         start = self.clock.now()
         first = targets[0]
@@ -162,22 +168,13 @@ class Recorder:
                     {**who, "connector_type": first.runtime.config.type},
                 )
             )
-        return call_id, start, (start + budget if budget is not None else None)
-
-    def begin_completion(
-        self,
-        targets: Sequence[Target],
-        operation: str,
-        options: CallOptions,
-        request_for: Callable[[Target], CompletionRequest],
-    ) -> tuple[int, float, float | None, tuple[content.ContentObserver, ...]]:
-        """:meth:`begin` a completion or stream, and tell the content observers that opted
-        in (patchwire.content) its prompt; returns them too, for the reply."""
-        call_id, start, deadline = self.begin(targets, operation, options)
-        watching = content.observers()
-        if watching:
+        watching: tuple[content.ContentObserver, ...] = ()
+        # The registered list itself, read and never changed here: with no observer (most
+        # calls) the copy observers() makes, and its call, are skipped.
+        if request_for is not None and content._OBSERVERS:
+            watching = content.observers()
             self.tell(watching, "prompt", call_id, request_for(targets[0]).messages)
-        return call_id, start, deadline, watching
+        return call_id, start, (start + budget if budget is not None else None), watching
 
     def failed(
         self,

@@ -37,9 +37,7 @@ async def stream(
 ) -> AsyncIterator[StreamChunk]:
     record = attempts.record
     clock = attempts.clock
-    call_id, start, deadline, watching = record.begin_completion(
-        targets, "stream", options, request_for
-    )
+    call_id, start, deadline, watching = record.begin(targets, "stream", options, request_for)
     admission = None
     try:
         if record.budgeted(options):
