@@ -30,7 +30,14 @@ def twin(cls: type) -> type:
     ``cls`` must not give its ``__weakref__`` slot after its own fields (as attrs does unless
     a base already holds one): such a class keeps it in a base, :class:`WeaklyReferenced`.
     ``cls``'s converters and validators are not run; a builder applies any itself.
+
+    An empty instance is the twin called with no argument: object's ``__new__`` and
+    ``__init__`` through the type call cost less than ``object.__new__(twin)``, a
+    method call that slices its arguments (issue 19). So no base may bring its own.
     """
+    for base in cls.__mro__[1:-1]:  # its bases, up to object
+        if "__init__" in vars(base) or "__new__" in vars(base):
+            raise TypeError(f"{base.__name__} has its own __init__ or __new__")
     return type(
         f"_{cls.__name__}Filling",
         cls.__bases__,

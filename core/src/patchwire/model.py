@@ -19,7 +19,7 @@ from patchwire.connector import ToolInfo
 from patchwire.errors import InvalidRequestError
 from patchwire.features import parse_stream, split_features
 from patchwire.pipeline import Pipeline, Target
-from patchwire.principals.principal import Principal, acting_for, current_principal
+from patchwire.principals.principal import _CURRENT, Principal, acting_for
 from patchwire.types import (
     CallOptions,
     Completion,
@@ -47,6 +47,9 @@ Prompt = str | Message | Sequence[Message | Mapping[str, Any]]
 
 _DEFAULT_OPTIONS = CallOptions()
 _new = object.__new__
+# current_principal's own reading (the innermost acting_for's principal), without its
+# frame: every call asks it.
+_acting = _CURRENT.get
 
 
 def _options(
@@ -67,11 +70,11 @@ def _options(
         and cache_ttl is None
     ):
         # The defaults, which pass every check: most calls. Frozen, so one serves them all.
-        principal = current_principal()
+        principal = _acting()
         return _DEFAULT_OPTIONS if principal is None else CallOptions(principal=principal)
     check_options(priority, timeout, cache, idempotency_key)
     if principal is None:
-        principal = current_principal()
+        principal = _acting()
     elif not isinstance(principal, Principal):
         raise InvalidRequestError(
             f"principal= takes a patchwire.Principal, got {type(principal).__name__}"
@@ -220,7 +223,20 @@ class Model:
     ) -> Completion:
         # A plain text (most prompts) is made a message here, without check_prompt's call.
         messages = user_prompt(prompt) if type(prompt) is str else check_prompt(prompt)
-        options = _options(priority, timeout, cache, idempotency_key, cache_ttl, principal)
+        if (
+            principal is None
+            and timeout is None
+            and cache is None
+            and idempotency_key is None
+            and cache_ttl is None
+            and type(priority) is int
+            and not priority
+        ):
+            # _options' answer for the defaults (most calls), without its call (issue 19).
+            acting = _acting()
+            options = _DEFAULT_OPTIONS if acting is None else CallOptions(principal=acting)
+        else:
+            options = _options(priority, timeout, cache, idempotency_key, cache_ttl, principal)
         features = output = None
         if params:  # most calls pass none: then there are no tools or features to look at
             if params.get("tools"):

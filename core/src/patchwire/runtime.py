@@ -88,6 +88,10 @@ class ConnectorRuntime:
         self.batchers: dict[str, EmbeddingBatcher[tuple[float, ...]]] = {}
         self._reporters: dict[tuple[str | None, str | None], Callable[[RateLimitInfo], None]] = {}
         self._policies: dict[tuple[str | None, str | None], Policies] = {}
+        #: the policies of the partition None, per model: what an attempt loop of a
+        #: connector that does not partition (most) reads, with a dict's get and no call
+        #: or tuple key (issue 19); :meth:`policies` fills it
+        self.unpartitioned: dict[str | None, Policies] = {}
         #: whether the connector is open (ensure_open and aclose set it); a plain attribute
         #: that every attempt reads, not a property's call (issue 19)
         self.opened = False
@@ -192,6 +196,8 @@ class ConnectorRuntime:
                 self.report_limits(model, partition),
             )
             self._policies[key] = found
+            if partition is None:
+                self.unpartitioned[model] = found
         return found
 
     def report_limits(

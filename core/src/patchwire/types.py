@@ -160,7 +160,7 @@ def usage(
     """``Usage(input_tokens, output_tokens, ...)`` with every field given, in field order,
     without the frozen ``__init__``'s setattr call per field: a connector builds one per
     reply (issue 19)."""
-    counts: Any = _new(_UsageFilling)  # its slots are Usage's, which mypy cannot see
+    counts: Any = _UsageFilling()  # its slots are Usage's, which mypy cannot see
     counts.input_tokens = input_tokens
     counts.output_tokens = output_tokens
     counts.cached_input_tokens = cached_input_tokens
@@ -284,10 +284,10 @@ def completion_request(
     """``CompletionRequest(model, messages, params, idempotency_key, features)``, params
     copied as its converter copies them, without the frozen ``__init__``'s setattr calls:
     a call builds one per target it tries (issue 19)."""
-    request: Any = _new(_RequestFilling)  # its slots are CompletionRequest's
+    request: Any = _RequestFilling()  # its slots are CompletionRequest's
     request.model = model
     request.messages = messages
-    request.params = _freeze(params)
+    request.params = dict(params) if params else {}  # _freeze, without its frame
     request.idempotency_key = idempotency_key
     request.features = features
     request.__class__ = CompletionRequest
@@ -390,7 +390,7 @@ def completion(
 ) -> Completion:
     """``Completion(text, usage, ...)`` with every field given, in field order, built at a
     fraction of the frozen class's cost: the pipeline builds one per call (issue 19)."""
-    reply: Any = _new(_CompletionFilling)  # its slots are Completion's, which mypy cannot see
+    reply: Any = _CompletionFilling()  # its slots are Completion's, which mypy cannot see
     reply.text = text
     reply.usage = usage
     reply.model = model

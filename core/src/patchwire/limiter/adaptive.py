@@ -48,7 +48,6 @@ class RateLimitInfo(WeaklyReferenced):
 
 # A RateLimitInfo being filled in (see patchwire.filling).
 _InfoFilling = twin(RateLimitInfo)
-_new = object.__new__
 
 
 def reported_limits(
@@ -62,7 +61,7 @@ def reported_limits(
     """``RateLimitInfo(...)`` with every field given, in field order, without the frozen
     ``__init__``'s setattr call per field: a connector builds one from the headers of
     every reply that carries them (issue 19)."""
-    info: Any = _new(_InfoFilling)  # its slots are RateLimitInfo's, which mypy cannot see
+    info: Any = _InfoFilling()  # its slots are RateLimitInfo's, which mypy cannot see
     info.requests_limit = requests_limit
     info.requests_remaining = requests_remaining
     info.requests_reset = requests_reset

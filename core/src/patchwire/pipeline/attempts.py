@@ -21,7 +21,7 @@ from patchwire.clock import Clock, deadline_scope
 from patchwire.connector import Connector, attempt
 from patchwire.errors import Category, PatchwireError
 from patchwire.events import EventKind
-from patchwire.pipeline.operations import Operation
+from patchwire.pipeline.operations import COMPLETE, Operation
 from patchwire.pipeline.record import Recorder, attempt_data, timed_out
 from patchwire.pipeline.stages import (
     attempt_timeout,
@@ -100,8 +100,11 @@ class Attempts:
             if operation != "list_tools":
                 request = validated(record, target, operation, request, call_id)
             rt.budget.record_request()  # every logical call earns retry budget
-            breaker, limiter, report = rt.policies(
-                target.model, conn.limit_key(request) if rt.partitioned else None
+            model = target.model
+            breaker, limiter, report = (
+                rt.policies(model, conn.limit_key(request))
+                if rt.partitioned
+                else rt.unpartitioned.get(model) or rt.policies(model, None)
             )
             # Without a token window a request's size changes nothing the limiter does.
             counts = limiter is not None and limiter.counts_tokens
@@ -165,7 +168,13 @@ class Attempts:
                     )
                     with deadline_scope(clock, ends):
                         await attach(scheme, this, rt.config.base_url)  # auth
-                        result = await op.send(conn, request, this)  # the connector
+                        # the connector; a completion's own method called here, not
+                        # through COMPLETE's send, a frame that only forwards (issue 19)
+                        result: T = await (  # type: ignore[assignment]
+                            conn.complete(request, this)  # type: ignore[arg-type]
+                            if op is COMPLETE
+                            else op.send(conn, request, this)
+                        )
                         if op.checks_usage:
                             check_usage(result.usage)  # type: ignore[attr-defined]
                 except asyncio.CancelledError:
