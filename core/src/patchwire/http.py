@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -52,6 +52,29 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PLAIN_START = frozenset({b"{", b"["})
 
 
+def _fast_loads() -> Callable[[bytes], Any] | None:
+    """orjson's parser where it is installed (optional), else None: the standard library's."""
+    try:
+        import orjson  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        return None
+    loads: Callable[[bytes], Any] = orjson.loads
+    return loads
+
+
+# orjson reads a reply about three times as cheaply as json.loads (issue 19: ~21k against
+# ~60k instructions for a chat completion's 620 bytes, the most expensive step of the HTTP
+# side). Where the two could differ it is not used or not believed: it turns an integer
+# beyond 64 bits into a float where json.loads keeps the int, so a body with a run of 19
+# or more digits (no integer of 18 or fewer digits exceeds 64 bits) goes to json.loads;
+# whatever orjson refuses (NaN, Infinity, an out-of-range float, a lone surrogate, a
+# byte-order mark, UTF-16/32, nesting past 1,024, anything not UTF-8) json.loads reads, or
+# refuses in its own words, as without orjson.
+_FAST_LOADS = _fast_loads()
+_DIGITS_MARKED = bytes(48 if 48 <= byte <= 57 else 32 for byte in range(256))  # "0" or " "
+_LONG_NUMBER = b"0" * 19
+
+
 @attrs.frozen(slots=True)
 class HttpResponse(WeaklyReferenced):
     """A whole response: its status, headers and (bounded) body, and the URL it answered."""
@@ -69,6 +92,11 @@ class HttpResponse(WeaklyReferenced):
     def json(self) -> Any:
         """The body as JSON; a body that is not JSON is the tool answering in a form we did not expect."""
         body = self.body
+        if _FAST_LOADS is not None and _LONG_NUMBER not in body.translate(_DIGITS_MARKED):
+            try:
+                return _FAST_LOADS(body)
+            except ValueError:
+                pass  # json.loads reads it, or words the error, as without orjson
         try:
             if body[:1] in _PLAIN_START and body[1:2] != b"\x00":
                 # UTF-8 without a byte-order mark, as json.loads would find it: decoded
