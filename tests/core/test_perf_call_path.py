@@ -2,9 +2,10 @@
 path it stands for.
 
 Invariants:
-- options: for any arguments and acting principal, ``Model.complete`` hands the pipeline
-  what ``_options`` answers for them (the shared default instance itself when it is the
-  answer), or raises what ``_options`` raises;
+- options: for any arguments and acting principal, a completion runs with what
+  ``_options`` answers for them (the shared default instance itself when it is the
+  answer), or raises what ``_options`` raises; the acting principal is the one when
+  the call starts, not when ``complete`` was called;
 - policies: ``rt.unpartitioned.get(model) or rt.policies(model, None)`` is
   ``rt.policies(model, None)`` whatever pairs were asked before, and an attempt carries
   the reporter of ``(model, None)`` on a connector that does not partition;
@@ -12,11 +13,14 @@ Invariants:
   itself, which is what ``COMPLETE.send`` does; every other operation still goes
   through its own ``send``;
 - bill: a completion's cost is ``Recorder.bill(target, usage).cost()``, priced or not;
-- twin: a filling is made by calling its twin, which runs object's constructor only.
+- twin: a filling is made by calling its twin, which runs object's constructor only;
+- cache key: ``key_for`` applies ``Connector.is_deterministic``'s rule itself on a
+  connector that keeps it, answering as when it asked the connector.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any
 from unittest import mock
@@ -25,19 +29,22 @@ import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from patchwire.cachekey import cache_key
 from patchwire.clock import VirtualClock
 from patchwire.connector import Attempt
 from patchwire.errors import PatchwireError
 from patchwire.filling import twin
+from patchwire.hookspecs import hookimpl
 from patchwire.hub import Hub
 from patchwire.model import _options
-from patchwire.pipeline import Pipeline
+from patchwire.pipeline.cached import key_for
 from patchwire.pipeline.operations import COMPLETE
+from patchwire.pipeline.record import Recorder
 from patchwire.pipeline.target import Target
 from patchwire.plugins import PluginHost
 from patchwire.principals.principal import Principal, acting_for
 from patchwire.testing.fake import FakeConnector, FakePlugin
-from patchwire.types import Completion, CompletionRequest, Message, Usage
+from patchwire.types import CallOptions, Completion, CompletionRequest, Message, Usage
 
 HOST = PluginHost(load_entry_points=False)
 HOST.register(FakePlugin(), "fake")
@@ -76,11 +83,11 @@ ONE_OFF = [{}] + [{name: value} for name, values in OTHERS.items() for value in 
 
 async def _check_options(given_options: dict[str, Any], acting: Principal | None) -> None:
     handed: list[Any] = []
-    real = Pipeline.complete
+    real = Recorder.begin
 
-    async def spy(self: Pipeline, targets: Any, requests: Any, options: Any, *rest: Any) -> Any:
+    def spy(self: Recorder, targets: Any, operation: str, options: Any, *rest: Any) -> Any:
         handed.append(options)
-        return await real(self, targets, requests, options, *rest)
+        return real(self, targets, operation, options, *rest)
 
     arguments = {**DEFAULTS, **given_options}
     scope = acting_for(acting) if acting is not None else contextlib.nullcontext()
@@ -91,7 +98,7 @@ async def _check_options(given_options: dict[str, Any], acting: Principal | None
             expected = exc
     async with _hub() as hub:
         model = hub.model("perfpath:m")
-        with mock.patch.object(Pipeline, "complete", spy), scope:
+        with mock.patch.object(Recorder, "begin", spy), scope:
             try:
                 await model.complete("hi", **arguments)
             except PatchwireError as exc:
@@ -230,3 +237,105 @@ def test_a_twin_is_refused_for_a_class_whose_base_brings_a_constructor() -> None
         twin(Child)
     filling = twin(Completion)
     assert filling.__init__ is object.__init__ and filling.__new__ is object.__new__
+
+
+@pytest.mark.parametrize("params", [{}, {"max_tokens": 5}, {"temperature": 0.5, "stop": ["x"]}])
+async def test_the_plainest_call_reads_the_principal_acting_as_it_starts(
+    params: dict[str, Any],
+) -> None:
+    """Model.complete hands back the pipeline's coroutine for the plainest call: it
+    behaves as a coroutine of its own did, reading the acting principal as it starts."""
+    handed: list[Any] = []
+    real = Recorder.begin
+
+    def spy(self: Recorder, targets: Any, operation: str, options: Any, *rest: Any) -> Any:
+        handed.append(options.principal)
+        return real(self, targets, operation, options, *rest)
+
+    async with _hub() as hub:
+        model = hub.model("perfpath:m")
+        with mock.patch.object(Recorder, "begin", spy):
+            made_outside = model.complete("hi", **params)
+            assert asyncio.iscoroutine(made_outside)
+            with acting_for(BOB):
+                made_inside = model.complete("hi", **params)
+                await made_outside
+            await made_inside
+            await asyncio.create_task(model.complete("hi", **params))
+            with acting_for(ALICE):
+                await asyncio.create_task(model.complete("hi", **params))
+    assert handed == [BOB, None, None, ALICE]
+
+
+@pytest.mark.parametrize("prompt", [123, None, [{"role": "nobody", "content": "x"}]])
+async def test_a_bad_call_fails_when_awaited_not_when_made(prompt: Any) -> None:
+    async with _hub() as hub:
+        model = hub.model("perfpath:m")
+        pending = model.complete(prompt)  # no error yet, as from an async def
+        assert asyncio.iscoroutine(pending)
+        with pytest.raises(PatchwireError):
+            await pending
+        pending = model.complete("hi", priority="high")  # type: ignore[arg-type]
+        with pytest.raises(PatchwireError):
+            await pending
+
+
+class _Overriding(FakeConnector):
+    """Caches every completion, whatever its temperature: its own is_deterministic."""
+
+    type_name = "fake-deterministic"
+
+    def is_deterministic(self, request: Any) -> bool:
+        return True
+
+
+temperatures = st.sampled_from([0, 0.0, -0.0, False, 1, 0.5, None, float("nan"), "0", []])
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    overriding=st.booleans(),
+    temperature=temperatures,
+    given=st.booleans(),
+    cache=st.sampled_from([None, True, False]),
+)
+def test_the_cache_key_asks_as_is_deterministic_answers(
+    overriding: bool, temperature: Any, given: bool, cache: bool | None
+) -> None:
+    """key_for applies the base's rule itself on a connector that keeps it: it answers
+    exactly as when it asked the connector's is_deterministic."""
+    rt = CACHED.runtime("overriding" if overriding else "plain")
+    assert rt.plain_determinism is not overriding
+    params = {"temperature": temperature} if given else {}
+    request = CompletionRequest("m", (Message("user", "hi"),), params)
+    options = CallOptions(cache=cache)
+    targets = (Target(rt, "m"),)
+    key = key_for(targets, "complete", lambda _: request, options)
+    asked = cache is True or (cache is None and rt.connector.is_deterministic(request))
+    assert (key is not None) is asked
+    if asked:
+        assert key == (
+            cache_key("plain:m" if not overriding else "overriding:m", None, "complete", request),
+            None,
+        )
+
+
+def _cached_hub() -> Hub:
+    host = PluginHost(load_entry_points=False)
+    host.register(FakePlugin(), "fake")
+
+    class _Register:
+        @hookimpl
+        def patchwire_register_connectors(self, register: Any) -> None:
+            register(_Overriding.type_name, _Overriding)
+
+    host.register(_Register(), "overriding")
+    cache = {"ttl": 60}
+    connectors = {
+        "plain": {"type": "fake", "cache": cache},
+        "overriding": {"type": _Overriding.type_name, "cache": cache},
+    }
+    return Hub.from_dict({"connectors": connectors}, host=host, clock=VirtualClock())
+
+
+CACHED = _cached_hub()

@@ -31,7 +31,6 @@ from patchwire.types import (
     ToolRequest,
     ToolResult,
     completion_request,
-    user_prompt,
 )
 
 if TYPE_CHECKING:
@@ -47,6 +46,7 @@ Prompt = str | Message | Sequence[Message | Mapping[str, Any]]
 
 _DEFAULT_OPTIONS = CallOptions()
 _new = object.__new__
+_set = object.__setattr__
 # current_principal's own reading (the innermost acting_for's principal), without its
 # frame: every call asks it.
 _acting = _CURRENT.get
@@ -221,8 +221,15 @@ class Model:
         principal: Principal | None = None,
         **params: Any,
     ) -> Completion:
-        # A plain text (most prompts) is made a message here, without check_prompt's call.
-        messages = user_prompt(prompt) if type(prompt) is str else check_prompt(prompt)
+        if type(prompt) is str:
+            # A plain text (most prompts) made its message here: user_prompt's stores,
+            # without its frame or check_prompt's call (issue 19).
+            message = _new(Message)
+            _set(message, "role", "user")
+            _set(message, "content", prompt)
+            messages: tuple[Message, ...] = (message,)
+        else:
+            messages = check_prompt(prompt)
         if (
             principal is None
             and timeout is None

@@ -101,6 +101,9 @@ class ConnectorRuntime:
         # None), and its TLS context when that never changes (none, or a fixed context;
         # a client certificate's ClientTls is asked per attempt, as it may rotate).
         self.partitioned = type(connector).limit_key is not Connector.limit_key
+        # Whether it keeps the base's rule for what may be cached (a completion at
+        # temperature 0), which the cache stage then applies without the call (issue 19).
+        self.plain_determinism = type(connector).is_deterministic is Connector.is_deterministic
         self.ssl_fixed = ssl_context is None or isinstance(ssl_context, ssl.SSLContext)
         self.fixed_ssl = ssl_context if isinstance(ssl_context, ssl.SSLContext) else None
 
