@@ -12,7 +12,8 @@ Invariants:
 - send: the attempt loop calls a completion's ``conn.complete(request, attempt)``
   itself, which is what ``COMPLETE.send`` does; every other operation still goes
   through its own ``send``;
-- bill: a completion's cost is ``Recorder.bill(target, usage).cost()``, priced or not;
+- bill: a completion's cost is ``Recorder.bill(target, usage).cost()``, priced or not,
+  and goes through it (the HTTP benchmark's no-bill row replaces it);
 - twin: a filling is made by calling its twin, which runs object's constructor only;
 - cache key: ``key_for`` applies ``Connector.is_deterministic``'s rule itself on a
   connector that keeps it, answering as when it asked the connector.
@@ -42,6 +43,7 @@ from patchwire.pipeline.operations import COMPLETE
 from patchwire.pipeline.record import Recorder
 from patchwire.pipeline.target import Target
 from patchwire.plugins import PluginHost
+from patchwire.prices import Bill
 from patchwire.principals.principal import Principal, acting_for
 from patchwire.testing.fake import FakeConnector, FakePlugin
 from patchwire.types import CallOptions, Completion, CompletionRequest, Message, Usage
@@ -217,6 +219,17 @@ async def test_a_completions_cost_is_its_bill(model: str, usage: Usage) -> None:
     assert type(reply.cost) is type(billed.cost())
     if model == "priced":
         assert reply.cost == pytest.approx(usage.input_tokens * 1e-6 + usage.output_tokens * 2e-6)
+
+
+async def test_a_completion_is_billed_through_the_recorder() -> None:
+    """benchmarks/guarantee_cost_http.py prices the bill by replacing Recorder.bill: a
+    completion billed around it (an inlined price look-up, tried in issue 19) would keep
+    the bill in its bare-http row."""
+    free = Bill(charges=())
+    async with _hub() as hub:
+        with mock.patch.object(Recorder, "bill", lambda self, target, usage: free):
+            reply = await hub.model("perfpath:priced").complete("hi")
+    assert reply.cost == 0.0
 
 
 def test_a_twin_is_refused_for_a_class_whose_base_brings_a_constructor() -> None:

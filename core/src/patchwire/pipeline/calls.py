@@ -35,7 +35,7 @@ from patchwire.pipeline.cached import (
     key_for,
 )
 from patchwire.pipeline.operations import CALL_TOOL, COMPLETE, EMBED, LIST_TOOLS, list_tools_request
-from patchwire.pipeline.record import INVALID_OUTPUT, NO_MODEL_BILL, Recorder
+from patchwire.pipeline.record import INVALID_OUTPUT, Recorder
 from patchwire.pipeline.route import heal, route
 from patchwire.pipeline.streaming import stream
 from patchwire.pipeline.target import Target
@@ -193,13 +193,7 @@ class Pipeline:
         if watching:
             record.tell(watching, "reply", call_id, result)
         # A reply served from patchwire's cache costs nothing; what it would have cost is saved.
-        # Recorder.bill's rule, read here: every completion is billed (issue 19).
-        model = target.model
-        billed = (
-            NO_MODEL_BILL
-            if model is None
-            else record.prices.bill(target.runtime.config.type, model, result.usage)
-        )
+        billed = record.bill(target, result.usage)
         cost = None if hit else billed.cost()
         latency = record.succeeded(
             target,

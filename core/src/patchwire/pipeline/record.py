@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from patchwire.principals.gate import PrincipalGate
     from patchwire.principals.principal import Principal
 
-__all__ = ["NO_MODEL_BILL", "Recorder", "attempt_data", "reply_data", "timed_out"]
+__all__ = ["Recorder", "attempt_data", "reply_data", "timed_out"]
 
 # The logger keeps the pipeline's name: applications filter on it.
 log = logging.getLogger("patchwire.pipeline")
@@ -46,7 +46,7 @@ _SUCCEEDED = EventKind.CALL_SUCCEEDED
 # A started call's CallFields from duration on: none of them is known yet.
 _NOT_ENDED = (None, 0, None, None, None, False)
 # A target without a model (a tool) has no price: its calls' cost is unknown.
-NO_MODEL_BILL = Bill(charges=(), missing=("price",))
+_NO_MODEL_BILL = Bill(charges=(), missing=("price",))
 
 
 class Recorder:
@@ -303,7 +303,7 @@ class Recorder:
 
     def bill(self, target: Target, usage: Usage) -> Bill:
         if target.model is None:
-            return NO_MODEL_BILL
+            return _NO_MODEL_BILL
         return self.prices.bill(target.runtime.config.type, target.model, usage)
 
     # --- settling what a call owes --------------------------------------------------------
