@@ -61,6 +61,10 @@ class OtelPlugin:
         self._content_followed = False
         self._principal_attribute = "none"
         self._providers: _Providers | None = None
+        #: the providers while the plugin is enabled, its content observer settled and no
+        #: provider seen recording: both hooks' usual answer is read from it first (a
+        #: global still unset, None, is the API's no-op one); None: the long way
+        self._idle: _Providers | None = None
 
     @property
     def enabled(self) -> bool:
@@ -96,6 +100,7 @@ class OtelPlugin:
         self._configured_enabled = table.boolean("enabled", True)
         self._configured_content = table.boolean("record_content", False)
         self._enabled = None  # read again, the environment still first
+        self._idle = None
         self._content_followed = True
         self._follow_content()
         return True
@@ -119,8 +124,10 @@ class OtelPlugin:
             recorder.cost.principal_attribute = self._principal_attribute
         return recorder
 
-    # Both hooks run on every call (this one for each of its events): the switch and the
-    # providers are read from their fields, the properties only until they are set.
+    # Both hooks run on every call (the quiet one twice): their usual answer, enabled with
+    # no SDK (neither global provider set, so the API hands out no-op spans and instruments
+    # and writes no trace context from an empty one), is read from _idle in a few steps
+    # (issue 19); anything else goes the long way, which settles _idle again.
     @hookimpl
     def patchwire_record(self, event: Event) -> None:
         if not self.patchwire_record_quiet():
@@ -130,24 +137,39 @@ class OtelPlugin:
     def patchwire_record_quiet(self) -> bool:
         """Nothing to record (disabled, or no provider records): the hub may skip building a
         call's start and success events for this sink."""
+        idle = self._idle
+        if (
+            idle is not None
+            and idle.trace_state._TRACER_PROVIDER is None
+            and idle.meter_state._METER_PROVIDER is None
+        ):
+            return True
+        return self._quiet()
+
+    def _quiet(self) -> bool:
         if not self._content_followed:
             # Without an [exporters.otel] table the environment alone may ask for content.
             self._content_followed = True
             self._follow_content()
-        enabled = self._enabled
-        return (
-            not (enabled if enabled is not None else self.enabled)
-            or not (self._providers or self._get_providers()).records()
-        )
+        if not self.enabled:
+            return True
+        providers = self._providers or self._get_providers()
+        quiet = not providers.records()
+        # Settled and enabled: while no provider is seen recording, the fast answer holds.
+        self._idle = providers if quiet else None
+        return quiet
 
     @hookimpl
     def patchwire_request_headers(self, url: str) -> Mapping[str, str] | None:
         """The W3C trace context of the call the request belongs to."""
-        enabled = self._enabled
+        idle = self._idle
         if (
-            not (enabled if enabled is not None else self.enabled)
-            or (self._providers or self._get_providers()).nothing_to_propagate()
+            idle is not None
+            and idle.trace_state._TRACER_PROVIDER is None
+            and not idle.current_context()
         ):
+            return None
+        if not self.enabled or (self._providers or self._get_providers()).nothing_to_propagate():
             return None
         return self._get_recorder().request_headers()
 
