@@ -224,11 +224,11 @@ class Hub:
         class HeadedRequest(base):  # type: ignore[valid-type,misc]
             def update_headers(self, headers: Any) -> None:
                 update_headers(self, headers)
-                sent = self.headers
                 try:
                     answers = answers_for(self.url)
                     if not answers:  # the usual answer (no recording tracer): nothing to add
                         return
+                    sent = self.headers
                     added = {
                         str(name): str(value)
                         for answer in answers

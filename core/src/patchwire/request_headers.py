@@ -3,7 +3,7 @@ dispatch while nothing needs it (issue 19: ~11k instructions on every request)."
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -20,13 +20,14 @@ __all__ = ["request_headers"]
 # pluggy's own hook execution, which _RequestHeaders stands in for while nothing replaces
 # it; with a pluggy whose internals differ, pluggy dispatches every request itself.
 _PLUGGY_HOOKEXEC = getattr(pluggy.PluginManager, "_hookexec", None)
+_NONE: tuple[Any, ...] = ()
 
 
 def request_headers(
     hook: pluggy.HookCaller, manager: pluggy.PluginManager
-) -> Callable[[URL], list[Any]]:
-    """The hook's answers for a URL: :class:`_RequestHeaders` where pluggy's internals are
-    the ones it knows, else pluggy itself."""
+) -> Callable[[URL], Sequence[Any]]:
+    """The hook's answers for a URL: :meth:`_RequestHeaders.answers` where pluggy's
+    internals are the ones it knows, else pluggy itself."""
     if (
         _multicall is None
         or _PLUGGY_HOOKEXEC is None
@@ -34,7 +35,10 @@ def request_headers(
         or not hasattr(manager, "_inner_hookexec")
     ):
         return partial(_ask_pluggy, hook)
-    return _RequestHeaders(hook, manager)
+    # The bound method, not the instance: calling an instance goes through its type's
+    # __call__ slot, a method object built and a frame the interpreter cannot inline, on
+    # every request (issue 19).
+    return _RequestHeaders(hook, manager).answers
 
 
 def _ask_pluggy(hook: pluggy.HookCaller, url: URL) -> list[Any]:
@@ -53,8 +57,8 @@ class _RequestHeaders:
     manager runs hooks with pluggy's own ``_multicall`` (no hook-call monitoring or
     tracing installed), the implementations are called here directly, in pluggy's
     order (last registered first, tryfirst/trylast honoured by the list's order), and
-    the non-None answers returned in a list; an exception propagates unchanged, as from
-    pluggy. The list they were taken from is compared with the hook's on every request
+    the non-None answers returned in a list (an empty tuple when there is none, the usual
+    answer: no list is built for it); an exception propagates unchanged, as from pluggy. The list they were taken from is compared with the hook's on every request
     (identity of each entry, one comparison in C), so a plugin registered or
     unregistered between two requests applies from the second. Anything else is handed
     to pluggy as before.
@@ -73,7 +77,7 @@ class _RequestHeaders:
         # str() rebuilds the text on every call (~4k instructions).
         self._text: tuple[URL | None, str] = (None, "")
 
-    def __call__(self, target: URL) -> list[Any]:
+    def answers(self, target: URL) -> Sequence[Any]:
         last, url = self._text
         if target is not last:
             url = str(target)
@@ -84,12 +88,15 @@ class _RequestHeaders:
         functions = self._functions
         if functions is None or self._manager._inner_hookexec is not _multicall:
             return hook(url=url)  # type: ignore[no-any-return]
-        answers = []
+        answers: list[Any] | None = None
         for function in functions:
             answer = function(url)
             if answer is not None:
-                answers.append(answer)
-        return answers
+                if answers is None:
+                    answers = [answer]
+                else:
+                    answers.append(answer)
+        return _NONE if answers is None else answers
 
     def _take(self, impls: list[pluggy.HookImpl]) -> None:
         self._seen = list(impls)
