@@ -120,3 +120,29 @@ def test_deep_nesting_reads_as_without_orjson() -> None:
             assert _answer(body) == _plain(body, patch) == ("ok", "[" * 1100 + "]" * 1100)
     finally:
         sys.setrecursionlimit(limit)
+
+
+def _loaded(text: str, loads: Any) -> tuple[str, str]:
+    try:
+        return "ok", repr(loads(text))
+    except ValueError as exc:
+        return "error", f"{type(exc).__name__}: {exc}"
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    values,
+    st.booleans(),
+    st.sampled_from([None, (",", ":")]),
+    st.text(max_size=3),
+    st.text(max_size=3),
+)
+@example(2**64, True, None, "", "")
+@example({"a": "\ud800"}, False, None, "", "")  # a lone surrogate in the str itself
+@example([math.nan], True, None, "\ufeff", "")  # a byte-order mark json.loads names
+def test_a_stream_chunk_reads_as_json_loads_reads_it(
+    value: Any, ascii_only: bool, separators: tuple[str, str] | None, before: str, after: str
+) -> None:
+    """loads_text (the openai connector's stream chunks) answers as json.loads on the str."""
+    text = before + json.dumps(value, ensure_ascii=ascii_only, separators=separators) + after
+    assert _loaded(text, http.loads_text) == _loaded(text, json.loads)

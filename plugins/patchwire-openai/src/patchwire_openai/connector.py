@@ -10,7 +10,6 @@ reports the ``x-ratelimit-*`` headers of every answer to the limiter and keeps
 from __future__ import annotations
 
 import base64
-import json
 import struct
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Any, ClassVar, Final
@@ -26,7 +25,7 @@ from patchwire.connector import (
     Setting,
 )
 from patchwire.errors import IntegrationError, InvalidRequestError, TransientError
-from patchwire.http import HttpResponse, HttpStatusError, open_stream, send
+from patchwire.http import HttpResponse, HttpStatusError, loads_text, open_stream, send
 from patchwire.parts import Document, Part, Text
 from patchwire.prices import Price, tier_name
 from patchwire.sse import as_one_chunk, iter_sse, read_unstreamed
@@ -84,7 +83,7 @@ _TOKENS_PER_MESSAGE: Final = 3
 _TOKENS_PER_REPLY: Final = 3
 
 
-# A reply is parsed by json.loads, which makes every JSON object a dict: checking its parts
+# A reply is parsed by json.loads or orjson, each of which makes every JSON object a dict: checking its parts
 # against dict is exact, and several times cheaper than against the Mapping ABC (here and
 # in _completion, six checks on every reply).
 def _usage(data: Any, tier: Any = None) -> Usage:
@@ -403,7 +402,7 @@ class OpenAIConnector(Connector):
                         done = True
                         break
                     try:
-                        chunk = json.loads(event.data)
+                        chunk = loads_text(event.data)
                     except ValueError:
                         raise IntegrationError(
                             f"a stream chunk is not JSON: {event.data[:200]!r}",
