@@ -126,7 +126,12 @@ class Attempts:
             previous_delay: float | None = None
             while True:
                 attempt_no += 1
-                bpermit = breaker_permit(breaker, target, attempt_no - 1)
+                # The breaker's permit at once while it gives one (closed: nearly always);
+                # breaker_permit asks again and raises when it will not (issue 19: its
+                # frame, and none at all without a breaker).
+                bpermit = None
+                if breaker is not None and (bpermit := breaker.try_acquire()) is None:
+                    bpermit = breaker_permit(breaker, target, attempt_no - 1)
                 lpermit = None
                 try:
                     # The limiter admits at once when nothing binds; otherwise it queues by
