@@ -374,8 +374,13 @@ _QUOTA_NUMBERS = (
 _QUOTA_RESETS = ("requests_reset", "tokens_reset")
 
 
+# A tuple built once: ``int | float`` in the test built a union object on every reading,
+# seven readings per rate-limit report (issue 19); isinstance answers the same for both.
+_NUMBER_TYPES = (int, float)
+
+
 def _number(value: object) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+    if isinstance(value, _NUMBER_TYPES) and not isinstance(value, bool) and math.isfinite(value):
         return value
     return None
 
