@@ -14,7 +14,8 @@ from __future__ import annotations
 import functools
 import ssl
 import weakref
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import attrs
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from patchwire.auth.base import AuthScheme
     from patchwire.connector import Attempt
 
-__all__ = ["Attached", "attach", "origin_of", "remember_trust", "trust_only"]
+__all__ = ["Attached", "Put", "attach", "origin_of", "put_directly", "remember_trust", "trust_only"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 # TLS contexts that hold a client certificate, to the twin with the same trust and none.
@@ -115,9 +116,18 @@ async def attach(scheme: AuthScheme, attempt: Attempt, base_url: str | None) -> 
     # what it attached, and there is nothing to copy or compare.
     headers_before = dict(headers) if headers else None
     params_before = dict(params) if params else None
-    # NoAuth (exactly: a subclass may apply something) attaches nothing: no coroutine for it.
-    if type(scheme) is not NoAuth:
-        await scheme.apply(headers, params)
+    kind = type(scheme)
+    put = _PUT.get(kind)
+    if put is not None:
+        # A static key: its put is what its apply awaits, called without the coroutine.
+        # What it names is what it set, so on an empty dict that is the whole difference.
+        names = put(scheme, headers, params)
+        attached = names if headers_before is None else _changed(headers, headers_before)
+    else:
+        # NoAuth (exactly: a subclass may apply something) attaches nothing: no coroutine.
+        if kind is not NoAuth:
+            await scheme.apply(headers, params)
+        attached = _changed(headers, headers_before)
     if attempt.ssl is None:
         attempt.ssl = scheme.ssl_context()
     # Attached(headers, params, tls, origin) with its slots stored here: the type call
@@ -125,7 +135,7 @@ async def attach(scheme: AuthScheme, attempt: Attempt, base_url: str | None) -> 
     # validator, converter or setattr hook to skip; tests/auth/test_perf_attached_fill.py
     # holds that). Query parameters are nearly never attached: no _changed call for none.
     record: Attached = _new(Attached)
-    record.headers = _changed(headers, headers_before)
+    record.headers = attached
     record.params = _changed(params, params_before) if params or params_before else _NOTHING
     record.tls = attempt.ssl is not None
     record.origin = origin_of(base_url) if base_url else None
@@ -133,6 +143,19 @@ async def attach(scheme: AuthScheme, attempt: Attempt, base_url: str | None) -> 
 
 
 _new = object.__new__
+
+#: A scheme's synchronous apply: sets its credential in (headers, params) and returns the
+#: lower-cased names of the headers it set.
+Put = Callable[[Any, dict[str, str], dict[str, str]], frozenset[str]]
+# By exact type (a subclass may override apply): the schemes whose apply only calls a put.
+_PUT: dict[type, Put] = {}
+
+
+def put_directly(kind: type, put: Put) -> None:
+    """Have :func:`attach` call ``put`` for a scheme of exactly ``kind`` instead of awaiting
+    its ``apply``, which must do nothing but call ``put`` (issue 19: a coroutine created and
+    run on every attempt of every call with a static key)."""
+    _PUT[kind] = put
 
 
 def _changed(now: dict[str, str], before: dict[str, str] | None) -> frozenset[str]:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any
 
+from patchwire.auth.attached import put_directly
 from patchwire.auth.audit import report
 from patchwire.auth.base import AuthContext, AuthScheme
 from patchwire.errors import AuthError, ConfigError
@@ -87,11 +88,21 @@ class _StaticKey:
         return None
 
 
+_AUTHORIZATION = frozenset({"authorization"})
+_NO_HEADER: frozenset[str] = frozenset()
+
+
 class BearerAuth(_StaticKey):
     name = "bearer"
 
     async def apply(self, headers: dict[str, str], params: dict[str, str]) -> None:
+        self.put(headers, params)
+
+    def put(self, headers: dict[str, str], params: dict[str, str]) -> frozenset[str]:
+        """What ``apply`` does, without a coroutine (``attach`` calls it directly); returns
+        the lower-cased names of the headers set."""
         headers["Authorization"] = f"Bearer {self._value()}"
+        return _AUTHORIZATION
 
     def describe(self) -> Mapping[str, str]:
         return {"scheme": self.name, "token": self.reference}
@@ -106,17 +117,28 @@ class ApiKeyAuth(_StaticKey):
         super().__init__(ctx, reference)
         self.header = header
         self.query = query
+        self._names = frozenset({header.lower()}) if header else _NO_HEADER
 
     async def apply(self, headers: dict[str, str], params: dict[str, str]) -> None:
+        self.put(headers, params)
+
+    def put(self, headers: dict[str, str], params: dict[str, str]) -> frozenset[str]:
+        """What ``apply`` does, without a coroutine (``attach`` calls it directly); returns
+        the lower-cased names of the headers set."""
         value = self._value()
         if self.header:
             headers[self.header] = value
         if self.query:
             params[self.query] = value
+        return self._names
 
     def describe(self) -> Mapping[str, str]:
         where = f"header {self.header}" if self.header else f"query parameter {self.query}"
         return {"scheme": self.name, "key": self.reference, "sent_in": where}
+
+
+put_directly(BearerAuth, BearerAuth.put)
+put_directly(ApiKeyAuth, ApiKeyAuth.put)
 
 
 def bearer_auth(ctx: AuthContext, settings: Mapping[str, Any]) -> AuthScheme:
