@@ -32,6 +32,7 @@ __all__ = ["Bill", "Cost", "bill"]
 _PER_MILLION = 1_000_000
 
 _amount = itemgetter(1)  # of a (rule, amount) charge
+_new_float = float.__new__
 
 
 class Cost(float):
@@ -42,9 +43,13 @@ class Cost(float):
     writes' premium; negative when writes cost more than reads saved).
     """
 
-    __slots__ = ("breakdown", "cache_savings", "currency")
+    # _breakdown is None until breakdown is first read, for a cost made by Bill.cost():
+    # then it is built from _charges, the bill's (rule, amount) pairs. The pipeline reads
+    # a cost's total and savings on every priced call and its breakdown on none.
+    __slots__ = ("_breakdown", "_charges", "cache_savings", "currency")
 
-    breakdown: Mapping[str, float]
+    _breakdown: dict[str, float] | None
+    _charges: tuple[tuple[str, float], ...]
     cache_savings: float
     currency: str
 
@@ -56,10 +61,18 @@ class Cost(float):
         currency: str,
     ) -> Cost:
         self = float.__new__(cls, total)  # what super() finds, without building a super
-        self.breakdown = dict(breakdown)
+        self._breakdown = dict(breakdown)
         self.cache_savings = cache_savings
         self.currency = currency
         return self
+
+    @property
+    def breakdown(self) -> Mapping[str, float]:
+        """What each rule charged (the same dict on every read)."""
+        made = self._breakdown
+        if made is None:
+            made = self._breakdown = dict(self._charges)
+        return made
 
     def __reduce__(self) -> tuple[object, ...]:
         return (Cost, (float(self), self.breakdown, self.cache_savings, self.currency))
@@ -83,7 +96,19 @@ class Bill(WeaklyReferenced):
         if self.missing:
             return None
         charges = self.charges
-        return Cost(sum(map(_amount, charges)), charges, self.cache_savings, self.currency)
+        # Cost(...) with its slots stored here: the class call runs Cost.__new__, a Python
+        # frame, on every priced call, and its breakdown, a dict nobody on the call's path
+        # reads, is built on its first read (issue 19). The total is summed as sum() sums
+        # (from the int 0, in order), without sum's map and itemgetter call per charge.
+        total: float = 0
+        for _, amount in charges:
+            total += amount
+        made: Cost = _new_float(Cost, total)
+        made._breakdown = None
+        made._charges = charges
+        made.cache_savings = self.cache_savings
+        made.currency = self.currency
+        return made
 
 
 # A Bill being filled in (see patchwire.filling).
@@ -125,12 +150,30 @@ def bill(price: Price, usage: Usage) -> Bill:
     # Every priced call runs this: clamps are comparisons rather than min and max calls,
     # the rates' fallbacks (cached_rate, reasoning_rate) are read once, and a price without
     # context tiers or a standard service tier skips their lookups.
-    missing: list[str] = []
     prompt = usage.input_tokens
     if not prompt > 0:
         prompt = 0
-    rates = _context_rates(price, prompt, missing) if price.tiers else price
     tier = usage.service_tier or "standard"
+    if (
+        not price.tiers
+        and tier in STANDARD_TIERS
+        and not (
+            usage.cached_input_tokens
+            or usage.cache_creation_input_tokens
+            or usage.cache_creation_1h_input_tokens
+            or usage.reasoning_tokens
+        )
+        and not usage.web_search_requests > 0
+    ):
+        return _plain(price, prompt, usage.output_tokens)
+    return _by_rule(price, usage, prompt, tier)
+
+
+def _by_rule(price: Price, usage: Usage, prompt: int, tier: str) -> Bill:
+    """:func:`bill` for any call: every rule; ``prompt`` is the input count clamped at 0
+    and ``tier`` the service tier ("standard" when the reply named none)."""
+    missing: list[str] = []
+    rates = _context_rates(price, prompt, missing) if price.tiers else price
     factor = 1.0 if tier in STANDARD_TIERS else price.service_factor(tier)
     if factor is None:
         missing.append(f"service_tier:{tier}")
@@ -200,3 +243,35 @@ def bill(price: Price, usage: Usage) -> Bill:
     if write_1h is not None:
         savings -= written_1h * (write_1h - input_rate)
     return _filled(tuple(charges), tuple(missing), savings * factor / _PER_MILLION, price.currency)
+
+
+def _plain(price: Price, prompt: int, output: int) -> Bill:
+    """:func:`bill`'s answer for a call that used no rule but the input and output rates
+    (no context tier, a standard service tier, no prompt cache, no reasoning, no per-unit
+    charge): most calls (issue 19). Its figures are bill()'s, term by term: the service
+    factor there is 1.0, and x * 1.0 is x exactly; a count of 0 is kept in the savings'
+    products, which give 0.0, -0.0 or nan by the rates' signs as they do there."""
+    if not output > 0:
+        output = 0
+    input_rate = price.input_per_million
+    cached_rate = price.cached_input_per_million
+    if cached_rate is None:
+        cached_rate = input_rate
+    write_5m, write_1h = price.cache_write_5m_per_million, price.cache_write_1h_per_million
+    savings = 0 * (input_rate - cached_rate)
+    if write_5m is not None:
+        savings -= 0 * (write_5m - input_rate)
+    if write_1h is not None:
+        savings -= 0 * (write_1h - input_rate)
+    if prompt:
+        charges: tuple[tuple[str, float], ...] = (
+            (
+                ("input", prompt * input_rate / _PER_MILLION),
+                ("output", output * price.output_per_million / _PER_MILLION),
+            )
+            if output
+            else (("input", prompt * input_rate / _PER_MILLION),)
+        )
+    else:
+        charges = (("output", output * price.output_per_million / _PER_MILLION),) if output else ()
+    return _filled(charges, (), savings / _PER_MILLION, price.currency)
