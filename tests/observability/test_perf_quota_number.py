@@ -8,7 +8,7 @@ from __future__ import annotations
 import enum
 import math
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from patchwire.clock import VirtualClock
 from patchwire.events import Event, EventKind
@@ -56,13 +56,27 @@ def test_a_number_reads_as_the_union_test_read_it(value: object) -> None:
     assert type(mine) is type(expected)
 
 
-@given(st.dictionaries(st.sampled_from(["requests_limit", "tokens_remaining"]), values))
+NUMBERS = ["requests_limit", "requests_remaining", "tokens_limit", "tokens_remaining"]
+RESETS = ["requests_reset", "tokens_reset"]
+
+
+def _kept(key: str, value: object) -> object:
+    """What the former note_quota kept for a key: a number, or a reset's short text."""
+    number = _union_reading(value)
+    if number is None and key in RESETS and isinstance(value, str) and len(value) <= 64:
+        return value
+    return number
+
+
+@given(st.dictionaries(st.sampled_from([*NUMBERS, "limiter_used_pct", *RESETS]), values))
+@example({"requests_limit": 0, "tokens_reset": "", "requests_reset": None})
 def test_a_report_keeps_the_numbers_the_union_test_kept(data: dict[str, object]) -> None:
+    """Also: a key left out or None is skipped without changing what is kept."""
     if any(isinstance(_union_reading(v), type) for v in data.values()):
         return  # a value the reading raises on raises in both (held above)
     aggregator = MetricsAggregator(VirtualClock(5.0))
     aggregator(Event(EventKind.QUOTA_REPORTED, "c", "m", time=5.0, data=data))
-    kept = {k: v for k, v in data.items() if _union_reading(v) is not None}
+    kept = {k: _kept(k, v) for k, v in data.items() if _kept(k, v) is not None}
     quota = aggregator._series[("c", "m")].quota
     assert {k: v for k, v in quota.items() if k != "reported_at"} == kept
     assert ("reported_at" in quota) == bool(kept)

@@ -435,22 +435,28 @@ class _Series:
     def note_quota(self, data: Mapping[str, Any], now: float) -> None:
         # Only known keys with plausible values are kept: the snapshot is exported and
         # rendered, and event data is not allowed to smuggle anything else into it.
+        # A key the report leaves out (None) is not read further: every report runs this.
+        quota = self.quota
         seen = False
         for key in _QUOTA_NUMBERS:
-            number = _number(data.get(key))
-            if number is not None:
-                self.quota[key] = number
-                seen = True
+            value = data.get(key)
+            if value is not None:
+                number = _number(value)
+                if number is not None:
+                    quota[key] = number
+                    seen = True
         for key in _QUOTA_RESETS:
             value = data.get(key)
+            if value is None:
+                continue
             reset: float | str | None = _number(value)
             if reset is None and isinstance(value, str) and len(value) <= _RESET_TEXT_LIMIT:
                 reset = value
             if reset is not None:
-                self.quota[key] = reset
+                quota[key] = reset
                 seen = True
         if seen:
-            self.quota["reported_at"] = now
+            quota["reported_at"] = now
 
     def note_breaker(self, data: Mapping[str, Any]) -> None:
         state = data.get("to")
