@@ -110,3 +110,30 @@ def test_put_names_the_headers_it_set(kind: str) -> None:
     params: dict[str, str] = {}
     names = _scheme(kind, "X-Api-Key").put(headers, params)
     assert names == frozenset(name.lower() for name in headers)
+
+
+async def test_the_bearer_header_follows_a_rotated_value(tmp_path: Any) -> None:
+    """The kept header is the last value's: a rotation sends the new value, and the scheme's
+    repr shows neither."""
+    from patchwire.secrets import FileSource
+
+    key = tmp_path / "key"
+    key.write_text("first")
+    clock = VirtualClock()
+    resolver = SecretResolver({"file": FileSource(ttl=60.0)}, clock, Redactor())
+    none: Any = None
+    ctx = AuthContext(connector="svc", clock=clock, secrets=resolver, session=none, emit=print)
+    scheme = BearerAuth(ctx, f"file:{key}")
+    for expected, rotate in (
+        ("first", False),
+        ("first", True),
+        ("second", False),
+        ("second", False),
+    ):
+        attempt = _attempt({}, {})
+        await attach(scheme, attempt, None)
+        assert attempt.headers == {"Authorization": f"Bearer {expected}"}
+        assert expected not in repr(scheme)
+        if rotate:
+            key.write_text("second")
+            clock.advance(61.0)  # past the file's ttl: the rotated value is read

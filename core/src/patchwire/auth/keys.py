@@ -95,13 +95,23 @@ _NO_HEADER: frozenset[str] = frozenset()
 class BearerAuth(_StaticKey):
     name = "bearer"
 
+    # The value last sent and its header, on the scheme (gone with it, never shown by its
+    # repr): while the value is the same object, the same header str goes out, which the
+    # request's headers cost several thousand instructions less to take than a new one
+    # (issue 19, measured over real HTTP). A rotated value is a new object: a new header.
+    _header: tuple[str, str] | None = None
+
     async def apply(self, headers: dict[str, str], params: dict[str, str]) -> None:
         self.put(headers, params)
 
     def put(self, headers: dict[str, str], params: dict[str, str]) -> frozenset[str]:
         """What ``apply`` does, without a coroutine (``attach`` calls it directly); returns
         the lower-cased names of the headers set."""
-        headers["Authorization"] = f"Bearer {self._value()}"
+        value = self._value()
+        last = self._header
+        if last is None or last[0] is not value:
+            last = self._header = (value, f"Bearer {value}")
+        headers["Authorization"] = last[1]
         return _AUTHORIZATION
 
     def describe(self) -> Mapping[str, str]:
