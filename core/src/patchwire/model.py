@@ -31,6 +31,7 @@ from patchwire.types import (
     ToolRequest,
     ToolResult,
     completion_request,
+    user_prompt,
 )
 
 if TYPE_CHECKING:
@@ -46,7 +47,6 @@ Prompt = str | Message | Sequence[Message | Mapping[str, Any]]
 
 _DEFAULT_OPTIONS = CallOptions()
 _new = object.__new__
-_set = object.__setattr__
 # current_principal's own reading (the innermost acting_for's principal), without its
 # frame: every call asks it.
 _acting = _CURRENT.get
@@ -221,29 +221,9 @@ class Model:
         principal: Principal | None = None,
         **params: Any,
     ) -> Completion:
-        if type(prompt) is str:
-            # A plain text (most prompts) made its message here: user_prompt's stores,
-            # without its frame or check_prompt's call (issue 19).
-            message = _new(Message)
-            _set(message, "role", "user")
-            _set(message, "content", prompt)
-            messages: tuple[Message, ...] = (message,)
-        else:
-            messages = check_prompt(prompt)
-        if (
-            principal is None
-            and timeout is None
-            and cache is None
-            and idempotency_key is None
-            and cache_ttl is None
-            and type(priority) is int
-            and not priority
-        ):
-            # _options' answer for the defaults (most calls), without its call (issue 19).
-            acting = _acting()
-            options = _DEFAULT_OPTIONS if acting is None else CallOptions(principal=acting)
-        else:
-            options = _options(priority, timeout, cache, idempotency_key, cache_ttl, principal)
+        # A plain text (most prompts) is made a message without check_prompt's call.
+        messages = user_prompt(prompt) if type(prompt) is str else check_prompt(prompt)
+        options = _options(priority, timeout, cache, idempotency_key, cache_ttl, principal)
         features = output = None
         if params:  # most calls pass none: then there are no tools or features to look at
             if params.get("tools"):
