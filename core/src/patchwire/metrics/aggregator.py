@@ -372,6 +372,9 @@ _QUOTA_NUMBERS = (
     "limiter_used_pct",
 )
 _QUOTA_RESETS = ("requests_reset", "tokens_reset")
+# The keys a report is read for, numbers first, in the order they are read.
+_QUOTA_KEYS = _QUOTA_NUMBERS + _QUOTA_RESETS
+_RESET_KEYS = frozenset(_QUOTA_RESETS)
 
 
 # A tuple built once: ``int | float`` in the test built a union object on every reading,
@@ -383,6 +386,15 @@ def _number(value: object) -> float | None:
     if isinstance(value, _NUMBER_TYPES) and not isinstance(value, bool) and math.isfinite(value):
         return value
     return None
+
+
+# Exactly float or int: what a provider's report holds (the connectors parse its headers to
+# floats). For these _number's answer is the value when math.isfinite says so (which raises
+# for an int too large for a float, as _number does), so note_quota asks isfinite alone and
+# calls _number for any other type (issue 19: _number's frame was ~1.6k instructions, six
+# readings per rate-limit report). tests/observability/test_perf_quota_exact.py holds them equal.
+_EXACT_NUMBER_TYPES = frozenset({float, int})
+_isfinite = math.isfinite
 
 
 class _Series:
@@ -436,24 +448,29 @@ class _Series:
         # Only known keys with plausible values are kept: the snapshot is exported and
         # rendered, and event data is not allowed to smuggle anything else into it.
         # A key the report leaves out (None) is not read further: every report runs this.
+        # A reset may also be a short text (a provider's own wording of when).
         quota = self.quota
         seen = False
-        for key in _QUOTA_NUMBERS:
-            value = data.get(key)
-            if value is not None:
-                number = _number(value)
-                if number is not None:
-                    quota[key] = number
-                    seen = True
-        for key in _QUOTA_RESETS:
-            value = data.get(key)
+        get = data.get
+        for key in _QUOTA_KEYS:
+            value = get(key)
             if value is None:
                 continue
-            reset: float | str | None = _number(value)
-            if reset is None and isinstance(value, str) and len(value) <= _RESET_TEXT_LIMIT:
-                reset = value
-            if reset is not None:
-                quota[key] = reset
+            if type(value) in _EXACT_NUMBER_TYPES:
+                if _isfinite(value):
+                    quota[key] = value
+                    seen = True
+                continue
+            kept: float | str | None = _number(value)
+            if (
+                kept is None
+                and key in _RESET_KEYS
+                and isinstance(value, str)
+                and len(value) <= _RESET_TEXT_LIMIT
+            ):
+                kept = value
+            if kept is not None:
+                quota[key] = kept
                 seen = True
         if seen:
             quota["reported_at"] = now
