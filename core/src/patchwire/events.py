@@ -188,6 +188,34 @@ def takes_fields(cls: _T) -> _T:
     return cls
 
 
+def _promise(quiet: Callable[[], bool | None]) -> Callable[[], bool]:
+    """Asks whether a quiet sink promises now to do nothing with a call's start and success."""
+
+    def promises() -> bool:
+        # An if, not bool(): one call fewer per answer.
+        try:
+            if quiet():
+                return True
+        except Exception:  # a broken answer is not a promise to ignore events
+            return False
+        return False
+
+    return promises
+
+
+def _all_promise(promises: tuple[Callable[[], bool], ...]) -> Callable[[], bool]:
+    # Asked in order, and no further after the first that does not promise.
+    return lambda: all(promise() for promise in promises)
+
+
+def _always() -> bool:
+    return True
+
+
+def _never() -> bool:
+    return False
+
+
 class EventBus:
     """Delivers each event to every sink; a sink that raises never breaks the call.
 
@@ -213,6 +241,7 @@ class EventBus:
         "_sinks",
         "_started",
         "_succeeded",
+        "fields_now",
         "fields_steady",
         "sink_failures",
     )
@@ -224,6 +253,9 @@ class EventBus:
         #: ``fields_only`` with no quiet sink to ask: true until the sinks change, so a
         #: recorder reads this attribute first and asks the property only when it is false
         self.fields_steady = True
+        #: ``fields_only``'s answer now, as a plain callable planned for the bus's sinks: a
+        #: recorder calls it when fields_steady is false (see _plan)
+        self.fields_now: Callable[[], bool] = _always
         self._quiet: tuple[Callable[[], bool | None], ...] = ()
         self._started: tuple[tuple[str, StartedFields], ...] = ()
         self._succeeded: tuple[tuple[str, SucceededFields], ...] = ()
@@ -241,15 +273,7 @@ class EventBus:
     @property
     def fields_only(self) -> bool:
         """A call's start and success may go as fields (read per call: quiet sinks wake)."""
-        if not self._fields_only:
-            return False
-        for quiet in self._quiet:
-            try:
-                if not quiet():
-                    return False
-            except Exception:  # a broken answer is not a promise to ignore events
-                return False
-        return True
+        return self.fields_now()
 
     def _plan(self) -> None:
         self._quiet = tuple(q for _, _, q in self._sinks if q is not None)
@@ -257,6 +281,17 @@ class EventBus:
             q is not None or type(s) in _FIELD_SINK_TYPES for _, s, q in self._sinks
         )
         self.fields_steady = self._fields_only and not self._quiet
+        # The recorder asks twice per call while a quiet sink listens (OpenTelemetry's
+        # plugin, installed, with no SDK): with one such sink, its promise is asked straight,
+        # without the property's frame, the loop and the test of _fields_only (issue 19).
+        if not self._fields_only:
+            self.fields_now = _never
+        elif not self._quiet:
+            self.fields_now = _always
+        elif len(self._quiet) == 1:
+            self.fields_now = _promise(self._quiet[0])
+        else:
+            self.fields_now = _all_promise(tuple(map(_promise, self._quiet)))
         started: list[tuple[str, StartedFields]] = []
         succeeded: list[tuple[str, SucceededFields]] = []
         if self._fields_only:

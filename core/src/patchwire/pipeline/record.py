@@ -67,7 +67,8 @@ class Recorder:
         # The bus behind ``emit``, when it is one: while only its built-in sinks listen
         # (EventBus.fields_only), a call's start and success reach them as fields and no
         # Event is built that nobody reads. Its plain attribute fields_steady is read first:
-        # it says the same without the property's call while no quiet sink is to be asked.
+        # it says the same without a call while no quiet sink is to be asked; then
+        # fields_now, the property's answer without the property.
         owner = getattr(emit, "__self__", None)
         self._bus = owner if type(owner) is EventBus and emit == owner.emit else None
         self._escalate = escalate
@@ -156,7 +157,7 @@ class Recorder:
                 self._who.pop(next(iter(self._who)))
             self._who[call_id] = who
         bus = self._bus
-        if bus is not None and (bus.fields_steady or bus.fields_only):
+        if bus is not None and (bus.fields_steady or bus.fields_now()):
             bus.call_started(first.runtime.name, first.model)
         else:
             self.emit(
@@ -285,7 +286,7 @@ class Recorder:
             who,
         )
         bus = self._bus
-        if bus is not None and (bus.fields_steady or bus.fields_only):
+        if bus is not None and (bus.fields_steady or bus.fields_now()):
             bus.call_succeeded(call)
             return latency
         data: dict[str, object] = {"cost_missing": missing} if missing else {}
