@@ -3,8 +3,8 @@ asking every time answers.
 
 Invariants: ``rt.limit_key(request) if rt.partitioned else None`` is the connector's own
 ``limit_key(request)`` for every connector and request (the base class answers None); the
-attempt's TLS context ``rt.fixed_ssl if rt.ssl_fixed else rt.ssl`` is ``rt.ssl``, read
-anew for a context that may rotate; a call without content observers is told nothing,
+attempt's TLS context ``rt.ssl if (tls := rt.fixed_ssl) is ROTATES else tls`` is
+``rt.ssl``, read anew for a context that may rotate; a call without content observers is told nothing,
 and one with an observer is told its prompt and reply.
 """
 
@@ -22,7 +22,7 @@ from patchwire.connector import Attempt, Capability, Connector
 from patchwire.hookspecs import hookimpl
 from patchwire.hub import Hub
 from patchwire.plugins import PluginHost
-from patchwire.runtime import ConnectorRuntime
+from patchwire.runtime import ROTATES, ConnectorRuntime
 from patchwire.types import (
     Completion,
     CompletionRequest,
@@ -116,17 +116,22 @@ def _runtime(tls: Any) -> ConnectorRuntime:
     )
 
 
+def _attempts_tls(rt: ConnectorRuntime) -> ssl.SSLContext | None:
+    """What the attempt loop hands an attempt (pipeline/attempts.py)."""
+    return rt.ssl if (tls := rt.fixed_ssl) is ROTATES else tls
+
+
 def test_the_attempts_tls_context_is_the_runtimes() -> None:
     fixed = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     for tls in (None, fixed):
         rt = _runtime(tls)
-        assert rt.ssl_fixed
-        assert (rt.fixed_ssl if rt.ssl_fixed else rt.ssl) is rt.ssl is tls
+        assert rt.fixed_ssl is not ROTATES
+        assert _attempts_tls(rt) is rt.ssl is tls
     rotating = _Rotating()
     rt = _runtime(rotating)
-    assert not rt.ssl_fixed
-    first = rt.fixed_ssl if rt.ssl_fixed else rt.ssl
-    second = rt.fixed_ssl if rt.ssl_fixed else rt.ssl
+    assert rt.fixed_ssl is ROTATES
+    first = _attempts_tls(rt)
+    second = _attempts_tls(rt)
     assert [first, second] == rotating.handed and first is not second
 
 

@@ -8,10 +8,11 @@ such as a web host), its cache and its embedding batchers.
 from __future__ import annotations
 
 import asyncio
+import enum
 import random
 import ssl
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from patchwire.auth.base import AuthScheme
 from patchwire.auth.tls import ClientTls, current_context
@@ -28,11 +29,20 @@ from patchwire.retry import RetryPolicy
 if TYPE_CHECKING:
     from patchwire.batching import EmbeddingBatcher
 
-__all__ = ["ConnectorRuntime", "Policies"]
+__all__ = ["ROTATES", "ConnectorRuntime", "Policies"]
 
 # What a call to one model in one limiter partition is governed by: its breaker (None when
 # disabled), its limiter (None without limits) and what rate-limit headers are reported to.
 Policies = tuple[CircuitBreaker | None, Limiter | None, Callable[[RateLimitInfo], None]]
+
+
+class _Tls(enum.Enum):
+    ROTATES = "rotates"
+
+
+#: ConnectorRuntime.fixed_ssl for a TLS context that may change between attempts (a client
+#: certificate's ClientTls): each attempt then asks ConnectorRuntime.ssl
+ROTATES: Final = _Tls.ROTATES
 
 _QUOTA_REPORTED = EventKind.QUOTA_REPORTED
 #: Event's defaults for the fields of patchwire.events.CallFields after connector, model
@@ -98,14 +108,17 @@ class ConnectorRuntime:
         self._open_lock = asyncio.Lock()
         # What the attempts of this connector ask of it, answered once (issue 19): whether
         # it partitions its rate limits (``limit_key`` overridden; the base's answer is
-        # None), and its TLS context when that never changes (none, or a fixed context;
-        # a client certificate's ClientTls is asked per attempt, as it may rotate).
+        # None), and its TLS context when that never changes (none, or a fixed context),
+        # else ROTATES: a client certificate's ClientTls is asked per attempt.
         self.partitioned = type(connector).limit_key is not Connector.limit_key
         # Whether it keeps the base's rule for what may be cached (a completion at
         # temperature 0), which the cache stage then applies without the call (issue 19).
         self.plain_determinism = type(connector).is_deterministic is Connector.is_deterministic
-        self.ssl_fixed = ssl_context is None or isinstance(ssl_context, ssl.SSLContext)
-        self.fixed_ssl = ssl_context if isinstance(ssl_context, ssl.SSLContext) else None
+        self.fixed_ssl: ssl.SSLContext | _Tls | None = (
+            ssl_context
+            if ssl_context is None or isinstance(ssl_context, ssl.SSLContext)
+            else ROTATES
+        )
 
     @property
     def ssl(self) -> ssl.SSLContext | None:

@@ -38,6 +38,7 @@ from patchwire.pipeline.stages import (
 )
 from patchwire.pipeline.target import Held, Request, Target
 from patchwire.redact import Redactor
+from patchwire.runtime import ROTATES
 from patchwire.types import CallOptions, ToolRequest
 from patchwire.wire_bounds import check_usage
 
@@ -166,7 +167,7 @@ class Attempts:
                         ends,
                         {},
                         {},
-                        rt.fixed_ssl if rt.ssl_fixed else rt.ssl,
+                        rt.ssl if (tls := rt.fixed_ssl) is ROTATES else tls,
                         options.priority,
                         report,
                         _UNATTACHED,  # attach() records what the scheme attached before any use
