@@ -15,8 +15,9 @@ Invariants:
 - bill: a completion's cost is ``Recorder.bill(target, usage).cost()``, priced or not,
   and goes through it (the HTTP benchmark's no-bill row replaces it);
 - twin: a filling is made by calling its twin, which runs object's constructor only;
-- cache key: ``key_for`` applies ``Connector.is_deterministic``'s rule itself on a
-  connector that keeps it, answering as when it asked the connector.
+- cache key: ``key_for`` consults the cache exactly when the call asks for it
+  (``cache=True``) or, when it leaves it open, when the connector's own
+  ``is_deterministic`` says so, whether the connector keeps the base's rule or not.
 """
 
 from __future__ import annotations
@@ -315,10 +316,9 @@ temperatures = st.sampled_from([0, 0.0, -0.0, False, 1, 0.5, None, float("nan"),
 def test_the_cache_key_asks_as_is_deterministic_answers(
     overriding: bool, temperature: Any, given: bool, cache: bool | None
 ) -> None:
-    """key_for applies the base's rule itself on a connector that keeps it: it answers
-    exactly as when it asked the connector's is_deterministic."""
+    """key_for answers exactly as the connector's is_deterministic does, on a connector
+    that keeps the base's rule (temperature 0) and on one that overrides it."""
     rt = CACHED.runtime("overriding" if overriding else "plain")
-    assert rt.plain_determinism is not overriding
     params = {"temperature": temperature} if given else {}
     request = CompletionRequest("m", (Message("user", "hi"),), params)
     options = CallOptions(cache=cache)

@@ -111,9 +111,6 @@ class ConnectorRuntime:
         # None), and its TLS context when that never changes (none, or a fixed context),
         # else ROTATES: a client certificate's ClientTls is asked per attempt.
         self.partitioned = type(connector).limit_key is not Connector.limit_key
-        # Whether it keeps the base's rule for what may be cached (a completion at
-        # temperature 0), which the cache stage then applies without the call (issue 19).
-        self.plain_determinism = type(connector).is_deterministic is Connector.is_deterministic
         self.fixed_ssl: ssl.SSLContext | _Tls | None = (
             ssl_context
             if ssl_context is None or isinstance(ssl_context, ssl.SSLContext)

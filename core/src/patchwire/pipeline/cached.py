@@ -12,7 +12,7 @@ from patchwire.cachekey import cache_key
 from patchwire.events import EventKind
 from patchwire.pipeline.record import Recorder
 from patchwire.pipeline.target import Request, Target
-from patchwire.types import CallOptions, Completion, CompletionRequest, ToolResult
+from patchwire.types import CallOptions, Completion, ToolResult
 
 __all__ = ["EMBED_ENTRY", "TOOL_ENTRY", "completion_entry", "from_cache", "key_for"]
 
@@ -43,14 +43,8 @@ def key_for(
         return None
     if callable(request):
         request = request(targets[0])
-    if options.cache is not True:
-        # Connector.is_deterministic's own test for a completion on a connector that keeps
-        # it (most), without its call: every completion asks (issue 19).
-        if rt.plain_determinism and type(request) is CompletionRequest:
-            if request.params.get("temperature") != 0:
-                return None
-        elif not rt.connector.is_deterministic(request):
-            return None
+    if options.cache is not True and not rt.connector.is_deterministic(request):
+        return None
     ttl = options.cache_ttl
     if ttl is None:
         ttl = rt.connector.ttl_for(request)
