@@ -108,9 +108,12 @@ class ConnectorRuntime:
         self._open_lock = asyncio.Lock()
         # What the attempts of this connector ask of it, answered once (issue 19): whether
         # it partitions its rate limits (``limit_key`` overridden; the base's answer is
-        # None), and its TLS context when that never changes (none, or a fixed context),
-        # else ROTATES: a client certificate's ClientTls is asked per attempt.
+        # None), whether it times some requests itself (``timeout_for`` overridden; the
+        # base's answer is None, which keeps the configured timeout), and its TLS context
+        # when that never changes (none, or a fixed context), else ROTATES: a client
+        # certificate's ClientTls is asked per attempt.
         self.partitioned = type(connector).limit_key is not Connector.limit_key
+        self.times_requests = type(connector).timeout_for is not Connector.timeout_for
         self.fixed_ssl: ssl.SSLContext | _Tls | None = (
             ssl_context
             if ssl_context is None or isinstance(ssl_context, ssl.SSLContext)

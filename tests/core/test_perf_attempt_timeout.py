@@ -1,0 +1,93 @@
+"""The per-attempt timeout asks the connector's ``timeout_for`` only when the connector
+overrides it (issue 19), and answers as when it always asked.
+
+Invariant: for every connector, operation and request, ``attempt_timeout(rt, operation,
+request)`` is ``rt.connector.timeout_for(request) or configured`` (``configured`` the
+operation's timeout from the config: ``embed_timeout`` for embeddings, else ``timeout``),
+except for ``list_tools``, which always takes ``configured``; and ``rt.times_requests`` is
+whether the connector's class (or one between it and the base) overrides ``timeout_for``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from patchwire.clock import VirtualClock
+from patchwire.connector import Attempt, Capability, Connector
+from patchwire.hookspecs import hookimpl
+from patchwire.hub import Hub
+from patchwire.pipeline.stages import attempt_timeout
+from patchwire.plugins import PluginHost
+from patchwire.types import Completion, CompletionRequest, EmbeddingRequest, Message, ToolRequest
+
+
+class _Plain(Connector):
+    type_name = "plain"
+    capabilities = frozenset({Capability.COMPLETE})
+
+    async def complete(self, request: CompletionRequest, attempt: Attempt) -> Completion:
+        return Completion("ok", model="m")
+
+
+class _Inherited(_Plain):
+    """Inherits the base's timeout_for through a subclass of its own."""
+
+    type_name = "inherited"
+
+
+class _Timing(_Plain):
+    """Times a request by its model name: none (keep the configured), zero, or seconds."""
+
+    type_name = "timing"
+
+    def timeout_for(self, request: Any) -> float | None:
+        name = getattr(request, "model", None) or getattr(request, "operation", "")
+        return {"none": None, "zero": 0.0}.get(name, float(len(name)))
+
+
+class _TimingHeir(_Timing):
+    type_name = "timing-heir"
+
+
+NAMES = ("plain", "inherited", "timing", "timing-heir")
+
+
+class _Plugin:
+    @hookimpl
+    def patchwire_register_connectors(self, register: Any) -> None:
+        for cls in (_Plain, _Inherited, _Timing, _TimingHeir):
+            register(cls.type_name, cls)
+
+
+def _hub() -> Hub:
+    host = PluginHost(load_entry_points=False)
+    host.register(_Plugin(), "attempt-timeout")
+    connectors = {t: {"type": t, "timeout": 7.0, "embed_timeout": 11.0} for t in NAMES}
+    return Hub.from_dict({"connectors": connectors}, host=host, clock=VirtualClock())
+
+
+HUB = _hub()
+names = st.sampled_from(["none", "zero", "", "m", "model-x"])
+requests = st.one_of(
+    st.builds(CompletionRequest, names, st.just((Message("user", "hi"),))),
+    st.builds(EmbeddingRequest, names, st.just(("a",))),
+    st.builds(ToolRequest, st.sampled_from(["none", "zero", "tools/call", "x"])),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    name=st.sampled_from(NAMES),
+    operation=st.sampled_from(["complete", "embed", "call_tool", "list_tools", "stream"]),
+    request=requests,
+)
+def test_the_attempt_timeout_is_as_when_the_connector_is_always_asked(
+    name: str, operation: str, request: Any
+) -> None:
+    rt = HUB.runtime(name)
+    configured = rt.config.embed_timeout if operation == "embed" else rt.config.timeout
+    asked = configured if operation == "list_tools" else rt.connector.timeout_for(request)
+    assert attempt_timeout(rt, operation, request) == (asked or configured)
+    assert rt.times_requests is name.startswith("timing")
