@@ -29,10 +29,10 @@ from patchwire.pipeline.stages import (
     feedback,
     fill,
     limiter_permit,
-    limiter_success,
     open_connector,
     refresh,
     retry_delay,
+    used_tokens,
     validated,
     wants_refresh,
 )
@@ -223,8 +223,11 @@ class Attempts:
                     continue
                 # Success: relax the limiter, charge its tokens, settle or keep the permits.
                 if limiter is not None:
-                    used = limiter_success(limiter, lpermit, result)
-                    if lpermit is not None and used is not None:
+                    limiter.on_success()
+                    # Only a token window charges a permit its tokens: without one (most
+                    # limiters) the reply's usage is not read (issue 19: a stage's call
+                    # per success that answered nothing).
+                    if lpermit is not None and counts and (used := used_tokens(result)) is not None:
                         await record.settle(
                             lpermit, used, rt.name, target.model, call_id, operation
                         )

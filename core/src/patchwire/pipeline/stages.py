@@ -34,10 +34,10 @@ __all__ = [
     "feedback",
     "fill",
     "limiter_permit",
-    "limiter_success",
     "open_connector",
     "refresh",
     "retry_delay",
+    "used_tokens",
     "validated",
     "wants_refresh",
 ]
@@ -172,11 +172,9 @@ async def open_connector(rt: ConnectorRuntime, clock: Clock, deadline: float | N
         await rt.ensure_open()
 
 
-def limiter_success(limiter: Limiter, permit: Permit | None, result: object) -> int | None:
-    """Relax the limiter after a success; the tokens to charge its permit, when known."""
-    limiter.on_success()
-    if permit is None or not limiter.counts_tokens:  # no token window: nothing to charge
-        return None
+def used_tokens(result: object) -> int | None:
+    """The tokens a reply says it used, to charge a token window's permit; None when it
+    reports no usage."""
     usage = getattr(result, "usage", None)
     return usage.total_tokens if isinstance(usage, Usage) else None
 
