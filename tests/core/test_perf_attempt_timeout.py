@@ -1,16 +1,20 @@
 """The per-attempt timeout asks the connector's ``timeout_for`` only when the connector
-overrides it (issue 19), and answers as when it always asked.
+overrides it, and the attempt loop keeps its answer per operation for a connector that does
+not (issue 19); both answer as when the connector was always asked.
 
 Invariant: for every connector, operation and request, ``attempt_timeout(rt, operation,
 request)`` is ``rt.connector.timeout_for(request) or configured`` (``configured`` the
 operation's timeout from the config: ``embed_timeout`` for embeddings, else ``timeout``),
 except for ``list_tools``, which always takes ``configured``; and ``rt.times_requests`` is
 whether the connector's class (or one between it and the base) overrides ``timeout_for``.
+Every attempt of any sequence of calls runs for ``attempt_timeout`` of its own request
+(the kept answer never serves a connector that times requests itself).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import Any, ClassVar
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -26,8 +30,11 @@ from patchwire.types import Completion, CompletionRequest, EmbeddingRequest, Mes
 class _Plain(Connector):
     type_name = "plain"
     capabilities = frozenset({Capability.COMPLETE})
+    #: (request, seconds the attempt was given) per attempt, of every connector here
+    given: ClassVar[list[tuple[CompletionRequest, float | None]]] = []
 
     async def complete(self, request: CompletionRequest, attempt: Attempt) -> Completion:
+        self.given.append((request, attempt.time_left()))
         return Completion("ok", model="m")
 
 
@@ -91,3 +98,23 @@ def test_the_attempt_timeout_is_as_when_the_connector_is_always_asked(
     asked = configured if operation == "list_tools" else rt.connector.timeout_for(request)
     assert attempt_timeout(rt, operation, request) == (asked or configured)
     assert rt.times_requests is name.startswith("timing")
+
+
+@settings(max_examples=40, deadline=None)
+@given(name=st.sampled_from(NAMES), models=st.lists(names.filter(bool), min_size=1, max_size=4))
+def test_every_attempt_runs_for_its_own_requests_timeout(name: str, models: list[str]) -> None:
+    async def scenario() -> None:
+        async with _hub() as hub:
+            for model in models:
+                await hub.model(f"{name}:{model}").complete("hi")
+            rt = hub.runtime(name)
+            _Plain.given.clear()
+            for model in models:
+                await hub.model(f"{name}:{model}").complete("hi")
+            assert [left for _, left in _Plain.given] == [
+                attempt_timeout(rt, "complete", request) for request, _ in _Plain.given
+            ]
+            assert [r.model for r, _ in _Plain.given] == models
+            assert not rt.timeouts if rt.times_requests else set(rt.timeouts) == {"complete"}
+
+    asyncio.run(scenario())

@@ -114,6 +114,10 @@ class ConnectorRuntime:
         # certificate's ClientTls is asked per attempt.
         self.partitioned = type(connector).limit_key is not Connector.limit_key
         self.times_requests = type(connector).timeout_for is not Connector.timeout_for
+        #: stages.attempt_timeout's answer per operation, kept by the attempt loop when the
+        #: connector does not time requests itself: then the answer depends only on the
+        #: operation and the (frozen) config, and every call asks it (issue 19)
+        self.timeouts: dict[str, float] = {}
         self.fixed_ssl: ssl.SSLContext | _Tls | None = (
             ssl_context
             if ssl_context is None or isinstance(ssl_context, ssl.SSLContext)

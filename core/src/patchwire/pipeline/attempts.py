@@ -110,7 +110,12 @@ class Attempts:
             # Without a token window a request's size changes nothing the limiter does.
             counts = limiter is not None and limiter.counts_tokens
             estimate = conn.estimate_tokens(request) if counts else 0
-            timeout = attempt_timeout(rt, operation, request)
+            # The stage's kept answer (ConnectorRuntime.timeouts), else the stage itself.
+            timeout = rt.timeouts.get(operation)
+            if timeout is None:
+                timeout = attempt_timeout(rt, operation, request)
+                if not rt.times_requests:
+                    rt.timeouts[operation] = timeout
             principal = options.principal
             # Nearly every call is the service's own: its scheme is the connector's, no lookup.
             scheme = (
