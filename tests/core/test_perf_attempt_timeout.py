@@ -1,6 +1,5 @@
-"""The per-attempt timeout asks the connector's ``timeout_for`` only when the connector
-overrides it, and the attempt loop keeps its answer per operation for a connector that does
-not (issue 19); both answer as when the connector was always asked.
+"""The attempt loop keeps the per-attempt timeout per operation for a connector that does
+not override ``timeout_for`` (issue 19), and answers as when the stage was always asked.
 
 Invariant: for every connector, operation and request, ``attempt_timeout(rt, operation,
 request)`` is ``rt.connector.timeout_for(request) or configured`` (``configured`` the

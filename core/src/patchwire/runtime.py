@@ -108,8 +108,8 @@ class ConnectorRuntime:
         self._open_lock = asyncio.Lock()
         # What the attempts of this connector ask of it, answered once (issue 19): whether
         # it partitions its rate limits (``limit_key`` overridden; the base's answer is
-        # None), whether it times some requests itself (``timeout_for`` overridden; the
-        # base's answer is None, which keeps the configured timeout), and its TLS context
+        # None), whether it times some requests itself (``timeout_for`` overridden; else
+        # a request's timeout is its operation's, see ``timeouts``), and its TLS context
         # when that never changes (none, or a fixed context), else ROTATES: a client
         # certificate's ClientTls is asked per attempt.
         self.partitioned = type(connector).limit_key is not Connector.limit_key

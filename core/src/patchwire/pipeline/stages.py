@@ -93,9 +93,7 @@ def attempt_timeout(rt: ConnectorRuntime, operation: str, request: Request) -> f
     """The per-attempt timeout: the request's own (the connector's ``timeout_for``), else
     the operation's configured one."""
     timeout = rt.config.embed_timeout if operation == "embed" else rt.config.timeout
-    # A connector keeping the base's timeout_for (most) is not asked: its None keeps the
-    # configured timeout (issue 19: every call asks).
-    if operation != "list_tools" and rt.times_requests:
+    if operation != "list_tools":
         timeout = rt.connector.timeout_for(request) or timeout
     return timeout
 
