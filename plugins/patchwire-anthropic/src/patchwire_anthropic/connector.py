@@ -17,14 +17,13 @@ each API version can do is stated on the class (``version_capabilities``,
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar, Final
 
 from patchwire.config import ConnectorConfig
 from patchwire.connector import MEDIA_TOKEN_ESTIMATE, Attempt, Capability, Connector, Setting
 from patchwire.errors import IntegrationError, InvalidRequestError, TransientError
-from patchwire.http import HttpResponse, HttpStatusError, open_stream, send
+from patchwire.http import HttpResponse, HttpStatusError, loads_text, open_stream, send
 from patchwire.prices import Price
 from patchwire.sse import as_one_chunk, iter_sse, read_unstreamed
 from patchwire.tools import ToolArgumentsError
@@ -460,7 +459,7 @@ class AnthropicConnector(Connector):
                 if event.event == "ping":
                     continue
                 try:
-                    data = json.loads(event.data)
+                    data = loads_text(event.data)
                 except ValueError:
                     raise IntegrationError(
                         f"a stream event is not JSON: {event.data[:200]!r}", request_id=request_id

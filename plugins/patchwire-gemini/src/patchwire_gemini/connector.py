@@ -13,7 +13,6 @@ together by ``turn``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
@@ -28,7 +27,7 @@ from patchwire.connector import (
     Setting,
 )
 from patchwire.errors import IntegrationError, TransientError
-from patchwire.http import HttpResponse, open_stream, send
+from patchwire.http import HttpResponse, loads_text, open_stream, send
 from patchwire.parts import Media, ToolCall, ToolResultPart
 from patchwire.sse import as_one_chunk, iter_sse, read_unstreamed
 from patchwire.types import (
@@ -252,7 +251,7 @@ class GeminiConnector(Connector):
             turn = TurnAssembler(single_call=request.parallel_tool_calls is False)
             async for event in iter_sse(response):
                 try:
-                    data = json.loads(event.data)
+                    data = loads_text(event.data)
                 except ValueError:
                     raise IntegrationError(
                         f"a Gemini stream event is not JSON ({len(event.data)} characters)",
